@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+/* libcchain: ordered async completion chains.  Umbrella header. */
+#ifndef CCHAIN_CCHAIN_H
+#define CCHAIN_CCHAIN_H
+
+#include <cchain/version.h>
+#include <cchain/compl_chain.h>
+
+#endif /* CCHAIN_CCHAIN_H */

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Ordered completion chains: the kernel's compl_chain helper in userspace.
+ *
+ * Tasks run concurrently, but one step of each must happen in the order the
+ * tasks were added to a chain.  Each task embeds a struct compl_chain_entry,
+ * adds it to the chain when it is submitted, calls compl_chain_wait() before
+ * its ordered step and compl_chain_complete() after it.
+ *
+ * Names and semantics follow the kernel helper exactly (compl_chain_init,
+ * compl_chain_add, compl_chain_wait, compl_chain_complete,
+ * compl_chain_pending, compl_chain_flush); everything else is a userspace
+ * extension, prefixed by the kernel name where it extends a kernel object.
+ */
+#ifndef CCHAIN_COMPL_CHAIN_H
+#define CCHAIN_COMPL_CHAIN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cchain/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct compl_chain;
+
+/**
+ * struct compl_chain_entry - one task's place in a completion chain
+ *
+ * Embedded by the caller in its per-task structure; the library never
+ * allocates.  compl_chain_add() writes every member, so the entry may live in
+ * uninitialised memory before it is added.  A zero-filled entry is a valid
+ * entry that was never added (compl_chain_pending() is false for it).
+ *
+ * All members are private to the library.
+ */
+struct compl_chain_entry {
+	struct compl_chain *chain;
+	struct compl_chain_entry *next;
+	struct compl_chain_entry *prev;
+	union {
+		uint32_t state;
+		void *waiter;
+	} wake;
+};
+
+/**
+ * struct compl_chain - a FIFO of entries whose owners take turns
+ *
+ * Initialise with compl_chain_init(), COMPL_CHAIN_INIT() or
+ * DEFINE_COMPL_CHAIN(); release with compl_chain_destroy() once it is empty.
+ * All members are private to the library.
+ */
+struct compl_chain {
+	pthread_mutex_t lock;
+	struct compl_chain_entry *head;
+	struct compl_chain_entry *tail;
+};
+
+/**
+ * COMPL_CHAIN_INIT() - static initialiser for a struct compl_chain
+ * @name: the chain being initialised (unused; kept for the kernel's signature)
+ */
+#define COMPL_CHAIN_INIT(name) { PTHREAD_MUTEX_INITIALIZER, NULL, NULL }
+
+/**
+ * DEFINE_COMPL_CHAIN() - define and initialise a struct compl_chain
+ * @name: name of the variable; `static DEFINE_COMPL_CHAIN(x);` works.
+ */
+#define DEFINE_COMPL_CHAIN(name) struct compl_chain name = COMPL_CHAIN_INIT(name)
+
+/**
+ * compl_chain_init() - initialise a completion chain at run time
+ * @chain: the chain; its previous contents are ignored.
+ *
+ * Context: any thread; the chain must not be in use.
+ */
+CCHAIN_API void compl_chain_init(struct compl_chain *chain);
+
+/**
+ * compl_chain_add() - append an entry at the tail of a chain
+ * @chain: the chain
+ * @entry: the entry; may be uninitialised memory, must not be pending
+ *
+ * The entry's turn comes once every entry added before it has completed or
+ * been cancelled; when the chain was empty it has its turn at once.  Adds are
+ * serialised by the chain's lock: the order in which concurrent adds take it
+ * is the chain order.
+ *
+ * Context: any thread, concurrently with any other chain call.  Never sleeps
+ * for a turn (it may briefly wait for the chain's internal lock).
+ * Memory ordering: none beyond the chain's own consistency.
+ */
+CCHAIN_API void compl_chain_add(struct compl_chain *chain,
+				struct compl_chain_entry *entry);
+
+/**
+ * compl_chain_wait() - wait until the entry's turn has come
+ * @entry: a pending entry
+ *
+ * Blocks until every entry added before @entry has completed (or been
+ * cancelled); returns at once for the head of the chain.  Uninterruptible
+ * and without timeout, as in the kernel; see compl_chain_wait_timeout().
+ * A non-pending entry is reported as misuse and the call does nothing.
+ *
+ * Context: the entry's owner; may sleep.  At most one thread may be inside a
+ * call on the same entry at any time.
+ * Memory ordering: acquire.  Everything the owners of earlier entries did
+ * before their compl_chain_complete() (or compl_chain_cancel() of the head)
+ * happens before this call returns.
+ */
+CCHAIN_API void compl_chain_wait(struct compl_chain_entry *entry);
+
+/**
+ * compl_chain_complete() - finish an entry and hand the turn to the next
+ * @entry: a pending entry
+ *
+ * First waits exactly like compl_chain_wait(), so entries always leave the
+ * chain in FIFO order even when the caller did not wait before; then removes
+ * the entry and wakes the owner of the next entry if it sleeps.  Once it
+ * returns the library holds no reference to @entry: the caller may free or
+ * re-add it at once.  A non-pending entry (double complete, complete after
+ * cancel, a never-added entry) is reported as misuse and the call does
+ * nothing.
+ *
+ * Context: the entry's owner; may sleep until the entry's turn.
+ * Memory ordering: release towards the next entry's owner, and acquire like
+ * compl_chain_wait().
+ */
+CCHAIN_API void compl_chain_complete(struct compl_chain_entry *entry);
+
+/**
+ * compl_chain_pending() - is the entry in a chain?
+ * @entry: an entry that was added, completed, or zero-filled
+ *
+ * Context: any thread; lock-free, never sleeps.
+ * Return: true from compl_chain_add() until compl_chain_complete() or
+ * compl_chain_cancel() has finished with the entry, false otherwise.
+ * Memory ordering: acquire; after it returns false, the library no longer
+ * touches the entry.
+ */
+CCHAIN_API bool compl_chain_pending(const struct compl_chain_entry *entry);
+
+/**
+ * compl_chain_flush() - wait for every entry added before this call
+ * @chain: the chain
+ *
+ * Adds an internal entry and completes it: returns once every entry that
+ * was added before the call has completed or been cancelled.  Entries added
+ * after it wait for the flush as for any other entry.
+ *
+ * Context: any thread; may sleep.  Must not be called by the owner of a
+ * pending entry of the same chain that has not completed (it would wait
+ * for itself).
+ * Memory ordering: acquire, like compl_chain_wait().
+ */
+CCHAIN_API void compl_chain_flush(struct compl_chain *chain);
+
+/* Userspace extensions. */
+
+/**
+ * compl_chain_destroy() - release the chain's resources
+ * @chain: an empty chain
+ *
+ * A chain that still has entries is reported as misuse and left untouched.
+ * After a successful destroy the chain may be initialised again.
+ *
+ * Context: any thread; no other call on the chain may run concurrently.
+ */
+CCHAIN_API void compl_chain_destroy(struct compl_chain *chain);
+
+/**
+ * compl_chain_try_wait() - has the entry's turn come?
+ * @entry: a pending entry
+ *
+ * Context: the entry's owner; lock-free, never sleeps.
+ * Return: true iff every entry added before @entry has completed (or been
+ * cancelled); false otherwise, and for a non-pending entry (reported as
+ * misuse).
+ * Memory ordering: acquire when it returns true.
+ */
+CCHAIN_API bool compl_chain_try_wait(struct compl_chain_entry *entry);
+
+/**
+ * compl_chain_wait_timeout() - wait for the entry's turn, with a time limit
+ * @entry: a pending entry
+ * @timeout_ns: relative timeout in nanoseconds (CLOCK_MONOTONIC); 0 polls
+ *
+ * Like compl_chain_wait() but gives up after @timeout_ns.  On timeout the
+ * entry stays pending, in its place.  A turn that arrives as the time runs
+ * out is never lost: the call then returns 0.  Signals do not interrupt it.
+ *
+ * Context: the entry's owner; may sleep.
+ * Return: 0 when the turn has come, ETIMEDOUT when it has not, EINVAL for a
+ * non-pending entry (reported as misuse).
+ * Memory ordering: acquire when it returns 0.
+ */
+CCHAIN_API int compl_chain_wait_timeout(struct compl_chain_entry *entry,
+					uint64_t timeout_ns);
+
+/**
+ * compl_chain_cancel() - withdraw an entry without waiting for its turn
+ * @entry: a pending entry
+ *
+ * Removes @entry at once, wherever it is in the chain; if it was the head,
+ * the turn passes to the next entry.  For a task that failed before its
+ * ordered step.  Afterwards the library holds no reference to @entry.  A
+ * non-pending entry is reported as misuse and the call does nothing.
+ *
+ * Context: the entry's owner; never sleeps for a turn.
+ * Memory ordering: release towards the next entry's owner when @entry was
+ * the head; none otherwise.
+ */
+CCHAIN_API void compl_chain_cancel(struct compl_chain_entry *entry);
+
+/**
+ * compl_chain_empty() - does the chain have no entries?
+ * @chain: the chain
+ *
+ * Context: any thread; lock-free, never sleeps.  The answer may be stale by
+ * the time the caller looks at it if other threads add entries.
+ * Return: true if no entry is pending in @chain.
+ * Memory ordering: acquire; when it returns true, everything done before
+ * the last complete or cancel is visible.
+ */
+CCHAIN_API bool compl_chain_empty(struct compl_chain *chain);
+
+/**
+ * typedef cchain_misuse_fn - misuse report callback
+ * @func: name of the public function that detected the misuse
+ * @msg: one-line description of the problem
+ *
+ * When the handler returns, the offending call does nothing and returns
+ * (with EINVAL or false where it returns a value); the chain stays
+ * consistent.
+ */
+typedef void (*cchain_misuse_fn)(const char *func, const char *msg);
+
+/**
+ * cchain_set_misuse_handler() - install a misuse handler
+ * @fn: the new handler, or NULL for the default one
+ *
+ * The default handler prints "libcchain: <func>: <msg>" on one line to
+ * stderr and aborts.  The handler is process-wide.
+ *
+ * Context: any thread; lock-free.
+ * Return: the previous handler (the default handler's address if none was
+ * set), so that it can be restored later.
+ */
+CCHAIN_API cchain_misuse_fn cchain_set_misuse_handler(cchain_misuse_fn fn);
+
+/**
+ * cchain_wait_backend() - name of the wait backend the library was built with
+ *
+ * Return: "futex" or "condvar".
+ */
+CCHAIN_API const char *cchain_wait_backend(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CCHAIN_COMPL_CHAIN_H */

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private interface of libcchain: atomics on the public structs' plain
+ * members, error reporting, and the wait backend (wait-futex.c or
+ * wait-condvar.c, picked by the meson option wait_backend).
+ */
+#ifndef CCHAIN_INTERNAL_H
+#define CCHAIN_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include <cchain/compl_chain.h>
+
+/*
+ * The public structs keep plain members so that the headers stay C++-clean;
+ * every access that can race goes through C11 atomics on the same object,
+ * which TSan instruments (liburcu's uatomic is inline assembly it cannot see).
+ */
+#define CC_ATOMIC(p) ((_Atomic __typeof__(*(p)) *)(p))
+#define cc_load_relaxed(p) atomic_load_explicit(CC_ATOMIC(p), memory_order_relaxed)
+#define cc_load_acquire(p) atomic_load_explicit(CC_ATOMIC(p), memory_order_acquire)
+#define cc_store_relaxed(p, v) \
+	atomic_store_explicit(CC_ATOMIC(p), (v), memory_order_relaxed)
+#define cc_store_release(p, v) \
+	atomic_store_explicit(CC_ATOMIC(p), (v), memory_order_release)
+
+/* A pthread or futex call that cannot fail did: abort with its location. */
+_Noreturn void cchain__die(const char *file, int line, const char *func,
+			   const char *what, int err);
+#define CC_DIE(what, err) cchain__die(__FILE__, __LINE__, __func__, (what), (err))
+
+/* Report misuse detected in public function @func through the handler. */
+void cchain__misuse(const char *func, const char *msg);
+
+void cchain__lock(struct compl_chain *chain);
+void cchain__unlock(struct compl_chain *chain);
+
+/*
+ * Wait backend.  The chain's lock protects the list; the backend owns the
+ * entry's wake member and decides how a waiter sleeps.
+ */
+
+/* Set up @entry's wake state; @ready if it is the head.  Lock held. */
+void cchain__wake_init(struct compl_chain_entry *entry, bool ready);
+
+/* @head has just become the head of @chain: give it its turn.  Lock held. */
+void cchain__wake_turn(struct compl_chain *chain, struct compl_chain_entry *head);
+
+/* Has @entry's turn come?  Lock-free, acquire when true. */
+bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *entry);
+
+/*
+ * Block until @entry's turn has come or the CLOCK_MONOTONIC time @deadline
+ * (NULL: none) has passed.  Lock not held.  Return: 0 or ETIMEDOUT.
+ */
+int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
+		       const struct timespec *deadline);
+
+#endif /* CCHAIN_INTERNAL_H */

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Futex wait backend: one 32-bit state word per entry.
+ *
+ *   WAITING  -> the entry's turn has not come, nobody sleeps on it
+ *   SLEEPING -> the turn has not come and the owner sleeps (or is about to)
+ *   READY    -> the turn has come (final until the entry leaves the chain)
+ *
+ * The owner announces that it sleeps by moving WAITING to SLEEPING; whoever
+ * gives the turn exchanges in READY and calls FUTEX_WAKE only when it took
+ * SLEEPING out.  Nobody makes a system call unless somebody sleeps.
+ *
+ * The wake is issued with the chain's lock held.  The woken owner cannot
+ * complete or cancel its entry, and so cannot free it, before it takes that
+ * lock: FUTEX_WAKE therefore never names memory that was freed and reused,
+ * even when the owner saw READY without sleeping.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <urcu/arch.h>
+#include <urcu/futex.h>
+
+#include "cchain-internal.h"
+
+enum {
+	CC_WAITING = 0,
+	CC_SLEEPING = 1,
+	CC_READY = 2,
+};
+
+/*
+ * Polls of the state word before sleeping: a sleep and wake-up round trip
+ * costs tens of microseconds in a VM, a PAUSE tens of nanoseconds.
+ */
+#define CC_SPIN_POLLS 128
+
+static int32_t *futex_word(struct compl_chain_entry *entry)
+{
+	return (int32_t *)&entry->wake.state;
+}
+
+const char *cchain_wait_backend(void)
+{
+	return "futex";
+}
+
+void cchain__wake_init(struct compl_chain_entry *entry, bool ready)
+{
+	cc_store_relaxed(&entry->wake.state, ready ? CC_READY : CC_WAITING);
+}
+
+void cchain__wake_turn(struct compl_chain *chain, struct compl_chain_entry *head)
+{
+	(void)chain;
+	if (atomic_exchange_explicit(CC_ATOMIC(&head->wake.state), CC_READY,
+				     memory_order_acq_rel) != CC_SLEEPING)
+		return;
+	if (futex_noasync(futex_word(head), FUTEX_WAKE, 1, NULL, NULL, 0) < 0)
+		CC_DIE("futex(FUTEX_WAKE)", errno);
+}
+
+bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	(void)chain;
+	return cc_load_acquire(&entry->wake.state) == CC_READY;
+}
+
+/* Time left until @deadline in @rel; false when it has passed. */
+static bool time_left(const struct timespec *deadline, struct timespec *rel)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &now))
+		CC_DIE("clock_gettime", errno);
+	rel->tv_sec = deadline->tv_sec - now.tv_sec;
+	rel->tv_nsec = deadline->tv_nsec - now.tv_nsec;
+	if (rel->tv_nsec < 0) {
+		rel->tv_nsec += 1000000000L;
+		rel->tv_sec--;
+	}
+	return rel->tv_sec > 0 || (rel->tv_sec == 0 && rel->tv_nsec > 0);
+}
+
+int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
+		       const struct timespec *deadline)
+{
+	_Atomic uint32_t *state = CC_ATOMIC(&entry->wake.state);
+	struct timespec rel;
+	uint32_t cur;
+	int i;
+
+	(void)chain;
+	for (i = 0; i < CC_SPIN_POLLS; i++) {
+		if (atomic_load_explicit(state, memory_order_acquire) == CC_READY)
+			return 0;
+		caa_cpu_relax();
+	}
+	for (;;) {
+		cur = CC_WAITING;
+		if (!atomic_compare_exchange_strong_explicit(
+			    state, &cur, CC_SLEEPING, memory_order_acquire,
+			    memory_order_acquire) &&
+		    cur == CC_READY)
+			return 0;
+		if (deadline && !time_left(deadline, &rel))
+			break;
+		/* EINTR and spurious wake-ups: the state word is the truth. */
+		if (futex_noasync(futex_word(entry), FUTEX_WAIT, CC_SLEEPING,
+				  deadline ? &rel : NULL, NULL, 0) < 0 &&
+		    errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT)
+			CC_DIE("futex(FUTEX_WAIT)", errno);
+		if (atomic_load_explicit(state, memory_order_acquire) == CC_READY)
+			return 0;
+	}
+	/*
+	 * Timed out.  Take back the SLEEPING mark so that the next turn-giver
+	 * skips FUTEX_WAKE; if the turn arrived meanwhile, the exchange fails
+	 * on READY and the turn is ours.
+	 */
+	cur = CC_SLEEPING;
+	if (!atomic_compare_exchange_strong_explicit(state, &cur, CC_WAITING,
+						     memory_order_acquire,
+						     memory_order_acquire) &&
+	    cur == CC_READY)
+		return 0;
+	return ETIMEDOUT;
+}
