@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Single-threaded semantics of every public function, static
+ * initialisation, entry reuse, timeouts and misuse reports.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static DEFINE_COMPL_CHAIN(static_chain);
+
+/* Misuse recorder. */
+static int misuse_count;
+static char misuse_func[64];
+static char misuse_msg[256];
+
+static void record_misuse(const char *func, const char *msg)
+{
+	misuse_count++;
+	snprintf(misuse_func, sizeof(misuse_func), "%s", func);
+	snprintf(misuse_msg, sizeof(misuse_msg), "%s", msg);
+}
+
+static int setup_recorder(void **state)
+{
+	(void)state;
+	misuse_count = 0;
+	misuse_func[0] = misuse_msg[0] = '\0';
+	cchain_set_misuse_handler(record_misuse);
+	return 0;
+}
+
+static int restore_default(void **state)
+{
+	(void)state;
+	cchain_set_misuse_handler(NULL);
+	return 0;
+}
+
+#define assert_misuse(func)                             \
+	do {                                            \
+		assert_int_equal(misuse_count, 1);      \
+		assert_string_equal(misuse_func, func); \
+		misuse_count = 0;                       \
+	} while (0)
+
+static void test_static_init(void **state)
+{
+	struct compl_chain_entry a, b;
+
+	(void)state;
+	assert_true(compl_chain_empty(&static_chain));
+	compl_chain_add(&static_chain, &a);
+	compl_chain_add(&static_chain, &b);
+	assert_false(compl_chain_empty(&static_chain));
+	assert_true(compl_chain_try_wait(&a));
+	assert_false(compl_chain_try_wait(&b));
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	assert_true(compl_chain_empty(&static_chain));
+}
+
+static void test_local_define(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry a;
+
+	(void)state;
+	compl_chain_add(&chain, &a);
+	compl_chain_wait(&a);
+	compl_chain_complete(&a);
+	compl_chain_destroy(&chain);
+}
+
+static void test_head_ready_and_handoff(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c;
+
+	(void)state;
+	compl_chain_init(&chain);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_add(&chain, &a);
+	assert_true(compl_chain_pending(&a));
+	assert_true(compl_chain_try_wait(&a));
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	assert_false(compl_chain_try_wait(&b));
+	assert_false(compl_chain_try_wait(&c));
+	compl_chain_wait(&a); /* the head returns at once */
+	compl_chain_complete(&a);
+	assert_false(compl_chain_pending(&a));
+	assert_true(compl_chain_try_wait(&b));
+	assert_false(compl_chain_try_wait(&c));
+	compl_chain_complete(&b);
+	assert_true(compl_chain_try_wait(&c));
+	assert_true(compl_chain_pending(&c));
+	assert_false(compl_chain_empty(&chain));
+	compl_chain_complete(&c);
+	assert_false(compl_chain_pending(&c));
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
+static void test_add_uninitialised_entry(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry *e1 = xmalloc(sizeof(*e1));
+	struct compl_chain_entry *e2 = xmalloc(sizeof(*e2));
+
+	(void)state;
+	/* e1 is fresh malloc memory (valgrind checks no read of it before a
+	 * write); e2 holds garbage pointers that must never be followed. */
+	memset(e2, 0xa5, sizeof(*e2));
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, e1);
+	compl_chain_add(&chain, e2);
+	assert_true(compl_chain_pending(e1));
+	assert_true(compl_chain_pending(e2));
+	compl_chain_complete(e1);
+	free(e1);
+	assert_true(compl_chain_try_wait(e2));
+	compl_chain_complete(e2);
+	free(e2);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
+static void test_zero_entry_not_pending(void **state)
+{
+	struct compl_chain_entry e;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_false(compl_chain_pending(&e));
+}
+
+static void test_entry_size(void **state)
+{
+	(void)state;
+	if (sizeof(void *) == 8)
+		assert_true(sizeof(struct compl_chain_entry) <= 32);
+}
+
+static void test_entry_reuse(void **state)
+{
+	struct compl_chain c1, c2;
+	struct compl_chain_entry e, other;
+	int i;
+
+	(void)state;
+	compl_chain_init(&c1);
+	compl_chain_init(&c2);
+	for (i = 0; i < 1000; i++) {
+		struct compl_chain *c = (i & 1) ? &c2 : &c1;
+
+		compl_chain_add(c, &e);
+		compl_chain_add(c, &other);
+		assert_true(compl_chain_try_wait(&e));
+		if (i % 3 == 0)
+			compl_chain_cancel(&e);
+		else
+			compl_chain_complete(&e);
+		assert_false(compl_chain_pending(&e));
+		assert_true(compl_chain_try_wait(&other));
+		compl_chain_complete(&other);
+		assert_true(compl_chain_empty(c));
+	}
+	compl_chain_destroy(&c1);
+	compl_chain_destroy(&c2);
+}
+
+static void test_cancel_middle(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	compl_chain_cancel(&b);
+	assert_false(compl_chain_pending(&b));
+	assert_true(compl_chain_try_wait(&a)); /* the head keeps its turn */
+	assert_false(compl_chain_try_wait(&c));
+	compl_chain_complete(&a);
+	assert_true(compl_chain_try_wait(&c));
+	compl_chain_complete(&c);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
+static void test_cancel_head_and_tail(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c, d;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	compl_chain_cancel(&c); /* tail */
+	compl_chain_add(&chain, &d); /* appended after b, not after c */
+	compl_chain_cancel(&a); /* head: the turn passes to b */
+	assert_true(compl_chain_try_wait(&b));
+	assert_false(compl_chain_try_wait(&d));
+	compl_chain_cancel(&b);
+	assert_true(compl_chain_try_wait(&d));
+	compl_chain_cancel(&d); /* the only entry */
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_add(&chain, &a);
+	assert_true(compl_chain_try_wait(&a));
+	compl_chain_complete(&a);
+	compl_chain_destroy(&chain);
+}
+
+static void test_flush_empty(void **state)
+{
+	struct compl_chain chain;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_flush(&chain);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_flush(&static_chain);
+	compl_chain_destroy(&chain);
+}
+
+static void test_wait_timeout(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+	uint64_t t0, dt;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	assert_int_equal(compl_chain_wait_timeout(&a, 0), 0);
+	assert_int_equal(compl_chain_wait_timeout(&a, UINT64_MAX), 0);
+	assert_int_equal(compl_chain_wait_timeout(&b, 0), ETIMEDOUT);
+	t0 = now_ns();
+	assert_int_equal(compl_chain_wait_timeout(&b, 30 * MS), ETIMEDOUT);
+	dt = now_ns() - t0;
+	assert_true(dt >= 30 * MS);
+	/* Still pending, still in its place: a second timeout, then the turn. */
+	assert_true(compl_chain_pending(&b));
+	assert_int_equal(compl_chain_wait_timeout(&b, 1 * MS), ETIMEDOUT);
+	compl_chain_complete(&a);
+	assert_int_equal(compl_chain_wait_timeout(&b, 1 * MS), 0);
+	assert_int_equal(compl_chain_wait_timeout(&b, UINT64_MAX), 0);
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+}
+
+static void test_misuse_never_added(void **state)
+{
+	struct compl_chain_entry e;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	compl_chain_wait(&e);
+	assert_misuse("compl_chain_wait");
+	assert_string_equal(misuse_msg, "entry is not pending (never added, "
+					"already completed or cancelled)");
+	compl_chain_complete(&e);
+	assert_misuse("compl_chain_complete");
+	compl_chain_cancel(&e);
+	assert_misuse("compl_chain_cancel");
+	assert_false(compl_chain_try_wait(&e));
+	assert_misuse("compl_chain_try_wait");
+	assert_int_equal(compl_chain_wait_timeout(&e, 1000), EINVAL);
+	assert_misuse("compl_chain_wait_timeout");
+	assert_false(compl_chain_pending(&e));
+}
+
+static void test_misuse_double_complete(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	compl_chain_complete(&a);
+	compl_chain_complete(&a);
+	assert_misuse("compl_chain_complete");
+	compl_chain_cancel(&a);
+	assert_misuse("compl_chain_cancel");
+	compl_chain_wait(&a);
+	assert_misuse("compl_chain_wait");
+	/* The chain is untouched: b has the turn, c waits behind it. */
+	assert_true(compl_chain_try_wait(&b));
+	assert_false(compl_chain_try_wait(&c));
+	compl_chain_cancel(&b);
+	compl_chain_complete(&b);
+	assert_misuse("compl_chain_complete");
+	assert_true(compl_chain_try_wait(&c));
+	compl_chain_complete(&c);
+	assert_true(compl_chain_empty(&chain));
+	assert_int_equal(misuse_count, 0);
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 0);
+}
+
+static void test_misuse_destroy_nonempty(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_destroy(&chain);
+	assert_misuse("compl_chain_destroy");
+	assert_string_equal(misuse_msg, "chain is not empty");
+	/* Left untouched and usable. */
+	assert_false(compl_chain_empty(&chain));
+	assert_true(compl_chain_try_wait(&a));
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 0);
+	/* Destroyed chains can be initialised again. */
+	compl_chain_init(&chain);
+	compl_chain_flush(&chain);
+	compl_chain_destroy(&chain);
+}
+
+static void other_handler(const char *func, const char *msg)
+{
+	(void)func;
+	(void)msg;
+}
+
+static void test_set_handler_returns_old(void **state)
+{
+	cchain_misuse_fn dflt;
+
+	(void)state;
+	/* The fixture installed record_misuse. */
+	assert_ptr_equal(cchain_set_misuse_handler(other_handler), record_misuse);
+	assert_ptr_equal(cchain_set_misuse_handler(NULL), other_handler);
+	dflt = cchain_set_misuse_handler(record_misuse);
+	assert_non_null(dflt);
+	assert_ptr_not_equal(dflt, record_misuse);
+	assert_ptr_not_equal(dflt, other_handler);
+	/* Restoring what was returned restores the default. */
+	assert_ptr_equal(cchain_set_misuse_handler(dflt), record_misuse);
+	assert_ptr_equal(cchain_set_misuse_handler(NULL), dflt);
+}
+
+/* Run @fn in a child with the default handler; return its stderr. */
+static int run_child_misuse(void (*fn)(void), char *err, size_t errlen)
+{
+	int pfd[2], status;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		dup2(pfd[1], STDERR_FILENO);
+		cchain_set_misuse_handler(NULL);
+		fn();
+		_exit(0);
+	}
+	close(pfd[1]);
+	while ((n = read(pfd[0], err + got, errlen - 1 - (size_t)got)) > 0)
+		got += n;
+	err[got] = '\0';
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void double_complete(void)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a;
+
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_complete(&a);
+	compl_chain_complete(&a);
+}
+
+static void destroy_nonempty(void)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a;
+
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_destroy(&chain);
+}
+
+static void test_default_handler_aborts(void **state)
+{
+	char err[512];
+	int status;
+
+	(void)state;
+	status = run_child_misuse(double_complete, err, sizeof(err));
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	assert_string_equal(err, "libcchain: compl_chain_complete: entry is not "
+				 "pending (never added, already completed or "
+				 "cancelled)\n");
+	status = run_child_misuse(destroy_nonempty, err, sizeof(err));
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	assert_string_equal(err, "libcchain: compl_chain_destroy: chain is not empty\n");
+}
+
+static void test_version_and_backend(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(cchain_version(), CCHAIN_VERSION_HEX);
+	assert_string_equal(cchain_version_string(), CCHAIN_VERSION_STRING);
+	snprintf(buf, sizeof(buf), "%d.%d.%d", CCHAIN_VERSION_MAJOR,
+		 CCHAIN_VERSION_MINOR, CCHAIN_VERSION_PATCH);
+	assert_string_equal(buf, CCHAIN_VERSION_STRING);
+	assert_string_equal(cchain_wait_backend(), EXPECTED_BACKEND);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_static_init),
+		cmocka_unit_test(test_local_define),
+		cmocka_unit_test(test_head_ready_and_handoff),
+		cmocka_unit_test(test_add_uninitialised_entry),
+		cmocka_unit_test(test_zero_entry_not_pending),
+		cmocka_unit_test(test_entry_size),
+		cmocka_unit_test(test_entry_reuse),
+		cmocka_unit_test(test_cancel_middle),
+		cmocka_unit_test(test_cancel_head_and_tail),
+		cmocka_unit_test(test_flush_empty),
+		cmocka_unit_test(test_wait_timeout),
+		cmocka_unit_test_setup_teardown(test_misuse_never_added, setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_misuse_double_complete, setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_misuse_destroy_nonempty, setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_set_handler_returns_old, setup_recorder, restore_default),
+		cmocka_unit_test(test_default_handler_aborts),
+		cmocka_unit_test(test_version_and_backend),
+	};
+
+	return cmocka_run_group_tests_name("compl_chain", tests, NULL, NULL);
+}

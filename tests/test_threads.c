@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Concurrency: FIFO order across a pool with tasks freed right after
+ * complete, early release (complete without wait), cancel, flush with
+ * entries before and after it, timeouts racing with the turn, concurrent
+ * adders and many sleepers.  Worker threads never call cmocka asserts:
+ * they record, and the main thread checks.
+ */
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "util.h"
+
+/* ---- An ordered pool: the core usage pattern ---------------------------- */
+
+enum task_kind { WAIT_THEN_COMPLETE, EARLY_RELEASE, CANCEL, TIMED_WAIT };
+
+struct task {
+	struct compl_chain_entry entry;
+	unsigned long id;
+	enum task_kind kind;
+	unsigned int work;
+	struct task *next;
+};
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct task *first, **last;
+	bool closing;
+	struct compl_chain chain;
+	/* Written only inside the ordered step: the chain is their lock. */
+	unsigned long *out;
+	unsigned long nout;
+	_Atomic unsigned long timeouts;
+};
+
+static void pool_push(struct pool *p, struct task *t)
+{
+	CHECK(pthread_mutex_lock(&p->lock) == 0);
+	t->next = NULL;
+	*p->last = t;
+	p->last = &t->next;
+	pthread_cond_signal(&p->more);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static struct task *pool_pop(struct pool *p)
+{
+	struct task *t;
+
+	CHECK(pthread_mutex_lock(&p->lock) == 0);
+	while (!p->first && !p->closing)
+		pthread_cond_wait(&p->more, &p->lock);
+	t = p->first;
+	if (t) {
+		p->first = t->next;
+		if (!p->first)
+			p->last = &p->first;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return t;
+}
+
+static void do_work(unsigned int work)
+{
+	volatile unsigned int sink = 0;
+	unsigned int i;
+
+	for (i = 0; i < work; i++)
+		sink += i;
+	if (work % 7 == 0)
+		sched_yield();
+}
+
+static void *pool_worker(void *arg)
+{
+	struct pool *p = arg;
+	struct task *t;
+
+	while ((t = pool_pop(p))) {
+		do_work(t->work);
+		switch (t->kind) {
+		case CANCEL:
+			compl_chain_cancel(&t->entry);
+			break;
+		case EARLY_RELEASE:
+			/* The seed's "namespace exists" path: release first. */
+			compl_chain_complete(&t->entry);
+			do_work(t->work);
+			break;
+		case TIMED_WAIT:
+		case WAIT_THEN_COMPLETE:
+			while (t->kind == TIMED_WAIT &&
+			       compl_chain_wait_timeout(&t->entry, 20000) == ETIMEDOUT)
+				atomic_fetch_add(&p->timeouts, 1);
+			compl_chain_wait(&t->entry);
+			p->out[p->nout++] = t->id;
+			compl_chain_complete(&t->entry);
+			break;
+		}
+		/* The seed's epilogue: complete what an early exit left. */
+		CHECK(!compl_chain_pending(&t->entry));
+		free(t);
+	}
+	return NULL;
+}
+
+static void run_pool(unsigned long ntasks, unsigned int nworkers, bool mixed)
+{
+	struct pool p = { .out = calloc(ntasks, sizeof(unsigned long)) };
+	pthread_t tids[64];
+	unsigned long i, expect = 0, nwaiters = 0;
+	uint64_t rnd = 0x1234567 + ntasks + nworkers;
+
+	CHECK(p.out != NULL && nworkers <= 64);
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.more, NULL);
+	p.last = &p.first;
+	compl_chain_init(&p.chain);
+	for (i = 0; i < nworkers; i++)
+		tids[i] = start_thread(pool_worker, &p);
+	for (i = 0; i < ntasks; i++) {
+		struct task *t = xmalloc(sizeof(*t));
+		uint64_t r = rnd_next(&rnd);
+
+		t->id = i;
+		t->work = (unsigned int)(r % 2000);
+		t->kind = WAIT_THEN_COMPLETE;
+		if (mixed) {
+			switch ((r >> 20) % 8) {
+			case 0: t->kind = CANCEL; break;
+			case 1: case 2: t->kind = EARLY_RELEASE; break;
+			case 3: t->kind = TIMED_WAIT; break;
+			}
+		}
+		if (t->kind == WAIT_THEN_COMPLETE || t->kind == TIMED_WAIT)
+			nwaiters++;
+		compl_chain_add(&p.chain, &t->entry);
+		pool_push(&p, t);
+	}
+	pthread_mutex_lock(&p.lock);
+	p.closing = true;
+	pthread_cond_broadcast(&p.more);
+	pthread_mutex_unlock(&p.lock);
+	for (i = 0; i < nworkers; i++)
+		join_thread(tids[i]);
+
+	assert_true(compl_chain_empty(&p.chain));
+	assert_int_equal(p.nout, nwaiters);
+	for (i = 0; i < p.nout; i++) {
+		assert_true(p.out[i] >= expect);
+		expect = p.out[i] + 1;
+	}
+	if (!mixed)
+		for (i = 0; i < p.nout; i++)
+			assert_int_equal(p.out[i], i);
+	compl_chain_destroy(&p.chain);
+	free(p.out);
+}
+
+static void test_fifo_pool(void **state)
+{
+	(void)state;
+	run_pool(test_scale(20000), 8, false);
+	run_pool(test_scale(5000), 64, false);
+}
+
+static void test_fifo_pool_mixed(void **state)
+{
+	(void)state;
+	run_pool(test_scale(20000), 8, true);
+	run_pool(test_scale(5000), 32, true);
+}
+
+/* ---- complete() without wait blocks until the turn ---------------------- */
+
+struct waiter {
+	struct compl_chain_entry *entry;
+	int op; /* 0 wait, 1 complete, 2 wait_timeout */
+	uint64_t timeout;
+	int ret;
+	_Atomic bool done;
+};
+
+static void *waiter_fn(void *arg)
+{
+	struct waiter *w = arg;
+
+	switch (w->op) {
+	case 0: compl_chain_wait(w->entry); break;
+	case 1: compl_chain_complete(w->entry); break;
+	case 2: w->ret = compl_chain_wait_timeout(w->entry, w->timeout); break;
+	}
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+static void test_complete_without_wait_blocks(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c;
+	struct waiter wb = { .entry = &b, .op = 1 };
+	struct waiter wc = { .entry = &c, .op = 0 };
+	pthread_t tb, tc;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	tb = start_thread(waiter_fn, &wb);
+	tc = start_thread(waiter_fn, &wc);
+	sleep_ns(50 * MS);
+	assert_false(atomic_load(&wb.done));
+	assert_false(atomic_load(&wc.done));
+	assert_true(compl_chain_pending(&b));
+	compl_chain_complete(&a);
+	join_thread(tb);
+	join_thread(tc);
+	assert_false(compl_chain_pending(&b));
+	assert_true(compl_chain_try_wait(&c));
+	compl_chain_complete(&c);
+	compl_chain_destroy(&chain);
+}
+
+/* ---- cancel of the head wakes the sleeping next owner ------------------- */
+
+static void test_cancel_head_wakes_next(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c;
+	struct waiter wc = { .entry = &c, .op = 0 };
+	pthread_t tc;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	tc = start_thread(waiter_fn, &wc);
+	sleep_ns(20 * MS);
+	compl_chain_cancel(&b); /* middle: c still waits for a */
+	sleep_ns(20 * MS);
+	assert_false(atomic_load(&wc.done));
+	compl_chain_cancel(&a);
+	join_thread(tc);
+	compl_chain_complete(&c);
+	compl_chain_destroy(&chain);
+}
+
+/* ---- flush with entries before and after it ---------------------------- */
+
+struct flusher {
+	struct compl_chain *chain;
+	_Atomic bool done;
+};
+
+static void *flush_fn(void *arg)
+{
+	struct flusher *f = arg;
+
+	compl_chain_flush(f->chain);
+	atomic_store(&f->done, true);
+	return NULL;
+}
+
+static void test_flush_before_and_after(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, after;
+	struct flusher f = { .chain = &chain };
+	pthread_t t;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	t = start_thread(flush_fn, &f);
+	/* Wait until the flush's own entry is queued behind b. */
+	while (atomic_load_explicit((struct compl_chain_entry *_Atomic *)&chain.tail,
+				    memory_order_acquire) == &b)
+		sched_yield();
+	compl_chain_add(&chain, &after);
+	sleep_ns(20 * MS);
+	assert_false(atomic_load(&f.done));
+	compl_chain_complete(&a);
+	sleep_ns(20 * MS);
+	assert_false(atomic_load(&f.done));
+	compl_chain_complete(&b);
+	/* Returns although "after" is still pending. */
+	join_thread(t);
+	assert_true(compl_chain_pending(&after));
+	assert_true(compl_chain_try_wait(&after));
+	compl_chain_complete(&after);
+	compl_chain_destroy(&chain);
+}
+
+static void test_flush_with_pool(void **state)
+{
+	unsigned long n = test_scale(2000), i;
+	struct pool p = { .out = calloc(n, sizeof(unsigned long)) };
+	pthread_t tids[4];
+
+	(void)state;
+	CHECK(p.out != NULL);
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.more, NULL);
+	p.last = &p.first;
+	compl_chain_init(&p.chain);
+	for (i = 0; i < 4; i++)
+		tids[i] = start_thread(pool_worker, &p);
+	for (i = 0; i < n; i++) {
+		struct task *t = xmalloc(sizeof(*t));
+
+		t->id = i;
+		t->work = (unsigned int)(i * 37 % 1000);
+		t->kind = WAIT_THEN_COMPLETE;
+		compl_chain_add(&p.chain, &t->entry);
+		pool_push(&p, t);
+	}
+	compl_chain_flush(&p.chain);
+	/* Everything added before the flush is done: all n outputs are in. */
+	assert_int_equal(p.nout, n);
+	assert_true(compl_chain_empty(&p.chain));
+	pthread_mutex_lock(&p.lock);
+	p.closing = true;
+	pthread_cond_broadcast(&p.more);
+	pthread_mutex_unlock(&p.lock);
+	for (i = 0; i < 4; i++)
+		join_thread(tids[i]);
+	compl_chain_destroy(&p.chain);
+	free(p.out);
+}
+
+/* ---- timeouts ------------------------------------------------------------ */
+
+static void test_timeout_then_turn(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+	struct waiter wb = { .entry = &b, .op = 2, .timeout = 10000 * MS };
+	pthread_t t;
+	uint64_t t0;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	t0 = now_ns();
+	t = start_thread(waiter_fn, &wb);
+	sleep_ns(30 * MS);
+	compl_chain_complete(&a);
+	join_thread(t);
+	assert_int_equal(wb.ret, 0);
+	assert_true(now_ns() - t0 < 5000 * MS);
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+}
+
+/*
+ * The turn arrives while the timeout expires, over and over with varying
+ * timing: the waiter must never come back with ETIMEDOUT after the turn was
+ * given, and the turn must never be lost.
+ */
+struct racer {
+	struct compl_chain_entry *entry;
+	_Atomic bool *given;
+	unsigned long lost;
+	unsigned long timeouts;
+};
+
+static void *race_fn(void *arg)
+{
+	struct racer *r = arg;
+
+	for (;;) {
+		bool given = atomic_load(r->given);
+		int ret = compl_chain_wait_timeout(r->entry, 1000 + r->timeouts % 50000);
+
+		if (ret == 0)
+			break;
+		r->timeouts++;
+		if (given)
+			r->lost++; /* the turn was given before the call */
+	}
+	return NULL;
+}
+
+static void test_timeout_races_turn(void **state)
+{
+	unsigned long rounds = test_scale(500), i, timeouts = 0;
+	uint64_t rnd = 99;
+
+	(void)state;
+	for (i = 0; i < rounds; i++) {
+		struct compl_chain chain;
+		struct compl_chain_entry a, b;
+		_Atomic bool given = false;
+		struct racer r = { .entry = &b, .given = &given };
+		pthread_t t;
+
+		compl_chain_init(&chain);
+		compl_chain_add(&chain, &a);
+		compl_chain_add(&chain, &b);
+		t = start_thread(race_fn, &r);
+		sleep_ns(rnd_next(&rnd) % 200000);
+		compl_chain_complete(&a);
+		atomic_store(&given, true);
+		join_thread(t);
+		assert_int_equal(r.lost, 0);
+		assert_true(compl_chain_try_wait(&b));
+		compl_chain_complete(&b);
+		compl_chain_destroy(&chain);
+		timeouts += r.timeouts;
+	}
+	/* The race must actually have been exercised. */
+	assert_true(timeouts > 0);
+}
+
+/* ---- concurrent adders: each thread's adds keep their order ------------- */
+
+#define ADDERS 4
+
+struct adder {
+	struct compl_chain *chain;
+	unsigned int tid;
+	unsigned long n;
+	struct compl_chain_entry *entries;
+	unsigned long *out; /* shared, written in turn */
+	unsigned long *nout;
+};
+
+static void *adder_fn(void *arg)
+{
+	struct adder *a = arg;
+	unsigned long i;
+
+	for (i = 0; i < a->n; i++)
+		compl_chain_add(a->chain, &a->entries[i]);
+	for (i = 0; i < a->n; i++) {
+		compl_chain_wait(&a->entries[i]);
+		a->out[(*a->nout)++] = (unsigned long)a->tid << 32 | i;
+		compl_chain_complete(&a->entries[i]);
+	}
+	return NULL;
+}
+
+static void test_concurrent_adders(void **state)
+{
+	unsigned long n = test_scale(5000), nout = 0, i;
+	unsigned long *out = calloc(ADDERS * n, sizeof(*out));
+	unsigned long next[ADDERS] = { 0 };
+	struct adder ad[ADDERS];
+	pthread_t t[ADDERS];
+	struct compl_chain chain;
+	unsigned int k;
+
+	(void)state;
+	CHECK(out != NULL);
+	compl_chain_init(&chain);
+	for (k = 0; k < ADDERS; k++) {
+		ad[k] = (struct adder){ &chain, k, n, xmalloc(n * sizeof(struct compl_chain_entry)),
+					out, &nout };
+		t[k] = start_thread(adder_fn, &ad[k]);
+	}
+	for (k = 0; k < ADDERS; k++)
+		join_thread(t[k]);
+	assert_int_equal(nout, ADDERS * n);
+	for (i = 0; i < nout; i++) {
+		unsigned int tid = (unsigned int)(out[i] >> 32);
+
+		assert_true(tid < ADDERS);
+		assert_int_equal(out[i] & 0xffffffffu, next[tid]);
+		next[tid]++;
+	}
+	for (k = 0; k < ADDERS; k++)
+		free(ad[k].entries);
+	free(out);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
+/* ---- many sleepers wake one at a time, in order ------------------------- */
+
+#define SLEEPERS 64
+
+struct sleeper {
+	struct compl_chain_entry entry;
+	unsigned int id;
+	unsigned int *order;
+	unsigned int *norder;
+};
+
+static void *sleeper_fn(void *arg)
+{
+	struct sleeper *s = arg;
+
+	compl_chain_wait(&s->entry);
+	s->order[(*s->norder)++] = s->id;
+	compl_chain_complete(&s->entry);
+	return NULL;
+}
+
+static void test_many_sleepers(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry gate;
+	struct sleeper s[SLEEPERS];
+	unsigned int order[SLEEPERS], norder = 0, i;
+	pthread_t t[SLEEPERS];
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &gate);
+	/* Start them in reverse so thread start order differs from chain order. */
+	for (i = 0; i < SLEEPERS; i++) {
+		s[i] = (struct sleeper){ .id = i, .order = order, .norder = &norder };
+		compl_chain_add(&chain, &s[i].entry);
+	}
+	for (i = SLEEPERS; i-- > 0;)
+		t[i] = start_thread(sleeper_fn, &s[i]);
+	sleep_ns(50 * MS);
+	compl_chain_complete(&gate);
+	for (i = 0; i < SLEEPERS; i++)
+		join_thread(t[i]);
+	assert_int_equal(norder, SLEEPERS);
+	for (i = 0; i < SLEEPERS; i++)
+		assert_int_equal(order[i], i);
+	compl_chain_destroy(&chain);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fifo_pool),
+		cmocka_unit_test(test_fifo_pool_mixed),
+		cmocka_unit_test(test_complete_without_wait_blocks),
+		cmocka_unit_test(test_cancel_head_wakes_next),
+		cmocka_unit_test(test_flush_before_and_after),
+		cmocka_unit_test(test_flush_with_pool),
+		cmocka_unit_test(test_timeout_then_turn),
+		cmocka_unit_test(test_timeout_races_turn),
+		cmocka_unit_test(test_concurrent_adders),
+		cmocka_unit_test(test_many_sleepers),
+	};
+
+	return cmocka_run_group_tests_name("threads", tests, NULL, NULL);
+}
