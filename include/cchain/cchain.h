@@ -5,5 +5,6 @@
 
 #include <cchain/version.h>
 #include <cchain/compl_chain.h>
+#include <cchain/async.h>
 
 #endif /* CCHAIN_CCHAIN_H */

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kernel-style asynchronous function calls (kernel/async.c) on a pthread
+ * pool.  Names, types and semantics follow <linux/async.h>, so that code
+ * written against this header ports to the kernel by deleting the include.
+ *
+ * async_schedule_domain() queues fn(data, cookie) and returns the cookie, a
+ * number that increases with every call, process-wide.  Synchronising on a
+ * cookie waits for every call with a lower cookie in the domain, so a
+ * caller can order its own work after everything scheduled before it.
+ *
+ * The functions run on a pool of worker threads, created on demand and
+ * reused, that runs at most cchain_async_max_active() functions at once
+ * (512 by default, like the kernel's unbound workqueue); more calls wait in
+ * FIFO order.  Idle workers exit after a few seconds.
+ */
+#ifndef CCHAIN_ASYNC_H
+#define CCHAIN_ASYNC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cchain/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint64_t async_cookie_t;
+typedef void (*async_func_t)(void *data, async_cookie_t cookie);
+
+/* Larger than any cookie: synchronising on it waits for everything. */
+#define ASYNC_COOKIE_MAX UINT64_MAX
+
+struct async_entry;
+
+/**
+ * struct async_domain - a set of asynchronous calls to synchronise on
+ *
+ * Declare with ASYNC_DOMAIN() (registered: async_synchronize_full() waits
+ * for it too) or ASYNC_DOMAIN_EXCLUSIVE() (only synchronised explicitly).
+ * A domain holds no resources: it may live on the stack, as long as it is
+ * synchronised before it goes out of scope.  All members are private.
+ */
+struct async_domain {
+	struct async_entry *first;
+	struct async_entry *last;
+	unsigned int registered;
+};
+
+#define ASYNC_DOMAIN(name) struct async_domain name = { NULL, NULL, 1 }
+#define ASYNC_DOMAIN_EXCLUSIVE(name) struct async_domain name = { NULL, NULL, 0 }
+
+/**
+ * async_schedule_domain() - run a function asynchronously in a domain
+ * @func: the function; called as func(@data, cookie)
+ * @data: its argument
+ * @domain: the domain it belongs to
+ *
+ * When no memory is left for the bookkeeping, too many calls (32768) are
+ * pending, or no worker thread can be created, @func runs synchronously in
+ * the caller before this returns, as in the kernel.
+ *
+ * Context: any thread, including an async function.
+ * Return: the call's cookie.
+ * Memory ordering: everything the caller did before the call happens
+ * before @func runs.
+ */
+CCHAIN_API async_cookie_t async_schedule_domain(async_func_t func, void *data,
+						struct async_domain *domain);
+
+/**
+ * async_schedule() - run a function asynchronously in the default domain
+ * @func: the function; called as func(@data, cookie)
+ * @data: its argument
+ *
+ * Context: any thread.
+ * Return: the call's cookie.
+ */
+CCHAIN_API async_cookie_t async_schedule(async_func_t func, void *data);
+
+/**
+ * async_synchronize_cookie_domain() - wait for the calls before a cookie
+ * @cookie: wait for every call with a lower cookie
+ * @domain: the domain, or NULL for every registered domain
+ *
+ * Context: may sleep.  An async function must not wait for itself.
+ * Memory ordering: everything the awaited functions did happens before
+ * this returns.
+ */
+CCHAIN_API void async_synchronize_cookie_domain(async_cookie_t cookie,
+						struct async_domain *domain);
+
+/**
+ * async_synchronize_full_domain() - wait for every call of a domain
+ * @domain: the domain
+ *
+ * Context: may sleep.
+ */
+CCHAIN_API void async_synchronize_full_domain(struct async_domain *domain);
+
+/**
+ * async_synchronize_cookie() - wait for the default domain's calls before a cookie
+ * @cookie: wait for every call with a lower cookie
+ *
+ * Context: may sleep.
+ */
+CCHAIN_API void async_synchronize_cookie(async_cookie_t cookie);
+
+/**
+ * async_synchronize_full() - wait for every call of every registered domain
+ *
+ * Context: may sleep.
+ */
+CCHAIN_API void async_synchronize_full(void);
+
+/**
+ * async_unregister_domain() - stop async_synchronize_full() from waiting on it
+ * @domain: a domain with no pending calls
+ *
+ * Context: any thread.
+ */
+CCHAIN_API void async_unregister_domain(struct async_domain *domain);
+
+/**
+ * current_is_async() - is the caller running an async function?
+ *
+ * Return: true on a worker thread, inside the scheduled function.
+ */
+CCHAIN_API bool current_is_async(void);
+
+/* Userspace extensions. */
+
+/**
+ * cchain_async_set_max_active() - limit how many async functions run at once
+ * @max_active: the limit, at least 1 (default 512)
+ *
+ * Lowering the limit does not stop functions that already run; raising it
+ * starts queued ones.
+ *
+ * Context: any thread.
+ * Return: 0, or EINVAL when @max_active is 0.
+ */
+CCHAIN_API int cchain_async_set_max_active(unsigned int max_active);
+
+/**
+ * cchain_async_max_active() - the current limit
+ *
+ * Return: how many async functions may run at once.
+ */
+CCHAIN_API unsigned int cchain_async_max_active(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CCHAIN_ASYNC_H */
