@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The main job: install what is needed, build libcchain and run the ordered
-# pool example (jobs of random length on a thread pool, results published in
-# submission order).  Extra arguments go to the example.
+# The main job: install what is needed, build libcchain and its examples,
+# and run the NVMe namespace-scan comparison on its default profile
+# (nvme_sim --profile tcp-0.2ms --mode all).  Arguments replace the
+# default ones, e.g. scripts/main.sh --profile tcp-150ms --time-scale 0.05
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh main
@@ -11,6 +12,6 @@ if [ ! -f build-main/build.ninja ]; then
 fi
 ninja -C build-main >/dev/null
 if [ "$#" -eq 0 ]; then
-	set -- --jobs 200 --workers 16 --max-work-us 20000 --quiet
+	set -- --profile tcp-0.2ms --mode all
 fi
-exec build-main/examples/ordered_pool "$@"
+exec build-main/examples/nvme_sim/nvme_sim "$@"
