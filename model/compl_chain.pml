@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Promela model of libcchain's futex backend: compl_chain_add, _wait,
+ * _complete, _cancel, _wait_timeout and _flush (src/compl_chain.c) over the
+ * per-entry futex state word (src/wait-futex.c).  model/README.md maps every
+ * statement to the C code, line by line.
+ *
+ * Verified (spin -a, pan -m...; see model/check.sh):
+ *   - FIFO: an owner's turn comes, and an entry leaves by completing, only
+ *     when every entry added before it has completed or been cancelled;
+ *   - no lost wake-up: no reachable state in which some owner sleeps for
+ *     ever (spin's "invalid end state");
+ *   - memory: nobody touches an entry after its complete or cancel returned
+ *     and the owner freed it (each owner frees its entry at once, and may
+ *     add it again: entry reuse).
+ *
+ * Configurations (-D...): see the init process at the end.  Mutants
+ * (-DBUG_...) re-introduce a known mistake; check.sh makes sure each one
+ * is caught.
+ */
+
+#ifndef NE
+#define NE 4            /* entries (one per owner process) */
+#endif
+#define NSEQ 12         /* add sequence numbers: NE x rounds */
+
+#define WAITING  0
+#define SLEEPING 1
+#define READY    2
+
+/* What an owner does with its entry after adding it. */
+#define K_WAIT_COMPLETE 0 /* wait, ordered step, complete */
+#define K_EARLY         1 /* complete without wait (the seed's early release; also flush) */
+#define K_CANCEL        2 /* cancel without waiting (a task that failed) */
+#define K_TIMED         3 /* wait_timeout until the turn comes, then complete */
+
+/* ---- shared state ---------------------------------------------------------- */
+
+bit lock;                 /* chain->lock (pthread mutex) */
+byte queue[NE];           /* the chain, head first: entry ids */
+byte qlen;
+
+byte state[NE];           /* entry->wake.state: the futex word */
+bool inchain[NE];         /* entry->chain != NULL (compl_chain_pending) */
+bool parked[NE];          /* a thread sleeps in FUTEX_WAIT on the word */
+bool freed[NE];           /* the owner freed the entry */
+
+/* Ghost state for the properties. */
+byte seq[NE];             /* add order of the entry's current round */
+byte nseq;
+bool gone[NSEQ];          /* that add's entry completed or was cancelled */
+
+/* Every entry added before @e (in this round) has left the chain. */
+#define PREDECESSORS_GONE(e)                                          \
+	skip; /* a jump may not land inside a d_step */               \
+	d_step {                                                      \
+		i = 0;                                                \
+		do                                                    \
+		:: i < seq[e] -> assert(gone[i]); i++                 \
+		:: else -> break                                      \
+		od;                                                   \
+		i = 0                                                 \
+	}
+
+/* ---- futex ------------------------------------------------------------------ */
+
+/*
+ * FUTEX_WAIT(word, val): sleeps only if the word still holds @val
+ * (atomically with the check), else returns at once (EAGAIN).  A sleeper
+ * either is woken by FUTEX_WAKE or returns spuriously (EINTR from a signal,
+ * a timeout): both are choices the model explores.  A sleeper that is
+ * never woken blocks for ever: spin reports the state as invalid.
+ */
+inline futex_wait(e, val)
+{
+	atomic {
+		assert(!freed[e]);
+		if
+		:: state[e] == val -> parked[e] = true
+		:: else -> skip
+		fi
+	};
+	if
+	:: parked[e] -> (!parked[e])          /* woken */
+	:: parked[e] -> parked[e] = false     /* EINTR, timeout, spurious */
+	:: !parked[e] -> skip                 /* EAGAIN */
+	fi
+}
+
+inline futex_wake(e)
+{
+	atomic {
+		assert(!freed[e]);                /* names live memory only */
+		parked[e] = false
+	}
+}
+
+/* ---- wait-futex.c ----------------------------------------------------------- */
+
+/* cchain__wake_turn(): @h became the head.  Lock held. */
+inline wake_turn(h)
+{
+	atomic {                                   /* atomic_exchange(READY) */
+		assert(!freed[h]);
+		old = state[h];
+		state[h] = READY
+	};
+	if
+	:: old == SLEEPING -> futex_wake(h)
+	:: else -> skip
+	fi;
+	old = 0
+}
+
+/*
+ * cchain__await_turn(): leaves ret = 0 (the turn has come) or 1 (ETIMEDOUT);
+ * @timed lets the deadline pass wherever the C code checks it.  (No labels:
+ * inlines are expanded several times in one process.)
+ */
+#define UNDECIDED 2
+#define DEADLINE  3
+
+#ifdef BUG_NO_SLEEP_MARK
+#define SLEEP_ON WAITING        /* sleeps without announcing it */
+#else
+#define SLEEP_ON SLEEPING
+#endif
+
+inline await_turn(e, timed)
+{
+	ret = UNDECIDED;
+	if                                          /* the polling phase */
+	:: state[e] == READY -> ret = 0
+	:: else -> skip
+	fi;
+	do
+	:: ret != UNDECIDED -> break
+	:: else ->
+		atomic {                           /* CAS WAITING -> SLEEPING */
+			cur = state[e];
+			if
+#ifndef BUG_NO_SLEEP_MARK
+			:: cur == WAITING -> state[e] = SLEEPING
+#endif
+			:: else -> skip
+			fi
+		};
+		if
+		:: cur == READY -> ret = 0
+		:: else ->
+			if
+			:: timed -> ret = DEADLINE  /* time_left() says no */
+			:: true ->
+				futex_wait(e, SLEEP_ON);
+				if
+				:: state[e] == READY -> ret = 0
+				:: else -> skip
+				fi
+			fi
+		fi
+	od;
+	if
+	:: ret == DEADLINE ->
+		atomic {                           /* CAS SLEEPING -> WAITING */
+			cur = state[e];
+			if
+			:: cur == SLEEPING -> state[e] = WAITING
+			:: else -> skip
+			fi
+		};
+		if
+		:: cur == READY -> ret = 0          /* the turn came meanwhile */
+		:: else -> ret = 1
+		fi
+	:: else -> skip
+	fi;
+	cur = 0
+}
+
+/* ---- compl_chain.c ------------------------------------------------------------ */
+
+inline lock_chain()
+{
+	atomic { lock == 0 -> lock = 1 }
+}
+
+inline unlock_chain()
+{
+	lock = 0
+}
+
+/* compl_chain_add(): @e may be garbage; every member is written. */
+inline add(e)
+{
+	lock_chain();
+	d_step {
+		freed[e] = false;                  /* the owner (re)uses its memory */
+		parked[e] = false;
+		if                                 /* cchain__wake_init */
+		:: qlen == 0 -> state[e] = READY
+		:: else -> state[e] = WAITING
+		fi;
+		inchain[e] = true;
+		queue[qlen] = e;
+		qlen++;
+		seq[e] = nseq;
+		nseq++
+	};
+	unlock_chain()
+}
+
+/* unlink_entry(): lock held. */
+inline unlink(e)
+{
+	d_step {
+		i = 0;
+		do
+		:: queue[i] == e -> break
+		:: else -> i++
+		od;
+		washead = (i == 0);
+		do
+		:: i + 1 < qlen -> queue[i] = queue[i + 1]; i++
+		:: else -> break
+		od;
+		qlen--;
+		queue[qlen] = 0;
+		gone[seq[e]] = true;
+		i = 0
+	};
+	if
+	:: washead && qlen > 0 -> h = queue[0]; wake_turn(h); h = 0
+	:: else -> skip
+	fi;
+	inchain[e] = false;                        /* store_release(chain, NULL) */
+	washead = false
+}
+
+inline complete(e)
+{
+	assert(inchain[e]);
+#ifndef BUG_NO_WAIT_IN_COMPLETE
+	await_turn(e, false);
+#endif
+	lock_chain();
+	assert(queue[0] == e);                     /* FIFO: only the head leaves */
+	PREDECESSORS_GONE(e);
+#ifdef BUG_WAKE_OUTSIDE_LOCK
+	d_step {
+		i = 0;
+		do
+		:: i + 1 < qlen -> queue[i] = queue[i + 1]; i++
+		:: else -> break
+		od;
+		qlen--;
+		queue[qlen] = 0;
+		gone[seq[e]] = true;
+		inchain[e] = false;
+		i = 0
+	};
+	h = (qlen > 0 -> queue[0] : NE);
+	unlock_chain();
+	if
+	:: h < NE -> wake_turn(h)
+	:: else -> skip
+	fi;
+	h = 0
+#else
+	unlink(e);
+	unlock_chain()
+#endif
+}
+
+inline cancel(e)
+{
+	assert(inchain[e]);
+	lock_chain();
+	unlink(e);
+	unlock_chain()
+}
+
+/* ---- owners ------------------------------------------------------------------- */
+
+proctype owner(byte e; byte kind; byte rounds)
+{
+	byte i, h, old, cur, ret;
+	bool washead;
+
+	do
+	:: rounds > 0 ->
+		add(e);
+		if
+		:: kind == K_WAIT_COMPLETE ->
+			await_turn(e, false);
+			PREDECESSORS_GONE(e);              /* the ordered step */
+			complete(e)
+		:: kind == K_EARLY ->
+			complete(e)
+		:: kind == K_CANCEL ->
+			cancel(e)
+		:: kind == K_TIMED ->
+			do
+			:: await_turn(e, true);
+			   if
+			   :: ret == 0 -> break
+			   :: else -> assert(inchain[e])   /* still pending, in place */
+			   fi
+			od;
+			PREDECESSORS_GONE(e);
+			complete(e)
+		fi;
+		assert(!inchain[e]);
+		freed[e] = true;                           /* free(task) right after */
+		rounds--
+	:: else -> break
+	od
+}
+
+init {
+	atomic {
+#if defined(CONFIG_REUSE)
+		/* Three owners, each adding, completing, freeing and re-adding. */
+		run owner(0, K_WAIT_COMPLETE, 2);
+		run owner(1, K_WAIT_COMPLETE, 2);
+		run owner(2, K_EARLY, 2);
+#elif defined(CONFIG_FLUSH)
+		/* A flush (entry 3: add + complete) among waiters and a cancel. */
+		run owner(0, K_WAIT_COMPLETE, 1);
+		run owner(1, K_CANCEL, 1);
+		run owner(2, K_WAIT_COMPLETE, 1);
+		run owner(3, K_EARLY, 1);
+#else
+		/* Every kind of owner at once. */
+		run owner(0, K_WAIT_COMPLETE, 1);
+		run owner(1, K_EARLY, 1);
+		run owner(2, K_CANCEL, 1);
+		run owner(3, K_TIMED, 1);
+#endif
+	}
+}
