@@ -5,7 +5,12 @@
 # makes sure that every mutant (a known bug put back) is caught.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-work=${1:-$(mktemp -d)}
+if [ $# -gt 0 ]; then
+	work=$1
+else
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+fi
 mkdir -p "$work"
 cd "$work"
 cp "$here/compl_chain.pml" .

@@ -7,7 +7,7 @@ set -euo pipefail
 
 main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev)
 test_pkgs=("${main_pkgs[@]}" g++ clang libclang-rt-14-dev libcmocka-dev python3
-	valgrind strace binutils)
+	valgrind strace binutils spin)
 
 case "${1:-test}" in
 main) pkgs=("${main_pkgs[@]}") ;;

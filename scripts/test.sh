@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Every test, as CI runs them: both wait backends (gcc), the unit suite
-# under valgrind, and clang ASan+UBSan and TSan builds of both backends.
+# Every test, as CI runs them, for both wait backends: gcc builds with the
+# whole suite (the spin model, the nvme_sim checks, the stress and a one
+# minute soak), valgrind memcheck and DRD, clang ASan+UBSan (with a bounded
+# libFuzzer run) and TSan builds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test || exit 1
@@ -44,17 +46,44 @@ suite() {
 	meson test -C "$dir" --print-errorlogs --num-processes 2 "$@"
 }
 
+# drd THREADS ITERATIONS BACKEND: the stress program under valgrind's DRD,
+# on a build whose atomics are annotated for it.
+drd() {
+	valgrind --tool=drd -q --error-exitcode=99 "build-ci/drd-$3/tests/stress" \
+		--threads "$1" --iterations "$2"
+}
+
+# fuzz DIR SECONDS: libFuzzer on a copy of the seed corpus.
+fuzz() {
+	local corpus=build-ci/$1-corpus
+	rm -rf "$corpus"
+	mkdir -p "$corpus"
+	cp tests/fuzz/corpus/* "$corpus"/
+	"build-ci/$1/tests/fuzz_chain" -max_total_time="$2" -print_final_stats=1 \
+		"$corpus" 2>&1 | tail -n 4
+}
+
 mkdir -p build-ci
 for b in futex condvar; do
-	run "gcc $b: build" config "gcc-$b" -Dwait_backend=$b -Dwerror=true
-	run "gcc $b: meson test" suite "gcc-$b"
-	run "gcc $b: valgrind (unit suite)" suite "gcc-$b" --setup valgrind --suite unit
+	model=disabled
+	[ "$b" = futex ] && model=enabled # the model is of the futex protocol
+	run "gcc $b: build" config "gcc-$b" -Dwait_backend=$b -Dwerror=true \
+		-Dmodel_check=$model
+	run "gcc $b: meson test" suite "gcc-$b" --no-suite soak
+	run "gcc $b: soak (60 s, watchdog 5 s)" suite "gcc-$b" --suite soak
+	run "gcc $b: valgrind memcheck (unit suite)" suite "gcc-$b" --setup valgrind --suite unit
+	run "gcc $b drd: build" config "drd-$b" -Dwait_backend=$b \
+		-Dvalgrind_annotations=true -Dexamples=false
+	run "gcc $b: valgrind drd stress, 8 threads" drd 8 3000 "$b"
+	run "gcc $b: valgrind drd stress, 24 threads" drd 24 600 "$b"
 	CC=clang run "clang $b asan+ubsan: build" config "asan-$b" -Dwait_backend=$b \
-		-Db_sanitize=address,undefined -Db_lundef=false
-	run "clang $b asan+ubsan: meson test" suite "asan-$b"
+		-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=enabled \
+		-Dmodel_check=disabled
+	run "clang $b asan+ubsan: meson test" suite "asan-$b" --no-suite soak
+	run "clang $b asan+ubsan: libFuzzer, 45 s" fuzz "asan-$b" 45
 	CC=clang run "clang $b tsan: build" config "tsan-$b" -Dwait_backend=$b \
-		-Db_sanitize=thread -Db_lundef=false
-	run "clang $b tsan: meson test" suite "tsan-$b"
+		-Db_sanitize=thread -Db_lundef=false -Dmodel_check=disabled
+	run "clang $b tsan: meson test" suite "tsan-$b" --no-suite soak
 done
 
 echo

@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #include <cchain/compl_chain.h>
@@ -25,6 +26,23 @@
 	atomic_store_explicit(CC_ATOMIC(p), (v), memory_order_relaxed)
 #define cc_store_release(p, v) \
 	atomic_store_explicit(CC_ATOMIC(p), (v), memory_order_release)
+
+/*
+ * Valgrind's DRD sees pthread primitives but not C11 atomics.  Builds with
+ * -Dvalgrind_annotations=true tell it where the library's atomics order
+ * memory (happens-before on the entry whose turn is handed over) and which
+ * variables are atomics (not races).  Elsewhere these are no-ops.
+ */
+#ifdef CCHAIN_VALGRIND
+#include <valgrind/drd.h>
+#define cc_happens_before(p) ANNOTATE_HAPPENS_BEFORE(p)
+#define cc_happens_after(p) ANNOTATE_HAPPENS_AFTER(p)
+#define cc_atomic_var(p) ANNOTATE_BENIGN_RACE_SIZED((p), sizeof(*(p)), "C11 atomic")
+#else
+#define cc_happens_before(p) ((void)(p))
+#define cc_happens_after(p) ((void)(p))
+#define cc_atomic_var(p) ((void)(p))
+#endif
 
 /* A pthread or futex call that cannot fail did: abort with its location. */
 _Noreturn void cchain__die(const char *file, int line, const char *func,
@@ -57,5 +75,9 @@ bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *ent
  */
 int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
 		       const struct timespec *deadline);
+
+/* Describe @entry's wait state in @buf, for compl_chain_dump(). */
+void cchain__wake_describe(struct compl_chain *chain, struct compl_chain_entry *entry,
+			   char *buf, size_t len);
 
 #endif /* CCHAIN_INTERNAL_H */

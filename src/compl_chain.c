@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "cchain-internal.h"
@@ -59,6 +60,10 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 
 	/* Every member is written before it is read: @entry may be garbage. */
 	entry->next = NULL;
+	cc_atomic_var(&entry->chain);
+	cc_atomic_var(&entry->wake.state);
+	cc_atomic_var(&chain->head);
+	cc_atomic_var(&chain->tail);
 	cchain__lock(chain);
 	tail = chain->tail;
 	entry->prev = tail;
@@ -89,10 +94,15 @@ static void unlink_entry(struct compl_chain *chain, struct compl_chain_entry *en
 	if (prev) {
 		prev->next = next;
 	} else {
+		if (next)
+			cc_happens_before(next);
+		else
+			cc_happens_before(&chain->head);
 		cc_store_release(&chain->head, next);
 		if (next)
 			cchain__wake_turn(chain, next);
 	}
+	cc_happens_before(entry);
 	cc_store_release(&entry->chain, NULL);
 }
 
@@ -108,12 +118,20 @@ static struct compl_chain *pending_chain(const struct compl_chain_entry *entry,
 	return chain;
 }
 
+/* The turn of @entry has come: what its predecessors did is visible. */
+static void got_turn(struct compl_chain_entry *entry)
+{
+	cc_happens_after(entry);
+}
+
 void compl_chain_wait(struct compl_chain_entry *entry)
 {
 	struct compl_chain *chain = pending_chain(entry, __func__);
 
-	if (chain)
+	if (chain) {
 		cchain__await_turn(chain, entry, NULL);
+		got_turn(entry);
+	}
 }
 
 void compl_chain_complete(struct compl_chain_entry *entry)
@@ -123,6 +141,7 @@ void compl_chain_complete(struct compl_chain_entry *entry)
 	if (!chain)
 		return;
 	cchain__await_turn(chain, entry, NULL);
+	got_turn(entry);
 	cchain__lock(chain);
 	unlink_entry(chain, entry);
 	cchain__unlock(chain);
@@ -141,7 +160,10 @@ void compl_chain_cancel(struct compl_chain_entry *entry)
 
 bool compl_chain_pending(const struct compl_chain_entry *entry)
 {
-	return cc_load_acquire(&entry->chain) != NULL;
+	if (cc_load_acquire(&entry->chain))
+		return true;
+	cc_happens_after(entry);
+	return false;
 }
 
 void compl_chain_flush(struct compl_chain *chain)
@@ -156,7 +178,10 @@ bool compl_chain_try_wait(struct compl_chain_entry *entry)
 {
 	struct compl_chain *chain = pending_chain(entry, __func__);
 
-	return chain && cchain__turn_ready(chain, entry);
+	if (!chain || !cchain__turn_ready(chain, entry))
+		return false;
+	got_turn(entry);
+	return true;
 }
 
 int compl_chain_wait_timeout(struct compl_chain_entry *entry, uint64_t timeout_ns)
@@ -167,8 +192,10 @@ int compl_chain_wait_timeout(struct compl_chain_entry *entry, uint64_t timeout_n
 
 	if (!chain)
 		return EINVAL;
-	if (cchain__turn_ready(chain, entry))
+	if (cchain__turn_ready(chain, entry)) {
+		got_turn(entry);
 		return 0;
+	}
 	if (timeout_ns == 0)
 		return ETIMEDOUT;
 	if (clock_gettime(CLOCK_MONOTONIC, &deadline))
@@ -180,13 +207,51 @@ int compl_chain_wait_timeout(struct compl_chain_entry *entry, uint64_t timeout_n
 		sec++;
 	}
 	/* Saturate: a timeout of centuries means "no timeout". */
-	if (sec > (uint64_t)(INT64_MAX - deadline.tv_sec))
-		return cchain__await_turn(chain, entry, NULL);
+	if (sec > (uint64_t)(INT64_MAX - deadline.tv_sec)) {
+		cchain__await_turn(chain, entry, NULL);
+		got_turn(entry);
+		return 0;
+	}
 	deadline.tv_sec += (time_t)sec;
-	return cchain__await_turn(chain, entry, &deadline);
+	if (cchain__await_turn(chain, entry, &deadline))
+		return ETIMEDOUT;
+	got_turn(entry);
+	return 0;
 }
 
 bool compl_chain_empty(struct compl_chain *chain)
 {
-	return cc_load_acquire(&chain->head) == NULL;
+	if (cc_load_acquire(&chain->head))
+		return false;
+	cc_happens_after(&chain->head);
+	return true;
+}
+
+void compl_chain_dump(struct compl_chain *chain, FILE *out)
+{
+	struct compl_chain_entry *e;
+	struct timespec pause = { 0, 1000000 };
+	bool locked = false;
+	unsigned long n = 0;
+	char state[64];
+	int i;
+
+	for (i = 0; i < 100 && !locked; i++) {
+		locked = pthread_mutex_trylock(&chain->lock) == 0;
+		if (!locked)
+			nanosleep(&pause, NULL);
+	}
+	for (e = cc_load_relaxed(&chain->head); e; e = e->next)
+		n++;
+	fprintf(out, "compl_chain %p: %lu entries, head %p, tail %p%s\n", (void *)chain, n,
+		(void *)cc_load_relaxed(&chain->head), (void *)cc_load_relaxed(&chain->tail),
+		locked ? "" : " (lock held elsewhere: read without it)");
+	n = 0;
+	for (e = cc_load_relaxed(&chain->head); e; e = e->next) {
+		cchain__wake_describe(chain, e, state, sizeof(state));
+		fprintf(out, "  #%lu entry %p: %s%s\n", n++, (void *)e, state,
+			cc_load_relaxed(&e->chain) == chain ? "" : ", BAD back pointer");
+	}
+	if (locked)
+		cchain__unlock(chain);
 }

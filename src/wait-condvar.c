@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "cchain-internal.h"
@@ -36,6 +37,15 @@ void cchain__wake_turn(struct compl_chain *chain, struct compl_chain_entry *head
 	(void)chain;
 	if (parker && (err = pthread_cond_signal(&parker->cond)))
 		CC_DIE("pthread_cond_signal", err);
+}
+
+void cchain__wake_describe(struct compl_chain *chain, struct compl_chain_entry *entry,
+			   char *buf, size_t len)
+{
+	bool head = cc_load_relaxed(&chain->head) == entry;
+
+	snprintf(buf, len, "%s, %s", head ? "ready" : "waiting",
+		 entry->wake.waiter ? "owner sleeping" : "owner not sleeping");
 }
 
 bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *entry)

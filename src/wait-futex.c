@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <urcu/arch.h>
@@ -59,6 +60,19 @@ void cchain__wake_turn(struct compl_chain *chain, struct compl_chain_entry *head
 		return;
 	if (futex_noasync(futex_word(head), FUTEX_WAKE, 1, NULL, NULL, 0) < 0)
 		CC_DIE("futex(FUTEX_WAKE)", errno);
+}
+
+void cchain__wake_describe(struct compl_chain *chain, struct compl_chain_entry *entry,
+			   char *buf, size_t len)
+{
+	static const char *const names[] = { "waiting", "sleeping", "ready" };
+	uint32_t s = cc_load_relaxed(&entry->wake.state);
+
+	(void)chain;
+	if (s < 3)
+		snprintf(buf, len, "futex word %s", names[s]);
+	else
+		snprintf(buf, len, "futex word CORRUPT (%u)", (unsigned int)s);
 }
 
 bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *entry)

@@ -422,6 +422,39 @@ static void test_default_handler_aborts(void **state)
 	assert_string_equal(err, "libcchain: compl_chain_destroy: chain is not empty\n");
 }
 
+static void test_dump(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c;
+	char *buf = NULL, *line2, *line3;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	compl_chain_dump(&chain, f);
+	fclose(f);
+	assert_non_null(strstr(buf, ": 3 entries, head "));
+	assert_null(strstr(buf, "lock held"));
+	line2 = strchr(buf, '\n') + 1;
+	line3 = strchr(line2, '\n') + 1;
+	assert_true(strncmp(line2, "  #0 entry ", 11) == 0);
+	assert_non_null(strstr(line2, "ready"));
+	assert_true(strncmp(line3, "  #1 entry ", 11) == 0);
+	assert_non_null(strstr(line3, "waiting"));
+	assert_null(strstr(buf, "BAD"));
+	free(buf);
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	compl_chain_complete(&c);
+	compl_chain_destroy(&chain);
+}
+
 static void test_version_and_backend(void **state)
 {
 	char buf[32];
@@ -454,6 +487,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_misuse_destroy_nonempty, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_set_handler_returns_old, setup_recorder, restore_default),
 		cmocka_unit_test(test_default_handler_aborts),
+		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_version_and_backend),
 	};
 

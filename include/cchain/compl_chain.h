@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cchain/version.h>
 
@@ -228,6 +229,20 @@ CCHAIN_API void compl_chain_cancel(struct compl_chain_entry *entry);
  * the last complete or cancel is visible.
  */
 CCHAIN_API bool compl_chain_empty(struct compl_chain *chain);
+
+/**
+ * compl_chain_dump() - print the chain's state, for debugging
+ * @chain: the chain
+ * @out: where to print
+ *
+ * One line for the chain (head, tail, number of entries), then one per
+ * entry in chain order with its wait state.  For watchdogs and debuggers:
+ * if the chain's lock cannot be taken within 100 ms (a thread died or hangs
+ * holding it), the list is printed without it and says so.
+ *
+ * Context: any thread; may sleep briefly.
+ */
+CCHAIN_API void compl_chain_dump(struct compl_chain *chain, FILE *out);
 
 /**
  * typedef cchain_misuse_fn - misuse report callback

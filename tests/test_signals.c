@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Signals: a waiter whose sleep is interrupted by a signal handler (EINTR
+ * from the futex) keeps waiting and keeps its place; a timed wait is not
+ * cut short by signals either.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "util.h"
+
+static _Atomic unsigned long handled;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&handled, 1);
+}
+
+static void install_handler(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: the futex wait returns EINTR */
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+}
+
+struct waiter {
+	struct compl_chain_entry *entry;
+	uint64_t timeout; /* 0: compl_chain_wait */
+	int ret;
+	uint64_t elapsed;
+	_Atomic bool started, done;
+};
+
+static void *waiter_fn(void *arg)
+{
+	struct waiter *w = arg;
+	uint64_t t0 = now_ns();
+
+	atomic_store(&w->started, true);
+	if (w->timeout)
+		w->ret = compl_chain_wait_timeout(w->entry, w->timeout);
+	else
+		compl_chain_wait(w->entry);
+	w->elapsed = now_ns() - t0;
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+static void pelt(pthread_t t, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		CHECK(pthread_kill(t, SIGUSR1) == 0);
+		sleep_ns(2 * MS);
+	}
+}
+
+static void test_wait_survives_signals(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c;
+	struct waiter w = { .entry = &b };
+	unsigned long before = atomic_load(&handled);
+	pthread_t t;
+
+	(void)state;
+	install_handler();
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	t = start_thread(waiter_fn, &w);
+	while (!atomic_load(&w.started))
+		sched_yield();
+	sleep_ns(20 * MS); /* let it fall asleep */
+	pelt(t, 50);
+	assert_true(atomic_load(&handled) - before >= 40);
+	/* Interrupted 50 times, still waiting, still second in line. */
+	assert_false(atomic_load(&w.done));
+	assert_true(compl_chain_pending(&b));
+	assert_false(compl_chain_try_wait(&c));
+	compl_chain_complete(&a);
+	join_thread(t);
+	assert_true(compl_chain_try_wait(&b));
+	assert_false(compl_chain_try_wait(&c));
+	compl_chain_complete(&b);
+	assert_true(compl_chain_try_wait(&c));
+	compl_chain_complete(&c);
+	compl_chain_destroy(&chain);
+}
+
+static void test_timed_wait_survives_signals(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+	struct waiter w = { .entry = &b, .timeout = 150 * MS };
+	pthread_t t;
+
+	(void)state;
+	install_handler();
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	t = start_thread(waiter_fn, &w);
+	while (!atomic_load(&w.started))
+		sched_yield();
+	sleep_ns(10 * MS);
+	pelt(t, 30);
+	join_thread(t);
+	/* Signals neither ended the wait early nor lost the entry's place. */
+	assert_int_equal(w.ret, ETIMEDOUT);
+	assert_true(w.elapsed >= 150 * MS);
+	assert_true(compl_chain_pending(&b));
+	compl_chain_complete(&a);
+	assert_true(compl_chain_try_wait(&b));
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+}
+
+static void test_signal_then_turn(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+	struct waiter w = { .entry = &b, .timeout = 10000 * MS };
+	pthread_t t;
+
+	(void)state;
+	install_handler();
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	t = start_thread(waiter_fn, &w);
+	while (!atomic_load(&w.started))
+		sched_yield();
+	sleep_ns(10 * MS);
+	pelt(t, 10);
+	compl_chain_complete(&a);
+	pelt(t, 3); /* may land before or after it wakes: harmless either way */
+	join_thread(t);
+	assert_int_equal(w.ret, 0);
+	assert_true(w.elapsed < 5000 * MS);
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_wait_survives_signals),
+		cmocka_unit_test(test_timed_wait_survives_signals),
+		cmocka_unit_test(test_signal_then_turn),
+	};
+
+	return cmocka_run_group_tests_name("signals", tests, NULL, NULL);
+}
