@@ -4,13 +4,25 @@
  * head is the entry whose turn it is; only the head leaves by completing,
  * any entry may leave by cancelling.  How owners sleep until their entry
  * becomes the head is the wait backend's business.
+ *
+ * Deferred entries (compl_chain_defer) carry a function instead of a
+ * waiter, and a tag in the low bit of their back pointer.  When one becomes
+ * the head, whoever passed the turn takes it off the chain, marks the chain
+ * busy (the function holds the turn) and runs it; then passes the turn on,
+ * in a loop, so a run of deferred entries never recurses.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <urcu/arch.h>
 
 #include "cchain-internal.h"
+
+#define CC_DEFERRED ((uintptr_t)1)
 
 void cchain__lock(struct compl_chain *chain)
 {
@@ -36,6 +48,7 @@ void compl_chain_init(struct compl_chain *chain)
 		CC_DIE("pthread_mutex_init", err);
 	cc_store_relaxed(&chain->head, NULL);
 	cc_store_relaxed(&chain->tail, NULL);
+	cc_store_relaxed(&chain->busy, 0u);
 }
 
 void compl_chain_destroy(struct compl_chain *chain)
@@ -43,7 +56,7 @@ void compl_chain_destroy(struct compl_chain *chain)
 	int err;
 
 	cchain__lock(chain);
-	if (chain->head) {
+	if (chain->head || chain->busy) {
 		cchain__unlock(chain);
 		cchain__misuse(__func__, "chain is not empty");
 		return;
@@ -64,10 +77,11 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 	cc_atomic_var(&entry->wake.state);
 	cc_atomic_var(&chain->head);
 	cc_atomic_var(&chain->tail);
+	cc_atomic_var(&chain->busy);
 	cchain__lock(chain);
 	tail = chain->tail;
 	entry->prev = tail;
-	cchain__wake_init(entry, tail == NULL);
+	cchain__wake_init(entry, tail == NULL && !chain->busy);
 	cc_store_release(&entry->chain, chain);
 	if (tail)
 		tail->next = entry;
@@ -77,12 +91,17 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 	cchain__unlock(chain);
 }
 
+static bool is_deferred(const struct compl_chain_entry *entry)
+{
+	return (uintptr_t)cc_load_relaxed(&entry->chain) & CC_DEFERRED;
+}
+
 /*
- * Unlink @entry (lock held) and, if it was the head, give the turn to the
- * new head.  Clearing the back pointer is the last access to @entry: from
- * then on its owner may free it.
+ * Take @entry off the list (lock held).  Clearing the back pointer is the
+ * last access to @entry: from then on its owner may free it.
+ * Return: whether it was the head.
  */
-static void unlink_entry(struct compl_chain *chain, struct compl_chain_entry *entry)
+static bool unlink_entry(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
 	struct compl_chain_entry *next = entry->next;
 	struct compl_chain_entry *prev = entry->prev;
@@ -94,16 +113,64 @@ static void unlink_entry(struct compl_chain *chain, struct compl_chain_entry *en
 	if (prev) {
 		prev->next = next;
 	} else {
-		if (next)
-			cc_happens_before(next);
-		else
-			cc_happens_before(&chain->head);
+		cc_happens_before(next ? (void *)next : (void *)&chain->head);
 		cc_store_release(&chain->head, next);
-		if (next)
-			cchain__wake_turn(chain, next);
 	}
 	cc_happens_before(entry);
 	cc_store_release(&entry->chain, NULL);
+	return prev == NULL;
+}
+
+/*
+ * The head left, or a deferred function returned (lock held): give the
+ * turn to the new head, unless a deferred function holds it.  A deferred
+ * head is taken off the chain with the chain marked busy, and returned: the
+ * caller runs it.
+ */
+static struct compl_chain_entry *pass_turn(struct compl_chain *chain)
+{
+	struct compl_chain_entry *head = chain->head;
+
+	if (!head || chain->busy)
+		return NULL;
+	if (!is_deferred(head)) {
+		cchain__wake_turn(chain, head);
+		return NULL;
+	}
+	unlink_entry(chain, head);
+	cc_store_release(&chain->busy, 1u);
+	return head;
+}
+
+/*
+ * Run @entry's deferred function and every deferred entry that gets the
+ * turn after it.  Called with the lock held and @entry taken off the chain
+ * by pass_turn(); returns with the lock released.
+ */
+static void run_deferred(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	while (entry) {
+		void (*fn)(struct compl_chain_entry *) = entry->wake.deferred;
+
+		cchain__unlock(chain);
+		cc_happens_after(entry);
+		fn(entry); /* may free @entry: not touched again */
+		cchain__lock(chain);
+		cc_happens_before(chain->head ? (void *)chain->head : (void *)&chain->head);
+		cc_store_release(&chain->busy, 0u);
+		entry = pass_turn(chain);
+	}
+	cchain__unlock(chain);
+}
+
+/* Remove @entry; if it was the head, pass the turn on.  Lock held, then released. */
+static void leave(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	struct compl_chain_entry *run = NULL;
+
+	if (unlink_entry(chain, entry))
+		run = pass_turn(chain);
+	run_deferred(chain, run);
 }
 
 /* The entry's chain, or NULL after reporting misuse on behalf of @func. */
@@ -112,11 +179,94 @@ static struct compl_chain *pending_chain(const struct compl_chain_entry *entry,
 {
 	struct compl_chain *chain = cc_load_acquire(&entry->chain);
 
+	if ((uintptr_t)chain & CC_DEFERRED) {
+		cchain__misuse(func, "entry was handed to compl_chain_defer");
+		return NULL;
+	}
 	if (!chain)
 		cchain__misuse(func, "entry is not pending (never added, "
 				     "already completed or cancelled)");
 	return chain;
 }
+
+/* ---- spinning before sleeping ------------------------------------------------ */
+
+#define SPIN_NS_DEFAULT 20000u
+#define SPIN_NS_UNSET UINT64_MAX
+
+static _Atomic uint64_t spin_ns = SPIN_NS_UNSET;
+static _Atomic unsigned int spinners;
+static unsigned int max_spinners;
+static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
+
+static void spin_init(void)
+{
+	const char *env = getenv("CCHAIN_SPIN_NS");
+	uint64_t unset = SPIN_NS_UNSET, v = SPIN_NS_DEFAULT;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char *end;
+
+	/* Leave at least one CPU to the thread that is to hand over the turn. */
+	max_spinners = ncpu > 1 ? (unsigned int)ncpu - 1 : 0;
+	if (env && *env) {
+		unsigned long long x = strtoull(env, &end, 10);
+
+		if (!*end)
+			v = x;
+	}
+	atomic_compare_exchange_strong(&spin_ns, &unset, v);
+}
+
+uint64_t cchain_set_spin_ns(uint64_t ns)
+{
+	uint64_t old;
+
+	pthread_once(&spin_once, spin_init);
+	old = atomic_exchange(&spin_ns, ns);
+	return old;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Poll for the turn for up to the spin budget, bounded by time (a PAUSE
+ * costs anything from 10 to 140 cycles), unless enough threads spin already.
+ * Return: true if the turn came.
+ */
+static bool spin_for_turn(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	uint64_t budget, start;
+	bool ready = false;
+	int i;
+
+	pthread_once(&spin_once, spin_init);
+	budget = atomic_load_explicit(&spin_ns, memory_order_relaxed);
+	if (!budget)
+		return false;
+	if (atomic_fetch_add_explicit(&spinners, 1, memory_order_relaxed) >= max_spinners)
+		goto out;
+	start = mono_ns();
+	do {
+		for (i = 0; i < 64; i++) {
+			if (cchain__turn_ready(chain, entry)) {
+				ready = true;
+				goto out;
+			}
+			caa_cpu_relax();
+		}
+	} while (mono_ns() - start < budget);
+out:
+	atomic_fetch_sub_explicit(&spinners, 1, memory_order_relaxed);
+	return ready;
+}
+
+/* ---- waiting ------------------------------------------------------------------ */
 
 /* The turn of @entry has come: what its predecessors did is visible. */
 static void got_turn(struct compl_chain_entry *entry)
@@ -124,14 +274,23 @@ static void got_turn(struct compl_chain_entry *entry)
 	cc_happens_after(entry);
 }
 
+/* Block until @entry's turn; 0, or ETIMEDOUT if @deadline passed first. */
+static int wait_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
+		     const struct timespec *deadline)
+{
+	if (!cchain__turn_ready(chain, entry) && !spin_for_turn(chain, entry) &&
+	    cchain__await_turn(chain, entry, deadline))
+		return ETIMEDOUT;
+	got_turn(entry);
+	return 0;
+}
+
 void compl_chain_wait(struct compl_chain_entry *entry)
 {
 	struct compl_chain *chain = pending_chain(entry, __func__);
 
-	if (chain) {
-		cchain__await_turn(chain, entry, NULL);
-		got_turn(entry);
-	}
+	if (chain)
+		wait_turn(chain, entry, NULL);
 }
 
 void compl_chain_complete(struct compl_chain_entry *entry)
@@ -140,11 +299,9 @@ void compl_chain_complete(struct compl_chain_entry *entry)
 
 	if (!chain)
 		return;
-	cchain__await_turn(chain, entry, NULL);
-	got_turn(entry);
+	wait_turn(chain, entry, NULL);
 	cchain__lock(chain);
-	unlink_entry(chain, entry);
-	cchain__unlock(chain);
+	leave(chain, entry);
 }
 
 void compl_chain_cancel(struct compl_chain_entry *entry)
@@ -154,7 +311,31 @@ void compl_chain_cancel(struct compl_chain_entry *entry)
 	if (!chain)
 		return;
 	cchain__lock(chain);
-	unlink_entry(chain, entry);
+	leave(chain, entry);
+}
+
+void compl_chain_defer(struct compl_chain_entry *entry,
+		       void (*fn)(struct compl_chain_entry *entry))
+{
+	struct compl_chain *chain = pending_chain(entry, __func__);
+
+	if (!chain)
+		return;
+	if (!fn) {
+		cchain__misuse(__func__, "no function to defer");
+		return;
+	}
+	cchain__lock(chain);
+	entry->wake.deferred = fn;
+	if (chain->head == entry && !chain->busy) {
+		/* The turn has come: run it here, and whatever follows. */
+		unlink_entry(chain, entry);
+		cc_store_release(&chain->busy, 1u);
+		run_deferred(chain, entry);
+		return;
+	}
+	cc_store_release(&entry->chain,
+			 (struct compl_chain *)((uintptr_t)chain | CC_DEFERRED));
 	cchain__unlock(chain);
 }
 
@@ -207,21 +388,15 @@ int compl_chain_wait_timeout(struct compl_chain_entry *entry, uint64_t timeout_n
 		sec++;
 	}
 	/* Saturate: a timeout of centuries means "no timeout". */
-	if (sec > (uint64_t)(INT64_MAX - deadline.tv_sec)) {
-		cchain__await_turn(chain, entry, NULL);
-		got_turn(entry);
-		return 0;
-	}
+	if (sec > (uint64_t)(INT64_MAX - deadline.tv_sec))
+		return wait_turn(chain, entry, NULL);
 	deadline.tv_sec += (time_t)sec;
-	if (cchain__await_turn(chain, entry, &deadline))
-		return ETIMEDOUT;
-	got_turn(entry);
-	return 0;
+	return wait_turn(chain, entry, &deadline);
 }
 
 bool compl_chain_empty(struct compl_chain *chain)
 {
-	if (cc_load_acquire(&chain->head))
+	if (cc_load_acquire(&chain->head) || cc_load_acquire(&chain->busy))
 		return false;
 	cc_happens_after(&chain->head);
 	return true;
@@ -243,14 +418,20 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 	}
 	for (e = cc_load_relaxed(&chain->head); e; e = e->next)
 		n++;
-	fprintf(out, "compl_chain %p: %lu entries, head %p, tail %p%s\n", (void *)chain, n,
+	fprintf(out, "compl_chain %p: %lu entries, head %p, tail %p%s%s\n", (void *)chain, n,
 		(void *)cc_load_relaxed(&chain->head), (void *)cc_load_relaxed(&chain->tail),
+		cc_load_relaxed(&chain->busy) ? ", a deferred function holds the turn" : "",
 		locked ? "" : " (lock held elsewhere: read without it)");
 	n = 0;
 	for (e = cc_load_relaxed(&chain->head); e; e = e->next) {
-		cchain__wake_describe(chain, e, state, sizeof(state));
+		uintptr_t back = (uintptr_t)cc_load_relaxed(&e->chain);
+
+		if (back & CC_DEFERRED)
+			snprintf(state, sizeof(state), "deferred");
+		else
+			cchain__wake_describe(chain, e, state, sizeof(state));
 		fprintf(out, "  #%lu entry %p: %s%s\n", n++, (void *)e, state,
-			cc_load_relaxed(&e->chain) == chain ? "" : ", BAD back pointer");
+			(back & ~CC_DEFERRED) == (uintptr_t)chain ? "" : ", BAD back pointer");
 	}
 	if (locked)
 		cchain__unlock(chain);

@@ -39,18 +39,22 @@ void cchain__wake_turn(struct compl_chain *chain, struct compl_chain_entry *head
 		CC_DIE("pthread_cond_signal", err);
 }
 
-void cchain__wake_describe(struct compl_chain *chain, struct compl_chain_entry *entry,
-			   char *buf, size_t len)
+/* The head's turn has come unless a deferred function holds it. */
+static bool is_turn(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	bool head = cc_load_relaxed(&chain->head) == entry;
-
-	snprintf(buf, len, "%s, %s", head ? "ready" : "waiting",
-		 entry->wake.waiter ? "owner sleeping" : "owner not sleeping");
+	return cc_load_acquire(&chain->head) == entry && !cc_load_acquire(&chain->busy);
 }
 
 bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	return cc_load_acquire(&chain->head) == entry;
+	return is_turn(chain, entry);
+}
+
+void cchain__wake_describe(struct compl_chain *chain, struct compl_chain_entry *entry,
+			   char *buf, size_t len)
+{
+	snprintf(buf, len, "%s, %s", is_turn(chain, entry) ? "ready" : "waiting",
+		 entry->wake.waiter ? "owner sleeping" : "owner not sleeping");
 }
 
 static void parker_init(struct parker *parker)
@@ -78,7 +82,7 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 	parker_init(&parker);
 	cchain__lock(chain);
 	entry->wake.waiter = &parker;
-	while (chain->head != entry) {
+	while (!is_turn(chain, entry)) {
 		if (!deadline) {
 			err = pthread_cond_wait(&parker.cond, &chain->lock);
 		} else {
@@ -86,7 +90,7 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 						     deadline);
 			/* Recheck after a timeout: a turn given meanwhile wins. */
 			if (err == ETIMEDOUT) {
-				if (chain->head != entry)
+				if (!is_turn(chain, entry))
 					ret = ETIMEDOUT;
 				break;
 			}

@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <time.h>
 
-#include <urcu/arch.h>
 #include <urcu/futex.h>
 
 #include "cchain-internal.h"
@@ -30,12 +29,6 @@ enum {
 	CC_SLEEPING = 1,
 	CC_READY = 2,
 };
-
-/*
- * Polls of the state word before sleeping: a sleep and wake-up round trip
- * costs tens of microseconds in a VM, a PAUSE tens of nanoseconds.
- */
-#define CC_SPIN_POLLS 128
 
 static int32_t *futex_word(struct compl_chain_entry *entry)
 {
@@ -103,14 +96,9 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 	_Atomic uint32_t *state = CC_ATOMIC(&entry->wake.state);
 	struct timespec rel;
 	uint32_t cur;
-	int i;
 
+	/* The caller checked the word, and spun on it within its budget. */
 	(void)chain;
-	for (i = 0; i < CC_SPIN_POLLS; i++) {
-		if (atomic_load_explicit(state, memory_order_acquire) == CC_READY)
-			return 0;
-		caa_cpu_relax();
-	}
 	for (;;) {
 		cur = CC_WAITING;
 		if (!atomic_compare_exchange_strong_explicit(

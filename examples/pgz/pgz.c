@@ -258,6 +258,7 @@ static int compress_stream(int in_fd, int out_fd, uint32_t mtime, const char **w
 	n = read_full(in_fd, cur + DICT, g.block);
 	for (;;) {
 		struct job *job;
+		bool last;
 
 		if (n < 0) {
 			err = errno;
@@ -287,7 +288,7 @@ static int compress_stream(int in_fd, int out_fd, uint32_t mtime, const char **w
 		job->in = cur + DICT - dict;
 		memcpy(job->in, prev_tail, dict);
 		job->len = (size_t)n;
-		job->last = m == 0;
+		job->last = last = m == 0;
 		job->out_cap = deflateBound(NULL, (uLong)n) + 16;
 		job->out = xmalloc(job->out_cap);
 		dict = job->len < DICT ? job->len : DICT;
@@ -303,8 +304,8 @@ static int compress_stream(int in_fd, int out_fd, uint32_t mtime, const char **w
 		g.last = &job->next;
 		pthread_cond_signal(&g.more);
 		pthread_mutex_unlock(&g.lock);
-
-		if (job->last)
+		/* From here on a worker owns the job, and may have freed it. */
+		if (last)
 			break;
 		cur = next;
 		n = m;

@@ -46,6 +46,7 @@ struct compl_chain_entry {
 	union {
 		uint32_t state;
 		void *waiter;
+		void (*deferred)(struct compl_chain_entry *entry);
 	} wake;
 };
 
@@ -60,13 +61,14 @@ struct compl_chain {
 	pthread_mutex_t lock;
 	struct compl_chain_entry *head;
 	struct compl_chain_entry *tail;
+	unsigned int busy; /* a deferred function holds the turn */
 };
 
 /**
  * COMPL_CHAIN_INIT() - static initialiser for a struct compl_chain
  * @name: the chain being initialised (unused; kept for the kernel's signature)
  */
-#define COMPL_CHAIN_INIT(name) { PTHREAD_MUTEX_INITIALIZER, NULL, NULL }
+#define COMPL_CHAIN_INIT(name) { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0 }
 
 /**
  * DEFINE_COMPL_CHAIN() - define and initialise a struct compl_chain
@@ -229,6 +231,50 @@ CCHAIN_API void compl_chain_cancel(struct compl_chain_entry *entry);
  * the last complete or cancel is visible.
  */
 CCHAIN_API bool compl_chain_empty(struct compl_chain *chain);
+
+/**
+ * compl_chain_defer() - run a function in the entry's turn, without waiting
+ * @entry: a pending entry
+ * @fn: called as fn(@entry) exactly once, when every entry added before
+ *      @entry has completed
+ *
+ * The ordered step as a continuation: if the turn has come, @fn runs at
+ * once in the caller; otherwise the call returns at once and @fn runs later
+ * in the thread that completes (or cancels) the last predecessor, which
+ * then goes on with any deferred entries behind it, one after another (no
+ * recursion, whatever the length of the run).  Entries after @entry get
+ * their turn when @fn returns.  From the call on, the entry belongs to the
+ * library: waiting on, completing or cancelling it is misuse; when @fn
+ * runs it is no longer pending and @fn may free or re-add it.  @fn must
+ * not wait for a later entry of the same chain (it would wait for itself);
+ * it may add entries, complete earlier-added entries of other chains, or
+ * defer.
+ *
+ * Context: the entry's owner; never blocks for a turn, but may run deferred
+ * functions of other entries.
+ * Memory ordering: @fn runs after everything the owners of earlier entries
+ * did before completing (acquire); what @fn did happens before the next
+ * entry's turn (release).
+ */
+CCHAIN_API void compl_chain_defer(struct compl_chain_entry *entry,
+				  void (*fn)(struct compl_chain_entry *entry));
+
+/**
+ * cchain_set_spin_ns() - how long a waiter spins before it sleeps
+ * @ns: the spin budget in nanoseconds; 0 never spins
+ *
+ * A waiter whose turn has not come polls for up to @ns before it sleeps,
+ * so that a handoff between two running threads costs a cache-line
+ * transfer instead of a sleep and a wake-up.  Spinning is skipped while as
+ * many threads spin as there are CPUs less one, so that spinners never take
+ * every CPU from the thread they wait for.  The default is 20000 (20 us),
+ * or the value of the environment variable CCHAIN_SPIN_NS when the library
+ * first needs it.
+ *
+ * Context: any thread; takes effect for waits that start afterwards.
+ * Return: the previous budget.
+ */
+CCHAIN_API uint64_t cchain_set_spin_ns(uint64_t ns);
 
 /**
  * compl_chain_dump() - print the chain's state, for debugging

@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: MIT
+/*
+ * compl_chain_defer: ordered continuations.  Order, exactly once, freeing
+ * in the function, long runs without recursion, mixes with blocking
+ * waiters, cancel and early release, misuse.
+ */
+#include <stdatomic.h>
+
+#include "util.h"
+
+struct dtask {
+	struct compl_chain_entry entry;
+	unsigned long id;
+	_Atomic int runs;
+	pthread_t ran_on;
+	bool pending_in_fn;
+	struct dlog *log;
+	bool free_me;
+};
+
+/* Written only from inside the turn: the chain orders it. */
+struct dlog {
+	unsigned long *ids;
+	unsigned long n, cap;
+	struct compl_chain *chain;
+	bool empty_in_fn;
+};
+
+static void log_id(struct dlog *log, unsigned long id)
+{
+	CHECK(log->n < log->cap);
+	log->ids[log->n++] = id;
+}
+
+static void dfn(struct compl_chain_entry *e)
+{
+	struct dtask *t = (struct dtask *)e;
+
+	atomic_fetch_add(&t->runs, 1);
+	t->ran_on = pthread_self();
+	t->pending_in_fn = compl_chain_pending(e);
+	if (t->log->chain)
+		t->log->empty_in_fn |= compl_chain_empty(t->log->chain);
+	log_id(t->log, t->id);
+	if (t->free_me)
+		free(t);
+}
+
+static struct dlog *new_log(unsigned long cap)
+{
+	struct dlog *log = calloc(1, sizeof(*log));
+
+	CHECK(log != NULL);
+	log->ids = calloc(cap, sizeof(unsigned long));
+	CHECK(log->ids != NULL);
+	log->cap = cap;
+	return log;
+}
+
+static void free_log(struct dlog *log)
+{
+	free(log->ids);
+	free(log);
+}
+
+static void test_head_runs_at_once(void **state)
+{
+	struct compl_chain chain;
+	struct dlog *log = new_log(4);
+	struct dtask t = { .id = 7, .log = log }, u = { .id = 8, .log = log };
+
+	(void)state;
+	compl_chain_init(&chain);
+	log->chain = &chain;
+	compl_chain_add(&chain, &t.entry);
+	compl_chain_add(&chain, &u.entry);
+	compl_chain_defer(&t.entry, dfn);
+	/* Ran in the caller, before returning; no longer pending inside. */
+	assert_int_equal(atomic_load(&t.runs), 1);
+	assert_true(pthread_equal(t.ran_on, pthread_self()));
+	assert_false(t.pending_in_fn);
+	/* While it ran, the chain still held u: not empty. */
+	assert_false(log->empty_in_fn);
+	assert_true(compl_chain_try_wait(&u.entry));
+	compl_chain_complete(&u.entry);
+	assert_int_equal(log->n, 1);
+	compl_chain_destroy(&chain);
+	free_log(log);
+}
+
+static void test_runs_in_completer(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry gate, after;
+	struct dlog *log = new_log(4);
+	struct dtask a = { .id = 1, .log = log }, b = { .id = 2, .log = log };
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &gate);
+	compl_chain_add(&chain, &a.entry);
+	compl_chain_add(&chain, &b.entry);
+	compl_chain_add(&chain, &after);
+	compl_chain_defer(&b.entry, dfn); /* out of order: b before a */
+	compl_chain_defer(&a.entry, dfn);
+	assert_int_equal(atomic_load(&a.runs) + atomic_load(&b.runs), 0);
+	assert_true(compl_chain_pending(&a.entry));
+	assert_false(compl_chain_try_wait(&after));
+	compl_chain_complete(&gate); /* runs a, then b, here */
+	assert_int_equal(atomic_load(&a.runs), 1);
+	assert_int_equal(atomic_load(&b.runs), 1);
+	assert_int_equal(log->n, 2);
+	assert_int_equal(log->ids[0], 1);
+	assert_int_equal(log->ids[1], 2);
+	assert_true(pthread_equal(a.ran_on, pthread_self()));
+	assert_true(compl_chain_try_wait(&after));
+	compl_chain_complete(&after);
+	compl_chain_destroy(&chain);
+	free_log(log);
+}
+
+/* A million deferred entries run by one completion: iterative, freed in fn. */
+static void test_deep_run(void **state)
+{
+	unsigned long n = test_scale(1000000), i;
+	struct compl_chain chain;
+	struct compl_chain_entry gate;
+	struct dlog *log = new_log(n);
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &gate);
+	for (i = 0; i < n; i++) {
+		struct dtask *t = xmalloc(sizeof(*t));
+
+		t->id = i;
+		t->log = log;
+		t->free_me = true;
+		atomic_init(&t->runs, 0);
+		compl_chain_add(&chain, &t->entry);
+		compl_chain_defer(&t->entry, dfn);
+	}
+	assert_int_equal(log->n, 0);
+	compl_chain_complete(&gate);
+	assert_int_equal(log->n, n);
+	for (i = 0; i < n; i++)
+		if (log->ids[i] != i)
+			fail_msg("deferred entry %lu ran at position %lu", log->ids[i], i);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+	free_log(log);
+}
+
+/* Deferred entries between blocking waiters on other threads. */
+struct blocker {
+	struct compl_chain_entry entry;
+	unsigned long id;
+	struct dlog *log;
+};
+
+static void *blocker_fn(void *arg)
+{
+	struct blocker *b = arg;
+
+	compl_chain_wait(&b->entry);
+	log_id(b->log, b->id);
+	compl_chain_complete(&b->entry);
+	return NULL;
+}
+
+static void test_mixed_with_waiters(void **state)
+{
+	struct compl_chain chain;
+	struct dlog *log = new_log(8);
+	struct blocker w1 = { .id = 1, .log = log }, w3 = { .id = 3, .log = log };
+	struct dtask d2 = { .id = 2, .log = log }, d4 = { .id = 4, .log = log };
+	struct compl_chain_entry gate;
+	pthread_t t1, t3;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &gate);
+	compl_chain_add(&chain, &w1.entry);
+	compl_chain_add(&chain, &d2.entry);
+	compl_chain_add(&chain, &w3.entry);
+	compl_chain_add(&chain, &d4.entry);
+	compl_chain_defer(&d4.entry, dfn);
+	t1 = start_thread(blocker_fn, &w1);
+	t3 = start_thread(blocker_fn, &w3);
+	compl_chain_defer(&d2.entry, dfn);
+	sleep_ns(20 * MS);
+	assert_int_equal(log->n, 0);
+	compl_chain_complete(&gate);
+	join_thread(t1);
+	join_thread(t3);
+	assert_int_equal(log->n, 4);
+	for (unsigned long i = 0; i < 4; i++)
+		assert_int_equal(log->ids[i], i + 1);
+	/* Each deferred function ran in the thread that completed its predecessor. */
+	assert_true(pthread_equal(d2.ran_on, t1));
+	assert_true(pthread_equal(d4.ran_on, t3));
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+	free_log(log);
+}
+
+static void test_cancel_around_deferred(void **state)
+{
+	struct compl_chain chain;
+	struct dlog *log = new_log(8);
+	struct dtask d1 = { .id = 1, .log = log }, d2 = { .id = 2, .log = log };
+	struct compl_chain_entry gate, x, tail;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &gate);
+	compl_chain_add(&chain, &d1.entry);
+	compl_chain_add(&chain, &x);
+	compl_chain_add(&chain, &d2.entry);
+	compl_chain_add(&chain, &tail);
+	compl_chain_defer(&d1.entry, dfn);
+	compl_chain_defer(&d2.entry, dfn);
+	compl_chain_cancel(&x);    /* middle: nothing runs */
+	assert_int_equal(log->n, 0);
+	compl_chain_cancel(&gate); /* head: the turn passes, d1 and d2 run here */
+	assert_int_equal(log->n, 2);
+	assert_int_equal(log->ids[0], 1);
+	assert_int_equal(log->ids[1], 2);
+	assert_true(compl_chain_try_wait(&tail));
+	compl_chain_cancel(&tail);
+	compl_chain_destroy(&chain);
+	free_log(log);
+}
+
+/* A deferred function that re-adds and re-defers its own entry. */
+struct again {
+	struct compl_chain_entry entry;
+	struct compl_chain *chain;
+	int left;
+	int runs;
+};
+
+static void again_fn(struct compl_chain_entry *e)
+{
+	struct again *a = (struct again *)e;
+
+	a->runs++;
+	if (--a->left > 0) {
+		compl_chain_add(a->chain, e);
+		compl_chain_defer(e, again_fn);
+	}
+}
+
+static void test_fn_readds(void **state)
+{
+	struct compl_chain chain;
+	struct again a = { .chain = &chain, .left = 1000 };
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a.entry);
+	compl_chain_defer(&a.entry, again_fn);
+	/* Re-deferred from inside: queued, then run by the same loop. */
+	assert_int_equal(a.runs, 1000);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_flush(&chain);
+	compl_chain_destroy(&chain);
+}
+
+/* A pool where tasks defer, wait, release early or cancel at random. */
+struct ptask {
+	struct compl_chain_entry entry;
+	unsigned long id;
+	int kind;
+	struct ppool *pool;
+	struct ptask *next;
+};
+
+struct ppool {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct ptask *first, **last;
+	bool closing;
+	struct compl_chain chain;
+	unsigned long *out, nout, last_id;
+	bool any;
+	_Atomic unsigned long deferred_runs;
+};
+
+static void ordered(struct ppool *p, unsigned long id)
+{
+	CHECK(!p->any || id > p->last_id);
+	p->any = true;
+	p->last_id = id;
+	p->out[p->nout++] = id;
+}
+
+static void pfn(struct compl_chain_entry *e)
+{
+	struct ptask *t = (struct ptask *)e;
+
+	ordered(t->pool, t->id);
+	atomic_fetch_add(&t->pool->deferred_runs, 1);
+	free(t);
+}
+
+static void *pworker(void *arg)
+{
+	struct ppool *p = arg;
+	struct ptask *t;
+
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while (!p->first && !p->closing)
+			pthread_cond_wait(&p->more, &p->lock);
+		t = p->first;
+		if (t) {
+			p->first = t->next;
+			if (!p->first)
+				p->last = &p->first;
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (!t)
+			return NULL;
+		switch (t->kind) {
+		case 0: case 1: case 2:
+			compl_chain_defer(&t->entry, pfn);
+			continue; /* t belongs to the library now */
+		case 3:
+			compl_chain_wait(&t->entry);
+			ordered(p, t->id);
+			compl_chain_complete(&t->entry);
+			break;
+		case 4:
+			compl_chain_complete(&t->entry);
+			break;
+		default:
+			compl_chain_cancel(&t->entry);
+		}
+		free(t);
+	}
+}
+
+static void test_pool_mix(void **state)
+{
+	unsigned long n = test_scale(50000), i, ndefer = 0, nordered = 0;
+	struct ppool p = { .out = calloc(n, sizeof(unsigned long)) };
+	pthread_t tids[8];
+	uint64_t rnd = 42;
+
+	(void)state;
+	CHECK(p.out != NULL);
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.more, NULL);
+	p.last = &p.first;
+	compl_chain_init(&p.chain);
+	for (i = 0; i < 8; i++)
+		tids[i] = start_thread(pworker, &p);
+	for (i = 0; i < n; i++) {
+		struct ptask *t = xmalloc(sizeof(*t));
+
+		t->id = i;
+		t->kind = (int)(rnd_next(&rnd) % 6);
+		t->pool = &p;
+		ndefer += t->kind <= 2;
+		nordered += t->kind <= 3;
+		compl_chain_add(&p.chain, &t->entry);
+		pthread_mutex_lock(&p.lock);
+		t->next = NULL;
+		*p.last = t;
+		p.last = &t->next;
+		pthread_cond_signal(&p.more);
+		pthread_mutex_unlock(&p.lock);
+	}
+	compl_chain_flush(&p.chain);
+	pthread_mutex_lock(&p.lock);
+	p.closing = true;
+	pthread_cond_broadcast(&p.more);
+	pthread_mutex_unlock(&p.lock);
+	for (i = 0; i < 8; i++)
+		join_thread(tids[i]);
+	assert_int_equal(atomic_load(&p.deferred_runs), ndefer);
+	assert_int_equal(p.nout, nordered);
+	assert_true(compl_chain_empty(&p.chain));
+	compl_chain_destroy(&p.chain);
+	free(p.out);
+}
+
+static int misuse_count;
+static char misuse_msg[128];
+
+static void record(const char *func, const char *msg)
+{
+	(void)func;
+	misuse_count++;
+	snprintf(misuse_msg, sizeof(misuse_msg), "%s", msg);
+}
+
+static void nop(struct compl_chain_entry *e)
+{
+	(void)e;
+}
+
+static void test_misuse(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry gate, d, never;
+
+	(void)state;
+	cchain_set_misuse_handler(record);
+	memset(&never, 0, sizeof(never));
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &gate);
+	compl_chain_add(&chain, &d);
+	compl_chain_defer(&d, NULL);
+	assert_int_equal(misuse_count, 1);
+	assert_string_equal(misuse_msg, "no function to defer");
+	compl_chain_defer(&d, nop);
+	compl_chain_defer(&d, nop);
+	compl_chain_wait(&d);
+	compl_chain_complete(&d);
+	compl_chain_cancel(&d);
+	assert_false(compl_chain_try_wait(&d));
+	assert_int_equal(compl_chain_wait_timeout(&d, 0), EINVAL);
+	assert_int_equal(misuse_count, 7);
+	assert_string_equal(misuse_msg, "entry was handed to compl_chain_defer");
+	assert_true(compl_chain_pending(&d));
+	compl_chain_defer(&never, nop);
+	assert_int_equal(misuse_count, 8);
+	compl_chain_complete(&gate);
+	assert_false(compl_chain_pending(&d));
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 8);
+	cchain_set_misuse_handler(NULL);
+}
+
+static void test_spin_knob(void **state)
+{
+	uint64_t old;
+
+	(void)state;
+	old = cchain_set_spin_ns(0);
+	assert_int_equal(cchain_set_spin_ns(5000), 0);
+	assert_int_equal(cchain_set_spin_ns(old), 5000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_head_runs_at_once),
+		cmocka_unit_test(test_runs_in_completer),
+		cmocka_unit_test(test_deep_run),
+		cmocka_unit_test(test_mixed_with_waiters),
+		cmocka_unit_test(test_cancel_around_deferred),
+		cmocka_unit_test(test_fn_readds),
+		cmocka_unit_test(test_pool_mix),
+		cmocka_unit_test(test_misuse),
+		cmocka_unit_test(test_spin_knob),
+	};
+
+	return cmocka_run_group_tests_name("defer", tests, NULL, NULL);
+}
