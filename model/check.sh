@@ -41,6 +41,7 @@ root=$(dirname "$here")
 sed -n 's/^| .* | \(src\/[^ |]*\|tests\/[^ |]*\) | `\(.*\)` |$/\1\t\2/p' "$here/README.md" >map.tsv
 [ -s map.tsv ] || { echo "no correspondence table found in model/README.md" >&2; exit 1; }
 while IFS=$(printf '\t') read -r file frag; do
+	frag=$(printf '%s' "$frag" | sed 's/\\|/|/g') # markdown's escaped pipes
 	if ! grep -qF -- "$frag" "$root/$file"; then
 		echo "model/README.md is stale: '$frag' not in $file" >&2
 		status=1
@@ -48,11 +49,11 @@ while IFS=$(printf '\t') read -r file frag; do
 done <map.tsv
 echo "correspondence: $(wc -l <map.tsv) C statements found"
 
-for cfg in ALL REUSE FLUSH; do
+for cfg in ALL REUSE FLUSH DEFER DEFER2; do
 	verify "config $cfg" -DCONFIG_$cfg || { status=1; grep -E "assert|invalid end|pan:" pan.log | head -5; }
 done
-for bug in BUG_WAKE_OUTSIDE_LOCK BUG_NO_SLEEP_MARK BUG_NO_WAIT_IN_COMPLETE; do
-	for cfg in ALL REUSE; do
+for bug in BUG_WAKE_OUTSIDE_LOCK BUG_NO_SLEEP_MARK BUG_NO_WAIT_IN_COMPLETE BUG_NO_BUSY; do
+	for cfg in ALL REUSE DEFER; do
 		rc=0
 		verify "mutant $bug ($cfg)" -D$bug -DCONFIG_$cfg >/dev/null || rc=$?
 		[ "$rc" -ne 2 ] || { status=1; continue 2; }

@@ -33,6 +33,7 @@
 #define K_EARLY         1 /* complete without wait (the seed's early release; also flush) */
 #define K_CANCEL        2 /* cancel without waiting (a task that failed) */
 #define K_TIMED         3 /* wait_timeout until the turn comes, then complete */
+#define K_DEFER         4 /* compl_chain_defer: a function runs in the turn */
 
 /* ---- shared state ---------------------------------------------------------- */
 
@@ -43,12 +44,15 @@ byte qlen;
 byte state[NE];           /* entry->wake.state: the futex word */
 bool inchain[NE];         /* entry->chain != NULL (compl_chain_pending) */
 bool parked[NE];          /* a thread sleeps in FUTEX_WAIT on the word */
-bool freed[NE];           /* the owner freed the entry */
+bool freed[NE];           /* the owner (or its deferred function) freed it */
+bool deferred[NE];        /* entry->chain carries the DEFERRED tag */
+bit busy;                 /* chain->busy: a deferred function holds the turn */
 
 /* Ghost state for the properties. */
 byte seq[NE];             /* add order of the entry's current round */
 byte nseq;
 bool gone[NSEQ];          /* that add's entry completed or was cancelled */
+bool ran[NE];             /* the entry's deferred function ran */
 
 /* Every entry added before @e (in this round) has left the chain. */
 #define PREDECESSORS_GONE(e)                                          \
@@ -61,6 +65,15 @@ bool gone[NSEQ];          /* that add's entry completed or was cancelled */
 		od;                                                   \
 		i = 0                                                 \
 	}
+
+/* The same check as a plain sequence, for use inside a d_step. */
+#define PREDECESSORS_GONE_D(e)                                        \
+	i = 0;                                                        \
+	do                                                            \
+	:: i < seq[e] -> assert(gone[i]); i++                         \
+	:: else -> break                                              \
+	od;                                                           \
+	i = 0
 
 /* ---- futex ------------------------------------------------------------------ */
 
@@ -196,8 +209,9 @@ inline add(e)
 	d_step {
 		freed[e] = false;                  /* the owner (re)uses its memory */
 		parked[e] = false;
+		deferred[e] = false;
 		if                                 /* cchain__wake_init */
-		:: qlen == 0 -> state[e] = READY
+		:: qlen == 0 && !busy -> state[e] = READY
 		:: else -> state[e] = WAITING
 		fi;
 		inchain[e] = true;
@@ -209,10 +223,14 @@ inline add(e)
 	unlock_chain()
 }
 
-/* unlink_entry(): lock held. */
+/*
+ * unlink_entry(): lock held; sets washead.  A completed or cancelled entry
+ * is gone now; a deferred one only when its function returns.
+ */
 inline unlink(e)
 {
 	d_step {
+		assert(!freed[e]);
 		i = 0;
 		do
 		:: queue[i] == e -> break
@@ -225,15 +243,76 @@ inline unlink(e)
 		od;
 		qlen--;
 		queue[qlen] = 0;
-		gone[seq[e]] = true;
+		if
+		:: !deferred[e] -> gone[seq[e]] = true
+		:: else -> skip
+		fi;
 		i = 0
 	};
+	inchain[e] = false                         /* store_release(chain, NULL) */
+}
+
+/*
+ * pass_turn(): lock held.  Gives the turn to the new head unless a deferred
+ * function holds it; a deferred head is taken off, the chain marked busy,
+ * and left in todo for the caller.
+ */
+inline pass_turn()
+{
+	todo = NE;
 	if
-	:: washead && qlen > 0 -> h = queue[0]; wake_turn(h); h = 0
+	:: qlen > 0 && !busy ->
+		h = queue[0];
+		if
+		:: !deferred[h] -> wake_turn(h)
+		:: else ->
+			unlink(h);
+#ifndef BUG_NO_BUSY
+			busy = 1;
+#endif
+			todo = h
+		fi;
+		h = 0
+	:: else -> skip
+	fi
+}
+
+/*
+ * run_deferred(): lock held on entry, released on exit.  The deferred
+ * function checks the order, runs once, and frees its entry.
+ */
+inline run_deferred()
+{
+	do
+	:: todo == NE -> break
+	:: else ->
+		assert(!freed[todo]);               /* reads entry->wake.deferred */
+		unlock_chain();
+		d_step {                           /* fn(entry) */
+			PREDECESSORS_GONE_D(todo);
+			assert(!ran[todo]);
+			ran[todo] = true;
+			gone[seq[todo]] = true;
+			freed[todo] = true
+		};
+		lock_chain();
+		busy = 0;
+		pass_turn()
+	od;
+	unlock_chain()
+}
+
+/* leave(): lock held; unlink, pass the turn if it was the head, unlock. */
+inline leave(e)
+{
+	unlink(e);
+	todo = NE;
+	if
+	:: washead -> pass_turn()
 	:: else -> skip
 	fi;
-	inchain[e] = false;                        /* store_release(chain, NULL) */
-	washead = false
+	washead = false;
+	run_deferred()
 }
 
 inline complete(e)
@@ -243,31 +322,19 @@ inline complete(e)
 	await_turn(e, false);
 #endif
 	lock_chain();
-	assert(queue[0] == e);                     /* FIFO: only the head leaves */
+	assert(queue[0] == e && !busy);            /* FIFO: only the head leaves */
 	PREDECESSORS_GONE(e);
 #ifdef BUG_WAKE_OUTSIDE_LOCK
-	d_step {
-		i = 0;
-		do
-		:: i + 1 < qlen -> queue[i] = queue[i + 1]; i++
-		:: else -> break
-		od;
-		qlen--;
-		queue[qlen] = 0;
-		gone[seq[e]] = true;
-		inchain[e] = false;
-		i = 0
-	};
+	unlink(e);
 	h = (qlen > 0 -> queue[0] : NE);
 	unlock_chain();
 	if
-	:: h < NE -> wake_turn(h)
+	:: h < NE && !deferred[h] -> wake_turn(h)
 	:: else -> skip
 	fi;
 	h = 0
 #else
-	unlink(e);
-	unlock_chain()
+	leave(e)
 #endif
 }
 
@@ -275,15 +342,31 @@ inline cancel(e)
 {
 	assert(inchain[e]);
 	lock_chain();
-	unlink(e);
-	unlock_chain()
+	leave(e)
+}
+
+/* compl_chain_defer(): runs at once if the turn has come, else queues. */
+inline defer(e)
+{
+	assert(inchain[e] && !deferred[e]);
+	lock_chain();
+	deferred[e] = true;
+	if
+	:: queue[0] == e && !busy ->
+		unlink(e);
+		busy = 1;
+		todo = e;
+		run_deferred()
+	:: else ->
+		unlock_chain()                     /* store_release(chain | DEFERRED) */
+	fi
 }
 
 /* ---- owners ------------------------------------------------------------------- */
 
 proctype owner(byte e; byte kind; byte rounds)
 {
-	byte i, h, old, cur, ret;
+	byte i, h, old, cur, ret, todo;
 	bool washead;
 
 	do
@@ -298,6 +381,8 @@ proctype owner(byte e; byte kind; byte rounds)
 			complete(e)
 		:: kind == K_CANCEL ->
 			cancel(e)
+		:: kind == K_DEFER ->
+			defer(e)
 		:: kind == K_TIMED ->
 			do
 			:: await_turn(e, true);
@@ -309,8 +394,12 @@ proctype owner(byte e; byte kind; byte rounds)
 			PREDECESSORS_GONE(e);
 			complete(e)
 		fi;
-		assert(!inchain[e]);
-		freed[e] = true;                           /* free(task) right after */
+		if
+		:: kind != K_DEFER ->
+			assert(!inchain[e]);
+			freed[e] = true                    /* free(task) right after */
+		:: else -> skip                            /* fn frees it, now or later */
+		fi;
 		rounds--
 	:: else -> break
 	od
@@ -323,6 +412,17 @@ init {
 		run owner(0, K_WAIT_COMPLETE, 2);
 		run owner(1, K_WAIT_COMPLETE, 2);
 		run owner(2, K_EARLY, 2);
+#elif defined(CONFIG_DEFER)
+		/* Deferred functions between a waiter, a cancel, an early release. */
+		run owner(0, K_DEFER, 1);
+		run owner(1, K_WAIT_COMPLETE, 1);
+		run owner(2, K_DEFER, 1);
+		run owner(3, K_CANCEL, 1);
+#elif defined(CONFIG_DEFER2)
+		run owner(0, K_EARLY, 1);
+		run owner(1, K_DEFER, 1);
+		run owner(2, K_TIMED, 1);
+		run owner(3, K_DEFER, 1);
 #elif defined(CONFIG_FLUSH)
 		/* A flush (entry 3: add + complete) among waiters and a cancel. */
 		run owner(0, K_WAIT_COMPLETE, 1);
