@@ -266,10 +266,10 @@ inline pass_turn()
 		if
 		:: !deferred[h] -> wake_turn(h)
 		:: else ->
-			unlink(h);
 #ifndef BUG_NO_BUSY
 			busy = 1;
 #endif
+			unlink(h);
 			todo = h
 		fi;
 		h = 0
@@ -353,8 +353,8 @@ inline defer(e)
 	deferred[e] = true;
 	if
 	:: queue[0] == e && !busy ->
-		unlink(e);
 		busy = 1;
+		unlink(e);
 		todo = e;
 		run_deferred()
 	:: else ->

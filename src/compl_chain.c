@@ -137,8 +137,12 @@ static struct compl_chain_entry *pass_turn(struct compl_chain *chain)
 		cchain__wake_turn(chain, head);
 		return NULL;
 	}
-	unlink_entry(chain, head);
+	/*
+	 * Busy first: a lock-free reader that sees the next entry as the head
+	 * must also see that the turn is not free yet.
+	 */
 	cc_store_release(&chain->busy, 1u);
+	unlink_entry(chain, head);
 	return head;
 }
 
@@ -329,8 +333,8 @@ void compl_chain_defer(struct compl_chain_entry *entry,
 	entry->wake.deferred = fn;
 	if (chain->head == entry && !chain->busy) {
 		/* The turn has come: run it here, and whatever follows. */
-		unlink_entry(chain, entry);
 		cc_store_release(&chain->busy, 1u);
+		unlink_entry(chain, entry);
 		run_deferred(chain, entry);
 		return;
 	}

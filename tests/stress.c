@@ -2,8 +2,8 @@
 /*
  * Stress and soak: many threads share one chain.  Each repeatedly allocates
  * a task, adds it, works for a random time, then waits and runs the ordered
- * step, releases early, cancels, waits with timeouts, or flushes, and frees
- * (or at once reuses) the task.  The ordered step checks FIFO order.  A
+ * step, defers it, releases early, cancels, waits with timeouts, or
+ * flushes, and frees (or at once reuses) the task.  The ordered step checks FIFO order.  A
  * watchdog dumps the chain and fails the run if no entry completes for
  * --stall-timeout seconds.
  *
@@ -56,7 +56,7 @@ static double seconds;
 static bool inject_hang;
 static _Atomic bool stop;
 static _Atomic uint64_t claimed, progress;
-static _Atomic uint64_t n_ordered, n_early, n_cancel, n_timed, n_timeouts, n_flush;
+static _Atomic uint64_t n_ordered, n_early, n_cancel, n_timed, n_timeouts, n_flush, n_defer;
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -98,6 +98,18 @@ static void ordered_step(struct task *t)
 	atomic_fetch_add(&n_ordered, 1);
 }
 
+/* The ordered step as a continuation; runs in whichever thread has the turn. */
+static void deferred_step(struct compl_chain_entry *e)
+{
+	struct task *t = (struct task *)e;
+
+	CHECK(!compl_chain_pending(e));
+	ordered_step(t);
+	atomic_fetch_add(&n_defer, 1);
+	free(t);
+	atomic_fetch_add(&progress, 1);
+}
+
 static void *worker(void *arg)
 {
 	uint64_t seed = (uintptr_t)arg * 0x9e3779b97f4a7c15u + 1;
@@ -112,7 +124,9 @@ static void *worker(void *arg)
 			break;
 		if (iterations && atomic_fetch_add(&claimed, 1) >= iterations)
 			break;
-		t = (round & 1) ? malloc(sizeof(*t)) : &slot;
+		kind = rnd(&seed) % 100;
+		/* A deferred task outlives this round: never the reused slot. */
+		t = (round & 1) || kind >= 90 ? malloc(sizeof(*t)) : &slot;
 		CHECK(t != NULL);
 		pthread_mutex_lock(&submit_lock);
 		t->ticket = next_ticket++;
@@ -125,19 +139,22 @@ static void *worker(void *arg)
 				pause();
 		}
 		work(&seed);
-		kind = rnd(&seed) % 100;
-		if (kind < 55) {
+		if (kind >= 90) {
+			compl_chain_defer(&t->entry, deferred_step);
+			continue; /* the library owns it now; never blocks */
+		}
+		if (kind < 50) {
 			compl_chain_wait(&t->entry);
 			ordered_step(t);
 			compl_chain_complete(&t->entry);
-		} else if (kind < 70) {
+		} else if (kind < 62) {
 			/* Release early: complete waits for the turn itself. */
 			compl_chain_complete(&t->entry);
 			atomic_fetch_add(&n_early, 1);
-		} else if (kind < 82) {
+		} else if (kind < 72) {
 			compl_chain_cancel(&t->entry);
 			atomic_fetch_add(&n_cancel, 1);
-		} else if (kind < 95) {
+		} else if (kind < 84) {
 			while (compl_chain_wait_timeout(&t->entry, rnd(&seed) % 50000) == ETIMEDOUT) {
 				CHECK(compl_chain_pending(&t->entry));
 				atomic_fetch_add(&n_timeouts, 1);
@@ -255,6 +272,7 @@ int main(int argc, char **argv)
 	DRD_IGNORE_VAR(n_timed);
 	DRD_IGNORE_VAR(n_timeouts);
 	DRD_IGNORE_VAR(n_flush);
+	DRD_IGNORE_VAR(n_defer);
 #endif
 	tids = calloc(nthreads, sizeof(*tids));
 	CHECK(tids != NULL);
@@ -271,12 +289,13 @@ int main(int argc, char **argv)
 	CHECK(atomic_load(&progress) == next_ticket);
 	CHECK(atomic_load(&n_ordered) == next_ticket - n_early - n_cancel);
 	printf("stress (%s backend): %llu tasks on %lu threads in %.1f s: %llu ordered "
-	       "steps in FIFO order, %llu early releases, %llu cancels, %llu timed waits "
-	       "(%llu timeouts), %llu flushes\n",
+	       "steps in FIFO order (%llu of them deferred), %llu early releases, %llu "
+	       "cancels, %llu timed waits (%llu timeouts), %llu flushes\n",
 	       cchain_wait_backend(), (unsigned long long)next_ticket, nthreads,
-	       now_s() - t0, (unsigned long long)n_ordered, (unsigned long long)n_early,
-	       (unsigned long long)n_cancel, (unsigned long long)n_timed,
-	       (unsigned long long)n_timeouts, (unsigned long long)n_flush);
+	       now_s() - t0, (unsigned long long)n_ordered, (unsigned long long)n_defer,
+	       (unsigned long long)n_early, (unsigned long long)n_cancel,
+	       (unsigned long long)n_timed, (unsigned long long)n_timeouts,
+	       (unsigned long long)n_flush);
 	compl_chain_destroy(&chain);
 	free(tids);
 	return 0;

@@ -4,7 +4,8 @@
  * checked step by step against a reference model (an array in chain order).
  *
  * Each input byte is one operation: the high nibble picks it, the low three
- * bits pick one of NE entries.  Only sequences that cannot block a single
+ * bits pick one of NE entries.  Deferred functions log the order they run
+ * in, which must be the model's.  Only sequences that cannot block a single
  * thread are generated (complete and wait act on the head; flush on an empty
  * chain); everything else, including misuse, is fair game.  Every
  * observable (pending, try_wait, wait_timeout's result, empty, the misuse
@@ -28,7 +29,9 @@ static struct compl_chain_entry ent[NE];
 
 /* The reference model. */
 static int q[NE], qlen;
-static bool pending[NE];
+static bool pending[NE], deferred[NE];
+/* Deferred functions: the order the model expects and the order they ran. */
+static int expect_log[1 << 13], nexpect, ran_log[1 << 13], nran;
 
 static int misuse_count;
 static const char *misuse_func;
@@ -70,15 +73,39 @@ static void model_remove(int e)
 	pending[e] = false;
 }
 
+/* Deferred entries at the head run, in order, as soon as they get the turn. */
+static void model_run_deferred(void)
+{
+	while (qlen && deferred[q[0]]) {
+		int e = q[0];
+
+		deferred[e] = false;
+		model_remove(e);
+		expect_log[nexpect++] = e;
+	}
+}
+
+static void deferred_fn(struct compl_chain_entry *entry)
+{
+	int e = (int)(entry - ent);
+
+	CHECK(e >= 0 && e < NE);
+	CHECK(!compl_chain_pending(entry));
+	ran_log[nran++] = e;
+}
+
 static void check_all(void)
 {
 	int i;
 
 	CHECK(misuse_count == 0);
+	CHECK(nran == nexpect);
+	for (i = 0; i < nran; i++)
+		CHECK(ran_log[i] == expect_log[i]);
 	CHECK(compl_chain_empty(&chain) == (qlen == 0));
 	for (i = 0; i < NE; i++) {
 		CHECK(compl_chain_pending(&ent[i]) == pending[i]);
-		if (pending[i])
+		if (pending[i] && !deferred[i])
 			CHECK(compl_chain_try_wait(&ent[i]) == (q[0] == i));
 	}
 }
@@ -98,32 +125,36 @@ static void one_op(uint8_t b)
 		pending[e] = true;
 		break;
 	case 3: case 4: /* complete the head, or misuse */
-		if (pending[e] && q[0] != e)
+		if (pending[e] && !deferred[e] && q[0] != e)
 			e = q[0]; /* complete of a non-head would block us */
 		compl_chain_complete(&ent[e]);
-		if (pending[e])
+		if (pending[e] && !deferred[e]) {
 			model_remove(e);
-		else
+			model_run_deferred();
+		} else {
 			expect_misuse("compl_chain_complete");
+		}
 		break;
 	case 5: case 6: /* cancel anywhere, or misuse */
 		compl_chain_cancel(&ent[e]);
-		if (pending[e])
+		if (pending[e] && !deferred[e]) {
 			model_remove(e);
-		else
+			model_run_deferred();
+		} else {
 			expect_misuse("compl_chain_cancel");
+		}
 		break;
 	case 7: /* wait: the head returns at once */
-		if (pending[e] && q[0] != e)
+		if (pending[e] && !deferred[e] && q[0] != e)
 			break;
 		compl_chain_wait(&ent[e]);
-		if (!pending[e])
+		if (!pending[e] || deferred[e])
 			expect_misuse("compl_chain_wait");
 		break;
 	case 8: case 9: { /* wait_timeout, polling or a microsecond */
 		int r = compl_chain_wait_timeout(&ent[e], op == 8 ? 0 : 1000);
 
-		if (!pending[e]) {
+		if (!pending[e] || deferred[e]) {
 			CHECK(r == EINVAL);
 			expect_misuse("compl_chain_wait_timeout");
 		} else {
@@ -132,9 +163,19 @@ static void one_op(uint8_t b)
 		break;
 	}
 	case 10: /* try_wait */
-		CHECK(compl_chain_try_wait(&ent[e]) == (pending[e] && q[0] == e));
-		if (!pending[e])
+		CHECK(compl_chain_try_wait(&ent[e]) ==
+		      (pending[e] && !deferred[e] && q[0] == e));
+		if (!pending[e] || deferred[e])
 			expect_misuse("compl_chain_try_wait");
+		break;
+	case 14: /* defer: runs now at the head, later behind others */
+		compl_chain_defer(&ent[e], deferred_fn);
+		if (pending[e] && !deferred[e]) {
+			deferred[e] = true;
+			model_run_deferred();
+		} else {
+			expect_misuse("compl_chain_defer");
+		}
 		break;
 	case 11: /* flush: only on an empty chain, or it would block */
 		if (qlen == 0)
@@ -151,7 +192,7 @@ static void one_op(uint8_t b)
 		if (!pending[e])
 			memset(&ent[e], 0, sizeof(ent[e]));
 		break;
-	default: /* 14, 15: observe only */
+	default: /* 15: observe only */
 		break;
 	}
 	check_all();
@@ -167,7 +208,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	compl_chain_init(&chain);
 	memset(ent, 0, sizeof(ent));
 	memset(pending, 0, sizeof(pending));
-	qlen = 0;
+	memset(deferred, 0, sizeof(deferred));
+	qlen = nexpect = nran = 0;
 	misuse_count = 0;
 	for (i = 0; i < size && i < 4096; i++)
 		one_op(data[i]);
@@ -178,6 +220,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(compl_chain_try_wait(&ent[e]));
 		compl_chain_complete(&ent[e]);
 		model_remove(e);
+		model_run_deferred();
 		check_all();
 	}
 	compl_chain_destroy(&chain);
