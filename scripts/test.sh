@@ -68,9 +68,11 @@ for b in futex condvar; do
 	model=disabled
 	[ "$b" = futex ] && model=enabled # the model is of the futex protocol
 	run "gcc $b: build" config "gcc-$b" -Dwait_backend=$b -Dwerror=true \
-		-Dmodel_check=$model -Dman=enabled -Dpgz=enabled -Dtests=enabled
+		-Dmodel_check=$model -Dman=enabled -Dpgz=enabled -Dtests=enabled \
+		-Dbench=enabled
 	run "gcc $b: meson test" suite "gcc-$b" --no-suite soak
 	run "gcc $b: soak (60 s, watchdog 5 s)" suite "gcc-$b" --suite soak
+	run "gcc $b: benchmark smoke run" suite "gcc-$b" --benchmark
 	run "gcc $b: valgrind memcheck (unit suite)" suite "gcc-$b" --setup valgrind --suite unit
 	run "gcc $b drd: build" config "drd-$b" -Dwait_backend=$b \
 		-Dvalgrind_annotations=true -Dexamples=false

@@ -199,8 +199,8 @@ static struct compl_chain *pending_chain(const struct compl_chain_entry *entry,
 #define SPIN_NS_UNSET UINT64_MAX
 
 static _Atomic uint64_t spin_ns = SPIN_NS_UNSET;
-static _Atomic unsigned int spinners;
-static unsigned int max_spinners;
+static _Atomic unsigned int spinners, waiters;
+static unsigned int max_spinners, ncpus;
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 
 static void spin_init(void)
@@ -211,7 +211,8 @@ static void spin_init(void)
 	char *end;
 
 	/* Leave at least one CPU to the thread that is to hand over the turn. */
-	max_spinners = ncpu > 1 ? (unsigned int)ncpu - 1 : 0;
+	ncpus = ncpu > 0 ? (unsigned int)ncpu : 1;
+	max_spinners = ncpus - 1;
 	if (env && *env) {
 		unsigned long long x = strtoull(env, &end, 10);
 
@@ -240,7 +241,9 @@ static uint64_t mono_ns(void)
 
 /*
  * Poll for the turn for up to the spin budget, bounded by time (a PAUSE
- * costs anything from 10 to 140 cycles), unless enough threads spin already.
+ * costs anything from 10 to 140 cycles), unless enough threads spin already
+ * or more threads wait than there are CPUs: then the threads ahead of us
+ * need the CPUs more than we need a fast wake-up.
  * Return: true if the turn came.
  */
 static bool spin_for_turn(struct compl_chain *chain, struct compl_chain_entry *entry)
@@ -251,7 +254,7 @@ static bool spin_for_turn(struct compl_chain *chain, struct compl_chain_entry *e
 
 	pthread_once(&spin_once, spin_init);
 	budget = atomic_load_explicit(&spin_ns, memory_order_relaxed);
-	if (!budget)
+	if (!budget || atomic_load_explicit(&waiters, memory_order_relaxed) > ncpus)
 		return false;
 	if (atomic_fetch_add_explicit(&spinners, 1, memory_order_relaxed) >= max_spinners)
 		goto out;
@@ -282,9 +285,16 @@ static void got_turn(struct compl_chain_entry *entry)
 static int wait_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
 		     const struct timespec *deadline)
 {
-	if (!cchain__turn_ready(chain, entry) && !spin_for_turn(chain, entry) &&
-	    cchain__await_turn(chain, entry, deadline))
-		return ETIMEDOUT;
+	int ret = 0;
+
+	if (!cchain__turn_ready(chain, entry)) {
+		atomic_fetch_add_explicit(&waiters, 1, memory_order_relaxed);
+		if (!spin_for_turn(chain, entry))
+			ret = cchain__await_turn(chain, entry, deadline);
+		atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
+		if (ret)
+			return ETIMEDOUT;
+	}
 	got_turn(entry);
 	return 0;
 }

@@ -1,0 +1,707 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Benchmark bodies and the baselines they are measured against, all in
+ * one binary so that every ratio comes from one run.
+ *
+ * Orderings, behind one small interface:
+ *   cchain       libcchain (spinning with its default budget)
+ *   cchain_nospin  libcchain with cchain_set_spin_ns(0): always sleeps
+ *   kport        a literal userspace port of the kernel helper: a mutex and
+ *                a list per chain, a mutex+condvar "completion" per entry
+ *   ticket       the usual hand-written ticket counter, one condvar, broadcast
+ *   none         no ordering at all (the ceiling)
+ * Floors: a raw futex ping-pong (always sleeps) and a spin ping-pong.
+ *
+ * Scenarios: uncontended add+wait+complete; a relay of N threads, each
+ * adding, waiting, working W us and completing; a pool of P workers taking
+ * tasks in order, working (CPU- or sleep-bound) and committing in order,
+ * blocking or with compl_chain_defer; a pool mixing early release and
+ * cancel.  Multi-threaded runs time themselves and report per-operation
+ * CPU time and voluntary context switches.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cchain/cchain.h>
+
+#include "bench.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void busy_us(unsigned int us)
+{
+	uint64_t end;
+
+	if (!us)
+		return;
+	end = now_ns() + us * 1000ull;
+	while (now_ns() < end)
+		;
+}
+
+static void sleep_us(unsigned int us)
+{
+	struct timespec ts = { 0, (long)us * 1000 };
+
+	if (us)
+		nanosleep(&ts, NULL);
+}
+
+static void die(const char *what)
+{
+	perror(what);
+	abort();
+}
+
+/* ---- orderings ---------------------------------------------------------------- */
+
+struct ordering {
+	const char *name;
+	void *(*chain_new)(void);
+	void (*chain_free)(void *chain);
+	void *(*entry_new)(void);
+	void (*add)(void *chain, void *entry);
+	void (*wait)(void *entry);
+	void (*complete)(void *entry);
+};
+
+static void *xcalloc(size_t n)
+{
+	void *p = calloc(1, n);
+
+	if (!p)
+		die("calloc");
+	return p;
+}
+
+/* libcchain */
+static void *cc_chain_new(void)
+{
+	struct compl_chain *c = xcalloc(sizeof(*c));
+
+	compl_chain_init(c);
+	return c;
+}
+static void cc_chain_free(void *c)
+{
+	compl_chain_destroy(c);
+	free(c);
+}
+static void *cc_entry_new(void) { return xcalloc(sizeof(struct compl_chain_entry)); }
+static void cc_add(void *c, void *e) { compl_chain_add(c, e); }
+static void cc_wait(void *e) { compl_chain_wait(e); }
+static void cc_complete(void *e) { compl_chain_complete(e); }
+
+/* The kernel helper, ported literally. */
+struct completion {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int done;
+};
+
+static void init_completion(struct completion *x)
+{
+	pthread_mutex_init(&x->lock, NULL);
+	pthread_cond_init(&x->cond, NULL);
+	x->done = 0;
+}
+
+static void complete(struct completion *x)
+{
+	pthread_mutex_lock(&x->lock);
+	x->done++;
+	pthread_cond_signal(&x->cond);
+	pthread_mutex_unlock(&x->lock);
+}
+
+static void wait_for_completion(struct completion *x)
+{
+	pthread_mutex_lock(&x->lock);
+	while (!x->done)
+		pthread_cond_wait(&x->cond, &x->lock);
+	pthread_mutex_unlock(&x->lock);
+}
+
+struct kp_entry;
+struct kp_chain {
+	pthread_mutex_t lock;
+	struct kp_entry *first, *last;
+};
+struct kp_entry {
+	struct kp_chain *chain;
+	struct kp_entry *next, *prev;
+	struct completion prev_finished;
+};
+
+static void *kp_chain_new(void)
+{
+	struct kp_chain *c = xcalloc(sizeof(*c));
+
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+static void kp_chain_free(void *c) { free(c); }
+static void *kp_entry_new(void) { return xcalloc(sizeof(struct kp_entry)); }
+
+static void kp_add(void *chain, void *entry)
+{
+	struct kp_chain *c = chain;
+	struct kp_entry *e = entry;
+
+	e->chain = c;
+	e->next = NULL;
+	init_completion(&e->prev_finished);
+	pthread_mutex_lock(&c->lock);
+	e->prev = c->last;
+	if (c->last)
+		c->last->next = e;
+	else
+		c->first = e;
+	c->last = e;
+	if (c->first == e)
+		complete(&e->prev_finished);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void kp_wait(void *entry)
+{
+	wait_for_completion(&((struct kp_entry *)entry)->prev_finished);
+}
+
+static void kp_complete(void *entry)
+{
+	struct kp_entry *e = entry;
+	struct kp_chain *c = e->chain;
+
+	kp_wait(e);
+	pthread_mutex_lock(&c->lock);
+	c->first = e->next;
+	if (e->next)
+		e->next->prev = NULL;
+	else
+		c->last = NULL;
+	if (c->first)
+		complete(&c->first->prev_finished);
+	e->chain = NULL;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Ticket counter, one condvar, broadcast. */
+struct tk_chain {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned long next, serving;
+};
+struct tk_entry {
+	struct tk_chain *chain;
+	unsigned long ticket;
+};
+
+static void *tk_chain_new(void)
+{
+	struct tk_chain *c = xcalloc(sizeof(*c));
+
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	return c;
+}
+static void tk_chain_free(void *c) { free(c); }
+static void *tk_entry_new(void) { return xcalloc(sizeof(struct tk_entry)); }
+
+static void tk_add(void *chain, void *entry)
+{
+	struct tk_chain *c = chain;
+	struct tk_entry *e = entry;
+
+	pthread_mutex_lock(&c->lock);
+	e->chain = c;
+	e->ticket = c->next++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void tk_wait(void *entry)
+{
+	struct tk_entry *e = entry;
+	struct tk_chain *c = e->chain;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->serving != e->ticket)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void tk_complete(void *entry)
+{
+	struct tk_entry *e = entry;
+	struct tk_chain *c = e->chain;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->serving != e->ticket)
+		pthread_cond_wait(&c->cond, &c->lock);
+	c->serving++;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* No ordering: the ceiling. */
+static void *no_chain_new(void) { return xcalloc(1); }
+static void no_chain_free(void *c) { free(c); }
+static void *no_entry_new(void) { return xcalloc(1); }
+static void no_add(void *c, void *e) { (void)c; (void)e; }
+static void no_op(void *e) { (void)e; }
+
+enum { O_CCHAIN, O_CCHAIN_NOSPIN, O_KPORT, O_TICKET, O_NONE, NR_ORDERINGS };
+
+static const struct ordering orderings[NR_ORDERINGS] = {
+	{ "cchain", cc_chain_new, cc_chain_free, cc_entry_new, cc_add, cc_wait, cc_complete },
+	{ "cchain_nospin", cc_chain_new, cc_chain_free, cc_entry_new, cc_add, cc_wait,
+	  cc_complete },
+	{ "kport", kp_chain_new, kp_chain_free, kp_entry_new, kp_add, kp_wait, kp_complete },
+	{ "ticket", tk_chain_new, tk_chain_free, tk_entry_new, tk_add, tk_wait, tk_complete },
+	{ "none", no_chain_new, no_chain_free, no_entry_new, no_add, no_op, no_op },
+};
+
+/* cchain_nospin turns spinning off for the run. */
+static uint64_t saved_spin;
+
+static void ordering_begin(int o)
+{
+	if (o == O_CCHAIN_NOSPIN)
+		saved_spin = cchain_set_spin_ns(0);
+}
+
+static void ordering_end(int o)
+{
+	if (o == O_CCHAIN_NOSPIN)
+		cchain_set_spin_ns(saved_spin);
+}
+
+/* ---- measuring a multi-threaded run ------------------------------------------ */
+
+struct usage {
+	uint64_t wall, cpu, vcsw;
+};
+
+static struct usage usage_now(void)
+{
+	struct rusage ru;
+	struct usage u;
+
+	getrusage(RUSAGE_SELF, &ru);
+	u.wall = now_ns();
+	u.cpu = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
+		(uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
+	u.vcsw = (uint64_t)ru.ru_nvcsw;
+	return u;
+}
+
+/* Totals over the iterations of one benchmark run. */
+struct totals {
+	uint64_t wall, cpu, vcsw, ops;
+};
+
+/* One iteration of @ops operations ran between @a and @b. */
+static void report(struct bench_ctx *c, struct totals *t, struct usage a, struct usage b,
+		   uint64_t ops)
+{
+	bench_manual_time(c, (double)(b.wall - a.wall) / 1e9);
+	t->wall += b.wall - a.wall;
+	t->cpu += b.cpu - a.cpu;
+	t->vcsw += b.vcsw - a.vcsw;
+	t->ops += ops;
+}
+
+/* Per-operation figures of the whole run. */
+static void report_totals(struct bench_ctx *c, const struct totals *t)
+{
+	if (!t->ops)
+		return;
+	bench_items(c, (int64_t)t->ops);
+	bench_counter(c, "ns_per_op", (double)t->wall / (double)t->ops);
+	bench_counter(c, "cpu_ns_per_op", (double)t->cpu / (double)t->ops);
+	bench_counter(c, "vcsw_per_op", (double)t->vcsw / (double)t->ops);
+}
+
+/* ---- scenario: uncontended ------------------------------------------------------ */
+
+static void uncontended(struct bench_ctx *c)
+{
+	int o = (int)bench_arg(c, 0);
+	const struct ordering *ord = &orderings[o];
+	void *chain = ord->chain_new(), *e = ord->entry_new();
+	int64_t n = 0;
+
+	ordering_begin(o);
+	while (bench_running(c)) {
+		ord->add(chain, e);
+		ord->wait(e);
+		ord->complete(e);
+		n++;
+	}
+	ordering_end(o);
+	bench_items(c, n);
+	ord->chain_free(chain);
+	free(e);
+}
+
+/* ---- scenario: relay ---------------------------------------------------------- */
+
+struct relay {
+	const struct ordering *ord;
+	void *chain;
+	unsigned int work_us;
+	unsigned long per_thread;
+	void **entries; /* two per thread, used in turn */
+	pthread_barrier_t start, end;
+};
+
+struct relay_arg {
+	struct relay *r;
+	unsigned int index;
+};
+
+/*
+ * Strict round robin: the owner of entry k adds its entry k + N while it
+ * holds the turn, so the chain always holds k, k+1, ..., k+N: every
+ * completion hands the turn to another thread.
+ */
+static void *relay_thread(void *arg)
+{
+	struct relay_arg *ra = arg;
+	struct relay *r = ra->r;
+	void **e = &r->entries[2 * ra->index];
+	unsigned long j;
+
+	pthread_barrier_wait(&r->start);
+	for (j = 0; j < r->per_thread; j++) {
+		r->ord->wait(e[j & 1]);
+		busy_us(r->work_us);
+		if (j + 1 < r->per_thread)
+			r->ord->add(r->chain, e[(j + 1) & 1]);
+		r->ord->complete(e[j & 1]);
+	}
+	pthread_barrier_wait(&r->end);
+	return NULL;
+}
+
+#define RELAY_HANDOFFS 4000ul
+
+static void relay(struct bench_ctx *c)
+{
+	int o = (int)bench_arg(c, 0);
+	unsigned int n = (unsigned int)bench_arg(c, 1) / 1000;
+	unsigned int work = (unsigned int)bench_arg(c, 1) % 1000;
+	struct relay r = { .ord = &orderings[o], .work_us = work };
+	pthread_t *t = xcalloc(n * sizeof(*t));
+	struct relay_arg *ra = xcalloc(n * sizeof(*ra));
+	unsigned long total = work >= 100 ? RELAY_HANDOFFS / 8 : RELAY_HANDOFFS;
+	struct totals tot = { 0 };
+	unsigned int i;
+
+	r.per_thread = (total + n - 1) / n;
+	r.entries = xcalloc(2 * n * sizeof(void *));
+	for (i = 0; i < 2 * n; i++)
+		r.entries[i] = r.ord->entry_new();
+	ordering_begin(o);
+	while (bench_running(c)) {
+		struct usage a, b;
+
+		r.chain = r.ord->chain_new();
+		for (i = 0; i < n; i++)
+			r.ord->add(r.chain, r.entries[2 * i]);
+		pthread_barrier_init(&r.start, NULL, n + 1);
+		pthread_barrier_init(&r.end, NULL, n + 1);
+		for (i = 0; i < n; i++) {
+			ra[i].r = &r;
+			ra[i].index = i;
+			if (pthread_create(&t[i], NULL, relay_thread, &ra[i]))
+				die("pthread_create");
+		}
+		pthread_barrier_wait(&r.start);
+		a = usage_now();
+		pthread_barrier_wait(&r.end);
+		b = usage_now();
+		for (i = 0; i < n; i++)
+			pthread_join(t[i], NULL);
+		report(c, &tot, a, b, r.per_thread * n);
+		pthread_barrier_destroy(&r.start);
+		pthread_barrier_destroy(&r.end);
+		r.ord->chain_free(r.chain);
+	}
+	ordering_end(o);
+	report_totals(c, &tot);
+	for (i = 0; i < 2 * n; i++)
+		free(r.entries[i]);
+	free(r.entries);
+	free(ra);
+	free(t);
+}
+
+/* ---- floors: ping-pong ----------------------------------------------------------- */
+
+struct pingpong {
+	_Atomic uint32_t word; /* whose turn: 0 or 1 */
+	unsigned long rounds;
+	bool spin;
+	pthread_barrier_t start;
+};
+
+static void futex_wait_word(_Atomic uint32_t *w, uint32_t val)
+{
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake_word(_Atomic uint32_t *w)
+{
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void pingpong_side(struct pingpong *p, uint32_t me)
+{
+	unsigned long i;
+
+	for (i = 0; i < p->rounds; i++) {
+		uint32_t v;
+
+		while ((v = atomic_load_explicit(&p->word, memory_order_acquire)) != me) {
+			if (!p->spin)
+				futex_wait_word(&p->word, v);
+		}
+		atomic_store_explicit(&p->word, !me, memory_order_release);
+		if (!p->spin)
+			futex_wake_word(&p->word);
+	}
+}
+
+static void *pingpong_thread(void *arg)
+{
+	struct pingpong *p = arg;
+
+	pthread_barrier_wait(&p->start);
+	pingpong_side(p, 1);
+	return NULL;
+}
+
+static void pingpong(struct bench_ctx *c)
+{
+	struct pingpong p = { .rounds = 20000, .spin = bench_arg(c, 0) != 0 };
+	struct totals tot = { 0 };
+
+	if (!p.spin)
+		p.rounds = 2000;
+	while (bench_running(c)) {
+		struct usage a, b;
+		pthread_t t;
+
+		atomic_store(&p.word, 0);
+		pthread_barrier_init(&p.start, NULL, 2);
+		if (pthread_create(&t, NULL, pingpong_thread, &p))
+			die("pthread_create");
+		pthread_barrier_wait(&p.start);
+		a = usage_now();
+		pingpong_side(&p, 0);
+		pthread_join(t, NULL);
+		b = usage_now();
+		report(c, &tot, a, b, 2 * p.rounds); /* two handoffs per round */
+		pthread_barrier_destroy(&p.start);
+	}
+	report_totals(c, &tot);
+}
+
+/* ---- scenario: a worker pool with an ordered commit ------------------------------ */
+
+enum { POOL_BLOCKING, POOL_DEFER, POOL_MIX };
+
+struct pool_task {
+	struct compl_chain_entry entry; /* first: compl_chain_defer hands it back */
+	void *oentry;                   /* for the other orderings */
+	unsigned int work_us;
+	unsigned long id;
+};
+
+struct pool {
+	const struct ordering *ord;
+	void *chain;
+	struct pool_task *tasks;
+	unsigned long ntasks;
+	_Atomic unsigned long next;
+	unsigned long committed; /* in the ordered step */
+	_Atomic unsigned long unordered_commits;
+	bool sleep_bound;
+	int mode;
+	pthread_barrier_t start, end;
+};
+
+static struct pool *the_pool;
+
+static void commit_deferred(struct compl_chain_entry *e)
+{
+	(void)e;
+	the_pool->committed++;
+}
+
+static void *pool_thread(void *arg)
+{
+	struct pool *p = arg;
+	unsigned long i;
+
+	pthread_barrier_wait(&p->start);
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->ntasks) {
+		struct pool_task *t = &p->tasks[i];
+
+		if (p->sleep_bound)
+			sleep_us(t->work_us);
+		else
+			busy_us(t->work_us);
+		if (p->ord == &orderings[O_NONE]) {
+			atomic_fetch_add_explicit(&p->unordered_commits, 1, memory_order_relaxed);
+		} else if (p->mode == POOL_DEFER) {
+			compl_chain_defer(&t->entry, commit_deferred);
+		} else if (p->mode == POOL_MIX && t->id % 5 == 1) {
+			compl_chain_cancel(&t->entry);
+		} else if (p->mode == POOL_MIX && t->id % 5 == 2) {
+			compl_chain_complete(&t->entry); /* early release */
+		} else {
+			p->ord->wait(t->oentry);
+			p->committed++;
+			p->ord->complete(t->oentry);
+		}
+	}
+	pthread_barrier_wait(&p->end);
+	return NULL;
+}
+
+static void pool_run(struct bench_ctx *c, int o, int mode)
+{
+	unsigned int workers = (unsigned int)bench_arg(c, 1) / 10;
+	bool sleep_bound = bench_arg(c, 1) % 10;
+	struct pool p = { .ord = &orderings[o], .mode = mode, .sleep_bound = sleep_bound };
+	pthread_t *t = xcalloc(workers * sizeof(*t));
+	unsigned long i, seed = 12345;
+	struct totals tot = { 0 };
+	unsigned int k;
+
+	/* CPU-bound: 0..20 us of work per task; sleep-bound: 0..100 us asleep. */
+	p.ntasks = sleep_bound ? 4000 : 10000;
+	if (o == O_TICKET && workers > 8)
+		p.ntasks /= 10; /* every commit wakes every worker: keep it bearable */
+	p.tasks = xcalloc(p.ntasks * sizeof(*p.tasks));
+	for (i = 0; i < p.ntasks; i++) {
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		p.tasks[i].work_us = (unsigned int)((seed >> 33) % (sleep_bound ? 101 : 21));
+		p.tasks[i].id = i;
+		p.tasks[i].oentry = o == O_CCHAIN || o == O_CCHAIN_NOSPIN ?
+					    (void *)&p.tasks[i].entry : p.ord->entry_new();
+	}
+	the_pool = &p;
+	ordering_begin(o);
+	while (bench_running(c)) {
+		struct usage a, b;
+
+		p.chain = p.ord->chain_new();
+		/* Tasks are submitted in order; workers take them in order. */
+		for (i = 0; i < p.ntasks; i++)
+			p.ord->add(p.chain, p.tasks[i].oentry);
+		atomic_store(&p.next, 0);
+		p.committed = 0;
+		pthread_barrier_init(&p.start, NULL, workers + 1);
+		pthread_barrier_init(&p.end, NULL, workers + 1);
+		for (k = 0; k < workers; k++)
+			if (pthread_create(&t[k], NULL, pool_thread, &p))
+				die("pthread_create");
+		pthread_barrier_wait(&p.start);
+		a = usage_now();
+		pthread_barrier_wait(&p.end);
+		if (o == O_CCHAIN || o == O_CCHAIN_NOSPIN)
+			compl_chain_flush(p.chain); /* deferred commits still running */
+		b = usage_now();
+		for (k = 0; k < workers; k++)
+			pthread_join(t[k], NULL);
+		report(c, &tot, a, b, p.ntasks);
+		if (mode != POOL_MIX && o != O_NONE && p.committed != p.ntasks)
+			bench_error(c, "lost commits");
+		p.ord->chain_free(p.chain);
+	}
+	ordering_end(o);
+	report_totals(c, &tot);
+	if (o != O_CCHAIN && o != O_CCHAIN_NOSPIN)
+		for (i = 0; i < p.ntasks; i++)
+			free(p.tasks[i].oentry);
+	free(p.tasks);
+	free(t);
+}
+
+static void pool(struct bench_ctx *c)
+{
+	pool_run(c, (int)bench_arg(c, 0), POOL_BLOCKING);
+}
+
+static void pool_defer(struct bench_ctx *c)
+{
+	pool_run(c, O_CCHAIN, POOL_DEFER);
+	(void)bench_arg(c, 0);
+}
+
+static void pool_mix(struct bench_ctx *c)
+{
+	pool_run(c, O_CCHAIN, POOL_MIX);
+	(void)bench_arg(c, 0);
+}
+
+/* ---- the table ------------------------------------------------------------------ */
+
+#define ALL_ORDERINGS(x) { O_CCHAIN, x }, { O_CCHAIN_NOSPIN, x }, { O_KPORT, x }, \
+	{ O_TICKET, x }, { O_NONE, x }
+
+static const long uncontended_args[][2] = { { O_CCHAIN, 0 }, { O_KPORT, 0 }, { O_TICKET, 0 } };
+/* (ordering, N * 1000 + W) */
+static const long relay_args[][2] = {
+	ALL_ORDERINGS(2000), ALL_ORDERINGS(2001), ALL_ORDERINGS(2010), ALL_ORDERINGS(2100),
+	{ O_CCHAIN, 8000 }, { O_CCHAIN_NOSPIN, 8000 }, { O_TICKET, 8000 }, { O_KPORT, 8000 },
+	{ O_CCHAIN, 32000 }, { O_CCHAIN_NOSPIN, 32000 }, { O_TICKET, 32000 }, { O_KPORT, 32000 },
+	{ O_CCHAIN, 128000 }, { O_CCHAIN_NOSPIN, 128000 }, { O_TICKET, 128000 },
+	{ O_KPORT, 128000 },
+	{ O_CCHAIN, 8010 }, { O_CCHAIN, 32010 }, { O_CCHAIN, 128010 },
+	{ O_CCHAIN, 8100 }, { O_CCHAIN, 32100 }, { O_CCHAIN, 128100 },
+};
+static const long pingpong_args[][2] = { { 0, 0 }, { 1, 0 } };
+/* (ordering, workers * 10 + sleep_bound) */
+static const long pool_args[][2] = {
+	{ O_CCHAIN, 40 }, { O_KPORT, 40 }, { O_TICKET, 40 }, { O_NONE, 40 },
+	{ O_CCHAIN, 640 }, { O_KPORT, 640 }, { O_TICKET, 640 }, { O_NONE, 640 },
+	{ O_CCHAIN, 41 }, { O_KPORT, 41 }, { O_TICKET, 41 }, { O_NONE, 41 },
+	{ O_CCHAIN, 641 }, { O_KPORT, 641 }, { O_TICKET, 641 }, { O_NONE, 641 },
+};
+static const long pool_defer_args[][2] = { { 0, 40 }, { 0, 640 }, { 0, 41 }, { 0, 641 } };
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const struct bench_def defs[] = {
+	{ "uncontended", uncontended, false, 2, uncontended_args, COUNT(uncontended_args) },
+	{ "relay", relay, true, 2, relay_args, COUNT(relay_args) },
+	{ "pingpong", pingpong, true, 2, pingpong_args, COUNT(pingpong_args) },
+	{ "pool", pool, true, 2, pool_args, COUNT(pool_args) },
+	{ "pool_defer", pool_defer, true, 2, pool_defer_args, COUNT(pool_defer_args) },
+	{ "pool_mix", pool_mix, true, 2, pool_defer_args, COUNT(pool_defer_args) },
+};
+
+const struct bench_def *bench_defs(int *n)
+{
+	*n = COUNT(defs);
+	return defs;
+}
