@@ -10,6 +10,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runner import run_tests  # noqa: E402
+
 SIM = sys.argv[1]
 SEED = {
     "tcp-0.2ms": {"sync": 352, "async": 248, "chain": 191},
@@ -192,21 +195,5 @@ def test_trace():
     assert len({e["tid"] for e in xs if e["pid"] == chain_pid}) > 2
 
 
-def main():
-    tests = {k[5:]: v for k, v in globals().items() if k.startswith("test_")}
-    names = sys.argv[2:] or list(tests)
-    passed = failed = 0
-    for name in names:
-        try:
-            tests[name]()
-            print(f"ok {name}")
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - report every failure
-            print(f"FAIL {name}: {e!r}")
-            failed += 1
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals(), sys.argv[2:]))

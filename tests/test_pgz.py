@@ -12,6 +12,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runner import run_tests  # noqa: E402
 import time
 
 PGZ = sys.argv[1]
@@ -182,22 +185,5 @@ def test_no_truncated_output():
         assert not os.path.exists(out) and not leftovers(), os.listdir(TMP)
 
 
-def main():
-    tests = {k[5:]: v for k, v in globals().items() if k.startswith("test_")}
-    names = sys.argv[2:] or list(tests)
-    passed = failed = 0
-    for name in names:
-        try:
-            tests[name]()
-            print(f"ok {name}")
-            passed += 1
-        except Exception as e:  # noqa: BLE001 - report every failure
-            print(f"FAIL {name}: {e!r}")
-            failed += 1
-    subprocess.run(["rm", "-rf", TMP], check=False)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_tests(globals(), sys.argv[2:], cleanup=lambda: subprocess.run(["rm", "-rf", TMP], check=False)))

@@ -43,17 +43,6 @@ struct async_scan_task {
 	uint64_t submit_time;
 };
 
-static void *xmalloc(size_t n)
-{
-	void *p = malloc(n);
-
-	if (!p) {
-		fputs("nvme_sim: out of memory\n", stderr);
-		exit(1);
-	}
-	return p;
-}
-
 /* ---- model-time helpers around the chain ---------------------------------- */
 
 /* compl_chain_wait(), and the model clock of whoever handed us the turn. */
@@ -124,7 +113,7 @@ static unsigned int ns_ida_alloc(struct nvme_ctrl *ctrl)
 static int nvme_init_ns_head(struct nvme_ns *ns, struct nvme_ns_info *info)
 {
 	struct nvme_ctrl *ctrl = ns->ctrl;
-	struct nvme_ns_head *head = xmalloc(sizeof(*head));
+	struct nvme_ns_head *head = sim_xcalloc(1, sizeof(*head));
 	uint64_t t0;
 
 	sim_mutex_lock(&ctrl->subsys_lock);
@@ -166,7 +155,7 @@ static void device_add_disk(struct nvme_ns *ns)
 static void nvme_alloc_ns(struct nvme_ctrl *ctrl, struct nvme_ns_info *info,
 			  struct compl_chain_entry *cc_entry)
 {
-	struct nvme_ns *ns = xmalloc(sizeof(*ns));
+	struct nvme_ns *ns = sim_xcalloc(1, sizeof(*ns));
 	uint64_t t0 = sim_now();
 	int r;
 
@@ -313,7 +302,7 @@ static void nvme_remove_invalid_namespaces(struct nvme_ctrl *ctrl, uint32_t nsid
 
 static void nvme_scan_ns_list(struct nvme_ctrl *ctrl)
 {
-	uint32_t *ns_list = xmalloc(NVME_IDENTIFY_DATA_SIZE);
+	uint32_t *ns_list = sim_xcalloc(1, NVME_IDENTIFY_DATA_SIZE);
 	uint32_t prev = 0;
 	size_t i, nr_entries;
 	ASYNC_DOMAIN(domain);
@@ -328,7 +317,7 @@ static void nvme_scan_ns_list(struct nvme_ctrl *ctrl)
 			if (!nsid) /* end of the list? */
 				goto out;
 
-			task = xmalloc(sizeof(*task));
+			task = sim_xcalloc(1, sizeof(*task));
 			task->nsid = nsid;
 			task->ctrl = ctrl;
 			task->submit_time = sim_now();

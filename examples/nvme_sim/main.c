@@ -96,17 +96,6 @@ static _Noreturn void die_usage(const char *fmt, ...)
 	exit(2);
 }
 
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-
-	if (!p) {
-		fputs("nvme_sim: out of memory\n", stderr);
-		exit(1);
-	}
-	return p;
-}
-
 /* "150ms", "200us", "1.5s", "20ns": false if malformed. */
 static bool parse_duration(const char *s, uint64_t *out)
 {
@@ -511,7 +500,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 	o->p.rtt_ns = have_rtt ? rtt : o->profile->rtt_ns;
 	if (!o->nsids) {
 		o->nr_ns = namespaces ? namespaces : o->profile->namespaces;
-		o->nsids = xcalloc(o->nr_ns, sizeof(*o->nsids));
+		o->nsids = sim_xcalloc(o->nr_ns, sizeof(*o->nsids));
 		for (i = 0; i < o->nr_ns; i++)
 			o->nsids[i] = (uint32_t)(i + 1);
 	}
@@ -550,8 +539,8 @@ static unsigned long count_inversions(const uint32_t *order, size_t n)
 static uint32_t *rescan_set(const struct options *o, size_t *count)
 {
 	size_t k = o->nr_ns / 10 ? o->nr_ns / 10 : 1, n = 0, i, added = 0;
-	uint32_t *v = xcalloc(o->nr_ns + k, sizeof(*v));
-	bool *removed = xcalloc(o->nr_ns, sizeof(bool));
+	uint32_t *v = sim_xcalloc(o->nr_ns + k, sizeof(*v));
+	bool *removed = sim_xcalloc(o->nr_ns, sizeof(bool));
 	uint64_t x = o->p.seed * 0x9e3779b97f4a7c15u + 12345;
 	size_t nremove = o->nr_ns > 1 ? k : 0, r = 0;
 	uint32_t cand;
@@ -681,7 +670,7 @@ static void do_scan(struct nvme_ctrl *ctrl, struct sim_target *target, const str
 	r->namespaces = target->nr_ns;
 	r->commands = target->commands - commands;
 	r->inversions = count_inversions(ctrl->alloc_order, ctrl->nr_alloc);
-	r->devices = xcalloc(max_ns, sizeof(*r->devices));
+	r->devices = sim_xcalloc(max_ns, sizeof(*r->devices));
 	r->nr_devices = nvme_ctrl_devices(ctrl, r->devices, max_ns);
 }
 

@@ -8,7 +8,7 @@
 
 #include "sim.h"
 
-static void *xcalloc(size_t n, size_t size)
+void *sim_xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size);
 
@@ -259,7 +259,7 @@ void sim_target_init(struct sim_target *t, const struct sim_params *p,
 	memset(t, 0, sizeof(*t));
 	t->p = p;
 	pthread_mutex_init(&t->lock, NULL);
-	t->tag_free_at = xcalloc(p->qdepth, sizeof(*t->tag_free_at));
+	t->tag_free_at = sim_xcalloc(p->qdepth, sizeof(*t->tag_free_at));
 	sim_target_set_namespaces(t, nsids, nr_ns);
 	t->generation = 0;
 }
@@ -267,7 +267,7 @@ void sim_target_init(struct sim_target *t, const struct sim_params *p,
 void sim_target_set_namespaces(struct sim_target *t, const uint32_t *nsids, size_t nr_ns)
 {
 	free(t->nsids);
-	t->nsids = xcalloc(nr_ns, sizeof(*nsids));
+	t->nsids = sim_xcalloc(nr_ns, sizeof(*nsids));
 	memcpy(t->nsids, nsids, nr_ns * sizeof(*nsids));
 	t->nr_ns = nr_ns;
 	t->generation++;

@@ -48,6 +48,9 @@ struct sim_params {
 	size_t n_ns_lat;
 };
 
+/* Zeroed memory, or exit with a one-line error. */
+void *sim_xcalloc(size_t n, size_t size);
+
 /* ---- model clock (sim.c) ---- */
 
 void sim_clock_start(double time_scale, unsigned int generation);
