@@ -87,6 +87,7 @@ static void work(uint64_t *seed)
 	default:
 		for (i = 0; i < (r >> 8) % 2000; i++)
 			sink += i;
+		(void)sink;
 	}
 }
 

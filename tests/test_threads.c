@@ -69,6 +69,7 @@ static void do_work(unsigned int work)
 
 	for (i = 0; i < work; i++)
 		sink += i;
+	(void)sink;
 	if (work % 7 == 0)
 		sched_yield();
 }

@@ -263,6 +263,7 @@ static int compress_stream(int in_fd, int out_fd, uint32_t mtime, const char **w
 		if (n < 0) {
 			err = errno;
 			*what = "read";
+			free(cur);
 			break;
 		}
 		next = NULL;
@@ -274,6 +275,7 @@ static int compress_stream(int in_fd, int out_fd, uint32_t mtime, const char **w
 				err = errno;
 				*what = "read";
 				free(next);
+				free(cur);
 				break;
 			}
 		}
@@ -369,7 +371,7 @@ int main(int argc, char **argv)
 	const char *in_path = NULL, *out_path = NULL, *what = "write";
 	bool keep = false, to_stdout = false, force = false;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	char *gz_path = NULL;
+	static char gz_path[PATH_MAX];
 	int c, in_fd = STDIN_FILENO, out_fd = STDOUT_FILENO, err;
 	uint32_t mtime = 0;
 	struct stat st;
@@ -425,9 +427,11 @@ int main(int argc, char **argv)
 				fprintf(stderr, "pgz: '%s' already has the .gz suffix\n", in_path);
 				return 1;
 			}
-			gz_path = xmalloc(l + 4);
-			memcpy(gz_path, in_path, l);
-			memcpy(gz_path + l, ".gz", 4);
+			if (snprintf(gz_path, sizeof(gz_path), "%s.gz", in_path) >=
+			    (int)sizeof(gz_path)) {
+				fprintf(stderr, "pgz: path too long: '%s'\n", in_path);
+				return 1;
+			}
 			out_path = gz_path;
 		}
 	} else if (!out_path) {
@@ -492,6 +496,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pgz: cannot remove '%s': %s\n", in_path, strerror(errno));
 		return 1;
 	}
-	free(gz_path);
 	return 0;
 }
