@@ -51,14 +51,27 @@ static void *waiter_fn(void *arg)
 	return NULL;
 }
 
-static void pelt(pthread_t t, int n)
+/*
+ * Signal @t @n times, each once the previous one was handled (pending
+ * signals of one kind merge), then give it time to go back to sleep; stop
+ * early once *@done says the thread's wait returned.
+ * Return: how many were handled.
+ */
+static unsigned long pelt(pthread_t t, int n, _Atomic bool *done)
 {
+	unsigned long before = atomic_load(&handled);
 	int i;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !atomic_load(done); i++) {
+		unsigned long seen = atomic_load(&handled);
+		uint64_t deadline = now_ns() + 2000 * MS;
+
 		CHECK(pthread_kill(t, SIGUSR1) == 0);
-		sleep_ns(2 * MS);
+		while (atomic_load(&handled) == seen && now_ns() < deadline)
+			sched_yield();
+		sleep_ns(1 * MS);
 	}
+	return atomic_load(&handled) - before;
 }
 
 static void test_wait_survives_signals(void **state)
@@ -66,7 +79,6 @@ static void test_wait_survives_signals(void **state)
 	struct compl_chain chain;
 	struct compl_chain_entry a, b, c;
 	struct waiter w = { .entry = &b };
-	unsigned long before = atomic_load(&handled);
 	pthread_t t;
 
 	(void)state;
@@ -79,8 +91,7 @@ static void test_wait_survives_signals(void **state)
 	while (!atomic_load(&w.started))
 		sched_yield();
 	sleep_ns(20 * MS); /* let it fall asleep */
-	pelt(t, 50);
-	assert_true(atomic_load(&handled) - before >= 40);
+	assert_int_equal(pelt(t, 50, &w.done), 50);
 	/* Interrupted 50 times, still waiting, still second in line. */
 	assert_false(atomic_load(&w.done));
 	assert_true(compl_chain_pending(&b));
@@ -111,7 +122,7 @@ static void test_timed_wait_survives_signals(void **state)
 	while (!atomic_load(&w.started))
 		sched_yield();
 	sleep_ns(10 * MS);
-	pelt(t, 30);
+	assert_true(pelt(t, 30, &w.done) > 0);
 	join_thread(t);
 	/* Signals neither ended the wait early nor lost the entry's place. */
 	assert_int_equal(w.ret, ETIMEDOUT);
@@ -139,9 +150,9 @@ static void test_signal_then_turn(void **state)
 	while (!atomic_load(&w.started))
 		sched_yield();
 	sleep_ns(10 * MS);
-	pelt(t, 10);
+	assert_int_equal(pelt(t, 10, &w.done), 10);
 	compl_chain_complete(&a);
-	pelt(t, 3); /* may land before or after it wakes: harmless either way */
+	pelt(t, 3, &w.done); /* may land before or after it wakes: harmless */
 	join_thread(t);
 	assert_int_equal(w.ret, 0);
 	assert_true(w.elapsed < 5000 * MS);
