@@ -6,9 +6,7 @@
 set -eu
 build=$1
 lib=$2
-dest=$(mktemp -d)
-trap 'rm -rf "$dest"' EXIT
-meson install -C "$build" --no-rebuild --quiet --destdir "$dest" >/dev/null
+. "$(dirname "$0")/install-destdir.sh"
 mandir=$(dirname "$(find "$dest" -path '*/man7/cchain.7' | head -n 1)")
 [ -n "$mandir" ] && [ "$mandir" != . ] || { echo "cchain.7 was not installed" >&2; exit 1; }
 mandir=$(dirname "$mandir")

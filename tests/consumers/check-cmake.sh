@@ -6,10 +6,7 @@
 set -eu
 build=$1
 src=$(cd "$2" && pwd)
-dest=$(mktemp -d)
-trap 'rm -rf "$dest"' EXIT
-meson install -C "$build" --no-rebuild --quiet --destdir "$dest" >/dev/null
-pc=$(find "$dest" -name libcchain.pc | head -n 1)
+. "$(dirname "$0")/../install-destdir.sh"
 export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$dest"
 cmake -S "$src/cmake" -B "$dest/build" >"$dest/cmake.log" 2>&1 || { cat "$dest/cmake.log"; exit 1; }
 cmake --build "$dest/build" >"$dest/build.log" 2>&1 || { cat "$dest/build.log"; exit 1; }

@@ -6,11 +6,7 @@
 set -eu
 build=$1
 src=$2
-dest=$(mktemp -d)
-trap 'rm -rf "$dest"' EXIT
-meson install -C "$build" --no-rebuild --quiet --destdir "$dest" >/dev/null
-pc=$(find "$dest" -name libcchain.pc | head -n 1)
-[ -n "$pc" ] || { echo "libcchain.pc was not installed" >&2; exit 1; }
+. "$(dirname "$0")/../install-destdir.sh"
 for h in cchain.h compl_chain.h async.h version.h; do
 	[ -n "$(find "$dest" -path "*/include/cchain/$h")" ] ||
 		{ echo "include/cchain/$h was not installed" >&2; exit 1; }
