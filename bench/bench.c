@@ -458,7 +458,12 @@ struct pingpong {
 	_Atomic uint32_t word; /* whose turn: 0 or 1 */
 	unsigned long rounds;
 	bool spin;
-	pthread_barrier_t start;
+	pthread_barrier_t start, end;
+};
+
+struct pingpong_arg {
+	struct pingpong *p;
+	uint32_t me;
 };
 
 static void futex_wait_word(_Atomic uint32_t *w, uint32_t val)
@@ -490,35 +495,46 @@ static void pingpong_side(struct pingpong *p, uint32_t me)
 
 static void *pingpong_thread(void *arg)
 {
-	struct pingpong *p = arg;
+	struct pingpong_arg *pa = arg;
 
-	pthread_barrier_wait(&p->start);
-	pingpong_side(p, 1);
+	pthread_barrier_wait(&pa->p->start);
+	pingpong_side(pa->p, pa->me);
+	pthread_barrier_wait(&pa->p->end);
 	return NULL;
 }
 
+/*
+ * Two threads, started and timed exactly as the relay's (N = 2), so that
+ * the ratio compares the handoff mechanisms and nothing else.
+ */
 static void pingpong(struct bench_ctx *c)
 {
 	struct pingpong p = { .rounds = 20000, .spin = bench_arg(c, 0) != 0 };
+	struct pingpong_arg pa[2] = { { &p, 0 }, { &p, 1 } };
 	struct totals tot = { 0 };
 
 	if (!p.spin)
-		p.rounds = 2000;
+		p.rounds = RELAY_HANDOFFS / 2;
 	while (bench_running(c)) {
 		struct usage a, b;
-		pthread_t t;
+		pthread_t t[2];
+		int i;
 
 		atomic_store(&p.word, 0);
-		pthread_barrier_init(&p.start, NULL, 2);
-		if (pthread_create(&t, NULL, pingpong_thread, &p))
-			die("pthread_create");
+		pthread_barrier_init(&p.start, NULL, 3);
+		pthread_barrier_init(&p.end, NULL, 3);
+		for (i = 0; i < 2; i++)
+			if (pthread_create(&t[i], NULL, pingpong_thread, &pa[i]))
+				die("pthread_create");
 		pthread_barrier_wait(&p.start);
 		a = usage_now();
-		pingpong_side(&p, 0);
-		pthread_join(t, NULL);
+		pthread_barrier_wait(&p.end);
 		b = usage_now();
+		for (i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
 		report(c, &tot, a, b, 2 * p.rounds); /* two handoffs per round */
 		pthread_barrier_destroy(&p.start);
+		pthread_barrier_destroy(&p.end);
 	}
 	report_totals(c, &tot);
 }

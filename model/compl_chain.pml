@@ -12,7 +12,8 @@
  *     ever (spin's "invalid end state");
  *   - memory: nobody touches an entry after its complete or cancel returned
  *     and the owner freed it (each owner frees its entry at once, and may
- *     add it again: entry reuse).
+ *     add it again: entry reuse); a turn-giver still waking an owner never
+ *     writes over a deferred function.
  *
  * Configurations (-D...): see the init process at the end.  Mutants
  * (-DBUG_...) re-introduce a known mistake; check.sh makes sure each one
@@ -27,6 +28,10 @@
 #define WAITING  0
 #define SLEEPING 1
 #define READY    2
+#define WAKING   3
+
+/* The owner's turn has come (WAKING: the turn-giver is still waking it). */
+#define TURN(e) (state[e] == READY || state[e] == WAKING)
 
 /* What an owner does with its entry after adding it. */
 #define K_WAIT_COMPLETE 0 /* wait, ordered step, complete */
@@ -110,19 +115,50 @@ inline futex_wake(e)
 
 /* ---- wait-futex.c ----------------------------------------------------------- */
 
-/* cchain__wake_turn(): @h became the head.  Lock held. */
+/*
+ * cchain__wake_turn(): @h became the head.  Lock held.  An owner that
+ * sleeps is left in wk, to be woken once the lock is released.
+ */
 inline wake_turn(h)
 {
-	atomic {                                   /* atomic_exchange(READY) */
+	atomic {                                   /* CAS loop */
 		assert(!freed[h]);
 		old = state[h];
-		state[h] = READY
+#ifdef BUG_NO_WAKING
+		state[h] = READY                   /* no "still waking" mark */
+#else
+		state[h] = (old == SLEEPING -> WAKING : READY)
+#endif
 	};
-	if
-	:: old == SLEEPING -> futex_wake(h)
-	:: else -> skip
-	fi;
+	wk = (old == SLEEPING -> h : NE);
 	old = 0
+}
+
+/* cchain__wake_finish(): lock not held. */
+inline wake_finish()
+{
+	if
+	:: wk < NE ->
+		futex_wake(wk);
+#ifndef BUG_NO_WAKING
+		atomic {                           /* store_release(READY) */
+			assert(!freed[wk] && !deferred[wk]);
+			state[wk] = READY
+		};
+#endif
+		wk = NE
+	:: else -> skip
+	fi
+}
+
+/* cchain__settle(): the owner waits out a turn-giver still waking it. */
+inline settle(e)
+{
+#ifndef BUG_NO_SETTLE
+	(state[e] != WAKING)
+#else
+	skip
+#endif
 }
 
 /*
@@ -143,7 +179,7 @@ inline await_turn(e, timed)
 {
 	ret = UNDECIDED;
 	if                                          /* the polling phase */
-	:: state[e] == READY -> ret = 0
+	:: TURN(e) -> ret = 0
 	:: else -> skip
 	fi;
 	do
@@ -159,14 +195,14 @@ inline await_turn(e, timed)
 			fi
 		};
 		if
-		:: cur == READY -> ret = 0
+		:: cur == READY || cur == WAKING -> ret = 0
 		:: else ->
 			if
 			:: timed -> ret = DEADLINE  /* time_left() says no */
 			:: true ->
 				futex_wait(e, SLEEP_ON);
 				if
-				:: state[e] == READY -> ret = 0
+				:: TURN(e) -> ret = 0
 				:: else -> skip
 				fi
 			fi
@@ -182,7 +218,7 @@ inline await_turn(e, timed)
 			fi
 		};
 		if
-		:: cur == READY -> ret = 0          /* the turn came meanwhile */
+		:: cur == READY || cur == WAKING -> ret = 0 /* the turn came meanwhile */
 		:: else -> ret = 1
 		fi
 	:: else -> skip
@@ -255,7 +291,7 @@ inline unlink(e)
 /*
  * pass_turn(): lock held.  Gives the turn to the new head unless a deferred
  * function holds it; a deferred head is taken off, the chain marked busy,
- * and left in todo for the caller.
+ * and left in todo for the caller; a sleeping head is left in wk.
  */
 inline pass_turn()
 {
@@ -278,41 +314,46 @@ inline pass_turn()
 }
 
 /*
- * run_deferred(): lock held on entry, released on exit.  The deferred
- * function checks the order, runs once, and frees its entry.
+ * finish(): lock held on entry, released on exit.  Unlocks, wakes wk, and
+ * runs todo's deferred function (which checks the order, runs once, and
+ * frees its entry), then relocks and passes the turn on, in a loop.
  */
-inline run_deferred()
+inline finish()
 {
 	do
-	:: todo == NE -> break
-	:: else ->
-		assert(!freed[todo]);               /* reads entry->wake.deferred */
+	:: true ->
 		unlock_chain();
-		d_step {                           /* fn(entry) */
-			PREDECESSORS_GONE_D(todo);
-			assert(!ran[todo]);
-			ran[todo] = true;
-			gone[seq[todo]] = true;
-			freed[todo] = true
-		};
-		lock_chain();
-		busy = 0;
-		pass_turn()
-	od;
-	unlock_chain()
+		wake_finish();
+		if
+		:: todo == NE -> break
+		:: else ->
+			assert(!freed[todo]);       /* reads entry->wake.deferred */
+			d_step {                   /* fn(entry) */
+				PREDECESSORS_GONE_D(todo);
+				assert(!ran[todo]);
+				ran[todo] = true;
+				gone[seq[todo]] = true;
+				freed[todo] = true
+			};
+			lock_chain();
+			busy = 0;
+			pass_turn()
+		fi
+	od
 }
 
-/* leave(): lock held; unlink, pass the turn if it was the head, unlock. */
+/* leave(): lock held; unlink, pass the turn if it was the head, finish(). */
 inline leave(e)
 {
 	unlink(e);
 	todo = NE;
+	wk = NE;
 	if
 	:: washead -> pass_turn()
 	:: else -> skip
 	fi;
 	washead = false;
-	run_deferred()
+	finish()
 }
 
 inline complete(e)
@@ -324,39 +365,32 @@ inline complete(e)
 	lock_chain();
 	assert(queue[0] == e && !busy);            /* FIFO: only the head leaves */
 	PREDECESSORS_GONE(e);
-#ifdef BUG_WAKE_OUTSIDE_LOCK
-	unlink(e);
-	h = (qlen > 0 -> queue[0] : NE);
-	unlock_chain();
-	if
-	:: h < NE && !deferred[h] -> wake_turn(h)
-	:: else -> skip
-	fi;
-	h = 0
-#else
-	leave(e)
-#endif
+	leave(e);
+	settle(e)
 }
 
 inline cancel(e)
 {
 	assert(inchain[e]);
 	lock_chain();
-	leave(e)
+	leave(e);
+	settle(e)
 }
 
 /* compl_chain_defer(): runs at once if the turn has come, else queues. */
 inline defer(e)
 {
 	assert(inchain[e] && !deferred[e]);
+	settle(e);
 	lock_chain();
-	deferred[e] = true;
+	deferred[e] = true;                        /* fn overwrites the state word */
 	if
 	:: queue[0] == e && !busy ->
 		busy = 1;
 		unlink(e);
 		todo = e;
-		run_deferred()
+		wk = NE;
+		finish()
 	:: else ->
 		unlock_chain()                     /* store_release(chain | DEFERRED) */
 	fi
@@ -366,7 +400,7 @@ inline defer(e)
 
 proctype owner(byte e; byte kind; byte rounds)
 {
-	byte i, h, old, cur, ret, todo;
+	byte i, h, old, cur, ret, todo, wk = NE;
 	bool washead;
 
 	do

@@ -63,8 +63,26 @@ void cchain__unlock(struct compl_chain *chain);
 /* Set up @entry's wake state; @ready if it is the head.  Lock held. */
 void cchain__wake_init(struct compl_chain_entry *entry, bool ready);
 
-/* @head has just become the head of @chain: give it its turn.  Lock held. */
-void cchain__wake_turn(struct compl_chain *chain, struct compl_chain_entry *head);
+/*
+ * @head has just become the head of @chain: give it its turn.  Lock held.
+ * Return: @head if its owner sleeps and must be woken with
+ * cchain__wake_finish() once the lock is released, else NULL.
+ */
+struct compl_chain_entry *cchain__wake_turn(struct compl_chain *chain,
+					    struct compl_chain_entry *head);
+
+/*
+ * Wake the owner of @head (returned by cchain__wake_turn()); lock not held.
+ * The owner cannot complete, cancel or defer @head, so cannot free it,
+ * before this returns: cchain__settle() waits for it.
+ */
+void cchain__wake_finish(struct compl_chain_entry *head);
+
+/*
+ * Called by the owner of @entry, whose turn has come, before anything that
+ * may let it free @entry: wait until a turn-giver still waking it is done.
+ */
+void cchain__settle(struct compl_chain_entry *entry);
 
 /* Has @entry's turn come?  Lock-free, acquire when true. */
 bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *entry);

@@ -125,16 +125,18 @@ static bool unlink_entry(struct compl_chain *chain, struct compl_chain_entry *en
  * The head left, or a deferred function returned (lock held): give the
  * turn to the new head, unless a deferred function holds it.  A deferred
  * head is taken off the chain with the chain marked busy, and returned: the
- * caller runs it.
+ * caller runs it.  A head whose owner sleeps is left in *@wake: the caller
+ * wakes it once the lock is released.
  */
-static struct compl_chain_entry *pass_turn(struct compl_chain *chain)
+static struct compl_chain_entry *pass_turn(struct compl_chain *chain,
+					   struct compl_chain_entry **wake)
 {
 	struct compl_chain_entry *head = chain->head;
 
 	if (!head || chain->busy)
 		return NULL;
 	if (!is_deferred(head)) {
-		cchain__wake_turn(chain, head);
+		*wake = cchain__wake_turn(chain, head);
 		return NULL;
 	}
 	/*
@@ -147,34 +149,41 @@ static struct compl_chain_entry *pass_turn(struct compl_chain *chain)
 }
 
 /*
- * Run @entry's deferred function and every deferred entry that gets the
- * turn after it.  Called with the lock held and @entry taken off the chain
- * by pass_turn(); returns with the lock released.
+ * Release the lock; wake @wake's owner; then run @entry's deferred function
+ * and every deferred entry that gets the turn after it, waking the owner
+ * that gets the turn after them.  Called with the lock held and @entry (if
+ * any) taken off the chain by pass_turn(); returns with the lock released.
  */
-static void run_deferred(struct compl_chain *chain, struct compl_chain_entry *entry)
+static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
+		   struct compl_chain_entry *wake)
 {
-	while (entry) {
-		void (*fn)(struct compl_chain_entry *) = entry->wake.deferred;
+	for (;;) {
+		void (*fn)(struct compl_chain_entry *);
 
 		cchain__unlock(chain);
+		if (wake)
+			cchain__wake_finish(wake);
+		if (!entry)
+			return;
+		fn = entry->wake.deferred;
 		cc_happens_after(entry);
 		fn(entry); /* may free @entry: not touched again */
 		cchain__lock(chain);
 		cc_happens_before(chain->head ? (void *)chain->head : (void *)&chain->head);
 		cc_store_release(&chain->busy, 0u);
-		entry = pass_turn(chain);
+		wake = NULL;
+		entry = pass_turn(chain, &wake);
 	}
-	cchain__unlock(chain);
 }
 
 /* Remove @entry; if it was the head, pass the turn on.  Lock held, then released. */
 static void leave(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	struct compl_chain_entry *run = NULL;
+	struct compl_chain_entry *run = NULL, *wake = NULL;
 
 	if (unlink_entry(chain, entry))
-		run = pass_turn(chain);
-	run_deferred(chain, run);
+		run = pass_turn(chain, &wake);
+	finish(chain, run, wake);
 }
 
 /* The entry's chain, or NULL after reporting misuse on behalf of @func. */
@@ -316,6 +325,7 @@ void compl_chain_complete(struct compl_chain_entry *entry)
 	wait_turn(chain, entry, NULL);
 	cchain__lock(chain);
 	leave(chain, entry);
+	cchain__settle(entry); /* the caller may free @entry now */
 }
 
 void compl_chain_cancel(struct compl_chain_entry *entry)
@@ -326,6 +336,7 @@ void compl_chain_cancel(struct compl_chain_entry *entry)
 		return;
 	cchain__lock(chain);
 	leave(chain, entry);
+	cchain__settle(entry);
 }
 
 void compl_chain_defer(struct compl_chain_entry *entry,
@@ -339,13 +350,14 @@ void compl_chain_defer(struct compl_chain_entry *entry,
 		cchain__misuse(__func__, "no function to defer");
 		return;
 	}
+	cchain__settle(entry); /* fn is about to overwrite the state word */
 	cchain__lock(chain);
 	entry->wake.deferred = fn;
 	if (chain->head == entry && !chain->busy) {
 		/* The turn has come: run it here, and whatever follows. */
 		cc_store_release(&chain->busy, 1u);
 		unlink_entry(chain, entry);
-		run_deferred(chain, entry);
+		finish(chain, entry, NULL);
 		return;
 	}
 	cc_store_release(&entry->chain,

@@ -29,7 +29,8 @@ void cchain__wake_init(struct compl_chain_entry *entry, bool ready)
 	entry->wake.waiter = NULL;
 }
 
-void cchain__wake_turn(struct compl_chain *chain, struct compl_chain_entry *head)
+struct compl_chain_entry *cchain__wake_turn(struct compl_chain *chain,
+					    struct compl_chain_entry *head)
 {
 	struct parker *parker = head->wake.waiter;
 	int err;
@@ -37,6 +38,18 @@ void cchain__wake_turn(struct compl_chain *chain, struct compl_chain_entry *head
 	(void)chain;
 	if (parker && (err = pthread_cond_signal(&parker->cond)))
 		CC_DIE("pthread_cond_signal", err);
+	return NULL; /* signalled with the lock held: nothing left to do */
+}
+
+void cchain__wake_finish(struct compl_chain_entry *head)
+{
+	(void)head;
+}
+
+/* The woken owner retook the lock before leaving its wait: nothing in flight. */
+void cchain__settle(struct compl_chain_entry *entry)
+{
+	(void)entry;
 }
 
 /* The head's turn has come unless a deferred function holds it. */
