@@ -52,7 +52,7 @@ echo "correspondence: $(wc -l <map.tsv) C statements found"
 for cfg in ALL REUSE FLUSH DEFER DEFER2; do
 	verify "config $cfg" -DCONFIG_$cfg || { status=1; grep -E "assert|invalid end|pan:" pan.log | head -5; }
 done
-for bug in BUG_NO_WAKING BUG_NO_SETTLE BUG_NO_SLEEP_MARK BUG_NO_WAIT_IN_COMPLETE BUG_NO_BUSY; do
+for bug in BUG_NO_WAKING BUG_NO_SETTLE BUG_LINK_BEFORE_CAS BUG_TAIL_BEFORE_LINK BUG_NO_SLEEP_MARK BUG_NO_WAIT_IN_COMPLETE BUG_NO_BUSY; do
 	for cfg in ALL REUSE DEFER; do
 		rc=0
 		verify "mutant $bug ($cfg)" -D$bug -DCONFIG_$cfg >/dev/null || rc=$?

@@ -53,6 +53,11 @@ bool freed[NE];           /* the owner (or its deferred function) freed it */
 bool deferred[NE];        /* entry->chain carries the DEFERRED tag */
 bit busy;                 /* chain->busy: a deferred function holds the turn */
 
+/* chain->tail, the word the lock-free add and complete swing with CAS. */
+#define T_EMPTY NE              /* NULL: empty, the turn is free */
+#define T_BUSY  (NE + 1)        /* CC_BUSY: empty, a deferred function runs */
+byte tailw = T_EMPTY;
+
 /* Ghost state for the properties. */
 byte seq[NE];             /* add order of the entry's current round */
 byte nseq;
@@ -238,30 +243,82 @@ inline unlock_chain()
 	lock = 0
 }
 
-/* compl_chain_add(): @e may be garbage; every member is written. */
+/*
+ * compl_chain_add(): @e may be garbage; every member is written.  Into an
+ * empty chain with one CAS and no lock; otherwise add_locked(): with the
+ * lock, a CAS loop on the tail (which a lock-free complete may empty
+ * meanwhile), then the link from the old tail.
+ */
 inline add(e)
 {
-	lock_chain();
 	d_step {
 		freed[e] = false;                  /* the owner (re)uses its memory */
 		parked[e] = false;
 		deferred[e] = false;
-		if                                 /* cchain__wake_init */
-		:: qlen == 0 && !busy -> state[e] = READY
-		:: else -> state[e] = WAITING
-		fi;
-		inchain[e] = true;
-		queue[qlen] = e;
-		qlen++;
-		seq[e] = nseq;
-		nseq++
+		state[e] = READY;                  /* cchain__wake_init(entry, true) */
+		inchain[e] = true                  /* published by the CAS */
 	};
-	unlock_chain()
+	atomic {                                   /* CAS(tail, NULL -> e) */
+		if
+		:: tailw == T_EMPTY ->
+			assert(qlen == 0 && !busy);
+			tailw = e;
+			queue[0] = e;
+			qlen = 1;
+			seq[e] = nseq;
+			nseq++;
+			ok = true
+		:: else -> ok = false
+		fi
+	};
+	if
+	:: ok -> skip                              /* the head store: see README */
+	:: else ->
+		lock_chain();
+		t = tailw;
+#ifdef BUG_LINK_BEFORE_CAS
+		if                                 /* prev->next = entry, too early */
+		:: t < NE -> assert(!freed[t])
+		:: else -> skip
+		fi;
+#endif
+		do
+		:: atomic {                        /* CAS(tail, t -> e) */
+			if
+			:: tailw == t ->
+				tailw = e;
+				state[e] = (t == T_EMPTY -> READY : WAITING);
+				seq[e] = nseq;
+				nseq++;
+				ok = true
+			:: else ->
+				t = tailw;
+				ok = false
+			fi
+		   };
+		   if
+		   :: ok -> break
+		   :: else -> skip
+		   fi
+		od;
+		skip;                              /* a jump may not land in a d_step */
+		d_step {                           /* prev->next = entry, or the head */
+			assert(t >= NE || !freed[t]);
+			queue[qlen] = e;
+			qlen++
+		};
+		unlock_chain()
+	fi;
+	t = 0;
+	ok = false
 }
 
 /*
- * unlink_entry(): lock held; sets washead.  A completed or cancelled entry
- * is gone now; a deferred one only when its function returns.
+ * unlink_entry(): lock held; sets washead, and nx to the next entry.  The
+ * writes to the neighbours come first; if @e was last, the new tail is
+ * published after them: a new last entry that holds the turn may then
+ * complete lock-free, and be freed, at once.  A completed or cancelled
+ * entry is gone now; a deferred one only when its function returns.
  */
 inline unlink(e)
 {
@@ -273,6 +330,9 @@ inline unlink(e)
 		:: else -> i++
 		od;
 		washead = (i == 0);
+		pv = (i > 0 -> queue[i - 1] : NE);
+		nx = (i + 1 < qlen -> queue[i + 1] : NE);
+		assert(nx == NE || !freed[nx]);     /* next->prev = prev */
 		do
 		:: i + 1 < qlen -> queue[i] = queue[i + 1]; i++
 		:: else -> break
@@ -285,20 +345,39 @@ inline unlink(e)
 		fi;
 		i = 0
 	};
+#ifdef BUG_TAIL_BEFORE_LINK
+	if
+	:: nx == NE -> tailw = (pv < NE -> pv : (busy -> T_BUSY : T_EMPTY))
+	:: else -> skip
+	fi;
+#endif
+	if                                         /* prev->next = next */
+	:: pv < NE -> assert(!freed[pv])
+	:: else -> skip
+	fi;
+#ifndef BUG_TAIL_BEFORE_LINK
+	if                                         /* the new tail, last */
+	:: nx == NE -> tailw = (pv < NE -> pv : (busy -> T_BUSY : T_EMPTY))
+	:: else -> skip
+	fi;
+#endif
+	pv = 0;
 	inchain[e] = false                         /* store_release(chain, NULL) */
 }
 
 /*
- * pass_turn(): lock held.  Gives the turn to the new head unless a deferred
+ * pass_turn(): lock held.  Gives the turn to @head (the next entry of the
+ * one that left, not whatever is first by now: once the chain is empty, a
+ * lock-free add may fill it) unless a deferred
  * function holds it; a deferred head is taken off, the chain marked busy,
  * and left in todo for the caller; a sleeping head is left in wk.
  */
-inline pass_turn()
+inline pass_turn(head)
 {
 	todo = NE;
 	if
-	:: qlen > 0 && !busy ->
-		h = queue[0];
+	:: head < NE && !busy ->
+		h = head;
 		if
 		:: !deferred[h] -> wake_turn(h)
 		:: else ->
@@ -337,7 +416,14 @@ inline finish()
 			};
 			lock_chain();
 			busy = 0;
-			pass_turn()
+			assert(tailw != T_EMPTY);  /* no lock-free add while busy */
+			if
+			:: tailw == T_BUSY ->      /* nothing added meanwhile */
+				tailw = T_EMPTY;
+				todo = NE
+			:: else ->
+				pass_turn(queue[0])
+			fi
 		fi
 	od
 }
@@ -349,7 +435,7 @@ inline leave(e)
 	todo = NE;
 	wk = NE;
 	if
-	:: washead -> pass_turn()
+	:: washead -> pass_turn(nx)
 	:: else -> skip
 	fi;
 	washead = false;
@@ -362,10 +448,29 @@ inline complete(e)
 #ifndef BUG_NO_WAIT_IN_COMPLETE
 	await_turn(e, false);
 #endif
-	lock_chain();
-	assert(queue[0] == e && !busy);            /* FIFO: only the head leaves */
-	PREDECESSORS_GONE(e);
-	leave(e);
+	atomic {                                   /* CAS(tail, e -> NULL) */
+		if
+		:: tailw == e ->                   /* alone: leave without the lock */
+			assert(qlen == 1 && queue[0] == e && !busy);
+			PREDECESSORS_GONE_D(e);
+			tailw = T_EMPTY;
+			qlen = 0;
+			queue[0] = 0;
+			gone[seq[e]] = true;
+			ok = true
+		:: else -> ok = false
+		fi
+	};
+	if
+	:: ok ->
+		ok = false;
+		inchain[e] = false                 /* store_release(chain, NULL) */
+	:: else ->
+		lock_chain();
+		assert(queue[0] == e && !busy);    /* FIFO: only the head leaves */
+		PREDECESSORS_GONE(e);
+		leave(e)
+	fi;
 	settle(e)
 }
 
@@ -400,8 +505,8 @@ inline defer(e)
 
 proctype owner(byte e; byte kind; byte rounds)
 {
-	byte i, h, old, cur, ret, todo, wk = NE;
-	bool washead;
+	byte i, h, old, cur, ret, todo, wk = NE, t, pv, nx;
+	bool washead, ok;
 
 	do
 	:: rounds > 0 ->

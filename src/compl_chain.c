@@ -5,6 +5,26 @@
  * any entry may leave by cancelling.  How owners sleep until their entry
  * becomes the head is the wait backend's business.
  *
+ * One word is also touched without the lock: chain->tail.  An add to an
+ * empty chain swings it from NULL to the new entry, and the complete of the
+ * only entry swings it back, each with one compare-and-swap and no lock:
+ * the uncontended cycle costs two atomic operations.  Everything else takes
+ * the lock, and moves the tail only in ways these two cannot race with:
+ * while the tail is an entry, the one lock-free move left is that entry's
+ * own complete, once it holds the turn, so a locked add swings the tail with
+ * compare-and-swap before it links the old tail, and an unlink publishes a
+ * new tail only after its last write to that entry.  Values of chain->tail:
+ *
+ *   NULL        empty, and nobody holds the turn: a lock-free add may come
+ *   CC_BUSY     empty, but a deferred function holds the turn
+ *   CC_PINNED   compl_chain_dump() walks the chain (the lock is held)
+ *   otherwise   the last entry
+ *
+ * chain->head is written with the lock held, and by the lock-free paths
+ * while they own the whole chain: an add stores its entry once the tail is
+ * its own; a complete clears the head before it swings the tail (and puts
+ * it back if a locked add got in first).
+ *
  * Deferred entries (compl_chain_defer) carry a function instead of a
  * waiter, and a tag in the low bit of their back pointer.  When one becomes
  * the head, whoever passed the turn takes it off the chain, marks the chain
@@ -22,7 +42,21 @@
 
 #include "cchain-internal.h"
 
+/* The wait backend, in this translation unit so that its fast paths inline. */
+#include CCHAIN_WAIT_BACKEND
+
 #define CC_DEFERRED ((uintptr_t)1)
+
+#define CC_BUSY ((struct compl_chain_entry *)(uintptr_t)1)
+#define CC_PINNED ((struct compl_chain_entry *)(uintptr_t)2)
+
+static bool cas_tail(struct compl_chain *chain, struct compl_chain_entry **expect,
+		     struct compl_chain_entry *desired)
+{
+	return atomic_compare_exchange_strong_explicit(CC_ATOMIC(&chain->tail), expect, desired,
+						       memory_order_acq_rel,
+						       memory_order_relaxed);
+}
 
 void cchain__lock(struct compl_chain *chain)
 {
@@ -56,7 +90,7 @@ void compl_chain_destroy(struct compl_chain *chain)
 	int err;
 
 	cchain__lock(chain);
-	if (chain->head || chain->busy) {
+	if (cc_load_relaxed(&chain->tail)) {
 		cchain__unlock(chain);
 		cchain__misuse(__func__, "chain is not empty");
 		return;
@@ -67,27 +101,47 @@ void compl_chain_destroy(struct compl_chain *chain)
 		CC_DIE("pthread_mutex_destroy", err);
 }
 
+/* Append @entry (lock held); the tail may move meanwhile, lock-free. */
+static void add_locked(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	struct compl_chain_entry *tail = cc_load_relaxed(&chain->tail), *prev;
+
+	do {
+		prev = tail == CC_BUSY ? NULL : tail;
+		entry->prev = prev;
+		cchain__wake_init(entry, tail == NULL);
+	} while (!cas_tail(chain, &tail, entry));
+	if (prev) {
+		/* No longer the tail: @prev now leaves only under the lock. */
+		prev->next = entry;
+	} else {
+		cc_happens_after(&chain->tail);
+		cc_store_release(&chain->head, entry);
+	}
+}
+
 void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	struct compl_chain_entry *tail;
+	struct compl_chain_entry *empty = NULL;
 
 	/* Every member is written before it is read: @entry may be garbage. */
 	entry->next = NULL;
+	entry->prev = NULL;
 	cc_atomic_var(&entry->chain);
 	cc_atomic_var(&entry->wake.state);
 	cc_atomic_var(&chain->head);
 	cc_atomic_var(&chain->tail);
 	cc_atomic_var(&chain->busy);
-	cchain__lock(chain);
-	tail = chain->tail;
-	entry->prev = tail;
-	cchain__wake_init(entry, tail == NULL && !chain->busy);
-	cc_store_release(&entry->chain, chain);
-	if (tail)
-		tail->next = entry;
-	else
+	cc_store_relaxed(&entry->chain, chain);
+	cchain__wake_init(entry, true);
+	if (cas_tail(chain, &empty, entry)) {
+		/* Lock-free: the chain was empty, the turn is ours. */
+		cc_happens_after(&chain->tail);
 		cc_store_release(&chain->head, entry);
-	cc_store_relaxed(&chain->tail, entry);
+		return;
+	}
+	cchain__lock(chain);
+	add_locked(chain, entry);
 	cchain__unlock(chain);
 }
 
@@ -106,19 +160,46 @@ static bool unlink_entry(struct compl_chain *chain, struct compl_chain_entry *en
 	struct compl_chain_entry *next = entry->next;
 	struct compl_chain_entry *prev = entry->prev;
 
-	if (next)
-		next->prev = prev;
-	else
-		cc_store_relaxed(&chain->tail, prev);
 	if (prev) {
 		prev->next = next;
 	} else {
 		cc_happens_before(next ? (void *)next : (void *)&chain->head);
 		cc_store_release(&chain->head, next);
 	}
+	if (next) {
+		next->prev = prev;
+	} else {
+		/*
+		 * After the last write to @prev: as the tail, and the head, it
+		 * may complete lock-free and be freed at once.
+		 */
+		if (!prev)
+			cc_happens_before(&chain->tail);
+		cc_store_release(&chain->tail, prev ? prev : chain->busy ? CC_BUSY : NULL);
+	}
 	cc_happens_before(entry);
 	cc_store_release(&entry->chain, NULL);
 	return prev == NULL;
+}
+
+/*
+ * Complete @entry without the lock if it holds the turn and is the last
+ * entry: swing the tail to NULL.  False if an add got in first (or a dump
+ * pinned the chain): the head is put back and the caller takes the lock.
+ */
+static bool leave_alone(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	struct compl_chain_entry *expect = entry;
+
+	cc_store_relaxed(&chain->head, NULL);
+	cc_happens_before(&chain->tail);
+	if (!cas_tail(chain, &expect, NULL)) {
+		cc_store_relaxed(&chain->head, entry);
+		return false;
+	}
+	cc_happens_before(entry);
+	cc_store_release(&entry->chain, NULL);
+	return true;
 }
 
 /*
@@ -129,10 +210,9 @@ static bool unlink_entry(struct compl_chain *chain, struct compl_chain_entry *en
  * wakes it once the lock is released.
  */
 static struct compl_chain_entry *pass_turn(struct compl_chain *chain,
+					   struct compl_chain_entry *head,
 					   struct compl_chain_entry **wake)
 {
-	struct compl_chain_entry *head = chain->head;
-
 	if (!head || chain->busy)
 		return NULL;
 	if (!is_deferred(head)) {
@@ -159,6 +239,7 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 {
 	for (;;) {
 		void (*fn)(struct compl_chain_entry *);
+		struct compl_chain_entry *head;
 
 		cchain__unlock(chain);
 		if (wake)
@@ -169,20 +250,29 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 		cc_happens_after(entry);
 		fn(entry); /* may free @entry: not touched again */
 		cchain__lock(chain);
-		cc_happens_before(chain->head ? (void *)chain->head : (void *)&chain->head);
+		head = cc_load_relaxed(&chain->head);
+		cc_happens_before(head ? (void *)head : (void *)&chain->head);
 		cc_store_release(&chain->busy, 0u);
 		wake = NULL;
-		entry = pass_turn(chain, &wake);
+		if (cc_load_relaxed(&chain->tail) == CC_BUSY) {
+			/* Nothing was added meanwhile: the chain is free. */
+			cc_happens_before(&chain->tail);
+			cc_store_release(&chain->tail, NULL);
+			entry = NULL;
+		} else {
+			entry = pass_turn(chain, head, &wake);
+		}
 	}
 }
 
 /* Remove @entry; if it was the head, pass the turn on.  Lock held, then released. */
 static void leave(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	struct compl_chain_entry *run = NULL, *wake = NULL;
+	struct compl_chain_entry *next = entry->next, *run = NULL, *wake = NULL;
 
+	/* Not chain->head: once the chain is empty, a lock-free add may fill it. */
 	if (unlink_entry(chain, entry))
-		run = pass_turn(chain, &wake);
+		run = pass_turn(chain, next, &wake);
 	finish(chain, run, wake);
 }
 
@@ -323,8 +413,10 @@ void compl_chain_complete(struct compl_chain_entry *entry)
 	if (!chain)
 		return;
 	wait_turn(chain, entry, NULL);
-	cchain__lock(chain);
-	leave(chain, entry);
+	if (cc_load_relaxed(&chain->tail) != entry || !leave_alone(chain, entry)) {
+		cchain__lock(chain);
+		leave(chain, entry);
+	}
 	cchain__settle(entry); /* the caller may free @entry now */
 }
 
@@ -353,7 +445,7 @@ void compl_chain_defer(struct compl_chain_entry *entry,
 	cchain__settle(entry); /* fn is about to overwrite the state word */
 	cchain__lock(chain);
 	entry->wake.deferred = fn;
-	if (chain->head == entry && !chain->busy) {
+	if (cc_load_relaxed(&chain->head) == entry && !chain->busy) {
 		/* The turn has come: run it here, and whatever follows. */
 		cc_store_release(&chain->busy, 1u);
 		unlink_entry(chain, entry);
@@ -422,15 +514,15 @@ int compl_chain_wait_timeout(struct compl_chain_entry *entry, uint64_t timeout_n
 
 bool compl_chain_empty(struct compl_chain *chain)
 {
-	if (cc_load_acquire(&chain->head) || cc_load_acquire(&chain->busy))
+	if (cc_load_acquire(&chain->tail))
 		return false;
-	cc_happens_after(&chain->head);
+	cc_happens_after(&chain->tail);
 	return true;
 }
 
 void compl_chain_dump(struct compl_chain *chain, FILE *out)
 {
-	struct compl_chain_entry *e;
+	struct compl_chain_entry *e, *tail;
 	struct timespec pause = { 0, 1000000 };
 	bool locked = false;
 	unsigned long n = 0;
@@ -442,11 +534,22 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 		if (!locked)
 			nanosleep(&pause, NULL);
 	}
+	/*
+	 * Pin the tail: lock-free adds and completes fail over to the lock,
+	 * so no entry can leave, and be freed, while we walk.
+	 */
+	if (locked)
+		tail = atomic_exchange_explicit(CC_ATOMIC(&chain->tail), CC_PINNED,
+						memory_order_acq_rel);
+	else
+		tail = cc_load_relaxed(&chain->tail);
 	for (e = cc_load_relaxed(&chain->head); e; e = e->next)
 		n++;
-	fprintf(out, "compl_chain %p: %lu entries, head %p, tail %p%s%s\n", (void *)chain, n,
-		(void *)cc_load_relaxed(&chain->head), (void *)cc_load_relaxed(&chain->tail),
+	fprintf(out, "compl_chain %p: %lu entries, head %p, tail %p%s%s%s\n", (void *)chain, n,
+		(void *)cc_load_relaxed(&chain->head),
+		tail == CC_BUSY || tail == CC_PINNED ? NULL : (void *)tail,
 		cc_load_relaxed(&chain->busy) ? ", a deferred function holds the turn" : "",
+		!n && tail && tail != CC_BUSY ? ", a lock-free add in progress" : "",
 		locked ? "" : " (lock held elsewhere: read without it)");
 	n = 0;
 	for (e = cc_load_relaxed(&chain->head); e; e = e->next) {
@@ -459,6 +562,8 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 		fprintf(out, "  #%lu entry %p: %s%s\n", n++, (void *)e, state,
 			(back & ~CC_DEFERRED) == (uintptr_t)chain ? "" : ", BAD back pointer");
 	}
-	if (locked)
+	if (locked) {
+		cc_store_release(&chain->tail, tail);
 		cchain__unlock(chain);
+	}
 }

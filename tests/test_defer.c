@@ -267,6 +267,47 @@ static void test_fn_readds(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * A deferred function holds the turn of an otherwise empty chain: an entry
+ * added meanwhile (here from inside the function) must wait for it to
+ * return, although the chain's list is empty.
+ */
+struct alone {
+	struct compl_chain_entry entry, late;
+	struct compl_chain *chain;
+	bool late_ready_in_fn, empty_in_fn;
+};
+
+static void alone_fn(struct compl_chain_entry *e)
+{
+	struct alone *a = (struct alone *)e;
+
+	a->empty_in_fn = compl_chain_empty(a->chain);
+	compl_chain_add(a->chain, &a->late);
+	a->late_ready_in_fn = compl_chain_try_wait(&a->late);
+}
+
+static void test_add_while_alone_fn_runs(void **state)
+{
+	struct compl_chain chain;
+	struct alone a = { .chain = &chain };
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a.entry);
+	compl_chain_defer(&a.entry, alone_fn);
+	assert_false(a.empty_in_fn);
+	assert_false(a.late_ready_in_fn);
+	assert_true(compl_chain_try_wait(&a.late));
+	compl_chain_complete(&a.late);
+	assert_true(compl_chain_empty(&chain));
+	/* And the chain is free again: the next add has its turn at once. */
+	compl_chain_add(&chain, &a.late);
+	assert_true(compl_chain_try_wait(&a.late));
+	compl_chain_complete(&a.late);
+	compl_chain_destroy(&chain);
+}
+
 /* A pool where tasks defer, wait, release early or cancel at random. */
 struct ptask {
 	struct compl_chain_entry entry;
@@ -454,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_mixed_with_waiters),
 		cmocka_unit_test(test_cancel_around_deferred),
 		cmocka_unit_test(test_fn_readds),
+		cmocka_unit_test(test_add_while_alone_fn_runs),
 		cmocka_unit_test(test_pool_mix),
 		cmocka_unit_test(test_misuse),
 		cmocka_unit_test(test_spin_knob),

@@ -482,6 +482,122 @@ static void test_concurrent_adders(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/* ---- lock-free add and complete racing the locked paths ------------------ */
+
+/*
+ * Threads add, wait, complete and free one task at a time: whenever the
+ * chain is empty the add and the complete take no lock, otherwise they race
+ * with each other's locked adds and completes.  Each task is freed right
+ * after its complete returns (the sanitizers watch for late accesses).
+ */
+#define RACERS 4
+
+struct lfracer {
+	struct compl_chain *chain;
+	unsigned int tid;
+	unsigned long n;
+	unsigned long *out, *nout;
+};
+
+static void *lfracer_fn(void *arg)
+{
+	struct lfracer *r = arg;
+	unsigned long i;
+
+	for (i = 0; i < r->n; i++) {
+		struct compl_chain_entry *e = xmalloc(sizeof(*e));
+
+		compl_chain_add(r->chain, e);
+		compl_chain_wait(e);
+		r->out[(*r->nout)++] = (unsigned long)r->tid << 32 | i;
+		compl_chain_complete(e);
+		free(e);
+		if (i % 64 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void test_lockfree_races_locked(void **state)
+{
+	unsigned long n = test_scale(20000), nout = 0, i;
+	unsigned long *out = calloc(RACERS * n, sizeof(*out));
+	unsigned long next[RACERS] = { 0 };
+	struct lfracer r[RACERS];
+	pthread_t t[RACERS];
+	struct compl_chain chain;
+	unsigned int k;
+
+	(void)state;
+	CHECK(out != NULL);
+	compl_chain_init(&chain);
+	for (k = 0; k < RACERS; k++) {
+		r[k] = (struct lfracer){ &chain, k, n, out, &nout };
+		t[k] = start_thread(lfracer_fn, &r[k]);
+	}
+	for (k = 0; k < RACERS; k++)
+		join_thread(t[k]);
+	/* The ordered step ran once per task, and each thread's in its order. */
+	assert_int_equal(nout, RACERS * n);
+	for (i = 0; i < nout; i++) {
+		unsigned int tid = (unsigned int)(out[i] >> 32);
+
+		assert_true(tid < RACERS);
+		assert_int_equal(out[i] & 0xffffffffu, next[tid]);
+		next[tid]++;
+	}
+	free(out);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
+/* compl_chain_dump() while the lock-free paths run: no entry freed under it. */
+struct dumped {
+	struct compl_chain *chain;
+	_Atomic bool stop;
+	_Atomic unsigned long cycles;
+};
+
+static void *dumped_fn(void *arg)
+{
+	struct dumped *d = arg;
+
+	while (!atomic_load(&d->stop)) {
+		struct compl_chain_entry *e = xmalloc(sizeof(*e));
+
+		compl_chain_add(d->chain, e);
+		compl_chain_complete(e);
+		free(e);
+		atomic_fetch_add(&d->cycles, 1);
+	}
+	return NULL;
+}
+
+static void test_dump_while_lockfree(void **state)
+{
+	struct compl_chain chain;
+	struct dumped d = { .chain = &chain };
+	FILE *null = fopen("/dev/null", "w");
+	pthread_t t[2];
+	int i;
+
+	(void)state;
+	assert_non_null(null);
+	compl_chain_init(&chain);
+	for (i = 0; i < 2; i++)
+		t[i] = start_thread(dumped_fn, &d);
+	while (atomic_load(&d.cycles) == 0)
+		sched_yield();
+	for (i = 0; i < (int)test_scale(2000); i++)
+		compl_chain_dump(&chain, null);
+	atomic_store(&d.stop, true);
+	for (i = 0; i < 2; i++)
+		join_thread(t[i]);
+	fclose(null);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
 /* ---- many sleepers wake one at a time, in order ------------------------- */
 
 #define SLEEPERS 64
@@ -543,6 +659,8 @@ int main(void)
 		cmocka_unit_test(test_timeout_then_turn),
 		cmocka_unit_test(test_timeout_races_turn),
 		cmocka_unit_test(test_concurrent_adders),
+		cmocka_unit_test(test_lockfree_races_locked),
+		cmocka_unit_test(test_dump_while_lockfree),
 		cmocka_unit_test(test_many_sleepers),
 	};
 

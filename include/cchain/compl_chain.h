@@ -90,9 +90,10 @@ CCHAIN_API void compl_chain_init(struct compl_chain *chain);
  * @entry: the entry; may be uninitialised memory, must not be pending
  *
  * The entry's turn comes once every entry added before it has completed or
- * been cancelled; when the chain was empty it has its turn at once.  Adds are
- * serialised by the chain's lock: the order in which concurrent adds take it
- * is the chain order.
+ * been cancelled; when the chain was empty it has its turn at once.  Each add
+ * takes effect atomically (a compare-and-swap on the chain's tail): the order
+ * in which concurrent adds take effect is the chain order.  An add to an
+ * empty chain takes no lock.
  *
  * Context: any thread, concurrently with any other chain call.  Never sleeps
  * for a turn (it may briefly wait for the chain's internal lock).
@@ -285,7 +286,9 @@ CCHAIN_API uint64_t cchain_set_spin_ns(uint64_t ns);
  * One line for the chain (head, tail, number of entries), then one per
  * entry in chain order with its wait state.  For watchdogs and debuggers:
  * if the chain's lock cannot be taken within 100 ms (a thread died or hangs
- * holding it), the list is printed without it and says so.
+ * holding it), the list is printed without it and says so.  While the list
+ * is printed with the lock, the lock-free add and complete wait for it, and
+ * compl_chain_empty() reports the chain as not empty.
  *
  * Context: any thread; may sleep briefly.
  */
