@@ -10,7 +10,9 @@
  *                a list per chain, a mutex+condvar "completion" per entry
  *   ticket       the usual hand-written ticket counter, one condvar, broadcast
  *   none         no ordering at all (the ceiling)
- * Floors: a raw futex ping-pong (always sleeps) and a spin ping-pong.
+ * Floors: a raw futex ping-pong (FUTEX_WAIT / FUTEX_WAKE on one word: the
+ * blocking floor) and a spin ping-pong (the hardware floor), both on two
+ * threads started and timed like the relay's.
  *
  * Scenarios: uncontended add+wait+complete; a relay of N threads, each
  * adding, waiting, working W us and completing; a pool of P workers taking

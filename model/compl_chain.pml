@@ -366,15 +366,35 @@ inline unlink(e)
 }
 
 /*
+ * take_run(): lock held, chain busy, @first (deferred) taken off: take off
+ * the deferred entries that now lead the chain too, into batch[].
+ */
+inline take_run(first)
+{
+	batch[0] = first;
+	nrun = 1;
+	do
+	:: qlen > 0 && deferred[queue[0]] ->
+		x = queue[0];
+		unlink(x);
+		batch[nrun] = x;
+		nrun++
+	:: else -> break
+	od;
+	x = 0
+}
+
+/*
  * pass_turn(): lock held.  Gives the turn to @head (the next entry of the
  * one that left, not whatever is first by now: once the chain is empty, a
  * lock-free add may fill it) unless a deferred
  * function holds it; a deferred head is taken off, the chain marked busy,
- * and left in todo for the caller; a sleeping head is left in wk.
+ * and left in batch[] for the caller with the deferred entries that follow it
+ * (take_run); a sleeping head is left in wk.
  */
 inline pass_turn(head)
 {
-	todo = NE;
+	nrun = 0;
 	if
 	:: head < NE && !busy ->
 		h = head;
@@ -385,7 +405,7 @@ inline pass_turn(head)
 			busy = 1;
 #endif
 			unlink(h);
-			todo = h
+			take_run(h)
 		fi;
 		h = 0
 	:: else -> skip
@@ -394,8 +414,9 @@ inline pass_turn(head)
 
 /*
  * finish(): lock held on entry, released on exit.  Unlocks, wakes wk, and
- * runs todo's deferred function (which checks the order, runs once, and
- * frees its entry), then relocks and passes the turn on, in a loop.
+ * runs the deferred functions of batch[] in order (each checks the order,
+ * runs once, and frees its entry), then relocks and passes the turn on, in
+ * a loop.
  */
 inline finish()
 {
@@ -404,23 +425,32 @@ inline finish()
 		unlock_chain();
 		wake_finish();
 		if
-		:: todo == NE -> break
+		:: nrun == 0 -> break
 		:: else ->
-			assert(!freed[todo]);       /* reads entry->wake.deferred */
-			d_step {                   /* fn(entry) */
-				PREDECESSORS_GONE_D(todo);
-				assert(!ran[todo]);
-				ran[todo] = true;
-				gone[seq[todo]] = true;
-				freed[todo] = true
-			};
+			k = 0;
+			do
+			:: k < nrun ->
+				x = batch[k];
+				assert(!freed[x]);  /* reads ->next, ->wake.deferred */
+				d_step {            /* fn(entry) */
+					PREDECESSORS_GONE_D(x);
+					assert(!ran[x]);
+					ran[x] = true;
+					gone[seq[x]] = true;
+					freed[x] = true
+				};
+				k++
+			:: else -> break
+			od;
+			k = 0;
+			x = 0;
 			lock_chain();
 			busy = 0;
 			assert(tailw != T_EMPTY);  /* no lock-free add while busy */
 			if
 			:: tailw == T_BUSY ->      /* nothing added meanwhile */
 				tailw = T_EMPTY;
-				todo = NE
+				nrun = 0
 			:: else ->
 				pass_turn(queue[0])
 			fi
@@ -432,7 +462,7 @@ inline finish()
 inline leave(e)
 {
 	unlink(e);
-	todo = NE;
+	nrun = 0;
 	wk = NE;
 	if
 	:: washead -> pass_turn(nx)
@@ -493,7 +523,7 @@ inline defer(e)
 	:: queue[0] == e && !busy ->
 		busy = 1;
 		unlink(e);
-		todo = e;
+		take_run(e);
 		wk = NE;
 		finish()
 	:: else ->
@@ -505,7 +535,8 @@ inline defer(e)
 
 proctype owner(byte e; byte kind; byte rounds)
 {
-	byte i, h, old, cur, ret, todo, wk = NE, t, pv, nx;
+	byte i, h, old, cur, ret, wk = NE, t, pv, nx, x, k, nrun;
+	byte batch[NE];
 	bool washead, ok;
 
 	do

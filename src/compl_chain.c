@@ -202,6 +202,30 @@ static bool leave_alone(struct compl_chain *chain, struct compl_chain_entry *ent
 	return true;
 }
 
+/* At most this many deferred functions run per round trip of the lock. */
+#define CC_RUN_MAX 64
+
+/*
+ * @first is a deferred head, taken off by the caller with the chain marked
+ * busy (lock held): take off the deferred entries that follow it too, up
+ * to CC_RUN_MAX in all, and return the run, linked through ->next.
+ */
+static struct compl_chain_entry *take_run(struct compl_chain *chain,
+					  struct compl_chain_entry *first)
+{
+	struct compl_chain_entry *last = first, *next;
+	unsigned int n = 1;
+
+	/* unlink_entry() leaves ->next of what it took off alone. */
+	while ((next = last->next) && n < CC_RUN_MAX && is_deferred(next)) {
+		unlink_entry(chain, next);
+		last = next;
+		n++;
+	}
+	last->next = NULL;
+	return first;
+}
+
 /*
  * The head left, or a deferred function returned (lock held): give the
  * turn to the new head, unless a deferred function holds it.  A deferred
@@ -225,14 +249,15 @@ static struct compl_chain_entry *pass_turn(struct compl_chain *chain,
 	 */
 	cc_store_release(&chain->busy, 1u);
 	unlink_entry(chain, head);
-	return head;
+	return take_run(chain, head);
 }
 
 /*
- * Release the lock; wake @wake's owner; then run @entry's deferred function
- * and every deferred entry that gets the turn after it, waking the owner
- * that gets the turn after them.  Called with the lock held and @entry (if
- * any) taken off the chain by pass_turn(); returns with the lock released.
+ * Release the lock; wake @wake's owner; then run the deferred functions of
+ * the run @entry, and of every run that gets the turn after it, waking the
+ * owner that gets the turn after them.  Called with the lock held and @entry
+ * (if any) taken off the chain by pass_turn() or take_run(); returns with
+ * the lock released.
  */
 static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 		   struct compl_chain_entry *wake)
@@ -246,9 +271,14 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 			cchain__wake_finish(wake);
 		if (!entry)
 			return;
-		fn = entry->wake.deferred;
-		cc_happens_after(entry);
-		fn(entry); /* may free @entry: not touched again */
+		do {
+			struct compl_chain_entry *next = entry->next;
+
+			fn = entry->wake.deferred;
+			cc_happens_after(entry);
+			fn(entry); /* may free @entry: not touched again */
+			entry = next;
+		} while (entry);
 		cchain__lock(chain);
 		head = cc_load_relaxed(&chain->head);
 		cc_happens_before(head ? (void *)head : (void *)&chain->head);
@@ -449,7 +479,7 @@ void compl_chain_defer(struct compl_chain_entry *entry,
 		/* The turn has come: run it here, and whatever follows. */
 		cc_store_release(&chain->busy, 1u);
 		unlink_entry(chain, entry);
-		finish(chain, entry, NULL);
+		finish(chain, take_run(chain, entry), NULL);
 		return;
 	}
 	cc_store_release(&entry->chain,
