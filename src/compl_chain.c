@@ -128,7 +128,7 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 	entry->next = NULL;
 	entry->prev = NULL;
 	cc_atomic_var(&entry->chain);
-	cc_atomic_var(&entry->wake.state);
+	cc_atomic_var(&entry->wake);
 	cc_atomic_var(&chain->head);
 	cc_atomic_var(&chain->tail);
 	cc_atomic_var(&chain->busy);
@@ -579,7 +579,8 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 		(void *)cc_load_relaxed(&chain->head),
 		tail == CC_BUSY || tail == CC_PINNED ? NULL : (void *)tail,
 		cc_load_relaxed(&chain->busy) ? ", a deferred function holds the turn" : "",
-		!n && tail && tail != CC_BUSY ? ", a lock-free add in progress" : "",
+		!n && tail && tail != CC_BUSY && tail != CC_PINNED ?
+			", a lock-free add in progress" : "",
 		locked ? "" : " (lock held elsewhere: read without it)");
 	n = 0;
 	for (e = cc_load_relaxed(&chain->head); e; e = e->next) {

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * Portable wait backend: the chain's mutex and one condition variable per
- * sleeping owner, living on that owner's stack.  An entry's turn has come
- * when it is the head of the chain.  A sleeping owner publishes its
- * condition variable in the entry; the turn-giver signals exactly that one
- * (never a broadcast), with the lock held so the waiter's stack frame is
- * still there.
+ * sleeping owner, living on that owner's stack.  The entry's wake member
+ * holds NULL (the turn has not come, nobody sleeps), the sleeping owner's
+ * parker, or CC_TURN (the turn has come; final until the entry leaves).
+ * The turn-giver, with the lock held, signals the parker if there is one
+ * (exactly that one, never a broadcast; the lock keeps the sleeper's stack
+ * frame there), then stores CC_TURN: its last access to the entry, whose
+ * owner may from then on complete it without the lock, and free it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,21 +25,24 @@ const char *cchain_wait_backend(void)
 	return "condvar";
 }
 
+static char turn_token;
+#define CC_TURN ((void *)&turn_token)
+
 void cchain__wake_init(struct compl_chain_entry *entry, bool ready)
 {
-	(void)ready;
-	entry->wake.waiter = NULL;
+	cc_store_relaxed(&entry->wake.waiter, ready ? CC_TURN : NULL);
 }
 
 struct compl_chain_entry *cchain__wake_turn(struct compl_chain *chain,
 					    struct compl_chain_entry *head)
 {
-	struct parker *parker = head->wake.waiter;
+	struct parker *parker = cc_load_relaxed(&head->wake.waiter);
 	int err;
 
 	(void)chain;
-	if (parker && (err = pthread_cond_signal(&parker->cond)))
+	if (parker && parker != CC_TURN && (err = pthread_cond_signal(&parker->cond)))
 		CC_DIE("pthread_cond_signal", err);
+	cc_store_release(&head->wake.waiter, CC_TURN); /* last access to @head */
 	return NULL; /* signalled with the lock held: nothing left to do */
 }
 
@@ -52,22 +57,25 @@ void cchain__settle(struct compl_chain_entry *entry)
 	(void)entry;
 }
 
-/* The head's turn has come unless a deferred function holds it. */
-static bool is_turn(struct compl_chain *chain, struct compl_chain_entry *entry)
+static bool is_turn(struct compl_chain_entry *entry)
 {
-	return cc_load_acquire(&chain->head) == entry && !cc_load_acquire(&chain->busy);
+	return cc_load_acquire(&entry->wake.waiter) == CC_TURN;
 }
 
 bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	return is_turn(chain, entry);
+	(void)chain;
+	return is_turn(entry);
 }
 
 void cchain__wake_describe(struct compl_chain *chain, struct compl_chain_entry *entry,
 			   char *buf, size_t len)
 {
-	snprintf(buf, len, "%s, %s", is_turn(chain, entry) ? "ready" : "waiting",
-		 entry->wake.waiter ? "owner sleeping" : "owner not sleeping");
+	void *waiter = cc_load_relaxed(&entry->wake.waiter);
+
+	(void)chain;
+	snprintf(buf, len, "%s", waiter == CC_TURN ? "ready" :
+				 waiter ? "waiting, owner sleeping" : "waiting, owner not sleeping");
 }
 
 static void parker_init(struct parker *parker)
@@ -90,12 +98,12 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 	struct parker parker;
 	int ret = 0, err;
 
-	if (cchain__turn_ready(chain, entry))
+	if (is_turn(entry))
 		return 0;
 	parker_init(&parker);
 	cchain__lock(chain);
-	entry->wake.waiter = &parker;
-	while (!is_turn(chain, entry)) {
+	while (!is_turn(entry)) {
+		cc_store_relaxed(&entry->wake.waiter, (void *)&parker);
 		if (!deadline) {
 			err = pthread_cond_wait(&parker.cond, &chain->lock);
 		} else {
@@ -103,15 +111,16 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 						     deadline);
 			/* Recheck after a timeout: a turn given meanwhile wins. */
 			if (err == ETIMEDOUT) {
-				if (!is_turn(chain, entry))
+				if (!is_turn(entry)) {
+					cc_store_relaxed(&entry->wake.waiter, NULL);
 					ret = ETIMEDOUT;
+				}
 				break;
 			}
 		}
 		if (err)
 			CC_DIE("pthread_cond_wait", err);
 	}
-	entry->wake.waiter = NULL;
 	cchain__unlock(chain);
 	if ((err = pthread_cond_destroy(&parker.cond)))
 		CC_DIE("pthread_cond_destroy", err);

@@ -27,7 +27,6 @@
 #include <time.h>
 
 #include <urcu/arch.h>
-
 #include <urcu/futex.h>
 
 /* Entries are private to the process: private futexes skip the page lookup. */
