@@ -60,16 +60,17 @@ void cchain__unlock(struct compl_chain *chain);
  * entry's wake member and decides how a waiter sleeps.
  */
 
-/* Set up @entry's wake state; @ready if it is the head.  Lock held. */
+/* Set up @entry's wake state; @ready if its turn has come.  Before @entry is published. */
 void cchain__wake_init(struct compl_chain_entry *entry, bool ready);
 
 /*
- * @head has just become the head of @chain: give it its turn.  Lock held.
+ * @head has just become the head of its chain: give it its turn, as the
+ * last access to @head (its owner may then complete it without the lock and
+ * free it), unless a wake-up is left to do.  Lock held.
  * Return: @head if its owner sleeps and must be woken with
  * cchain__wake_finish() once the lock is released, else NULL.
  */
-struct compl_chain_entry *cchain__wake_turn(struct compl_chain *chain,
-					    struct compl_chain_entry *head);
+struct compl_chain_entry *cchain__wake_turn(struct compl_chain_entry *head);
 
 /*
  * Wake the owner of @head (returned by cchain__wake_turn()); lock not held.
@@ -85,7 +86,7 @@ void cchain__wake_finish(struct compl_chain_entry *head);
 void cchain__settle(struct compl_chain_entry *entry);
 
 /* Has @entry's turn come?  Lock-free, acquire when true. */
-bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *entry);
+bool cchain__turn_ready(struct compl_chain_entry *entry);
 
 /*
  * Block until @entry's turn has come or the CLOCK_MONOTONIC time @deadline
@@ -95,7 +96,6 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 		       const struct timespec *deadline);
 
 /* Describe @entry's wait state in @buf, for compl_chain_dump(). */
-void cchain__wake_describe(struct compl_chain *chain, struct compl_chain_entry *entry,
-			   char *buf, size_t len);
+void cchain__wake_describe(struct compl_chain_entry *entry, char *buf, size_t len);
 
 #endif /* CCHAIN_INTERNAL_H */

@@ -240,7 +240,7 @@ static struct compl_chain_entry *pass_turn(struct compl_chain *chain,
 	if (!head || chain->busy)
 		return NULL;
 	if (!is_deferred(head)) {
-		*wake = cchain__wake_turn(chain, head);
+		*wake = cchain__wake_turn(head);
 		return NULL;
 	}
 	/*
@@ -375,7 +375,7 @@ static uint64_t mono_ns(void)
  * need the CPUs more than we need a fast wake-up.
  * Return: true if the turn came.
  */
-static bool spin_for_turn(struct compl_chain *chain, struct compl_chain_entry *entry)
+static bool spin_for_turn(struct compl_chain_entry *entry)
 {
 	uint64_t budget, start;
 	bool ready = false;
@@ -390,7 +390,7 @@ static bool spin_for_turn(struct compl_chain *chain, struct compl_chain_entry *e
 	start = mono_ns();
 	do {
 		for (i = 0; i < 64; i++) {
-			if (cchain__turn_ready(chain, entry)) {
+			if (cchain__turn_ready(entry)) {
 				ready = true;
 				goto out;
 			}
@@ -416,9 +416,9 @@ static int wait_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
 {
 	int ret = 0;
 
-	if (!cchain__turn_ready(chain, entry)) {
+	if (!cchain__turn_ready(entry)) {
 		atomic_fetch_add_explicit(&waiters, 1, memory_order_relaxed);
-		if (!spin_for_turn(chain, entry))
+		if (!spin_for_turn(entry))
 			ret = cchain__await_turn(chain, entry, deadline);
 		atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
 		if (ret)
@@ -507,7 +507,7 @@ bool compl_chain_try_wait(struct compl_chain_entry *entry)
 {
 	struct compl_chain *chain = pending_chain(entry, __func__);
 
-	if (!chain || !cchain__turn_ready(chain, entry))
+	if (!chain || !cchain__turn_ready(entry))
 		return false;
 	got_turn(entry);
 	return true;
@@ -521,7 +521,7 @@ int compl_chain_wait_timeout(struct compl_chain_entry *entry, uint64_t timeout_n
 
 	if (!chain)
 		return EINVAL;
-	if (cchain__turn_ready(chain, entry)) {
+	if (cchain__turn_ready(entry)) {
 		got_turn(entry);
 		return 0;
 	}
@@ -589,7 +589,7 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 		if (back & CC_DEFERRED)
 			snprintf(state, sizeof(state), "deferred");
 		else
-			cchain__wake_describe(chain, e, state, sizeof(state));
+			cchain__wake_describe(e, state, sizeof(state));
 		fprintf(out, "  #%lu entry %p: %s%s\n", n++, (void *)e, state,
 			(back & ~CC_DEFERRED) == (uintptr_t)chain ? "" : ", BAD back pointer");
 	}

@@ -33,13 +33,11 @@ void cchain__wake_init(struct compl_chain_entry *entry, bool ready)
 	cc_store_relaxed(&entry->wake.waiter, ready ? CC_TURN : NULL);
 }
 
-struct compl_chain_entry *cchain__wake_turn(struct compl_chain *chain,
-					    struct compl_chain_entry *head)
+struct compl_chain_entry *cchain__wake_turn(struct compl_chain_entry *head)
 {
 	struct parker *parker = cc_load_relaxed(&head->wake.waiter);
 	int err;
 
-	(void)chain;
 	if (parker && parker != CC_TURN && (err = pthread_cond_signal(&parker->cond)))
 		CC_DIE("pthread_cond_signal", err);
 	cc_store_release(&head->wake.waiter, CC_TURN); /* last access to @head */
@@ -57,23 +55,15 @@ void cchain__settle(struct compl_chain_entry *entry)
 	(void)entry;
 }
 
-static bool is_turn(struct compl_chain_entry *entry)
+bool cchain__turn_ready(struct compl_chain_entry *entry)
 {
 	return cc_load_acquire(&entry->wake.waiter) == CC_TURN;
 }
 
-bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *entry)
-{
-	(void)chain;
-	return is_turn(entry);
-}
-
-void cchain__wake_describe(struct compl_chain *chain, struct compl_chain_entry *entry,
-			   char *buf, size_t len)
+void cchain__wake_describe(struct compl_chain_entry *entry, char *buf, size_t len)
 {
 	void *waiter = cc_load_relaxed(&entry->wake.waiter);
 
-	(void)chain;
 	snprintf(buf, len, "%s", waiter == CC_TURN ? "ready" :
 				 waiter ? "waiting, owner sleeping" : "waiting, owner not sleeping");
 }
@@ -98,11 +88,11 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 	struct parker parker;
 	int ret = 0, err;
 
-	if (is_turn(entry))
+	if (cchain__turn_ready(entry))
 		return 0;
 	parker_init(&parker);
 	cchain__lock(chain);
-	while (!is_turn(entry)) {
+	while (!cchain__turn_ready(entry)) {
 		cc_store_relaxed(&entry->wake.waiter, (void *)&parker);
 		if (!deadline) {
 			err = pthread_cond_wait(&parker.cond, &chain->lock);
@@ -111,7 +101,7 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 						     deadline);
 			/* Recheck after a timeout: a turn given meanwhile wins. */
 			if (err == ETIMEDOUT) {
-				if (!is_turn(entry)) {
+				if (!cchain__turn_ready(entry)) {
 					cc_store_relaxed(&entry->wake.waiter, NULL);
 					ret = ETIMEDOUT;
 				}

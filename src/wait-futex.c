@@ -58,13 +58,11 @@ void cchain__wake_init(struct compl_chain_entry *entry, bool ready)
 	cc_store_relaxed(&entry->wake.state, ready ? CC_READY : CC_WAITING);
 }
 
-struct compl_chain_entry *cchain__wake_turn(struct compl_chain *chain,
-					    struct compl_chain_entry *head)
+struct compl_chain_entry *cchain__wake_turn(struct compl_chain_entry *head)
 {
 	_Atomic uint32_t *state = CC_ATOMIC(&head->wake.state);
 	uint32_t cur = atomic_load_explicit(state, memory_order_relaxed);
 
-	(void)chain;
 	/* Only the owner moves the word meanwhile, between WAITING and SLEEPING. */
 	while (!atomic_compare_exchange_weak_explicit(state, &cur,
 						      cur == CC_SLEEPING ? CC_WAKING : CC_READY,
@@ -95,24 +93,21 @@ void cchain__settle(struct compl_chain_entry *entry)
 	cc_happens_after(entry);
 }
 
-void cchain__wake_describe(struct compl_chain *chain, struct compl_chain_entry *entry,
-			   char *buf, size_t len)
+void cchain__wake_describe(struct compl_chain_entry *entry, char *buf, size_t len)
 {
 	static const char *const names[] = { "waiting", "sleeping", "ready", "waking" };
 	uint32_t s = cc_load_relaxed(&entry->wake.state);
 
-	(void)chain;
 	if (s < 4)
 		snprintf(buf, len, "futex word %s", names[s]);
 	else
 		snprintf(buf, len, "futex word CORRUPT (%u)", (unsigned int)s);
 }
 
-bool cchain__turn_ready(struct compl_chain *chain, struct compl_chain_entry *entry)
+bool cchain__turn_ready(struct compl_chain_entry *entry)
 {
 	uint32_t s = cc_load_acquire(&entry->wake.state);
 
-	(void)chain;
 	return s == CC_READY || s == CC_WAKING;
 }
 
@@ -156,7 +151,7 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 				  deadline ? &rel : NULL, NULL, 0) < 0 &&
 		    errno != EAGAIN && errno != EINTR && errno != ETIMEDOUT)
 			CC_DIE("futex(FUTEX_WAIT)", errno);
-		if (cchain__turn_ready(chain, entry))
+		if (cchain__turn_ready(entry))
 			return 0;
 	}
 	/*
