@@ -314,14 +314,11 @@ struct ptask {
 	unsigned long id;
 	int kind;
 	struct ppool *pool;
-	struct ptask *next;
+	struct work_node node;
 };
 
 struct ppool {
-	pthread_mutex_t lock;
-	pthread_cond_t more;
-	struct ptask *first, **last;
-	bool closing;
+	struct work_queue q;
 	struct compl_chain chain;
 	unsigned long *out, nout, last_id;
 	bool any;
@@ -348,21 +345,11 @@ static void pfn(struct compl_chain_entry *e)
 static void *pworker(void *arg)
 {
 	struct ppool *p = arg;
-	struct ptask *t;
+	struct work_node *n;
 
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		while (!p->first && !p->closing)
-			pthread_cond_wait(&p->more, &p->lock);
-		t = p->first;
-		if (t) {
-			p->first = t->next;
-			if (!p->first)
-				p->last = &p->first;
-		}
-		pthread_mutex_unlock(&p->lock);
-		if (!t)
-			return NULL;
+	while ((n = work_pop(&p->q))) {
+		struct ptask *t = work_item(n, struct ptask, node);
+
 		switch (t->kind) {
 		case 0: case 1: case 2:
 			compl_chain_defer(&t->entry, pfn);
@@ -380,6 +367,7 @@ static void *pworker(void *arg)
 		}
 		free(t);
 	}
+	return NULL;
 }
 
 static void test_pool_mix(void **state)
@@ -391,9 +379,7 @@ static void test_pool_mix(void **state)
 
 	(void)state;
 	CHECK(p.out != NULL);
-	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.more, NULL);
-	p.last = &p.first;
+	work_init(&p.q);
 	compl_chain_init(&p.chain);
 	for (i = 0; i < 8; i++)
 		tids[i] = start_thread(pworker, &p);
@@ -406,24 +392,17 @@ static void test_pool_mix(void **state)
 		ndefer += t->kind <= 2;
 		nordered += t->kind <= 3;
 		compl_chain_add(&p.chain, &t->entry);
-		pthread_mutex_lock(&p.lock);
-		t->next = NULL;
-		*p.last = t;
-		p.last = &t->next;
-		pthread_cond_signal(&p.more);
-		pthread_mutex_unlock(&p.lock);
+		work_push(&p.q, &t->node);
 	}
 	compl_chain_flush(&p.chain);
-	pthread_mutex_lock(&p.lock);
-	p.closing = true;
-	pthread_cond_broadcast(&p.more);
-	pthread_mutex_unlock(&p.lock);
+	work_close(&p.q);
 	for (i = 0; i < 8; i++)
 		join_thread(tids[i]);
 	assert_int_equal(atomic_load(&p.deferred_runs), ndefer);
 	assert_int_equal(p.nout, nordered);
 	assert_true(compl_chain_empty(&p.chain));
 	compl_chain_destroy(&p.chain);
+	work_destroy(&p.q);
 	free(p.out);
 }
 

@@ -52,6 +52,29 @@ static void *waiter_fn(void *arg)
 }
 
 /*
+ * Install the handler; add @a, @b and @c (if not NULL) to @chain; start
+ * @w's thread waiting on its entry, and give it time to fall asleep.
+ */
+static pthread_t start_waiting(struct compl_chain *chain, struct compl_chain_entry *a,
+			       struct compl_chain_entry *b, struct compl_chain_entry *c,
+			       struct waiter *w)
+{
+	pthread_t t;
+
+	install_handler();
+	compl_chain_init(chain);
+	compl_chain_add(chain, a);
+	compl_chain_add(chain, b);
+	if (c)
+		compl_chain_add(chain, c);
+	t = start_thread(waiter_fn, w);
+	while (!atomic_load(&w->started))
+		sched_yield();
+	sleep_ns(20 * MS); /* let it fall asleep */
+	return t;
+}
+
+/*
  * Signal @t @n times, each once the previous one was handled (pending
  * signals of one kind merge), then give it time to go back to sleep; stop
  * early once *@done says the thread's wait returned.
@@ -82,15 +105,7 @@ static void test_wait_survives_signals(void **state)
 	pthread_t t;
 
 	(void)state;
-	install_handler();
-	compl_chain_init(&chain);
-	compl_chain_add(&chain, &a);
-	compl_chain_add(&chain, &b);
-	compl_chain_add(&chain, &c);
-	t = start_thread(waiter_fn, &w);
-	while (!atomic_load(&w.started))
-		sched_yield();
-	sleep_ns(20 * MS); /* let it fall asleep */
+	t = start_waiting(&chain, &a, &b, &c, &w);
 	assert_int_equal(pelt(t, 50, &w.done), 50);
 	/* Interrupted 50 times, still waiting, still second in line. */
 	assert_false(atomic_load(&w.done));
@@ -114,14 +129,7 @@ static void test_timed_wait_survives_signals(void **state)
 	pthread_t t;
 
 	(void)state;
-	install_handler();
-	compl_chain_init(&chain);
-	compl_chain_add(&chain, &a);
-	compl_chain_add(&chain, &b);
-	t = start_thread(waiter_fn, &w);
-	while (!atomic_load(&w.started))
-		sched_yield();
-	sleep_ns(10 * MS);
+	t = start_waiting(&chain, &a, &b, NULL, &w);
 	assert_true(pelt(t, 30, &w.done) > 0);
 	join_thread(t);
 	/* Signals neither ended the wait early nor lost the entry's place. */
@@ -142,14 +150,7 @@ static void test_signal_then_turn(void **state)
 	pthread_t t;
 
 	(void)state;
-	install_handler();
-	compl_chain_init(&chain);
-	compl_chain_add(&chain, &a);
-	compl_chain_add(&chain, &b);
-	t = start_thread(waiter_fn, &w);
-	while (!atomic_load(&w.started))
-		sched_yield();
-	sleep_ns(10 * MS);
+	t = start_waiting(&chain, &a, &b, NULL, &w);
 	assert_int_equal(pelt(t, 10, &w.done), 10);
 	compl_chain_complete(&a);
 	pelt(t, 3, &w.done); /* may land before or after it wakes: harmless */

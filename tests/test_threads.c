@@ -20,14 +20,11 @@ struct task {
 	unsigned long id;
 	enum task_kind kind;
 	unsigned int work;
-	struct task *next;
+	struct work_node node;
 };
 
 struct pool {
-	pthread_mutex_t lock;
-	pthread_cond_t more;
-	struct task *first, **last;
-	bool closing;
+	struct work_queue q;
 	struct compl_chain chain;
 	/* Written only inside the ordered step: the chain is their lock. */
 	unsigned long *out;
@@ -35,31 +32,11 @@ struct pool {
 	_Atomic unsigned long timeouts;
 };
 
-static void pool_push(struct pool *p, struct task *t)
-{
-	CHECK(pthread_mutex_lock(&p->lock) == 0);
-	t->next = NULL;
-	*p->last = t;
-	p->last = &t->next;
-	pthread_cond_signal(&p->more);
-	pthread_mutex_unlock(&p->lock);
-}
-
 static struct task *pool_pop(struct pool *p)
 {
-	struct task *t;
+	struct work_node *n = work_pop(&p->q);
 
-	CHECK(pthread_mutex_lock(&p->lock) == 0);
-	while (!p->first && !p->closing)
-		pthread_cond_wait(&p->more, &p->lock);
-	t = p->first;
-	if (t) {
-		p->first = t->next;
-		if (!p->first)
-			p->last = &p->first;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return t;
+	return n ? work_item(n, struct task, node) : NULL;
 }
 
 static void do_work(unsigned int work)
@@ -115,9 +92,7 @@ static void run_pool(unsigned long ntasks, unsigned int nworkers, bool mixed)
 	uint64_t rnd = 0x1234567 + ntasks + nworkers;
 
 	CHECK(p.out != NULL && nworkers <= 64);
-	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.more, NULL);
-	p.last = &p.first;
+	work_init(&p.q);
 	compl_chain_init(&p.chain);
 	for (i = 0; i < nworkers; i++)
 		tids[i] = start_thread(pool_worker, &p);
@@ -138,12 +113,9 @@ static void run_pool(unsigned long ntasks, unsigned int nworkers, bool mixed)
 		if (t->kind == WAIT_THEN_COMPLETE || t->kind == TIMED_WAIT)
 			nwaiters++;
 		compl_chain_add(&p.chain, &t->entry);
-		pool_push(&p, t);
+		work_push(&p.q, &t->node);
 	}
-	pthread_mutex_lock(&p.lock);
-	p.closing = true;
-	pthread_cond_broadcast(&p.more);
-	pthread_mutex_unlock(&p.lock);
+	work_close(&p.q);
 	for (i = 0; i < nworkers; i++)
 		join_thread(tids[i]);
 
@@ -157,6 +129,7 @@ static void run_pool(unsigned long ntasks, unsigned int nworkers, bool mixed)
 		for (i = 0; i < p.nout; i++)
 			assert_int_equal(p.out[i], i);
 	compl_chain_destroy(&p.chain);
+	work_destroy(&p.q);
 	free(p.out);
 }
 
@@ -305,9 +278,7 @@ static void test_flush_with_pool(void **state)
 
 	(void)state;
 	CHECK(p.out != NULL);
-	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.more, NULL);
-	p.last = &p.first;
+	work_init(&p.q);
 	compl_chain_init(&p.chain);
 	for (i = 0; i < 4; i++)
 		tids[i] = start_thread(pool_worker, &p);
@@ -318,19 +289,17 @@ static void test_flush_with_pool(void **state)
 		t->work = (unsigned int)(i * 37 % 1000);
 		t->kind = WAIT_THEN_COMPLETE;
 		compl_chain_add(&p.chain, &t->entry);
-		pool_push(&p, t);
+		work_push(&p.q, &t->node);
 	}
 	compl_chain_flush(&p.chain);
 	/* Everything added before the flush is done: all n outputs are in. */
 	assert_int_equal(p.nout, n);
 	assert_true(compl_chain_empty(&p.chain));
-	pthread_mutex_lock(&p.lock);
-	p.closing = true;
-	pthread_cond_broadcast(&p.more);
-	pthread_mutex_unlock(&p.lock);
+	work_close(&p.q);
 	for (i = 0; i < 4; i++)
 		join_thread(tids[i]);
 	compl_chain_destroy(&p.chain);
+	work_destroy(&p.q);
 	free(p.out);
 }
 
@@ -427,14 +396,14 @@ struct adder {
 	struct compl_chain *chain;
 	unsigned int tid;
 	unsigned long n;
-	struct compl_chain_entry *entries;
+	struct compl_chain_entry *entries; /* NULL: one task at a time */
 	unsigned long *out; /* shared, written in turn */
 	unsigned long *nout;
 };
 
-static void *adder_fn(void *arg)
+/* Add all n entries, then wait for and complete each in turn. */
+static void add_all_then_complete(struct adder *a)
 {
-	struct adder *a = arg;
 	unsigned long i;
 
 	for (i = 0; i < a->n; i++)
@@ -444,12 +413,49 @@ static void *adder_fn(void *arg)
 		a->out[(*a->nout)++] = (unsigned long)a->tid << 32 | i;
 		compl_chain_complete(&a->entries[i]);
 	}
+}
+
+/*
+ * Add, wait, complete and free one task at a time: whenever the chain is
+ * empty the add and the complete take no lock, otherwise they race with the
+ * other threads' locked adds and completes.  Each task is freed right after
+ * its complete returns (the sanitizers watch for late accesses).
+ */
+static void one_at_a_time(struct adder *a)
+{
+	unsigned long i;
+
+	for (i = 0; i < a->n; i++) {
+		struct compl_chain_entry *e = xmalloc(sizeof(*e));
+
+		compl_chain_add(a->chain, e);
+		compl_chain_wait(e);
+		a->out[(*a->nout)++] = (unsigned long)a->tid << 32 | i;
+		compl_chain_complete(e);
+		free(e);
+		if (i % 64 == 0)
+			sched_yield();
+	}
+}
+
+static void *adder_fn(void *arg)
+{
+	struct adder *a = arg;
+
+	if (a->entries)
+		add_all_then_complete(a);
+	else
+		one_at_a_time(a);
 	return NULL;
 }
 
-static void test_concurrent_adders(void **state)
+/*
+ * ADDERS threads, @n tasks each: the ordered step runs once per task, and
+ * each thread's tasks take it in the order that thread added them.
+ */
+static void run_adders(unsigned long n, bool preadd)
 {
-	unsigned long n = test_scale(5000), nout = 0, i;
+	unsigned long nout = 0, i;
 	unsigned long *out = calloc(ADDERS * n, sizeof(*out));
 	unsigned long next[ADDERS] = { 0 };
 	struct adder ad[ADDERS];
@@ -457,11 +463,11 @@ static void test_concurrent_adders(void **state)
 	struct compl_chain chain;
 	unsigned int k;
 
-	(void)state;
 	CHECK(out != NULL);
 	compl_chain_init(&chain);
 	for (k = 0; k < ADDERS; k++) {
-		ad[k] = (struct adder){ &chain, k, n, xmalloc(n * sizeof(struct compl_chain_entry)),
+		ad[k] = (struct adder){ &chain, k, n,
+					preadd ? xmalloc(n * sizeof(struct compl_chain_entry)) : NULL,
 					out, &nout };
 		t[k] = start_thread(adder_fn, &ad[k]);
 	}
@@ -482,73 +488,18 @@ static void test_concurrent_adders(void **state)
 	compl_chain_destroy(&chain);
 }
 
-/* ---- lock-free add and complete racing the locked paths ------------------ */
-
-/*
- * Threads add, wait, complete and free one task at a time: whenever the
- * chain is empty the add and the complete take no lock, otherwise they race
- * with each other's locked adds and completes.  Each task is freed right
- * after its complete returns (the sanitizers watch for late accesses).
- */
-#define RACERS 4
-
-struct lfracer {
-	struct compl_chain *chain;
-	unsigned int tid;
-	unsigned long n;
-	unsigned long *out, *nout;
-};
-
-static void *lfracer_fn(void *arg)
+static void test_concurrent_adders(void **state)
 {
-	struct lfracer *r = arg;
-	unsigned long i;
-
-	for (i = 0; i < r->n; i++) {
-		struct compl_chain_entry *e = xmalloc(sizeof(*e));
-
-		compl_chain_add(r->chain, e);
-		compl_chain_wait(e);
-		r->out[(*r->nout)++] = (unsigned long)r->tid << 32 | i;
-		compl_chain_complete(e);
-		free(e);
-		if (i % 64 == 0)
-			sched_yield();
-	}
-	return NULL;
+	(void)state;
+	run_adders(test_scale(5000), true);
 }
+
+/* ---- lock-free add and complete racing the locked paths ------------------ */
 
 static void test_lockfree_races_locked(void **state)
 {
-	unsigned long n = test_scale(20000), nout = 0, i;
-	unsigned long *out = calloc(RACERS * n, sizeof(*out));
-	unsigned long next[RACERS] = { 0 };
-	struct lfracer r[RACERS];
-	pthread_t t[RACERS];
-	struct compl_chain chain;
-	unsigned int k;
-
 	(void)state;
-	CHECK(out != NULL);
-	compl_chain_init(&chain);
-	for (k = 0; k < RACERS; k++) {
-		r[k] = (struct lfracer){ &chain, k, n, out, &nout };
-		t[k] = start_thread(lfracer_fn, &r[k]);
-	}
-	for (k = 0; k < RACERS; k++)
-		join_thread(t[k]);
-	/* The ordered step ran once per task, and each thread's in its order. */
-	assert_int_equal(nout, RACERS * n);
-	for (i = 0; i < nout; i++) {
-		unsigned int tid = (unsigned int)(out[i] >> 32);
-
-		assert_true(tid < RACERS);
-		assert_int_equal(out[i] & 0xffffffffu, next[tid]);
-		next[tid]++;
-	}
-	free(out);
-	assert_true(compl_chain_empty(&chain));
-	compl_chain_destroy(&chain);
+	run_adders(test_scale(20000), false);
 }
 
 /* compl_chain_dump() while the lock-free paths run: no entry freed under it. */

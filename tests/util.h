@@ -93,4 +93,74 @@ static inline unsigned long test_scale(unsigned long n)
 	return n ? n : 1;
 }
 
+/*
+ * A FIFO of work items from one producer to worker threads.  Items embed a
+ * struct work_node; work_pop() blocks, and returns NULL once the queue is
+ * closed and empty.
+ */
+struct work_node {
+	struct work_node *next;
+};
+
+/* The item of type @type whose member @member is the node @n. */
+#define work_item(n, type, member) ((type *)((char *)(n) - offsetof(type, member)))
+
+struct work_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct work_node *first, **last;
+	bool closing;
+};
+
+static inline void work_init(struct work_queue *q)
+{
+	CHECK(pthread_mutex_init(&q->lock, NULL) == 0);
+	CHECK(pthread_cond_init(&q->more, NULL) == 0);
+	q->first = NULL;
+	q->last = &q->first;
+	q->closing = false;
+}
+
+static inline void work_push(struct work_queue *q, struct work_node *n)
+{
+	CHECK(pthread_mutex_lock(&q->lock) == 0);
+	n->next = NULL;
+	*q->last = n;
+	q->last = &n->next;
+	pthread_cond_signal(&q->more);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static inline struct work_node *work_pop(struct work_queue *q)
+{
+	struct work_node *n;
+
+	CHECK(pthread_mutex_lock(&q->lock) == 0);
+	while (!q->first && !q->closing)
+		pthread_cond_wait(&q->more, &q->lock);
+	n = q->first;
+	if (n) {
+		q->first = n->next;
+		if (!q->first)
+			q->last = &q->first;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+/* No more items: the workers return once they have taken the rest. */
+static inline void work_close(struct work_queue *q)
+{
+	CHECK(pthread_mutex_lock(&q->lock) == 0);
+	q->closing = true;
+	pthread_cond_broadcast(&q->more);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static inline void work_destroy(struct work_queue *q)
+{
+	pthread_cond_destroy(&q->more);
+	pthread_mutex_destroy(&q->lock);
+}
+
 #endif /* CCHAIN_TESTS_UTIL_H */
