@@ -266,25 +266,26 @@ static void tk_add(void *chain, void *entry)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void tk_wait(void *entry)
+/* Lock @e's chain and wait, with it held, until @e's ticket is served. */
+static struct tk_chain *tk_lock_turn(struct tk_entry *e)
 {
-	struct tk_entry *e = entry;
 	struct tk_chain *c = e->chain;
 
 	pthread_mutex_lock(&c->lock);
 	while (c->serving != e->ticket)
 		pthread_cond_wait(&c->cond, &c->lock);
-	pthread_mutex_unlock(&c->lock);
+	return c;
+}
+
+static void tk_wait(void *entry)
+{
+	pthread_mutex_unlock(&tk_lock_turn(entry)->lock);
 }
 
 static void tk_complete(void *entry)
 {
-	struct tk_entry *e = entry;
-	struct tk_chain *c = e->chain;
+	struct tk_chain *c = tk_lock_turn(entry);
 
-	pthread_mutex_lock(&c->lock);
-	while (c->serving != e->ticket)
-		pthread_cond_wait(&c->cond, &c->lock);
 	c->serving++;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
