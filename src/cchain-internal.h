@@ -65,8 +65,8 @@ void cchain__wake_init(struct compl_chain_entry *entry, bool ready);
 
 /*
  * @head has just become the head of its chain: give it its turn, as the
- * last access to @head (its owner may then complete it without the lock and
- * free it), unless a wake-up is left to do.  Lock held.
+ * last access to @head (its owner may then complete it, without the lock,
+ * and free it).  Lock held.
  * Return: @head if its owner sleeps and must be woken with
  * cchain__wake_finish() once the lock is released, else NULL.
  */
@@ -74,16 +74,10 @@ struct compl_chain_entry *cchain__wake_turn(struct compl_chain_entry *head);
 
 /*
  * Wake the owner of @head (returned by cchain__wake_turn()); lock not held.
- * The owner cannot complete, cancel or defer @head, so cannot free it,
- * before this returns: cchain__settle() waits for it.
+ * @head may have been completed and freed meanwhile: it is named, never
+ * dereferenced (a wake-up that finds another sleeper there is spurious).
  */
 void cchain__wake_finish(struct compl_chain_entry *head);
-
-/*
- * Called by the owner of @entry, whose turn has come, before anything that
- * may let it free @entry: wait until a turn-giver still waking it is done.
- */
-void cchain__settle(struct compl_chain_entry *entry);
 
 /* Has @entry's turn come?  Lock-free, acquire when true. */
 bool cchain__turn_ready(struct compl_chain_entry *entry);

@@ -17,8 +17,11 @@
  *
  *   NULL        empty, and nobody holds the turn: a lock-free add may come
  *   CC_BUSY     empty, but a deferred function holds the turn
- *   CC_PINNED   compl_chain_dump() walks the chain (the lock is held)
  *   otherwise   the last entry
+ *
+ * plus CC_PIN, a tag bit set while compl_chain_dump() walks the chain with
+ * the lock held: the lock-free paths, whose compare-and-swap then fails,
+ * fall back to the lock.
  *
  * chain->head is written with the lock held, and by the lock-free paths
  * while they own the whole chain: an add stores its entry once the tail is
@@ -27,9 +30,17 @@
  *
  * Deferred entries (compl_chain_defer) carry a function instead of a
  * waiter, and a tag in the low bit of their back pointer.  When one becomes
- * the head, whoever passed the turn takes it off the chain, marks the chain
- * busy (the function holds the turn) and runs it; then passes the turn on,
- * in a loop, so a run of deferred entries never recurses.
+ * the head, whoever passed the turn takes it off the list, with the
+ * deferred entries that follow it (a run), marks the chain busy (a deferred
+ * function holds the turn) and runs them; then passes the turn on, in a
+ * loop, so a run of deferred entries never recurses.  An entry of a run
+ * stays pending, and chain->busy counts it, until its function is called:
+ * clearing its back pointer is the library's last access to it.
+ *
+ * chain->busy: 0 while the turn is free or held by an owner; otherwise 1
+ * plus the number of entries taken off in the current run whose functions
+ * have not been called yet.  Written with the lock held, except for the
+ * runner's decrements.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -48,7 +59,12 @@
 #define CC_DEFERRED ((uintptr_t)1)
 
 #define CC_BUSY ((struct compl_chain_entry *)(uintptr_t)1)
-#define CC_PINNED ((struct compl_chain_entry *)(uintptr_t)2)
+#define CC_PIN ((uintptr_t)2)
+
+static struct compl_chain_entry *unpinned(struct compl_chain_entry *tail)
+{
+	return (struct compl_chain_entry *)((uintptr_t)tail & ~CC_PIN);
+}
 
 static bool cas_tail(struct compl_chain *chain, struct compl_chain_entry **expect,
 		     struct compl_chain_entry *desired)
@@ -150,12 +166,18 @@ static bool is_deferred(const struct compl_chain_entry *entry)
 	return (uintptr_t)cc_load_relaxed(&entry->chain) & CC_DEFERRED;
 }
 
+/* @entry leaves the library: its last access, after which it may be freed. */
+static void release_entry(struct compl_chain_entry *entry)
+{
+	cc_happens_before(entry);
+	cc_store_release(&entry->chain, NULL);
+}
+
 /*
- * Take @entry off the list (lock held).  Clearing the back pointer is the
- * last access to @entry: from then on its owner may free it.
- * Return: whether it was the head.
+ * Take @entry off the list (lock held), leaving it pending and its ->next
+ * alone.  Return: whether it was the head.
  */
-static bool unlink_entry(struct compl_chain *chain, struct compl_chain_entry *entry)
+static bool detach(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
 	struct compl_chain_entry *next = entry->next;
 	struct compl_chain_entry *prev = entry->prev;
@@ -175,11 +197,18 @@ static bool unlink_entry(struct compl_chain *chain, struct compl_chain_entry *en
 		 */
 		if (!prev)
 			cc_happens_before(&chain->tail);
-		cc_store_release(&chain->tail, prev ? prev : chain->busy ? CC_BUSY : NULL);
+		cc_store_release(&chain->tail, prev ? prev : cc_load_relaxed(&chain->busy) ? CC_BUSY : NULL);
 	}
-	cc_happens_before(entry);
-	cc_store_release(&entry->chain, NULL);
 	return prev == NULL;
+}
+
+/* Take @entry off the list, for good (lock held).  Return: whether it was the head. */
+static bool unlink_entry(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	bool washead = detach(chain, entry);
+
+	release_entry(entry);
+	return washead;
 }
 
 /*
@@ -197,8 +226,7 @@ static bool leave_alone(struct compl_chain *chain, struct compl_chain_entry *ent
 		cc_store_relaxed(&chain->head, entry);
 		return false;
 	}
-	cc_happens_before(entry);
-	cc_store_release(&entry->chain, NULL);
+	release_entry(entry);
 	return true;
 }
 
@@ -206,9 +234,10 @@ static bool leave_alone(struct compl_chain *chain, struct compl_chain_entry *ent
 #define CC_RUN_MAX 64
 
 /*
- * @first is a deferred head, taken off by the caller with the chain marked
- * busy (lock held): take off the deferred entries that follow it too, up
- * to CC_RUN_MAX in all, and return the run, linked through ->next.
+ * @first is a deferred head and the turn is free (lock held): mark the chain
+ * busy, take @first off with the deferred entries that follow it, up to
+ * CC_RUN_MAX in all, and return the run, linked through ->next.  Its
+ * entries stay pending until finish() calls their functions.
  */
 static struct compl_chain_entry *take_run(struct compl_chain *chain,
 					  struct compl_chain_entry *first)
@@ -216,9 +245,15 @@ static struct compl_chain_entry *take_run(struct compl_chain *chain,
 	struct compl_chain_entry *last = first, *next;
 	unsigned int n = 1;
 
-	/* unlink_entry() leaves ->next of what it took off alone. */
+	/*
+	 * Busy first: a lock-free reader that sees the next entry as the head
+	 * must also see that the turn is not free yet.
+	 */
+	cc_store_release(&chain->busy, 2u);
+	detach(chain, first);
 	while ((next = last->next) && n < CC_RUN_MAX && is_deferred(next)) {
-		unlink_entry(chain, next);
+		cc_store_release(&chain->busy, n + 2);
+		detach(chain, next);
 		last = next;
 		n++;
 	}
@@ -237,19 +272,32 @@ static struct compl_chain_entry *pass_turn(struct compl_chain *chain,
 					   struct compl_chain_entry *head,
 					   struct compl_chain_entry **wake)
 {
-	if (!head || chain->busy)
+	if (!head || cc_load_relaxed(&chain->busy))
 		return NULL;
 	if (!is_deferred(head)) {
 		*wake = cchain__wake_turn(head);
 		return NULL;
 	}
-	/*
-	 * Busy first: a lock-free reader that sees the next entry as the head
-	 * must also see that the turn is not free yet.
-	 */
-	cc_store_release(&chain->busy, 1u);
-	unlink_entry(chain, head);
 	return take_run(chain, head);
+}
+
+/* The chains whose deferred functions this thread runs, innermost first. */
+struct run_frame {
+	struct compl_chain *chain;
+	struct run_frame *outer;
+};
+
+static __thread struct run_frame *running;
+
+/* Is this thread inside a deferred function of @chain (it holds the turn)? */
+static bool runs_deferred_of(const struct compl_chain *chain)
+{
+	const struct run_frame *f;
+
+	for (f = running; f; f = f->outer)
+		if (f->chain == chain)
+			return true;
+	return false;
 }
 
 /*
@@ -262,6 +310,8 @@ static struct compl_chain_entry *pass_turn(struct compl_chain *chain,
 static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 		   struct compl_chain_entry *wake)
 {
+	struct run_frame frame = { chain, running };
+
 	for (;;) {
 		void (*fn)(struct compl_chain_entry *);
 		struct compl_chain_entry *head;
@@ -271,14 +321,19 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 			cchain__wake_finish(wake);
 		if (!entry)
 			return;
+		running = &frame;
 		do {
 			struct compl_chain_entry *next = entry->next;
 
 			fn = entry->wake.deferred;
 			cc_happens_after(entry);
-			fn(entry); /* may free @entry: not touched again */
+			release_entry(entry); /* no longer pending: not touched again */
+			atomic_fetch_sub_explicit(CC_ATOMIC(&chain->busy), 1u,
+						  memory_order_release);
+			fn(entry);
 			entry = next;
 		} while (entry);
+		running = frame.outer;
 		cchain__lock(chain);
 		head = cc_load_relaxed(&chain->head);
 		cc_happens_before(head ? (void *)head : (void *)&chain->head);
@@ -410,13 +465,23 @@ static void got_turn(struct compl_chain_entry *entry)
 	cc_happens_after(entry);
 }
 
-/* Block until @entry's turn; 0, or ETIMEDOUT if @deadline passed first. */
+/*
+ * Block until @entry's turn; 0, or ETIMEDOUT if @deadline passed first, or
+ * EDEADLK (reported as misuse on behalf of @func) if the caller runs a
+ * deferred function of the same chain, which holds the turn: no deadline
+ * could ever be met.
+ */
 static int wait_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
-		     const struct timespec *deadline)
+		     const struct timespec *deadline, const char *func)
 {
 	int ret = 0;
 
 	if (!cchain__turn_ready(entry)) {
+		if (!deadline && runs_deferred_of(chain)) {
+			cchain__misuse(func, "would wait for a later entry from a deferred "
+					     "function of the same chain");
+			return EDEADLK;
+		}
 		atomic_fetch_add_explicit(&waiters, 1, memory_order_relaxed);
 		if (!spin_for_turn(entry))
 			ret = cchain__await_turn(chain, entry, deadline);
@@ -433,21 +498,19 @@ void compl_chain_wait(struct compl_chain_entry *entry)
 	struct compl_chain *chain = pending_chain(entry, __func__);
 
 	if (chain)
-		wait_turn(chain, entry, NULL);
+		wait_turn(chain, entry, NULL, __func__);
 }
 
 void compl_chain_complete(struct compl_chain_entry *entry)
 {
 	struct compl_chain *chain = pending_chain(entry, __func__);
 
-	if (!chain)
+	if (!chain || wait_turn(chain, entry, NULL, __func__))
 		return;
-	wait_turn(chain, entry, NULL);
 	if (cc_load_relaxed(&chain->tail) != entry || !leave_alone(chain, entry)) {
 		cchain__lock(chain);
 		leave(chain, entry);
 	}
-	cchain__settle(entry); /* the caller may free @entry now */
 }
 
 void compl_chain_cancel(struct compl_chain_entry *entry)
@@ -458,7 +521,6 @@ void compl_chain_cancel(struct compl_chain_entry *entry)
 		return;
 	cchain__lock(chain);
 	leave(chain, entry);
-	cchain__settle(entry);
 }
 
 void compl_chain_defer(struct compl_chain_entry *entry,
@@ -472,13 +534,10 @@ void compl_chain_defer(struct compl_chain_entry *entry,
 		cchain__misuse(__func__, "no function to defer");
 		return;
 	}
-	cchain__settle(entry); /* fn is about to overwrite the state word */
 	cchain__lock(chain);
 	entry->wake.deferred = fn;
-	if (cc_load_relaxed(&chain->head) == entry && !chain->busy) {
+	if (cc_load_relaxed(&chain->head) == entry && !cc_load_relaxed(&chain->busy)) {
 		/* The turn has come: run it here, and whatever follows. */
-		cc_store_release(&chain->busy, 1u);
-		unlink_entry(chain, entry);
 		finish(chain, take_run(chain, entry), NULL);
 		return;
 	}
@@ -499,6 +558,11 @@ void compl_chain_flush(struct compl_chain *chain)
 {
 	struct compl_chain_entry barrier;
 
+	if (runs_deferred_of(chain)) {
+		cchain__misuse(__func__, "called from a deferred function of the same "
+					 "chain (it would wait for itself)");
+		return;
+	}
 	compl_chain_add(chain, &barrier);
 	compl_chain_complete(&barrier);
 }
@@ -537,14 +601,17 @@ int compl_chain_wait_timeout(struct compl_chain_entry *entry, uint64_t timeout_n
 	}
 	/* Saturate: a timeout of centuries means "no timeout". */
 	if (sec > (uint64_t)(INT64_MAX - deadline.tv_sec))
-		return wait_turn(chain, entry, NULL);
+		return wait_turn(chain, entry, NULL, __func__) ? EINVAL : 0;
 	deadline.tv_sec += (time_t)sec;
-	return wait_turn(chain, entry, &deadline);
+	return wait_turn(chain, entry, &deadline, __func__);
 }
 
 bool compl_chain_empty(struct compl_chain *chain)
 {
-	if (cc_load_acquire(&chain->tail))
+	struct compl_chain_entry *tail = unpinned(cc_load_acquire(&chain->tail));
+
+	/* A busy chain's taken-off entries are pending until their functions run. */
+	if (tail && (tail != CC_BUSY || cc_load_acquire(&chain->busy) > 1))
 		return false;
 	cc_happens_after(&chain->tail);
 	return true;
@@ -554,6 +621,7 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 {
 	struct compl_chain_entry *e, *tail;
 	struct timespec pause = { 0, 1000000 };
+	unsigned int busy;
 	bool locked = false;
 	unsigned long n = 0;
 	char state[64];
@@ -569,19 +637,21 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 	 * so no entry can leave, and be freed, while we walk.
 	 */
 	if (locked)
-		tail = atomic_exchange_explicit(CC_ATOMIC(&chain->tail), CC_PINNED,
-						memory_order_acq_rel);
+		tail = (struct compl_chain_entry *)atomic_fetch_or_explicit(
+			(_Atomic uintptr_t *)&chain->tail, CC_PIN, memory_order_acq_rel);
 	else
 		tail = cc_load_relaxed(&chain->tail);
+	tail = unpinned(tail);
+	busy = cc_load_relaxed(&chain->busy);
 	for (e = cc_load_relaxed(&chain->head); e; e = e->next)
 		n++;
-	fprintf(out, "compl_chain %p: %lu entries, head %p, tail %p%s%s%s\n", (void *)chain, n,
-		(void *)cc_load_relaxed(&chain->head),
-		tail == CC_BUSY || tail == CC_PINNED ? NULL : (void *)tail,
-		cc_load_relaxed(&chain->busy) ? ", a deferred function holds the turn" : "",
-		!n && tail && tail != CC_BUSY && tail != CC_PINNED ?
-			", a lock-free add in progress" : "",
-		locked ? "" : " (lock held elsewhere: read without it)");
+	fprintf(out, "compl_chain %p: %lu entries, head %p, tail %p", (void *)chain, n,
+		(void *)cc_load_relaxed(&chain->head), tail == CC_BUSY ? NULL : (void *)tail);
+	if (busy)
+		fprintf(out, ", a deferred function holds the turn (%u more to run)", busy - 1);
+	if (!n && tail && tail != CC_BUSY)
+		fputs(", a lock-free add in progress", out);
+	fputs(locked ? "\n" : " (lock held elsewhere: read without it)\n", out);
 	n = 0;
 	for (e = cc_load_relaxed(&chain->head); e; e = e->next) {
 		uintptr_t back = (uintptr_t)cc_load_relaxed(&e->chain);
@@ -594,7 +664,8 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 			(back & ~CC_DEFERRED) == (uintptr_t)chain ? "" : ", BAD back pointer");
 	}
 	if (locked) {
-		cc_store_release(&chain->tail, tail);
+		atomic_fetch_and_explicit((_Atomic uintptr_t *)&chain->tail, ~CC_PIN,
+					  memory_order_release);
 		cchain__unlock(chain);
 	}
 }

@@ -49,12 +49,6 @@ void cchain__wake_finish(struct compl_chain_entry *head)
 	(void)head;
 }
 
-/* The woken owner retook the lock before leaving its wait: nothing in flight. */
-void cchain__settle(struct compl_chain_entry *entry)
-{
-	(void)entry;
-}
-
 bool cchain__turn_ready(struct compl_chain_entry *entry)
 {
 	return cc_load_acquire(&entry->wake.waiter) == CC_TURN;

@@ -4,29 +4,27 @@
  *
  *   WAITING  -> the entry's turn has not come, nobody sleeps on it
  *   SLEEPING -> the turn has not come and the owner sleeps (or is about to)
- *   WAKING   -> the turn has come; the turn-giver is still waking the owner
  *   READY    -> the turn has come (final until the entry leaves the chain)
  *
  * The owner announces that it sleeps by moving WAITING to SLEEPING.  The
- * turn-giver, with the chain's lock held, moves WAITING to READY, or
- * SLEEPING to WAKING; only in the second case does it call FUTEX_WAKE, after
- * releasing the lock (so the woken owner never finds the lock taken), and
- * then stores READY.  Nobody makes a system call unless somebody sleeps.
+ * turn-giver, with the chain's lock held, exchanges READY in: its last
+ * access to the entry.  Only if the old value was SLEEPING does it call
+ * FUTEX_WAKE on the word's address, after releasing the lock (so the woken
+ * owner never finds the lock taken).  Nobody makes a system call unless
+ * somebody sleeps, and nobody ever waits for a turn-giver to finish waking.
  *
- * WAKING already means "your turn": the owner may run its ordered step.  But
- * before the owner completes, cancels or defers the entry (anything after
- * which it may free it), cchain__settle() waits for READY, so FUTEX_WAKE
- * never names memory that was freed and reused, even when the owner saw the
- * turn without sleeping.  The wait is short: the turn-giver is between the
- * wake-up and the store.
+ * By the time FUTEX_WAKE is made, the owner may have seen READY, completed
+ * and freed the entry, and the memory may hold something else.  The kernel
+ * does not read or write the word for a private FUTEX_WAKE: it only looks
+ * for threads sleeping on the address.  Any such thread is a spurious
+ * wake-up, which every futex waiter must tolerate (the state word, not the
+ * wake-up, is the truth); our own waiters recheck their word.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
-#include <urcu/arch.h>
 #include <urcu/futex.h>
 
 /* Entries are private to the process: private futexes skip the page lookup. */
@@ -40,7 +38,6 @@ enum {
 	CC_WAITING = 0,
 	CC_SLEEPING = 1,
 	CC_READY = 2,
-	CC_WAKING = 3,
 };
 
 static int32_t *futex_word(struct compl_chain_entry *entry)
@@ -60,45 +57,28 @@ void cchain__wake_init(struct compl_chain_entry *entry, bool ready)
 
 struct compl_chain_entry *cchain__wake_turn(struct compl_chain_entry *head)
 {
-	_Atomic uint32_t *state = CC_ATOMIC(&head->wake.state);
-	uint32_t cur = atomic_load_explicit(state, memory_order_relaxed);
+	uint32_t old;
 
-	/* Only the owner moves the word meanwhile, between WAITING and SLEEPING. */
-	while (!atomic_compare_exchange_weak_explicit(state, &cur,
-						      cur == CC_SLEEPING ? CC_WAKING : CC_READY,
-						      memory_order_acq_rel, memory_order_relaxed))
-		;
-	return cur == CC_SLEEPING ? head : NULL;
+	cc_happens_before(head);
+	old = atomic_exchange_explicit(CC_ATOMIC(&head->wake.state), CC_READY,
+				       memory_order_acq_rel); /* last access to @head */
+	return old == CC_SLEEPING ? head : NULL;
 }
 
 void cchain__wake_finish(struct compl_chain_entry *head)
 {
-	if (futex_noasync(futex_word(head), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0) < 0)
+	/* @head may be freed by now: its address is named, never dereferenced. */
+	if (futex_noasync(futex_word(head), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1, NULL, NULL, 0) < 0 &&
+	    errno != EFAULT)
 		CC_DIE("futex(FUTEX_WAKE)", errno);
-	cc_happens_before(head);
-	cc_store_release(&head->wake.state, CC_READY); /* last access to @head */
-}
-
-void cchain__settle(struct compl_chain_entry *entry)
-{
-	_Atomic uint32_t *state = CC_ATOMIC(&entry->wake.state);
-	unsigned int i;
-
-	for (i = 0; atomic_load_explicit(state, memory_order_acquire) == CC_WAKING; i++) {
-		if (i < 16)
-			caa_cpu_relax();
-		else
-			sched_yield(); /* the turn-giver was preempted */
-	}
-	cc_happens_after(entry);
 }
 
 void cchain__wake_describe(struct compl_chain_entry *entry, char *buf, size_t len)
 {
-	static const char *const names[] = { "waiting", "sleeping", "ready", "waking" };
+	static const char *const names[] = { "waiting", "sleeping", "ready" };
 	uint32_t s = cc_load_relaxed(&entry->wake.state);
 
-	if (s < 4)
+	if (s < 3)
 		snprintf(buf, len, "futex word %s", names[s]);
 	else
 		snprintf(buf, len, "futex word CORRUPT (%u)", (unsigned int)s);
@@ -106,9 +86,7 @@ void cchain__wake_describe(struct compl_chain_entry *entry, char *buf, size_t le
 
 bool cchain__turn_ready(struct compl_chain_entry *entry)
 {
-	uint32_t s = cc_load_acquire(&entry->wake.state);
-
-	return s == CC_READY || s == CC_WAKING;
+	return cc_load_acquire(&entry->wake.state) == CC_READY;
 }
 
 /* Time left until @deadline in @rel; false when it has passed. */
@@ -141,7 +119,7 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 		if (!atomic_compare_exchange_strong_explicit(
 			    state, &cur, CC_SLEEPING, memory_order_acquire,
 			    memory_order_acquire) &&
-		    (cur == CC_READY || cur == CC_WAKING))
+		    cur == CC_READY)
 			return 0;
 		if (deadline && !time_left(deadline, &rel))
 			break;
@@ -163,7 +141,7 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 	if (!atomic_compare_exchange_strong_explicit(state, &cur, CC_WAITING,
 						     memory_order_acquire,
 						     memory_order_acquire) &&
-	    (cur == CC_READY || cur == CC_WAKING))
+	    cur == CC_READY)
 		return 0;
 	return ETIMEDOUT;
 }

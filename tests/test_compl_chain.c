@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Single-threaded semantics of every public function, static
- * initialisation, entry reuse, timeouts and misuse reports.
+ * initialisation, entry reuse, timeouts, misuse reports and what
+ * compl_chain_empty() says while the chain is dumped.
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -455,6 +456,60 @@ static void test_dump(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * compl_chain_empty() tells the truth while compl_chain_dump() prints: the
+ * dump's output stream asks it on every write (unbuffered, so the writes
+ * happen inside the dump).
+ */
+struct dump_probe {
+	struct compl_chain *chain;
+	int writes, wrong;
+	bool expect_empty;
+};
+
+static ssize_t probe_write(void *cookie, const char *buf, size_t len)
+{
+	struct dump_probe *p = cookie;
+
+	(void)buf;
+	p->writes++;
+	if (compl_chain_empty(p->chain) != p->expect_empty)
+		p->wrong++;
+	return (ssize_t)len;
+}
+
+static void dump_probed(struct compl_chain *chain, bool expect_empty)
+{
+	struct dump_probe p = { .chain = chain, .expect_empty = expect_empty };
+	cookie_io_functions_t io = { .write = probe_write };
+	FILE *f = fopencookie(&p, "w", io);
+
+	assert_non_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	compl_chain_dump(chain, f);
+	fclose(f);
+	assert_true(p.writes > 0);
+	if (p.wrong)
+		fail_msg("compl_chain_empty() said %s in %d of %d writes of the dump",
+			 expect_empty ? "not empty" : "empty", p.wrong, p.writes);
+}
+
+static void test_empty_during_dump(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a;
+
+	(void)state;
+	compl_chain_init(&chain);
+	dump_probed(&chain, true);
+	compl_chain_add(&chain, &a);
+	dump_probed(&chain, false);
+	compl_chain_complete(&a);
+	dump_probed(&chain, true);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
 static void test_version_and_backend(void **state)
 {
 	char buf[32];
@@ -488,6 +543,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_handler_returns_old, setup_recorder, restore_default),
 		cmocka_unit_test(test_default_handler_aborts),
 		cmocka_unit_test(test_dump),
+		cmocka_unit_test(test_empty_during_dump),
 		cmocka_unit_test(test_version_and_backend),
 	};
 

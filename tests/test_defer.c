@@ -2,7 +2,9 @@
 /*
  * compl_chain_defer: ordered continuations.  Order, exactly once, freeing
  * in the function, long runs without recursion, mixes with blocking
- * waiters, cancel and early release, misuse.
+ * waiters, cancel and early release, what pending and empty say while a
+ * run goes on, misuse (including calls from inside a function that could
+ * only wait for the function itself).
  */
 #include <stdatomic.h>
 
@@ -296,7 +298,8 @@ static void test_add_while_alone_fn_runs(void **state)
 	compl_chain_init(&chain);
 	compl_chain_add(&chain, &a.entry);
 	compl_chain_defer(&a.entry, alone_fn);
-	assert_false(a.empty_in_fn);
+	/* No entry is pending while the function runs: the chain is empty. */
+	assert_true(a.empty_in_fn);
 	assert_false(a.late_ready_in_fn);
 	assert_true(compl_chain_try_wait(&a.late));
 	compl_chain_complete(&a.late);
@@ -305,6 +308,139 @@ static void test_add_while_alone_fn_runs(void **state)
 	compl_chain_add(&chain, &a.late);
 	assert_true(compl_chain_try_wait(&a.late));
 	compl_chain_complete(&a.late);
+	compl_chain_destroy(&chain);
+}
+
+/*
+ * A run of deferred entries that get the turn from one complete: each stays
+ * pending until its own function is called, so while an earlier function
+ * runs the chain is not empty; inside the function of the last pending
+ * entry it is.
+ */
+#define RUN_LEN 100
+
+struct runner {
+	struct compl_chain_entry entry;
+	struct compl_chain *chain;
+	struct runner *later; /* the next entry of the run; NULL for the last */
+	int runs;
+	bool self_pending, later_pending, empty;
+};
+
+static void runner_fn(struct compl_chain_entry *e)
+{
+	struct runner *r = (struct runner *)e;
+
+	r->runs++;
+	r->self_pending = compl_chain_pending(e);
+	r->later_pending = r->later && compl_chain_pending(&r->later->entry);
+	r->empty = compl_chain_empty(r->chain);
+}
+
+static void test_run_stays_pending(void **state)
+{
+	struct runner *r = calloc(RUN_LEN, sizeof(*r));
+	struct compl_chain_entry gate;
+	struct compl_chain chain;
+	int i;
+
+	(void)state;
+	CHECK(r != NULL);
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &gate);
+	for (i = 0; i < RUN_LEN; i++) {
+		r[i].chain = &chain;
+		r[i].later = i + 1 < RUN_LEN ? &r[i + 1] : NULL;
+		compl_chain_add(&chain, &r[i].entry);
+		compl_chain_defer(&r[i].entry, runner_fn);
+	}
+	compl_chain_complete(&gate);
+	for (i = 0; i < RUN_LEN; i++) {
+		assert_int_equal(r[i].runs, 1);
+		assert_false(r[i].self_pending);
+		if (i + 1 < RUN_LEN && !r[i].later_pending)
+			fail_msg("deferred entry #%d was not pending while #%d's "
+				 "function ran", i + 1, i);
+		if (i + 1 < RUN_LEN && r[i].empty)
+			fail_msg("chain empty while #%d's function ran, with "
+				 "later deferred entries still pending", i);
+	}
+	if (!r[RUN_LEN - 1].empty)
+		fail_msg("chain not empty in the function of the last pending entry");
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+	free(r);
+}
+
+/*
+ * Once compl_chain_pending() is false the entry is the caller's again: a
+ * third thread frees a deferred entry the moment it stops being pending,
+ * while the function of the deferred entry before it runs.  The freed
+ * entry's own function must not touch it either.
+ */
+struct freer {
+	struct compl_chain_entry *entry;
+	_Atomic bool freed;
+};
+
+static void *freer_fn(void *arg)
+{
+	struct freer *f = arg;
+
+	while (compl_chain_pending(f->entry))
+		sched_yield();
+	free(f->entry);
+	atomic_store(&f->freed, true);
+	return NULL;
+}
+
+struct first {
+	struct compl_chain_entry entry;
+	struct freer *freer;
+	bool freed_in_fn;
+};
+
+/* Gives the freer time to act if the entry after it looks done already. */
+static void first_fn(struct compl_chain_entry *e)
+{
+	struct first *f = (struct first *)e;
+	uint64_t until = now_ns() + 100 * MS;
+
+	while (!atomic_load(&f->freer->freed) && now_ns() < until)
+		sched_yield();
+	f->freed_in_fn = atomic_load(&f->freer->freed);
+}
+
+static _Atomic int second_runs;
+
+static void second_fn(struct compl_chain_entry *e)
+{
+	(void)e; /* may be freed already */
+	atomic_fetch_add(&second_runs, 1);
+}
+
+static void test_free_once_not_pending(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry gate, *second = xmalloc(sizeof(*second));
+	struct freer fr = { .entry = second };
+	struct first first = { .freer = &fr };
+	pthread_t tid;
+
+	(void)state;
+	atomic_store(&second_runs, 0);
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &gate);
+	compl_chain_add(&chain, &first.entry);
+	compl_chain_add(&chain, second);
+	compl_chain_defer(&first.entry, first_fn);
+	compl_chain_defer(second, second_fn);
+	tid = start_thread(freer_fn, &fr);
+	compl_chain_complete(&gate); /* runs first_fn, then second_fn, here */
+	join_thread(tid);
+	assert_false(first.freed_in_fn);
+	assert_int_equal(atomic_load(&second_runs), 1);
+	assert_true(compl_chain_empty(&chain));
 	compl_chain_destroy(&chain);
 }
 
@@ -407,13 +543,30 @@ static void test_pool_mix(void **state)
 }
 
 static int misuse_count;
+static char misuse_func[64];
 static char misuse_msg[128];
 
 static void record(const char *func, const char *msg)
 {
-	(void)func;
 	misuse_count++;
+	snprintf(misuse_func, sizeof(misuse_func), "%s", func);
 	snprintf(misuse_msg, sizeof(misuse_msg), "%s", msg);
+}
+
+static int install_record(void **state)
+{
+	(void)state;
+	misuse_count = 0;
+	misuse_func[0] = misuse_msg[0] = '\0';
+	cchain_set_misuse_handler(record);
+	return 0;
+}
+
+static int restore_handler(void **state)
+{
+	(void)state;
+	cchain_set_misuse_handler(NULL);
+	return 0;
 }
 
 static void nop(struct compl_chain_entry *e)
@@ -455,6 +608,103 @@ static void test_misuse(void **state)
 	cchain_set_misuse_handler(NULL);
 }
 
+/*
+ * From inside a deferred function of chain C, anything that waits for a
+ * later turn of C would wait for the function itself: compl_chain_flush(C),
+ * and compl_chain_wait() or compl_chain_complete() on a later entry of C.
+ * Each is reported as misuse and returns without doing anything; the chain
+ * goes on as if it had not been called.
+ */
+enum reentry { FLUSH_SAME, WAIT_LATER, COMPLETE_LATER };
+
+static const char *const reentry_func[] = {
+	[FLUSH_SAME] = "compl_chain_flush",
+	[WAIT_LATER] = "compl_chain_wait",
+	[COMPLETE_LATER] = "compl_chain_complete",
+};
+
+/* On the heap: a thread that hangs in it is left behind. */
+struct reentrant {
+	struct compl_chain_entry entry, gate, later;
+	struct compl_chain chain;
+	enum reentry op;
+	bool via_gate; /* run by the gate's complete, not by the defer */
+	int misuse_in_fn;
+	bool later_pending_in_fn;
+};
+
+static void reentrant_fn(struct compl_chain_entry *e)
+{
+	struct reentrant *r = (struct reentrant *)e;
+
+	switch (r->op) {
+	case FLUSH_SAME:
+		compl_chain_flush(&r->chain);
+		break;
+	case WAIT_LATER:
+		compl_chain_wait(&r->later);
+		break;
+	case COMPLETE_LATER:
+		compl_chain_complete(&r->later);
+		break;
+	}
+	r->misuse_in_fn = misuse_count;
+	r->later_pending_in_fn = compl_chain_pending(&r->later);
+}
+
+static void reentrant_body(void *arg)
+{
+	struct reentrant *r = arg;
+
+	if (r->via_gate)
+		compl_chain_add(&r->chain, &r->gate);
+	compl_chain_add(&r->chain, &r->entry);
+	compl_chain_add(&r->chain, &r->later);
+	compl_chain_defer(&r->entry, reentrant_fn);
+	if (r->via_gate)
+		compl_chain_complete(&r->gate);
+}
+
+static void test_reentry_is_misuse(void **state)
+{
+	char hung[512] = "";
+	enum reentry op;
+	int via_gate;
+
+	(void)state;
+	for (op = FLUSH_SAME; op <= COMPLETE_LATER; op++) {
+		for (via_gate = 0; via_gate < 2; via_gate++) {
+			struct reentrant *r = calloc(1, sizeof(*r));
+
+			CHECK(r != NULL);
+			r->op = op;
+			r->via_gate = via_gate;
+			compl_chain_init(&r->chain);
+			misuse_count = 0;
+			if (!run_bounded(reentrant_body, r, 1000 * MS)) {
+				/* Left to the hung thread. */
+				snprintf(hung + strlen(hung), sizeof(hung) - strlen(hung),
+					 "%s%s (function run by %s)", *hung ? ", " : "",
+					 reentry_func[op], via_gate ? "a complete" : "the defer");
+				continue;
+			}
+			assert_int_equal(r->misuse_in_fn, 1);
+			assert_string_equal(misuse_func, reentry_func[op]);
+			assert_true(r->later_pending_in_fn);
+			/* Nothing happened: the later entry's turn comes next. */
+			assert_true(compl_chain_try_wait(&r->later));
+			compl_chain_complete(&r->later);
+			assert_true(compl_chain_empty(&r->chain));
+			compl_chain_destroy(&r->chain);
+			assert_int_equal(misuse_count, 1);
+			free(r);
+		}
+	}
+	if (*hung)
+		fail_msg("hang instead of a misuse report, from inside a deferred "
+			 "function of the same chain: %s", hung);
+}
+
 static void test_spin_knob(void **state)
 {
 	uint64_t old;
@@ -475,8 +725,12 @@ int main(void)
 		cmocka_unit_test(test_cancel_around_deferred),
 		cmocka_unit_test(test_fn_readds),
 		cmocka_unit_test(test_add_while_alone_fn_runs),
+		cmocka_unit_test(test_run_stays_pending),
+		cmocka_unit_test(test_free_once_not_pending),
 		cmocka_unit_test(test_pool_mix),
 		cmocka_unit_test(test_misuse),
+		cmocka_unit_test_setup_teardown(test_reentry_is_misuse, install_record,
+						restore_handler),
 		cmocka_unit_test(test_spin_knob),
 	};
 

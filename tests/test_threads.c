@@ -3,13 +3,57 @@
  * Concurrency: FIFO order across a pool with tasks freed right after
  * complete, early release (complete without wait), cancel, flush with
  * entries before and after it, timeouts racing with the turn, concurrent
- * adders and many sleepers.  Worker threads never call cmocka asserts:
- * they record, and the main thread checks.
+ * adders and many sleepers, entries freed while their turn-giver is still
+ * waking them.  Worker threads never call cmocka asserts: they record, and
+ * the main thread checks.
  */
+#include <dlfcn.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "util.h"
+
+/* ---- syscall(2) interposed: the futex backend's system calls ------------ */
+
+/*
+ * The futex backend reaches the kernel through syscall(SYS_futex, ...),
+ * which this definition interposes: it records which thread made the last
+ * FUTEX_WAIT and, while slow_wake is set, sleeps after each FUTEX_WAKE, as
+ * a turn-giver preempted right after the wake-up would.  Otherwise it only
+ * forwards the call; it never dereferences the futex address.
+ */
+static _Atomic bool slow_wake;
+static _Atomic pid_t futex_waiter = -1;
+
+long syscall(long n, ...)
+{
+	static long (*_Atomic real)(long, ...);
+	long (*fwd)(long, ...) = atomic_load(&real);
+	long a[6], ret;
+	va_list ap;
+	int i, err;
+
+	va_start(ap, n);
+	for (i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (!fwd) {
+		*(void **)&fwd = dlsym(RTLD_NEXT, "syscall");
+		CHECK(fwd != NULL);
+		atomic_store(&real, fwd);
+	}
+	if (n == SYS_futex && (a[1] & 127) == 0)
+		atomic_store(&futex_waiter, gettid());
+	ret = fwd(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (n == SYS_futex && (a[1] & 127) == 1 && atomic_load(&slow_wake)) {
+		err = errno;
+		sleep_ns(3 * MS);
+		errno = err;
+	}
+	return ret;
+}
 
 /* ---- An ordered pool: the core usage pattern ---------------------------- */
 
@@ -549,6 +593,102 @@ static void test_dump_while_lockfree(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/* ---- the entry is the caller's once it is no longer pending ------------- */
+
+/*
+ * The owner of the next entry sleeps for its turn; the turn-giver is slow
+ * to return from waking it.  Meanwhile the woken owner completes, and the
+ * entry is freed at once: by the owner when compl_chain_complete() returns,
+ * or by a third thread as soon as compl_chain_pending() is false (or
+ * overwritten by it, so that a late write shows without a sanitizer).
+ * After either point the library must not touch the entry again.
+ */
+enum release { OWNER_FREES, MONITOR_FREES, MONITOR_POISONS };
+
+#define POISON 0x5a
+
+struct woken {
+	struct compl_chain_entry *entry;
+	enum release how;
+	_Atomic pid_t owner;
+};
+
+static void *woken_owner(void *arg)
+{
+	struct woken *w = arg;
+
+	atomic_store(&w->owner, gettid());
+	compl_chain_wait(w->entry);
+	compl_chain_complete(w->entry);
+	if (w->how == OWNER_FREES)
+		free(w->entry);
+	return NULL;
+}
+
+static void *release_when_done(void *arg)
+{
+	struct woken *w = arg;
+
+	while (compl_chain_pending(w->entry))
+		sched_yield();
+	if (w->how == MONITOR_FREES)
+		free(w->entry);
+	else
+		memset(w->entry, POISON, sizeof(*w->entry));
+	return NULL;
+}
+
+static void test_release_while_waking(void **state)
+{
+	bool futex = strcmp(cchain_wait_backend(), "futex") == 0;
+	uint64_t spin = cchain_set_spin_ns(0); /* the owner sleeps at once */
+	int round;
+
+	(void)state;
+	for (round = 0; round < 12; round++) {
+		struct compl_chain_entry a, *b = xmalloc(sizeof(*b));
+		struct woken w = { .entry = b, .how = (enum release)(round % 3) };
+		struct compl_chain chain;
+		pthread_t owner, monitor = 0;
+		uint64_t t0 = now_ns();
+		size_t i;
+
+		compl_chain_init(&chain);
+		compl_chain_add(&chain, &a);
+		compl_chain_add(&chain, b);
+		atomic_store(&futex_waiter, -1);
+		owner = start_thread(woken_owner, &w);
+		if (w.how != OWNER_FREES)
+			monitor = start_thread(release_when_done, &w);
+		if (futex) {
+			/* The owner's FUTEX_WAIT: it sleeps, a FUTEX_WAKE is due. */
+			while (atomic_load(&futex_waiter) != atomic_load(&w.owner)) {
+				if (now_ns() - t0 > 2000 * MS)
+					fail_msg("the owner never slept on its entry");
+				sched_yield();
+			}
+		} else {
+			sleep_ns(5 * MS);
+		}
+		atomic_store(&slow_wake, true);
+		compl_chain_complete(&a);
+		atomic_store(&slow_wake, false);
+		join_thread(owner);
+		if (w.how != OWNER_FREES)
+			join_thread(monitor);
+		if (w.how == MONITOR_POISONS) {
+			for (i = 0; i < sizeof(*b); i++)
+				if (((unsigned char *)b)[i] != POISON)
+					fail_msg("byte %zu of the entry was written after "
+						 "compl_chain_pending() returned false", i);
+			free(b);
+		}
+		assert_true(compl_chain_empty(&chain));
+		compl_chain_destroy(&chain);
+	}
+	cchain_set_spin_ns(spin);
+}
+
 /* ---- many sleepers wake one at a time, in order ------------------------- */
 
 #define SLEEPERS 64
@@ -612,6 +752,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_adders),
 		cmocka_unit_test(test_lockfree_races_locked),
 		cmocka_unit_test(test_dump_while_lockfree),
+		cmocka_unit_test(test_release_while_waking),
 		cmocka_unit_test(test_many_sleepers),
 	};
 

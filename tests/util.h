@@ -64,6 +64,73 @@ static inline void *join_thread(pthread_t tid)
 	return ret;
 }
 
+/*
+ * Run fn(arg) on a new thread and wait up to @timeout_ns for it to return.
+ * Return: true if it returned in time.  Otherwise the thread is left
+ * behind, detached, still blocked (a deadlock, for the caller to report):
+ * whatever it uses must stay valid, so @arg should not live on the stack.
+ */
+struct bounded_run {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done, abandoned;
+	void (*fn)(void *);
+	void *arg;
+};
+
+static inline void *bounded_run_thread(void *p)
+{
+	struct bounded_run *r = p;
+	bool abandoned;
+
+	r->fn(r->arg);
+	CHECK(pthread_mutex_lock(&r->lock) == 0);
+	r->done = true;
+	abandoned = r->abandoned;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (abandoned)
+		free(r);
+	return NULL;
+}
+
+static inline bool run_bounded(void (*fn)(void *), void *arg, uint64_t timeout_ns)
+{
+	struct bounded_run *r = calloc(1, sizeof(*r));
+	uint64_t deadline = now_ns() + timeout_ns;
+	pthread_condattr_t attr;
+	struct timespec ts;
+	pthread_t tid;
+	bool done;
+
+	CHECK(r != NULL);
+	r->fn = fn;
+	r->arg = arg;
+	CHECK(pthread_mutex_init(&r->lock, NULL) == 0);
+	CHECK(pthread_condattr_init(&attr) == 0);
+	CHECK(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0);
+	CHECK(pthread_cond_init(&r->cond, &attr) == 0);
+	pthread_condattr_destroy(&attr);
+	ts.tv_sec = (time_t)(deadline / 1000000000u);
+	ts.tv_nsec = (long)(deadline % 1000000000u);
+	CHECK(pthread_create(&tid, NULL, bounded_run_thread, r) == 0);
+	CHECK(pthread_mutex_lock(&r->lock) == 0);
+	while (!r->done && pthread_cond_timedwait(&r->cond, &r->lock, &ts) != ETIMEDOUT)
+		;
+	done = r->done;
+	r->abandoned = !done;
+	pthread_mutex_unlock(&r->lock);
+	if (!done) {
+		pthread_detach(tid);
+		return false;
+	}
+	join_thread(tid);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	return true;
+}
+
 static inline void *xmalloc(size_t n)
 {
 	void *p = malloc(n);

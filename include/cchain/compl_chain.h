@@ -37,6 +37,14 @@ struct compl_chain;
  * uninitialised memory before it is added.  A zero-filled entry is a valid
  * entry that was never added (compl_chain_pending() is false for it).
  *
+ * Once compl_chain_pending() is false for the entry, the library never
+ * reads or writes it again.  One thing may still name its address: with
+ * the futex wait backend, the thread that handed the entry its turn may
+ * issue FUTEX_WAKE on it after its owner completed and freed it.  The
+ * kernel reads no memory for that; a thread that happens to sleep on a
+ * futex at the same address by then wakes spuriously, which every futex
+ * waiter must tolerate (glibc's primitives do).
+ *
  * All members are private to the library.
  */
 struct compl_chain_entry {
@@ -109,7 +117,9 @@ CCHAIN_API void compl_chain_add(struct compl_chain *chain,
  * Blocks until every entry added before @entry has completed (or been
  * cancelled); returns at once for the head of the chain.  Uninterruptible
  * and without timeout, as in the kernel; see compl_chain_wait_timeout().
- * A non-pending entry is reported as misuse and the call does nothing.
+ * A non-pending entry is reported as misuse and the call does nothing; so
+ * is a wait that could only deadlock: from a deferred function of the same
+ * chain (which holds the turn), on an entry whose turn has not come.
  *
  * Context: the entry's owner; may sleep.  At most one thread may be inside a
  * call on the same entry at any time.
@@ -129,7 +139,12 @@ CCHAIN_API void compl_chain_wait(struct compl_chain_entry *entry);
  * returns the library holds no reference to @entry: the caller may free or
  * re-add it at once.  A non-pending entry (double complete, complete after
  * cancel, a never-added entry) is reported as misuse and the call does
- * nothing.
+ * nothing, and so is a complete that could only deadlock, as for
+ * compl_chain_wait().
+ *
+ * When the entries that follow were handed to compl_chain_defer(), their
+ * functions run in the caller before this returns, one run after another
+ * for as long as the next entry is deferred (see compl_chain_defer()).
  *
  * Context: the entry's owner; may sleep until the entry's turn.
  * Memory ordering: release towards the next entry's owner, and acquire like
@@ -143,9 +158,11 @@ CCHAIN_API void compl_chain_complete(struct compl_chain_entry *entry);
  *
  * Context: any thread; lock-free, never sleeps.
  * Return: true from compl_chain_add() until compl_chain_complete() or
- * compl_chain_cancel() has finished with the entry, false otherwise.
- * Memory ordering: acquire; after it returns false, the library no longer
- * touches the entry.
+ * compl_chain_cancel() has finished with the entry, or, for an entry handed
+ * to compl_chain_defer(), until its function is about to be called; false
+ * otherwise.
+ * Memory ordering: acquire; once it returns false, on any thread, the
+ * library never reads or writes the entry again: it may be freed at once.
  */
 CCHAIN_API bool compl_chain_pending(const struct compl_chain_entry *entry);
 
@@ -159,7 +176,9 @@ CCHAIN_API bool compl_chain_pending(const struct compl_chain_entry *entry);
  *
  * Context: any thread; may sleep.  Must not be called by the owner of a
  * pending entry of the same chain that has not completed (it would wait
- * for itself).
+ * for itself).  Called from a deferred function of the same chain (which
+ * holds the turn the flush would wait for), it is reported as misuse and
+ * does nothing.
  * Memory ordering: acquire, like compl_chain_wait().
  */
 CCHAIN_API void compl_chain_flush(struct compl_chain *chain);
@@ -213,7 +232,9 @@ CCHAIN_API int compl_chain_wait_timeout(struct compl_chain_entry *entry,
  * Removes @entry at once, wherever it is in the chain; if it was the head,
  * the turn passes to the next entry.  For a task that failed before its
  * ordered step.  Afterwards the library holds no reference to @entry.  A
- * non-pending entry is reported as misuse and the call does nothing.
+ * non-pending entry is reported as misuse and the call does nothing.  When
+ * the turn passes to deferred entries, their functions run in the caller
+ * before this returns, as for compl_chain_complete().
  *
  * Context: the entry's owner; never sleeps for a turn.
  * Memory ordering: release towards the next entry's owner when @entry was
@@ -225,9 +246,17 @@ CCHAIN_API void compl_chain_cancel(struct compl_chain_entry *entry);
  * compl_chain_empty() - does the chain have no entries?
  * @chain: the chain
  *
+ * Agrees with compl_chain_pending(): when no entry of @chain is pending it
+ * returns true, also while a deferred function of @chain runs (its entry
+ * is no longer pending) and while compl_chain_dump() walks the chain; it
+ * returns false while an entry is pending, including deferred entries
+ * waiting to run.  The one exception is an entry whose complete or cancel
+ * is returning: it may still be pending for a moment after it left the
+ * chain, until that call returns.
+ *
  * Context: any thread; lock-free, never sleeps.  The answer may be stale by
  * the time the caller looks at it if other threads add entries.
- * Return: true if no entry is pending in @chain.
+ * Return: true if no entry is in @chain.
  * Memory ordering: acquire; when it returns true, everything done before
  * the last complete or cancel is visible.
  */
@@ -245,14 +274,18 @@ CCHAIN_API bool compl_chain_empty(struct compl_chain *chain);
  * then goes on with any deferred entries behind it, one after another (no
  * recursion, whatever the length of the run).  Entries after @entry get
  * their turn when @fn returns.  From the call on, the entry belongs to the
- * library: waiting on, completing or cancelling it is misuse; when @fn
- * runs it is no longer pending and @fn may free or re-add it.  @fn must
- * not wait for a later entry of the same chain (it would wait for itself);
- * it may add entries, complete earlier-added entries of other chains, or
- * defer.
+ * library: waiting on, completing or cancelling it is misuse.  It stays
+ * pending until @fn is about to be called; when @fn runs it is no longer
+ * pending and @fn may free or re-add it.  @fn must not wait for a later
+ * entry of the same chain, nor flush it (it would wait for itself: both
+ * are reported as misuse); it may add entries, complete earlier-added
+ * entries of other chains, or defer.
  *
- * Context: the entry's owner; never blocks for a turn, but may run deferred
- * functions of other entries.
+ * Context: the entry's owner.  Never waits for a turn, but when the turn
+ * has come the caller runs @fn and the deferred functions that follow, one
+ * run after another for as long as the next entry is deferred: the time
+ * this takes is not bounded by the library.  It may also wait briefly for
+ * the chain's internal lock.
  * Memory ordering: @fn runs after everything the owners of earlier entries
  * did before completing (acquire); what @fn did happens before the next
  * entry's turn (release).
@@ -287,8 +320,7 @@ CCHAIN_API uint64_t cchain_set_spin_ns(uint64_t ns);
  * entry in chain order with its wait state.  For watchdogs and debuggers:
  * if the chain's lock cannot be taken within 100 ms (a thread died or hangs
  * holding it), the list is printed without it and says so.  While the list
- * is printed with the lock, the lock-free add and complete wait for it, and
- * compl_chain_empty() reports the chain as not empty.
+ * is printed with the lock, the lock-free add and complete wait for it.
  *
  * Context: any thread; may sleep briefly.
  */
