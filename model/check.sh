@@ -21,7 +21,8 @@ verify() {
 	shift
 	rm -f pan pan.* ./*.trail
 	spin -a "$@" compl_chain.pml >spin.log 2>&1 || { cat spin.log; return 2; }
-	cc -O2 -DSAFETY -DNOFAIR -DVECTORSZ=2048 -o pan pan.c 2>cc.log || { cat cc.log; return 2; }
+	cc "${OPT:--O2}" -DSAFETY -DNOFAIR -DVECTORSZ=2048 -o pan pan.c 2>cc.log ||
+		{ cat cc.log; return 2; }
 	./pan -m1000000 >pan.log 2>&1 || true
 	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.log | head -n 1)
 	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.log | head -n 1)
@@ -49,19 +50,66 @@ while IFS=$(printf '\t') read -r file frag; do
 done <map.tsv
 echo "correspondence: $(wc -l <map.tsv) C statements found"
 
-for cfg in ALL REUSE FLUSH DEFER DEFER2; do
-	verify "config $cfg" -DCONFIG_$cfg || { status=1; grep -E "assert|invalid end|pan:" pan.log | head -5; }
+# Configurations: NAME or NAME+CONDVAR (the condvar backend).
+configs="ALL REUSE FLUSH DEFER DEFER2 READD RUNS DUMP EMPTY SLEEPERS
+	ALL+CONDVAR DEFER+CONDVAR SLEEPERS+CONDVAR"
+
+# defines CONFIG: the spin -D options for one configuration.
+defines() {
+	case $1 in
+	*+CONDVAR) echo "-DCONFIG_${1%+CONDVAR} -DCONDVAR" ;;
+	*) echo "-DCONFIG_$1" ;;
+	esac
+}
+
+for cfg in $configs; do
+	# shellcheck disable=SC2046 # word splitting of the defines is wanted
+	verify "config $cfg" $(defines "$cfg") ||
+		{ status=1; grep -E "assert|invalid end|pan:" pan.log | head -5; }
 done
-for bug in BUG_NO_WAKING BUG_NO_SETTLE BUG_LINK_BEFORE_CAS BUG_TAIL_BEFORE_LINK BUG_NO_SLEEP_MARK BUG_NO_WAIT_IN_COMPLETE BUG_NO_BUSY; do
-	for cfg in ALL REUSE DEFER; do
+
+# Every step that protects something, removed one at a time, with the
+# configurations that exercise it: spin must find a violation.
+mutants="BUG_WAKE_BEFORE_READY:ALL,SLEEPERS
+BUG_TOUCH_AFTER_TURN:ALL,REUSE
+BUG_NO_SLEEP_MARK:ALL
+BUG_LINK_BEFORE_CAS:ALL,REUSE
+BUG_TAIL_BEFORE_LINK:ALL,REUSE,FLUSH
+BUG_NO_WAIT_IN_COMPLETE:ALL
+BUG_PASS_TO_FIRST:ALL,REUSE,FLUSH
+BUG_RELEASE_BEFORE_UNLINK:ALL
+BUG_RELEASE_BEFORE_CAS:ALL,REUSE
+BUG_NO_BUSY:DEFER,RUNS
+BUG_BUSY_AFTER_DETACH:DEFER,DEFER2,RUNS
+BUG_RELEASE_RUN_EARLY:RUNS,READD
+BUG_BUSY_DEC_BEFORE_RELEASE:EMPTY
+BUG_EMPTY_IGNORES_RUN:EMPTY
+BUG_NO_PIN:DUMP
+BUG_CV_SIGNAL_UNLOCKED:ALL+CONDVAR,SLEEPERS+CONDVAR
+BUG_CV_UNLOCKED_CHECK:ALL+CONDVAR
+BUG_CV_TIMEOUT_KEEPS_PARKER:ALL+CONDVAR,SLEEPERS+CONDVAR"
+
+nmut=0
+for m in $mutants; do
+	bug=${m%%:*}
+	nmut=$((nmut + 1))
+	caught=
+	for cfg in $(echo "${m#*:}" | tr , ' '); do
 		rc=0
-		verify "mutant $bug ($cfg)" -D$bug -DCONFIG_$cfg >/dev/null || rc=$?
-		[ "$rc" -ne 2 ] || { status=1; continue 2; }
+		# shellcheck disable=SC2046
+		# -O0: a mutant's search stops at its first error, so compiling
+		# pan dominates
+		OPT=-O0 verify "mutant $bug ($cfg)" -D"$bug" $(defines "$cfg") >/dev/null || rc=$?
+		[ "$rc" -ne 2 ] || { status=1; caught=error; break; }
 		[ "$rc" -eq 1 ] || continue
 		echo "mutant $bug ($cfg): caught: $(grep -m1 -E 'assertion violated|invalid end state' pan.log)"
-		continue 2
+		caught=yes
+		break
 	done
-	echo "mutant $bug: NOT caught" >&2
-	status=1
+	if [ -z "$caught" ]; then
+		echo "mutant $bug: NOT caught" >&2
+		status=1
+	fi
 done
+echo "$nmut mutants"
 exit $status

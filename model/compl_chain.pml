@@ -1,21 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Promela model of libcchain's futex backend: compl_chain_add, _wait,
- * _complete, _cancel, _wait_timeout and _flush (src/compl_chain.c) over the
- * per-entry futex state word (src/wait-futex.c).  model/README.md maps every
- * statement to the C code, line by line.
+ * Promela model of libcchain's protocol: compl_chain_add, _wait,
+ * _complete, _cancel, _wait_timeout, _flush, _defer and _dump
+ * (src/compl_chain.c) over either wait backend: the per-entry futex state
+ * word (src/wait-futex.c, the default) or, with -DCONDVAR, the chain's
+ * mutex and a condition variable on the sleeper's stack
+ * (src/wait-condvar.c).  model/README.md maps every statement to the C
+ * code, line by line.
  *
  * Verified (spin -a, pan -m...; see model/check.sh):
- *   - FIFO: an owner's turn comes, and an entry leaves by completing, only
- *     when every entry added before it has completed or been cancelled;
+ *   - FIFO: an owner's turn comes, a deferred function runs, and an entry
+ *     leaves by completing, only when every entry added before it has
+ *     completed, been cancelled or run its deferred function;
+ *   - exactly once: every deferred function runs once;
  *   - no lost wake-up: no reachable state in which some owner sleeps for
  *     ever (spin's "invalid end state");
- *   - memory: nobody touches an entry after its complete or cancel returned
- *     and the owner freed it (each owner frees its entry at once, and may
- *     add it again: entry reuse); a turn-giver still waking an owner never
- *     writes over a deferred function.
+ *   - memory: an entry is freed the instant compl_chain_pending() would
+ *     return false for it (a monitor thread that frees at once), and the
+ *     library never touches it after that (the owner may add it again:
+ *     entry reuse); a condition variable is signalled only while its
+ *     sleeper's stack frame exists;
+ *   - compl_chain_empty() never answers true while an entry stays in the
+ *     chain throughout the call.
  *
- * Configurations (-D...): see the init process at the end.  Mutants
+ * Configurations (-DCONFIG_...): see the init process at the end.  Mutants
  * (-DBUG_...) re-introduce a known mistake; check.sh makes sure each one
  * is caught.
  */
@@ -24,14 +32,19 @@
 #define NE 4            /* entries (one per owner process) */
 #endif
 #define NSEQ 12         /* add sequence numbers: NE x rounds */
+#ifndef RUN_MAX
+#define RUN_MAX 2       /* CC_RUN_MAX (64 in C): small, so that runs are cut */
+#endif
 
+/*
+ * The entry's wake word.  Futex: the state word.  Condvar: NULL (WAITING),
+ * the sleeper's parker (SLEEPING) or the turn token (READY).
+ */
 #define WAITING  0
 #define SLEEPING 1
 #define READY    2
-#define WAKING   3
 
-/* The owner's turn has come (WAKING: the turn-giver is still waking it). */
-#define TURN(e) (state[e] == READY || state[e] == WAKING)
+#define TURN(e) (state[e] == READY)
 
 /* What an owner does with its entry after adding it. */
 #define K_WAIT_COMPLETE 0 /* wait, ordered step, complete */
@@ -39,19 +52,24 @@
 #define K_CANCEL        2 /* cancel without waiting (a task that failed) */
 #define K_TIMED         3 /* wait_timeout until the turn comes, then complete */
 #define K_DEFER         4 /* compl_chain_defer: a function runs in the turn */
+#define K_DEFER_READD   5 /* defer; the function adds the entry again and defers it */
+#define K_TIMED_CANCEL  6 /* one wait_timeout; complete if the turn came, else cancel */
+#define K_WAIT_DEFER    7 /* wait (sleeping), then defer: runs at once */
 
 /* ---- shared state ---------------------------------------------------------- */
 
 bit lock;                 /* chain->lock (pthread mutex) */
-byte queue[NE];           /* the chain, head first: entry ids */
+byte queue[NE];           /* the chain's list, head first: entry ids */
 byte qlen;
 
-byte state[NE];           /* entry->wake.state: the futex word */
+byte state[NE];           /* entry->wake */
 bool inchain[NE];         /* entry->chain != NULL (compl_chain_pending) */
-bool parked[NE];          /* a thread sleeps in FUTEX_WAIT on the word */
-bool freed[NE];           /* the owner (or its deferred function) freed it */
+bool parked[NE];          /* a thread sleeps on the entry (futex or condvar) */
+bool freed[NE];           /* freed: the monitor frees once pending is false */
 bool deferred[NE];        /* entry->chain carries the DEFERRED tag */
-bit busy;                 /* chain->busy: a deferred function holds the turn */
+bool inwait[NE];          /* condvar: the sleeper's parker (stack frame) exists */
+byte busy;                /* chain->busy: 0, or 1 + run entries not yet released */
+bool pinned;              /* CC_PIN: compl_chain_dump() walks the chain */
 
 /* chain->tail, the word the lock-free add and complete swing with CAS. */
 #define T_EMPTY NE              /* NULL: empty, the turn is free */
@@ -61,19 +79,18 @@ byte tailw = T_EMPTY;
 /* Ghost state for the properties. */
 byte seq[NE];             /* add order of the entry's current round */
 byte nseq;
-bool gone[NSEQ];          /* that add's entry completed or was cancelled */
-bool ran[NE];             /* the entry's deferred function ran */
+bool gone[NSEQ];          /* that add's entry completed, was cancelled or ran */
+byte ran[NE];             /* deferred functions run for the entry (all rounds) */
+byte deferrals[NE];       /* compl_chain_defer calls for the entry (all rounds) */
+bool inrun[NE];           /* taken off in a run, its function not called yet */
+byte readds[NE];          /* K_DEFER_READD: adds left for the function to make */
+byte kinds[NE];
 
 /* Every entry added before @e (in this round) has left the chain. */
 #define PREDECESSORS_GONE(e)                                          \
 	skip; /* a jump may not land inside a d_step */               \
 	d_step {                                                      \
-		i = 0;                                                \
-		do                                                    \
-		:: i < seq[e] -> assert(gone[i]); i++                 \
-		:: else -> break                                      \
-		od;                                                   \
-		i = 0                                                 \
+		PREDECESSORS_GONE_D(e)                                \
 	}
 
 /* The same check as a plain sequence, for use inside a d_step. */
@@ -84,6 +101,14 @@ bool ran[NE];             /* the entry's deferred function ran */
 	:: else -> break                                              \
 	od;                                                           \
 	i = 0
+
+/*
+ * The library's last access to @e: its back pointer is cleared (release),
+ * compl_chain_pending() returns false from now on, and the monitor frees it.
+ */
+#define RELEASE_D(e)                                                  \
+	inchain[e] = false;                                           \
+	freed[e] = true
 
 /* ---- futex ------------------------------------------------------------------ */
 
@@ -110,33 +135,56 @@ inline futex_wait(e, val)
 	fi
 }
 
+/*
+ * FUTEX_WAKE(word) names an address; a private wake does not access the
+ * memory.  The entry may have been freed, and added again with a new
+ * sleeper: that sleeper wakes spuriously.
+ */
 inline futex_wake(e)
 {
-	atomic {
-		assert(!freed[e]);                /* names live memory only */
-		parked[e] = false
-	}
+	parked[e] = false
 }
 
-/* ---- wait-futex.c ----------------------------------------------------------- */
+/* ---- the wait backend ---------------------------------------------------------- */
 
 /*
- * cchain__wake_turn(): @h became the head.  Lock held.  An owner that
- * sleeps is left in wk, to be woken once the lock is released.
+ * cchain__wake_turn(): @h became the head.  Lock held.  Its last access to
+ * @h; an owner that sleeps on a futex is left in wk, to be woken once the
+ * lock is released.
  */
 inline wake_turn(h)
 {
-	atomic {                                   /* CAS loop */
+#ifdef CONDVAR
+	atomic {                                   /* signal the parker, if any */
+		assert(!freed[h]);
+		if
+		:: state[h] == SLEEPING ->
+#ifdef BUG_CV_SIGNAL_UNLOCKED
+			wk = h                     /* signalled after unlocking */
+#else
+			assert(inwait[h]);
+			parked[h] = false
+#endif
+		:: else -> skip
+		fi
+	};
+	atomic {                                   /* store_release(CC_TURN) */
+		assert(!freed[h]);
+		state[h] = READY
+	}
+#else
+	atomic {                                   /* exchange(READY) */
 		assert(!freed[h]);
 		old = state[h];
-#ifdef BUG_NO_WAKING
-		state[h] = READY                   /* no "still waking" mark */
+#ifdef BUG_WAKE_BEFORE_READY
+		state[h] = (old == SLEEPING -> SLEEPING : READY)
 #else
-		state[h] = (old == SLEEPING -> WAKING : READY)
+		state[h] = READY
 #endif
 	};
 	wk = (old == SLEEPING -> h : NE);
 	old = 0
+#endif
 }
 
 /* cchain__wake_finish(): lock not held. */
@@ -144,26 +192,21 @@ inline wake_finish()
 {
 	if
 	:: wk < NE ->
+#ifdef CONDVAR
+		assert(inwait[wk]);                /* BUG_CV_SIGNAL_UNLOCKED only */
+		parked[wk] = false;
+#else
 		futex_wake(wk);
-#ifndef BUG_NO_WAKING
-		atomic {                           /* store_release(READY) */
-			assert(!freed[wk] && !deferred[wk]);
+#if defined(BUG_WAKE_BEFORE_READY) || defined(BUG_TOUCH_AFTER_TURN)
+		atomic {                           /* a store after the wake-up */
+			assert(!freed[wk]);
 			state[wk] = READY
 		};
+#endif
 #endif
 		wk = NE
 	:: else -> skip
 	fi
-}
-
-/* cchain__settle(): the owner waits out a turn-giver still waking it. */
-inline settle(e)
-{
-#ifndef BUG_NO_SETTLE
-	(state[e] != WAKING)
-#else
-	skip
-#endif
 }
 
 /*
@@ -180,6 +223,61 @@ inline settle(e)
 #define SLEEP_ON SLEEPING
 #endif
 
+#ifdef CONDVAR
+inline await_turn(e, timed)
+{
+	ret = UNDECIDED;
+	if                                          /* polling, then the first check */
+	:: TURN(e) -> ret = 0
+	:: else -> skip
+	fi;
+	if
+	:: ret == UNDECIDED ->
+		inwait[e] = true;                  /* parker_init() */
+		lock_chain();
+		do
+#ifndef BUG_CV_UNLOCKED_CHECK
+		:: TURN(e) -> ret = 0; break      /* while (!turn_ready) */
+		:: else ->
+#else
+		:: true ->
+#endif
+			atomic {                   /* store the parker, cond_wait */
+				assert(!freed[e]);
+				state[e] = SLEEPING;
+				parked[e] = true;
+				lock = 0
+			};
+			if
+			:: parked[e] -> (!parked[e])       /* signalled */
+			:: parked[e] -> parked[e] = false  /* spurious */
+			:: !parked[e] -> skip              /* signalled already */
+			:: timed -> parked[e] = false; ret = DEADLINE
+			fi;
+			lock_chain();
+			if
+			:: ret == DEADLINE ->
+				if
+				:: TURN(e) -> ret = 0
+				:: else ->
+#ifndef BUG_CV_TIMEOUT_KEEPS_PARKER
+					state[e] = WAITING;
+#endif
+					ret = 1
+				fi;
+				break
+#ifdef BUG_CV_UNLOCKED_CHECK
+			:: ret == UNDECIDED && TURN(e) -> ret = 0; break
+#endif
+			:: else -> skip
+			fi
+		od;
+		unlock_chain();
+		inwait[e] = false                  /* pthread_cond_destroy, return */
+	:: else -> skip
+	fi
+}
+#else
 inline await_turn(e, timed)
 {
 	ret = UNDECIDED;
@@ -191,6 +289,7 @@ inline await_turn(e, timed)
 	:: ret != UNDECIDED -> break
 	:: else ->
 		atomic {                           /* CAS WAITING -> SLEEPING */
+			assert(!freed[e]);
 			cur = state[e];
 			if
 #ifndef BUG_NO_SLEEP_MARK
@@ -200,7 +299,7 @@ inline await_turn(e, timed)
 			fi
 		};
 		if
-		:: cur == READY || cur == WAKING -> ret = 0
+		:: cur == READY -> ret = 0
 		:: else ->
 			if
 			:: timed -> ret = DEADLINE  /* time_left() says no */
@@ -223,13 +322,14 @@ inline await_turn(e, timed)
 			fi
 		};
 		if
-		:: cur == READY || cur == WAKING -> ret = 0 /* the turn came meanwhile */
+		:: cur == READY -> ret = 0         /* the turn came meanwhile */
 		:: else -> ret = 1
 		fi
 	:: else -> skip
 	fi;
 	cur = 0
 }
+#endif
 
 /* ---- compl_chain.c ------------------------------------------------------------ */
 
@@ -260,7 +360,7 @@ inline add(e)
 	};
 	atomic {                                   /* CAS(tail, NULL -> e) */
 		if
-		:: tailw == T_EMPTY ->
+		:: tailw == T_EMPTY && !pinned ->
 			assert(qlen == 0 && !busy);
 			tailw = e;
 			queue[0] = e;
@@ -314,13 +414,13 @@ inline add(e)
 }
 
 /*
- * unlink_entry(): lock held; sets washead, and nx to the next entry.  The
- * writes to the neighbours come first; if @e was last, the new tail is
- * published after them: a new last entry that holds the turn may then
- * complete lock-free, and be freed, at once.  A completed or cancelled
- * entry is gone now; a deferred one only when its function returns.
+ * detach(): lock held; takes @e off the list, leaving it pending; sets
+ * washead, and nx to the next entry.  The writes to the neighbours come
+ * first; if @e was last, the new tail is published after them: a new last
+ * entry that holds the turn may then complete lock-free, and be freed, at
+ * once.
  */
-inline unlink(e)
+inline detach(e)
 {
 	d_step {
 		assert(!freed[e]);
@@ -339,7 +439,7 @@ inline unlink(e)
 		od;
 		qlen--;
 		queue[qlen] = 0;
-		if
+		if                                 /* completed or cancelled now */
 		:: !deferred[e] -> gone[seq[e]] = true
 		:: else -> skip
 		fi;
@@ -361,36 +461,67 @@ inline unlink(e)
 	:: else -> skip
 	fi;
 #endif
-	pv = 0;
-	inchain[e] = false                         /* store_release(chain, NULL) */
+	pv = 0
+}
+
+/* unlink_entry(): detach(), then release the entry for good. */
+inline unlink(e)
+{
+#ifdef BUG_RELEASE_BEFORE_UNLINK
+	d_step { RELEASE_D(e) };
+#endif
+	detach(e);
+#ifndef BUG_RELEASE_BEFORE_UNLINK
+	d_step { RELEASE_D(e) }
+#endif
 }
 
 /*
- * take_run(): lock held, chain busy, @first (deferred) taken off: take off
- * the deferred entries that now lead the chain too, into batch[].
+ * take_run(): lock held, the turn free, @first a deferred head: mark the
+ * chain busy, take @first off with the deferred entries that follow it (up
+ * to RUN_MAX in all) into batch[]; they stay pending, counted in busy.
  */
 inline take_run(first)
 {
+#if !defined(BUG_BUSY_AFTER_DETACH) && !defined(BUG_NO_BUSY)
+	busy = 2;
+#endif
+	detach(first);
+#ifdef BUG_BUSY_AFTER_DETACH
+	busy = 2;
+#endif
+	inrun[first] = true;
 	batch[0] = first;
 	nrun = 1;
 	do
-	:: qlen > 0 && deferred[queue[0]] ->
+	:: nrun < RUN_MAX && qlen > 0 && deferred[queue[0]] ->
 		x = queue[0];
-		unlink(x);
+#ifndef BUG_NO_BUSY
+		busy = nrun + 2;
+#endif
+		detach(x);
+		inrun[x] = true;
 		batch[nrun] = x;
 		nrun++
 	:: else -> break
 	od;
+#ifdef BUG_RELEASE_RUN_EARLY
+	k = 0;
+	do                                         /* released when taken off */
+	:: k < nrun -> x = batch[k]; d_step { RELEASE_D(x) }; k++
+	:: else -> break
+	od;
+	k = 0;
+#endif
 	x = 0
 }
 
 /*
  * pass_turn(): lock held.  Gives the turn to @head (the next entry of the
  * one that left, not whatever is first by now: once the chain is empty, a
- * lock-free add may fill it) unless a deferred
- * function holds it; a deferred head is taken off, the chain marked busy,
- * and left in batch[] for the caller with the deferred entries that follow it
- * (take_run); a sleeping head is left in wk.
+ * lock-free add may fill it) unless a deferred function holds it; a
+ * deferred head is taken off with its run (take_run), left in batch[] for
+ * the caller; a head sleeping on a futex is left in wk.
  */
 inline pass_turn(head)
 {
@@ -400,12 +531,7 @@ inline pass_turn(head)
 		h = head;
 		if
 		:: !deferred[h] -> wake_turn(h)
-		:: else ->
-#ifndef BUG_NO_BUSY
-			busy = 1;
-#endif
-			unlink(h);
-			take_run(h)
+		:: else -> take_run(h)
 		fi;
 		h = 0
 	:: else -> skip
@@ -413,10 +539,35 @@ inline pass_turn(head)
 }
 
 /*
+ * The deferred function of @x (K_DEFER_READD: adds @x again and defers it,
+ * which only queues it: this run holds the turn).
+ */
+inline deferred_fn(x)
+{
+	d_step {
+		PREDECESSORS_GONE_D(x);
+		ran[x]++;
+		assert(ran[x] <= deferrals[x]);
+		gone[seq[x]] = true
+	};
+	if
+	:: readds[x] > 0 ->
+		readds[x]--;
+		add(x);
+		lock_chain();                      /* compl_chain_defer(): queued */
+		assert(queue[0] != x || busy);
+		deferrals[x]++;
+		deferred[x] = true;
+		unlock_chain()
+	:: else -> skip
+	fi
+}
+
+/*
  * finish(): lock held on entry, released on exit.  Unlocks, wakes wk, and
- * runs the deferred functions of batch[] in order (each checks the order,
- * runs once, and frees its entry), then relocks and passes the turn on, in
- * a loop.
+ * runs the deferred functions of batch[] in order, each released (no
+ * longer pending, freed by the monitor) just before its function runs;
+ * then relocks and passes the turn on, in a loop.
  */
 inline finish()
 {
@@ -432,19 +583,28 @@ inline finish()
 			:: k < nrun ->
 				x = batch[k];
 				assert(!freed[x]);  /* reads ->next, ->wake.deferred */
-				d_step {            /* fn(entry) */
-					PREDECESSORS_GONE_D(x);
-					assert(!ran[x]);
-					ran[x] = true;
-					gone[seq[x]] = true;
-					freed[x] = true
+#ifdef BUG_BUSY_DEC_BEFORE_RELEASE
+				busy--;
+#endif
+				d_step {            /* release_entry(), busy-- */
+					inrun[x] = false;
+					RELEASE_D(x);
+#if !defined(BUG_BUSY_DEC_BEFORE_RELEASE) && !defined(BUG_NO_BUSY)
+					busy--
+#else
+					skip
+#endif
 				};
+				deferred_fn(x);
 				k++
 			:: else -> break
 			od;
 			k = 0;
 			x = 0;
 			lock_chain();
+#ifndef BUG_NO_BUSY
+			assert(busy == 1);
+#endif
 			busy = 0;
 			assert(tailw != T_EMPTY);  /* no lock-free add while busy */
 			if
@@ -461,11 +621,18 @@ inline finish()
 /* leave(): lock held; unlink, pass the turn if it was the head, finish(). */
 inline leave(e)
 {
+	nx = NE;
 	unlink(e);
 	nrun = 0;
 	wk = NE;
 	if
-	:: washead -> pass_turn(nx)
+	:: washead ->
+#ifdef BUG_PASS_TO_FIRST
+		nx = (qlen > 0 -> queue[0] : NE);
+		pass_turn(nx)
+#else
+		pass_turn(nx)
+#endif
 	:: else -> skip
 	fi;
 	washead = false;
@@ -478,9 +645,12 @@ inline complete(e)
 #ifndef BUG_NO_WAIT_IN_COMPLETE
 	await_turn(e, false);
 #endif
+#ifdef BUG_RELEASE_BEFORE_CAS
+	d_step { RELEASE_D(e) };
+#endif
 	atomic {                                   /* CAS(tail, e -> NULL) */
 		if
-		:: tailw == e ->                   /* alone: leave without the lock */
+		:: tailw == e && !pinned ->        /* alone: leave without the lock */
 			assert(qlen == 1 && queue[0] == e && !busy);
 			PREDECESSORS_GONE_D(e);
 			tailw = T_EMPTY;
@@ -494,51 +664,52 @@ inline complete(e)
 	if
 	:: ok ->
 		ok = false;
-		inchain[e] = false                 /* store_release(chain, NULL) */
+#ifndef BUG_RELEASE_BEFORE_CAS
+		d_step { RELEASE_D(e) }            /* store_release(chain, NULL) */
+#endif
 	:: else ->
 		lock_chain();
 		assert(queue[0] == e && !busy);    /* FIFO: only the head leaves */
 		PREDECESSORS_GONE(e);
 		leave(e)
-	fi;
-	settle(e)
+	fi
 }
 
 inline cancel(e)
 {
 	assert(inchain[e]);
 	lock_chain();
-	leave(e);
-	settle(e)
+	leave(e)
 }
 
 /* compl_chain_defer(): runs at once if the turn has come, else queues. */
 inline defer(e)
 {
 	assert(inchain[e] && !deferred[e]);
-	settle(e);
 	lock_chain();
-	deferred[e] = true;                        /* fn overwrites the state word */
+	deferrals[e]++;
+	assert(!freed[e]);                         /* entry->wake.deferred = fn */
 	if
-	:: queue[0] == e && !busy ->
-		busy = 1;
-		unlink(e);
+	:: qlen > 0 && queue[0] == e && !busy ->
+		deferred[e] = true;
 		take_run(e);
 		wk = NE;
 		finish()
 	:: else ->
-		unlock_chain()                     /* store_release(chain | DEFERRED) */
+		deferred[e] = true;                /* store_release(chain | DEFERRED) */
+		unlock_chain()
 	fi
 }
 
-/* ---- owners ------------------------------------------------------------------- */
+/* ---- owners, the dump, an empty() observer ------------------------------------ */
 
 proctype owner(byte e; byte kind; byte rounds)
 {
 	byte i, h, old, cur, ret, wk = NE, t, pv, nx, x, k, nrun;
-	byte batch[NE];
+	byte batch[RUN_MAX];
 	bool washead, ok;
 
+	kinds[e] = kind;
 	do
 	:: rounds > 0 ->
 		add(e);
@@ -551,8 +722,16 @@ proctype owner(byte e; byte kind; byte rounds)
 			complete(e)
 		:: kind == K_CANCEL ->
 			cancel(e)
-		:: kind == K_DEFER ->
+		:: kind == K_DEFER || kind == K_DEFER_READD ->
+			if
+			:: kind == K_DEFER_READD -> readds[e] = 1
+			:: else -> skip
+			fi;
 			defer(e)
+		:: kind == K_WAIT_DEFER ->
+			await_turn(e, false);
+			PREDECESSORS_GONE(e);
+			defer(e)                           /* runs at once */
 		:: kind == K_TIMED ->
 			do
 			:: await_turn(e, true);
@@ -563,16 +742,95 @@ proctype owner(byte e; byte kind; byte rounds)
 			od;
 			PREDECESSORS_GONE(e);
 			complete(e)
-		fi;
-		if
-		:: kind != K_DEFER ->
-			assert(!inchain[e]);
-			freed[e] = true                    /* free(task) right after */
-		:: else -> skip                            /* fn frees it, now or later */
+		:: kind == K_TIMED_CANCEL ->
+			await_turn(e, true);
+			if
+			:: ret == 0 ->
+				PREDECESSORS_GONE(e);
+				complete(e)
+			:: else ->
+				assert(inchain[e]);
+				cancel(e)
+			fi
 		fi;
 		rounds--
 	:: else -> break
 	od
+}
+
+/*
+ * compl_chain_dump() with the lock taken: pins the tail, walks the list
+ * (reading each entry's next pointer and wake word), unpins.
+ */
+proctype dumper()
+{
+	byte i, x;
+
+	lock_chain();
+#ifndef BUG_NO_PIN
+	pinned = true;
+#endif
+	do
+	:: i < qlen -> x = queue[i]; assert(!freed[x]); i++
+	:: else -> break
+	od;
+	pinned = false;
+	unlock_chain()
+}
+
+/*
+ * compl_chain_empty(), called while the owners run: when it answers true,
+ * no entry was in the chain (listed, or taken off in a run and not yet
+ * released) from the start of the call to its end.
+ */
+proctype observer()
+{
+	bool listed0[NE], answer;
+	byte i, t, b, seq0[NE];
+
+	d_step {
+		i = 0;
+		do
+		:: i < NE ->
+			listed0[i] = inrun[i];
+			seq0[i] = seq[i];
+			i++
+		:: else -> break
+		od;
+		i = 0;
+		do
+		:: i < qlen -> listed0[queue[i]] = true; i++
+		:: else -> break
+		od;
+		i = 0
+	};
+	t = tailw;                                 /* load_acquire(tail), unpinned */
+	if
+	:: t == T_BUSY -> b = busy                 /* load_acquire(busy) */
+	:: else -> skip
+	fi;
+#ifdef BUG_EMPTY_IGNORES_RUN
+	answer = (t == T_EMPTY || t == T_BUSY);
+#else
+	answer = (t == T_EMPTY || (t == T_BUSY && b <= 1));
+#endif
+	d_step {
+		i = 0;
+		do
+		:: i < qlen ->
+			assert(!answer || !listed0[queue[i]] || seq0[queue[i]] != seq[queue[i]]);
+			i++
+		:: else -> break
+		od;
+		i = 0;
+		do
+		:: i < NE ->
+			assert(!answer || !listed0[i] || !inrun[i] || seq0[i] != seq[i]);
+			i++
+		:: else -> break
+		od;
+		i = 0
+	}
 }
 
 init {
@@ -593,12 +851,45 @@ init {
 		run owner(1, K_DEFER, 1);
 		run owner(2, K_TIMED, 1);
 		run owner(3, K_DEFER, 1);
+#elif defined(CONFIG_READD)
+		/*
+		 * A function that adds its entry again and defers it, runs cut
+		 * at RUN_MAX, an owner that sleeps and then defers, a timeout
+		 * followed by cancel.
+		 */
+		run owner(0, K_DEFER_READD, 1);
+		run owner(1, K_DEFER, 1);
+		run owner(2, K_WAIT_DEFER, 1);
+		run owner(3, K_TIMED_CANCEL, 1);
+#elif defined(CONFIG_RUNS)
+		/* Runs longer than RUN_MAX behind a sleeper, and re-adds. */
+		run owner(0, K_WAIT_COMPLETE, 1);
+		run owner(1, K_DEFER, 1);
+		run owner(2, K_DEFER_READD, 1);
+		run owner(3, K_DEFER, 1);
+#elif defined(CONFIG_DUMP)
+		/* compl_chain_dump() among the lock-free paths and a run. */
+		run owner(0, K_EARLY, 1);
+		run owner(1, K_DEFER, 1);
+		run owner(2, K_WAIT_COMPLETE, 1);
+		run dumper();
+#elif defined(CONFIG_EMPTY)
+		/* compl_chain_empty() among the lock-free paths and runs. */
+		run owner(0, K_EARLY, 1);
+		run owner(1, K_DEFER, 1);
+		run owner(2, K_DEFER, 1);
+		run observer();
 #elif defined(CONFIG_FLUSH)
 		/* A flush (entry 3: add + complete) among waiters and a cancel. */
 		run owner(0, K_WAIT_COMPLETE, 1);
 		run owner(1, K_CANCEL, 1);
 		run owner(2, K_WAIT_COMPLETE, 1);
 		run owner(3, K_EARLY, 1);
+#elif defined(CONFIG_SLEEPERS)
+		/* Owners that sleep and then cancel or defer, and reuse. */
+		run owner(0, K_TIMED_CANCEL, 2);
+		run owner(1, K_WAIT_DEFER, 1);
+		run owner(2, K_WAIT_COMPLETE, 2);
 #else
 		/* Every kind of owner at once. */
 		run owner(0, K_WAIT_COMPLETE, 1);

@@ -66,7 +66,7 @@ fuzz() {
 mkdir -p build-ci
 for b in futex condvar; do
 	model=disabled
-	[ "$b" = futex ] && model=enabled # the model is of the futex protocol
+	[ "$b" = futex ] && model=enabled # one run of the model covers both backends
 	run "gcc $b: build" config "gcc-$b" -Dwait_backend=$b -Dwerror=true \
 		-Dmodel_check=$model -Dman=enabled -Dpgz=enabled -Dtests=enabled \
 		-Dbench=enabled
