@@ -471,24 +471,33 @@ static void got_turn(struct compl_chain_entry *entry)
  * deferred function of the same chain, which holds the turn: no deadline
  * could ever be met.
  */
-static int wait_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
-		     const struct timespec *deadline, const char *func)
+static __attribute__((noinline)) int wait_turn_slow(struct compl_chain *chain,
+						    struct compl_chain_entry *entry,
+						    const struct timespec *deadline,
+						    const char *func)
 {
 	int ret = 0;
 
-	if (!cchain__turn_ready(entry)) {
-		if (!deadline && runs_deferred_of(chain)) {
-			cchain__misuse(func, "would wait for a later entry from a deferred "
-					     "function of the same chain");
-			return EDEADLK;
-		}
-		atomic_fetch_add_explicit(&waiters, 1, memory_order_relaxed);
-		if (!spin_for_turn(entry))
-			ret = cchain__await_turn(chain, entry, deadline);
-		atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
-		if (ret)
-			return ETIMEDOUT;
+	if (!deadline && runs_deferred_of(chain)) {
+		cchain__misuse(func, "would wait for a later entry from a deferred "
+				     "function of the same chain");
+		return EDEADLK;
 	}
+	atomic_fetch_add_explicit(&waiters, 1, memory_order_relaxed);
+	if (!spin_for_turn(entry))
+		ret = cchain__await_turn(chain, entry, deadline);
+	atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
+	if (ret)
+		return ETIMEDOUT;
+	got_turn(entry);
+	return 0;
+}
+
+static inline int wait_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
+			    const struct timespec *deadline, const char *func)
+{
+	if (!cchain__turn_ready(entry))
+		return wait_turn_slow(chain, entry, deadline, func);
 	got_turn(entry);
 	return 0;
 }
