@@ -383,8 +383,16 @@ static struct compl_chain *pending_chain(const struct compl_chain_entry *entry,
 #define SPIN_NS_UNSET UINT64_MAX
 
 static _Atomic uint64_t spin_ns = SPIN_NS_UNSET;
-static _Atomic unsigned int spinners, waiters;
 static unsigned int max_spinners, ncpus;
+
+/*
+ * Threads in wait_turn_slow() (high half) and those of them spinning (low
+ * half), in one word so that a wait whose spin succeeds costs two atomic
+ * operations on it, not four.
+ */
+#define CC_WAITER ((uint64_t)1 << 32)
+#define CC_SPINNER ((uint64_t)1)
+static _Atomic uint64_t waiting;
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 
 static void spin_init(void)
@@ -426,35 +434,29 @@ static uint64_t mono_ns(void)
 /*
  * Poll for the turn for up to the spin budget, bounded by time (a PAUSE
  * costs anything from 10 to 140 cycles), unless enough threads spin already
- * or more threads wait than there are CPUs: then the threads ahead of us
- * need the CPUs more than we need a fast wake-up.
+ * or more threads wait than there are CPUs (@before: the waiting word
+ * before this thread counted itself in): then the threads ahead of us need
+ * the CPUs more than we need a fast wake-up.
  * Return: true if the turn came.
  */
-static bool spin_for_turn(struct compl_chain_entry *entry)
+static bool spin_for_turn(struct compl_chain_entry *entry, uint64_t before)
 {
 	uint64_t budget, start;
-	bool ready = false;
 	int i;
 
 	pthread_once(&spin_once, spin_init);
 	budget = atomic_load_explicit(&spin_ns, memory_order_relaxed);
-	if (!budget || atomic_load_explicit(&waiters, memory_order_relaxed) > ncpus)
+	if (!budget || (before >> 32) + 1 > ncpus || (uint32_t)before >= max_spinners)
 		return false;
-	if (atomic_fetch_add_explicit(&spinners, 1, memory_order_relaxed) >= max_spinners)
-		goto out;
 	start = mono_ns();
 	do {
 		for (i = 0; i < 64; i++) {
-			if (cchain__turn_ready(entry)) {
-				ready = true;
-				goto out;
-			}
+			if (cchain__turn_ready(entry))
+				return true;
 			caa_cpu_relax();
 		}
 	} while (mono_ns() - start < budget);
-out:
-	atomic_fetch_sub_explicit(&spinners, 1, memory_order_relaxed);
-	return ready;
+	return false;
 }
 
 /* ---- waiting ------------------------------------------------------------------ */
@@ -476,21 +478,27 @@ static __attribute__((noinline)) int wait_turn_slow(struct compl_chain *chain,
 						    const struct timespec *deadline,
 						    const char *func)
 {
+	uint64_t before = atomic_fetch_add_explicit(&waiting, CC_WAITER + CC_SPINNER,
+						    memory_order_relaxed);
 	int ret = 0;
 
+	if (spin_for_turn(entry, before)) {
+		atomic_fetch_sub_explicit(&waiting, CC_WAITER + CC_SPINNER, memory_order_relaxed);
+		got_turn(entry);
+		return 0;
+	}
+	atomic_fetch_sub_explicit(&waiting, CC_SPINNER, memory_order_relaxed);
 	if (!deadline && runs_deferred_of(chain)) {
 		cchain__misuse(func, "would wait for a later entry from a deferred "
 				     "function of the same chain");
-		return EDEADLK;
+		ret = EDEADLK;
+	} else if (cchain__await_turn(chain, entry, deadline)) {
+		ret = ETIMEDOUT;
 	}
-	atomic_fetch_add_explicit(&waiters, 1, memory_order_relaxed);
-	if (!spin_for_turn(entry))
-		ret = cchain__await_turn(chain, entry, deadline);
-	atomic_fetch_sub_explicit(&waiters, 1, memory_order_relaxed);
-	if (ret)
-		return ETIMEDOUT;
-	got_turn(entry);
-	return 0;
+	atomic_fetch_sub_explicit(&waiting, CC_WAITER, memory_order_relaxed);
+	if (!ret)
+		got_turn(entry);
+	return ret;
 }
 
 static inline int wait_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
