@@ -9,36 +9,9 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "misuse-recorder.h"
 
 static DEFINE_COMPL_CHAIN(static_chain);
-
-/* Misuse recorder. */
-static int misuse_count;
-static char misuse_func[64];
-static char misuse_msg[256];
-
-static void record_misuse(const char *func, const char *msg)
-{
-	misuse_count++;
-	snprintf(misuse_func, sizeof(misuse_func), "%s", func);
-	snprintf(misuse_msg, sizeof(misuse_msg), "%s", msg);
-}
-
-static int setup_recorder(void **state)
-{
-	(void)state;
-	misuse_count = 0;
-	misuse_func[0] = misuse_msg[0] = '\0';
-	cchain_set_misuse_handler(record_misuse);
-	return 0;
-}
-
-static int restore_default(void **state)
-{
-	(void)state;
-	cchain_set_misuse_handler(NULL);
-	return 0;
-}
 
 #define assert_misuse(func)                             \
 	do {                                            \

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "util.h"
+#include "misuse-recorder.h"
 
 struct dtask {
 	struct compl_chain_entry entry;
@@ -542,33 +543,6 @@ static void test_pool_mix(void **state)
 	free(p.out);
 }
 
-static int misuse_count;
-static char misuse_func[64];
-static char misuse_msg[128];
-
-static void record(const char *func, const char *msg)
-{
-	misuse_count++;
-	snprintf(misuse_func, sizeof(misuse_func), "%s", func);
-	snprintf(misuse_msg, sizeof(misuse_msg), "%s", msg);
-}
-
-static int install_record(void **state)
-{
-	(void)state;
-	misuse_count = 0;
-	misuse_func[0] = misuse_msg[0] = '\0';
-	cchain_set_misuse_handler(record);
-	return 0;
-}
-
-static int restore_handler(void **state)
-{
-	(void)state;
-	cchain_set_misuse_handler(NULL);
-	return 0;
-}
-
 static void nop(struct compl_chain_entry *e)
 {
 	(void)e;
@@ -580,7 +554,7 @@ static void test_misuse(void **state)
 	struct compl_chain_entry gate, d, never;
 
 	(void)state;
-	cchain_set_misuse_handler(record);
+	cchain_set_misuse_handler(record_misuse);
 	memset(&never, 0, sizeof(never));
 	compl_chain_init(&chain);
 	compl_chain_add(&chain, &gate);
@@ -729,8 +703,8 @@ int main(void)
 		cmocka_unit_test(test_free_once_not_pending),
 		cmocka_unit_test(test_pool_mix),
 		cmocka_unit_test(test_misuse),
-		cmocka_unit_test_setup_teardown(test_reentry_is_misuse, install_record,
-						restore_handler),
+		cmocka_unit_test_setup_teardown(test_reentry_is_misuse, setup_recorder,
+						restore_default),
 		cmocka_unit_test(test_spin_knob),
 	};
 
