@@ -105,10 +105,15 @@ void compl_chain_destroy(struct compl_chain *chain)
 {
 	int err;
 
+	struct compl_chain_entry *tail;
+
 	cchain__lock(chain);
-	if (cc_load_relaxed(&chain->tail)) {
+	tail = cc_load_relaxed(&chain->tail);
+	if (tail) {
 		cchain__unlock(chain);
-		cchain__misuse(__func__, "chain is not empty");
+		cchain__misuse(__func__, tail == CC_BUSY ? "a deferred function of the chain "
+							   "is running" :
+							   "chain is not empty");
 		return;
 	}
 	cchain__unlock(chain);
@@ -246,8 +251,9 @@ static struct compl_chain_entry *take_run(struct compl_chain *chain,
 	unsigned int n = 1;
 
 	/*
-	 * Busy first: a lock-free reader that sees the next entry as the head
-	 * must also see that the turn is not free yet.
+	 * Busy first: detach() then publishes CC_BUSY, not NULL, if the chain
+	 * empties, and compl_chain_empty(), which reads busy after seeing
+	 * CC_BUSY, counts every entry taken off before it is released.
 	 */
 	cc_store_release(&chain->busy, 2u);
 	detach(chain, first);
@@ -636,7 +642,7 @@ bool compl_chain_empty(struct compl_chain *chain)
 
 void compl_chain_dump(struct compl_chain *chain, FILE *out)
 {
-	struct compl_chain_entry *e, *tail;
+	struct compl_chain_entry *e, *head, *tail;
 	struct timespec pause = { 0, 1000000 };
 	unsigned int busy;
 	bool locked = false;
@@ -660,17 +666,18 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 		tail = cc_load_relaxed(&chain->tail);
 	tail = unpinned(tail);
 	busy = cc_load_relaxed(&chain->busy);
-	for (e = cc_load_relaxed(&chain->head); e; e = e->next)
+	head = cc_load_relaxed(&chain->head);
+	for (e = head; e; e = e->next)
 		n++;
 	fprintf(out, "compl_chain %p: %lu entries, head %p, tail %p", (void *)chain, n,
-		(void *)cc_load_relaxed(&chain->head), tail == CC_BUSY ? NULL : (void *)tail);
+		(void *)head, tail == CC_BUSY ? NULL : (void *)tail);
 	if (busy)
 		fprintf(out, ", a deferred function holds the turn (%u more to run)", busy - 1);
 	if (!n && tail && tail != CC_BUSY)
-		fputs(", a lock-free add in progress", out);
+		fputs(", a lock-free add or complete in progress", out);
 	fputs(locked ? "\n" : " (lock held elsewhere: read without it)\n", out);
 	n = 0;
-	for (e = cc_load_relaxed(&chain->head); e; e = e->next) {
+	for (e = head; e; e = e->next) {
 		uintptr_t back = (uintptr_t)cc_load_relaxed(&e->chain);
 
 		if (back & CC_DEFERRED)

@@ -583,6 +583,51 @@ static void test_misuse(void **state)
 }
 
 /*
+ * compl_chain_empty() is true inside the last deferred function (nothing is
+ * pending), but the chain is still in use by the call that runs it:
+ * destroying it from there is reported as misuse and leaves it usable.
+ */
+struct destroyer {
+	struct compl_chain_entry entry;
+	struct compl_chain *chain;
+	bool empty_in_fn;
+	int misuse_in_fn;
+};
+
+static void destroy_fn(struct compl_chain_entry *e)
+{
+	struct destroyer *d = (struct destroyer *)e;
+
+	d->empty_in_fn = compl_chain_empty(d->chain);
+	compl_chain_destroy(d->chain);
+	d->misuse_in_fn = misuse_count;
+}
+
+static void test_destroy_in_fn_is_misuse(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry gate;
+	struct destroyer d = { .chain = &chain };
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &gate);
+	compl_chain_add(&chain, &d.entry);
+	compl_chain_defer(&d.entry, destroy_fn);
+	compl_chain_complete(&gate);
+	assert_true(d.empty_in_fn);
+	assert_int_equal(d.misuse_in_fn, 1);
+	assert_string_equal(misuse_func, "compl_chain_destroy");
+	assert_string_equal(misuse_msg, "a deferred function of the chain is running");
+	/* Untouched: still usable, then destroyed for real. */
+	compl_chain_add(&chain, &gate);
+	assert_true(compl_chain_try_wait(&gate));
+	compl_chain_complete(&gate);
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 1);
+}
+
+/*
  * From inside a deferred function of chain C, anything that waits for a
  * later turn of C would wait for the function itself: compl_chain_flush(C),
  * and compl_chain_wait() or compl_chain_complete() on a later entry of C.
@@ -703,6 +748,8 @@ int main(void)
 		cmocka_unit_test(test_free_once_not_pending),
 		cmocka_unit_test(test_pool_mix),
 		cmocka_unit_test(test_misuse),
+		cmocka_unit_test_setup_teardown(test_destroy_in_fn_is_misuse, setup_recorder,
+						restore_default),
 		cmocka_unit_test_setup_teardown(test_reentry_is_misuse, setup_recorder,
 						restore_default),
 		cmocka_unit_test(test_spin_knob),

@@ -38,7 +38,8 @@ struct compl_chain;
  * entry that was never added (compl_chain_pending() is false for it).
  *
  * Once compl_chain_pending() is false for the entry, the library never
- * reads or writes it again.  One thing may still name its address: with
+ * reads or writes it again (except compl_chain_dump() when it cannot take
+ * the chain's lock: see there).  One thing may still name its address: with
  * the futex wait backend, the thread that handed the entry its turn may
  * issue FUTEX_WAKE on it after its owner completed and freed it.  The
  * kernel reads no memory for that; a thread that happens to sleep on a
@@ -189,10 +190,13 @@ CCHAIN_API void compl_chain_flush(struct compl_chain *chain);
  * compl_chain_destroy() - release the chain's resources
  * @chain: an empty chain
  *
- * A chain that still has entries is reported as misuse and left untouched.
- * After a successful destroy the chain may be initialised again.
+ * A chain that still has entries, or whose deferred function is running
+ * (a call from inside it), is reported as misuse and left untouched.  After
+ * a successful destroy the chain may be initialised again.
  *
- * Context: any thread; no other call on the chain may run concurrently.
+ * Context: any thread; no other call on the chain may run concurrently
+ * (every call that added, completed, cancelled or deferred an entry has
+ * returned: compl_chain_empty() returning true is not enough).
  */
 CCHAIN_API void compl_chain_destroy(struct compl_chain *chain);
 
@@ -219,7 +223,9 @@ CCHAIN_API bool compl_chain_try_wait(struct compl_chain_entry *entry);
  *
  * Context: the entry's owner; may sleep.
  * Return: 0 when the turn has come, ETIMEDOUT when it has not, EINVAL for a
- * non-pending entry (reported as misuse).
+ * non-pending entry, or for a timeout so long that it means none in a wait
+ * that could only deadlock (see compl_chain_wait()); both are reported as
+ * misuse.
  * Memory ordering: acquire when it returns 0.
  */
 CCHAIN_API int compl_chain_wait_timeout(struct compl_chain_entry *entry,
@@ -250,9 +256,14 @@ CCHAIN_API void compl_chain_cancel(struct compl_chain_entry *entry);
  * returns true, also while a deferred function of @chain runs (its entry
  * is no longer pending) and while compl_chain_dump() walks the chain; it
  * returns false while an entry is pending, including deferred entries
- * waiting to run.  The one exception is an entry whose complete or cancel
- * is returning: it may still be pending for a moment after it left the
- * chain, until that call returns.
+ * waiting to run.  Two windows are exceptions, each closed before the call
+ * that opened it goes on: an entry whose complete or cancel is returning may
+ * still be pending for a moment after it left the chain (true while it is),
+ * and a deferred entry that stopped being pending is still counted until
+ * its function is called (false while nothing is pending).  True does not
+ * mean that no call on @chain is running: the thread that ran the last
+ * deferred function, or completed the last entry, may still be returning;
+ * compl_chain_destroy() needs every call on the chain to have returned.
  *
  * Context: any thread; lock-free, never sleeps.  The answer may be stale by
  * the time the caller looks at it if other threads add entries.
@@ -319,8 +330,10 @@ CCHAIN_API uint64_t cchain_set_spin_ns(uint64_t ns);
  * One line for the chain (head, tail, number of entries), then one per
  * entry in chain order with its wait state.  For watchdogs and debuggers:
  * if the chain's lock cannot be taken within 100 ms (a thread died or hangs
- * holding it), the list is printed without it and says so.  While the list
- * is printed with the lock, the lock-free add and complete wait for it.
+ * holding it), the list is printed without it and says so; entries may then
+ * leave, and be freed, while they are printed, so that fallback is for a
+ * process that hangs, not for one at work.  While the list is printed with
+ * the lock, the lock-free add and complete wait for it.
  *
  * Context: any thread; may sleep briefly.
  */
