@@ -640,6 +640,9 @@ bool compl_chain_empty(struct compl_chain *chain)
 	return true;
 }
 
+/* Entries compl_chain_dump() prints at most when it reads without the lock. */
+#define CC_DUMP_UNLOCKED_MAX 1000u
+
 void compl_chain_dump(struct compl_chain *chain, FILE *out)
 {
 	struct compl_chain_entry *e, *head, *tail;
@@ -667,7 +670,8 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 	tail = unpinned(tail);
 	busy = cc_load_relaxed(&chain->busy);
 	head = cc_load_relaxed(&chain->head);
-	for (e = head; e; e = e->next)
+	/* Without the lock the list may change, even loop: walk a bounded part. */
+	for (e = head; e && (locked || n < CC_DUMP_UNLOCKED_MAX); e = e->next)
 		n++;
 	fprintf(out, "compl_chain %p: %lu entries, head %p, tail %p", (void *)chain, n,
 		(void *)head, tail == CC_BUSY ? NULL : (void *)tail);
@@ -677,7 +681,7 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 		fputs(", a lock-free add or complete in progress", out);
 	fputs(locked ? "\n" : " (lock held elsewhere: read without it)\n", out);
 	n = 0;
-	for (e = head; e; e = e->next) {
+	for (e = head; e && (locked || n < CC_DUMP_UNLOCKED_MAX); e = e->next) {
 		uintptr_t back = (uintptr_t)cc_load_relaxed(&e->chain);
 
 		if (back & CC_DEFERRED)
@@ -687,6 +691,8 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 		fprintf(out, "  #%lu entry %p: %s%s\n", n++, (void *)e, state,
 			(back & ~CC_DEFERRED) == (uintptr_t)chain ? "" : ", BAD back pointer");
 	}
+	if (!locked && e)
+		fprintf(out, "  (walk stopped after %u entries)\n", CC_DUMP_UNLOCKED_MAX);
 	if (locked) {
 		atomic_fetch_and_explicit((_Atomic uintptr_t *)&chain->tail, ~CC_PIN,
 					  memory_order_release);

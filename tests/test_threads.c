@@ -581,8 +581,13 @@ static void test_dump_while_lockfree(void **state)
 	compl_chain_init(&chain);
 	for (i = 0; i < 2; i++)
 		t[i] = start_thread(dumped_fn, &d);
+	/*
+	 * Sleep, not sched_yield(): under valgrind's one-thread-at-a-time
+	 * scheduler a yielding loop can keep the CPU from the threads it waits
+	 * for (minutes in CI).
+	 */
 	while (atomic_load(&d.cycles) == 0)
-		sched_yield();
+		sleep_ns(MS / 50);
 	for (i = 0; i < (int)test_scale(2000); i++)
 		compl_chain_dump(&chain, null);
 	atomic_store(&d.stop, true);
@@ -630,7 +635,7 @@ static void *release_when_done(void *arg)
 	struct woken *w = arg;
 
 	while (compl_chain_pending(w->entry))
-		sched_yield();
+		sleep_ns(MS / 50); /* far within the 3 ms slow wake; see the dump test */
 	if (w->how == MONITOR_FREES)
 		free(w->entry);
 	else
@@ -665,7 +670,7 @@ static void test_release_while_waking(void **state)
 			while (atomic_load(&futex_waiter) != atomic_load(&w.owner)) {
 				if (now_ns() - t0 > 2000 * MS)
 					fail_msg("the owner never slept on its entry");
-				sched_yield();
+				sleep_ns(MS / 50);
 			}
 		} else {
 			sleep_ns(5 * MS);

@@ -332,7 +332,8 @@ CCHAIN_API uint64_t cchain_set_spin_ns(uint64_t ns);
  * if the chain's lock cannot be taken within 100 ms (a thread died or hangs
  * holding it), the list is printed without it and says so; entries may then
  * leave, and be freed, while they are printed, so that fallback is for a
- * process that hangs, not for one at work.  While the list is printed with
+ * process that hangs, not for one at work, and it prints at most the first
+ * 1000 entries.  While the list is printed with
  * the lock, the lock-free add and complete wait for it.
  *
  * Context: any thread; may sleep briefly.
