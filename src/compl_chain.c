@@ -437,8 +437,49 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Poll @entry's state word for up to @budget ns.  Return: true if the turn came. */
+static bool poll_turn(struct compl_chain_entry *entry, uint64_t budget)
+{
+	uint64_t start = mono_ns();
+	int i;
+
+	do {
+		for (i = 0; i < 16; i++) {
+			if (cchain__turn_ready(entry))
+				return true;
+			caa_cpu_relax();
+		}
+	} while (mono_ns() - start < budget);
+	return false;
+}
+
+/* The spin budget, in ns; 0: spinning is off. */
+static uint64_t spin_budget(void)
+{
+	pthread_once(&spin_once, spin_init);
+	return atomic_load_explicit(&spin_ns, memory_order_relaxed);
+}
+
 /*
- * Poll for the turn for up to the spin budget, bounded by time (a PAUSE
+ * First, a short poll that no other thread learns of, bounded by
+ * CC_QUIET_SPIN_NS (or the budget, if smaller): a turn handed over within a
+ * microsecond or two, as in a tight relay, then costs no write to a shared
+ * word, whose cache line would otherwise travel between the waiters on
+ * every handoff.  The oversubscription it risks is bounded by that time.
+ * Not on a single CPU.  Return: true if the turn came.
+ */
+#define CC_QUIET_SPIN_NS 2000u
+
+static bool quiet_spin(struct compl_chain_entry *entry)
+{
+	uint64_t budget = spin_budget();
+
+	/* One CPU: the turn-giver cannot run while we poll. */
+	return budget && max_spinners && poll_turn(entry, budget < CC_QUIET_SPIN_NS ? budget : CC_QUIET_SPIN_NS);
+}
+
+/*
+ * Then poll for the rest of the spin budget, bounded by time (a PAUSE
  * costs anything from 10 to 140 cycles), unless enough threads spin already
  * or more threads wait than there are CPUs (@before: the waiting word
  * before this thread counted itself in): then the threads ahead of us need
@@ -447,22 +488,12 @@ static uint64_t mono_ns(void)
  */
 static bool spin_for_turn(struct compl_chain_entry *entry, uint64_t before)
 {
-	uint64_t budget, start;
-	int i;
+	uint64_t budget = spin_budget();
 
-	pthread_once(&spin_once, spin_init);
-	budget = atomic_load_explicit(&spin_ns, memory_order_relaxed);
-	if (!budget || (before >> 32) + 1 > ncpus || (uint32_t)before >= max_spinners)
+	if (budget <= CC_QUIET_SPIN_NS || (before >> 32) + 1 > ncpus ||
+	    (uint32_t)before >= max_spinners)
 		return false;
-	start = mono_ns();
-	do {
-		for (i = 0; i < 64; i++) {
-			if (cchain__turn_ready(entry))
-				return true;
-			caa_cpu_relax();
-		}
-	} while (mono_ns() - start < budget);
-	return false;
+	return poll_turn(entry, budget - CC_QUIET_SPIN_NS);
 }
 
 /* ---- waiting ------------------------------------------------------------------ */
@@ -484,9 +515,15 @@ static __attribute__((noinline)) int wait_turn_slow(struct compl_chain *chain,
 						    const struct timespec *deadline,
 						    const char *func)
 {
-	uint64_t before = atomic_fetch_add_explicit(&waiting, CC_WAITER + CC_SPINNER,
-						    memory_order_relaxed);
+	uint64_t before;
 	int ret = 0;
+
+	if (quiet_spin(entry)) {
+		got_turn(entry);
+		return 0;
+	}
+	before = atomic_fetch_add_explicit(&waiting, CC_WAITER + CC_SPINNER,
+					   memory_order_relaxed);
 
 	if (spin_for_turn(entry, before)) {
 		atomic_fetch_sub_explicit(&waiting, CC_WAITER + CC_SPINNER, memory_order_relaxed);

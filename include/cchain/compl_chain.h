@@ -310,10 +310,12 @@ CCHAIN_API void compl_chain_defer(struct compl_chain_entry *entry,
  *
  * A waiter whose turn has not come polls for up to @ns before it sleeps,
  * so that a handoff between two running threads costs a cache-line
- * transfer instead of a sleep and a wake-up.  Spinning is skipped while as
- * many threads spin as there are CPUs less one, or more threads wait than
- * there are CPUs, so that spinners never take the CPU that the thread they
- * wait for needs.  The default is 20000 (20 us),
+ * transfer instead of a sleep and a wake-up.  The first 2 us of the budget
+ * are polled by every waiter (on more than one CPU); the rest is skipped
+ * while as many threads spin as there are CPUs less one, or more threads
+ * wait than there are CPUs, so that spinners do not keep the CPU that the
+ * thread they wait for needs for longer than that.  The default is 20000
+ * (20 us),
  * or the value of the environment variable CCHAIN_SPIN_NS when the library
  * first needs it.
  *
