@@ -155,7 +155,8 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 	cc_atomic_var(&chain->busy);
 	cc_store_relaxed(&entry->chain, chain);
 	cchain__wake_init(entry, true);
-	if (cas_tail(chain, &empty, entry)) {
+	/* Read first: a compare-and-swap that fails costs as much as one that succeeds. */
+	if (!cc_load_relaxed(&chain->tail) && cas_tail(chain, &empty, entry)) {
 		/* Lock-free: the chain was empty, the turn is ours. */
 		cc_happens_after(&chain->tail);
 		cc_store_release(&chain->head, entry);
