@@ -476,7 +476,8 @@ static bool quiet_spin(struct compl_chain_entry *entry)
 	uint64_t budget = spin_budget();
 
 	/* One CPU: the turn-giver cannot run while we poll. */
-	return budget && max_spinners && poll_turn(entry, budget < CC_QUIET_SPIN_NS ? budget : CC_QUIET_SPIN_NS);
+	return budget && max_spinners &&
+	       poll_turn(entry, budget < CC_QUIET_SPIN_NS ? budget : CC_QUIET_SPIN_NS);
 }
 
 /*
