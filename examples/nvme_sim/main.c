@@ -21,12 +21,13 @@
 #define MAX_NSID 0xfffffffeu
 #define MAX_NAMESPACES 100000u
 
-static const char *const mode_names[NR_MODES] = { "sync", "async", "chain" };
+static const char *const mode_names[NR_MODES] = { "sync", "async", "chain", "nsid" };
 /* The seed's labels. */
 static const char *const mode_labels[NR_MODES] = {
 	"Synchronous namespace scan",
 	"Fully async namespace scan",
 	"Async namespace scan with dependency chain",
+	"Async namespace scan, nodes named by NSID",
 };
 
 /*
@@ -60,9 +61,9 @@ struct profile {
 
 static const struct profile profiles[] = {
 	{ "tcp-150ms", "High latency NVMe/TCP, ~150ms ping", 150 * NS_PER_MS, 100,
-	  { 32375, 2543, 2431 } },
+	  { 32375, 2543, 2431, 0 } },
 	{ "tcp-0.2ms", "Low latency NVMe/TCP, ~0.2ms ping", 200 * NS_PER_US, 100,
-	  { 352, 248, 191 } },
+	  { 352, 248, 191, 0 } },
 };
 
 static void base_params(struct sim_params *p)
@@ -349,7 +350,9 @@ static void usage(FILE *f)
 	      "  --ns-latency LIST  per-NSID round trips, e.g. 7=500ms,9=2ms\n"
 	      "  --latency-file F   per-NSID round trips from CSV lines 'nsid,latency'\n"
 	      "  --qdepth Q         admin commands in flight at most (default 13)\n"
-	      "  --time-scale X     real time per model time: 0.1 runs ten times faster\n"
+	      "  --time-scale X     pace the run: X s of real time per s of model time\n"
+	      "                     (0.001..1000; default 0, unpaced); figures are\n"
+	      "                     model time and do not depend on it\n"
 	      "  --rescan           scan, detach some namespaces, attach new ones, scan again\n"
 	      "  --seed S           seed of the jitter and of the rescan's changes (default 1)\n"
 	      "  --format F         text (default) or json\n"
@@ -403,7 +406,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	base_params(&o->p);
 	o->profile = &profiles[1];
-	o->time_scale = 1.0;
+	o->time_scale = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
@@ -462,9 +465,19 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->custom = true;
 			break;
 		case O_SCALE:
-			if (!parse_double(optarg, 1e-6, 1000, &o->time_scale) || o->time_scale <= 0)
-				die_usage("invalid --time-scale '%s' (a number > 0, at most 1000)",
-					  optarg);
+			/*
+			 * Figures are model time whatever the scale; pacing
+			 * finer than a microsecond of real time per model
+			 * millisecond is below what the host's timers can
+			 * honour, so such scales are refused, not faked.
+			 */
+			if (!parse_double(optarg, 0, 1000, &o->time_scale))
+				die_usage("invalid --time-scale '%s' (0 for unpaced, or "
+					  "0.001..1000)", optarg);
+			if (o->time_scale > 0 && o->time_scale < 0.001)
+				die_usage("--time-scale '%s' cannot be honoured: pacing below "
+					  "0.001 is finer than the host's timers (use 0 for "
+					  "unpaced runs)", optarg);
 			break;
 		case O_RESCAN:
 			o->rescan = true;
@@ -523,16 +536,61 @@ struct run {
 	size_t nr_devices;
 };
 
-/* Pairs allocated in the opposite order of their NSIDs. */
+/* Merge sort of @v[0..n) through @tmp, counting pairs out of order. */
+static unsigned long sort_count(uint32_t *v, uint32_t *tmp, size_t n)
+{
+	size_t mid = n / 2, i = 0, j = mid, k = 0;
+	unsigned long inv;
+
+	if (n < 2)
+		return 0;
+	inv = sort_count(v, tmp, mid) + sort_count(v + mid, tmp, n - mid);
+	while (i < mid && j < n) {
+		if (v[j] < v[i]) {
+			inv += mid - i;
+			tmp[k++] = v[j++];
+		} else {
+			tmp[k++] = v[i++];
+		}
+	}
+	while (i < mid)
+		tmp[k++] = v[i++];
+	while (j < n)
+		tmp[k++] = v[j++];
+	memcpy(v, tmp, n * sizeof(*v));
+	return inv;
+}
+
+/* Pairs allocated in the opposite order of their NSIDs, in O(n log n). */
 static unsigned long count_inversions(const uint32_t *order, size_t n)
 {
-	unsigned long inv = 0;
-	size_t i, j;
+	uint32_t *v = sim_xcalloc(n, sizeof(*v)), *tmp = sim_xcalloc(n, sizeof(*tmp));
+	unsigned long inv;
 
-	for (i = 0; i < n; i++)
-		for (j = i + 1; j < n; j++)
-			inv += order[i] > order[j];
+	memcpy(v, order, n * sizeof(*v));
+	inv = sort_count(v, tmp, n);
+	free(v);
+	free(tmp);
 	return inv;
+}
+
+/* The sorted union of two sorted NSID lists. */
+static uint32_t *nsid_union(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
+			    size_t *count)
+{
+	uint32_t *u = sim_xcalloc(na + nb, sizeof(*u));
+	size_t i = 0, j = 0, n = 0;
+
+	while (i < na || j < nb) {
+		if (j == nb || (i < na && a[i] < b[j]))
+			u[n++] = a[i++];
+		else if (i == na || b[j] < a[i])
+			u[n++] = b[j++];
+		else
+			u[n++] = a[i++], j++;
+	}
+	*count = n;
+	return u;
 }
 
 /* Detach about a tenth of the namespaces and attach as many new NSIDs. */
@@ -599,43 +657,13 @@ static void *progress_fn(void *arg)
 		if (pr->stop || ++ticks < 8) /* only runs over 2 s */
 			continue;
 		fprintf(stderr, "\r%s: %lu/%zu namespaces, model time %.0f ms   ", pr->what,
-			atomic_load(&pr->ctrl->scanned), pr->total, sim_elapsed_model_ms());
+			atomic_load(&pr->ctrl->scanned), pr->total, sim_clock_peek() / 1e6);
 		shown = true;
 	}
 	pthread_mutex_unlock(&pr->lock);
 	if (shown)
 		fputs("\r\033[K", stderr);
 	return NULL;
-}
-
-static unsigned int generation;
-
-static void warm_fn(void *data, async_cookie_t cookie)
-{
-	(void)cookie;
-	pthread_barrier_wait(data);
-}
-
-/*
- * Start the async pool's workers before the clock runs, as a kernel's
- * worker pool would have them: creating a hundred threads takes
- * milliseconds of real time, which small time scales would magnify.
- */
-static void warm_async_pool(size_t n)
-{
-	ASYNC_DOMAIN(warm);
-	pthread_barrier_t barrier;
-	size_t i;
-
-	if (n > cchain_async_max_active() - 1)
-		n = cchain_async_max_active() - 1;
-	if (n == 0 || pthread_barrier_init(&barrier, NULL, (unsigned int)n + 1))
-		return;
-	for (i = 0; i < n; i++)
-		async_schedule_domain(warm_fn, &barrier, &warm);
-	pthread_barrier_wait(&barrier);
-	async_synchronize_full_domain(&warm);
-	pthread_barrier_destroy(&barrier);
 }
 
 static void do_scan(struct nvme_ctrl *ctrl, struct sim_target *target, const struct options *o,
@@ -651,13 +679,12 @@ static void do_scan(struct nvme_ctrl *ctrl, struct sim_target *target, const str
 	snprintf(name, sizeof(name), "%s scan (%s)", mode_names[ctrl->mode], scan);
 	trace_begin_run(name);
 	memset(target->tag_free_at, 0, o->p.qdepth * sizeof(*target->tag_free_at));
-	if (ctrl->mode != MODE_SYNC)
-		warm_async_pool(target->nr_ns);
-	sim_clock_start(o->time_scale, ++generation);
 	if (ticker && pthread_create(&tid, NULL, progress_fn, &pr))
 		ticker = false;
+	sim_run_begin(o->time_scale);
 	nvme_scan_work(ctrl);
 	r->elapsed_ms = sim_now() / 1e6;
+	sim_run_end();
 	if (ticker) {
 		pthread_mutex_lock(&pr.lock);
 		pr.stop = true;
@@ -779,17 +806,16 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	struct run runs[2 * NR_MODES];
-	size_t nr = 0, i, max_ns, nr_re = 0;
-	uint32_t *re = NULL;
+	size_t nr = 0, i, max_ns, nr_re = 0, nr_universe;
+	uint32_t *re = NULL, *universe;
 	int m, ret = 0;
 
 	parse_args(argc, argv, &o);
-	/* Sleep as exactly as the kernel lets us: pacing is in real time. */
-	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	trace_enable(o.trace != NULL);
 	if (o.rescan)
 		re = rescan_set(&o, &nr_re);
 	max_ns = o.nr_ns + nr_re;
+	universe = nsid_union(o.nsids, o.nr_ns, re, nr_re, &nr_universe);
 
 	for (m = 0; m < NR_MODES; m++) {
 		struct sim_target target;
@@ -798,7 +824,7 @@ int main(int argc, char **argv)
 		if (!o.mode[m])
 			continue;
 		sim_target_init(&target, &o.p, o.nsids, o.nr_ns);
-		nvme_ctrl_init(&ctrl, &target, &o.p, (enum scan_mode)m, max_ns);
+		nvme_ctrl_init(&ctrl, &target, &o.p, (enum scan_mode)m, universe, nr_universe);
 		do_scan(&ctrl, &target, &o, &runs[nr++], "initial", max_ns);
 		if (o.rescan) {
 			sim_target_set_namespaces(&target, re, nr_re);
@@ -826,6 +852,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < nr; i++)
 		free(runs[i].devices);
 	free(re);
+	free(universe);
 	free(o.nsids);
 	free(o.p.ns_lat);
 	return ret;
