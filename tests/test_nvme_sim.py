@@ -189,7 +189,8 @@ def test_trace():
     assert xs and all(e["ts"] >= 0 and e["dur"] >= 0 for e in xs)
     assert {"identify", "chain", "register"} <= {e["cat"] for e in xs}
     names = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "process_name"}
-    assert names == {"sync scan (initial)", "async scan (initial)", "chain scan (initial)"}
+    assert names == {"sync scan (initial)", "async scan (initial)", "chain scan (initial)",
+                     "nsid scan (initial)"}
     # Worker threads each get their own track.
     chain_pid = [e["pid"] for e in ev if e.get("args", {}).get("name") == "chain scan (initial)"][0]
     assert len({e["tid"] for e in xs if e["pid"] == chain_pid}) > 2
