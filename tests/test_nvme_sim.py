@@ -498,7 +498,7 @@ def slow_scale_100k():
 
 def slow_linear():
     """No O(n^2) step: four times the namespaces cost well under 16 times the
-    wall time (medians of three runs, sync and chain)."""
+    wall time (medians of three runs, sync and chain; quadratic would be 16)."""
     def wall(n, mode):
         ts = []
         for _ in range(3):
@@ -509,7 +509,7 @@ def slow_linear():
     for mode in ("sync", "chain"):
         small, large = wall(20000, mode), wall(80000, mode)
         print(f"{mode}: 20000 in {small:.2f} s, 80000 in {large:.2f} s, x{large / small:.1f}")
-        assert large / small < 8, (mode, small, large)
+        assert large / small < 10, (mode, small, large)
 
 
 if __name__ == "__main__":

@@ -408,7 +408,8 @@ static void finish_latencies(struct sim_params *p, struct lat_list *l, const uin
 {
 	size_t i;
 
-	qsort(l->v, l->n, sizeof(*l->v), cmp_lat);
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_lat);
 	for (i = 0; i < l->n; i++) {
 		if (i && l->v[i].nsid == l->v[i - 1].nsid)
 			die_usage("duplicate NSID '%s' in %s (already given as '%s' in %s)",
