@@ -432,8 +432,9 @@ static void usage(FILE *f)
 {
 	fputs("usage: nvme_sim [-h] [--version] [--profile P] [--mode M]... [--namespaces N]\n"
 	      "                [--nsids LIST] [--rtt T] [--jitter PCT] [--ns-latency LIST]\n"
-	      "                [--latency-file F] [--qdepth Q] [--time-scale X] [--rescan]\n"
-	      "                [--seed S] [--format text|json] [--output FILE] [--trace FILE]\n"
+	      "                [--latency-file F] [--qdepth Q] [--ns-cpu T] [--time-scale X]\n"
+	      "                [--rescan] [--seed S] [--format text|json] [--output FILE]\n"
+	      "                [--trace FILE]\n"
 	      "\n"
 	      "Simulates the NVMe host's namespace scan (synchronous, fully async,\n"
 	      "async with a completion chain, and fully async with nodes named by\n"
@@ -456,6 +457,9 @@ static void usage(FILE *f)
 	      "  --latency-file F   per-NSID round trips from CSV lines 'nsid,latency'\n"
 	      "                     (each NSID once, and only NSIDs that are scanned)\n"
 	      "  --qdepth Q         admin commands in flight at most (default 13)\n"
+	      "  --ns-cpu T         host CPU per new namespace (default 3.05ms: allocation,\n"
+	      "                     head set-up, disk registration, split as in the\n"
+	      "                     profile)\n"
 	      "  --time-scale X     pace the run: X s of real time per s of model time\n"
 	      "                     (0.001..1000; default 0, unpaced); figures are\n"
 	      "                     model time and do not depend on it\n"
@@ -473,7 +477,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 {
 	enum { O_PROFILE = 256, O_MODE, O_NAMESPACES, O_NSIDS, O_RTT, O_JITTER,
 	       O_NS_LAT, O_LAT_FILE, O_QDEPTH, O_SCALE, O_RESCAN, O_SEED, O_FORMAT,
-	       O_TRACE, O_OUTPUT, O_VERSION };
+	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -484,6 +488,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		{ "ns-latency", required_argument, NULL, O_NS_LAT },
 		{ "latency-file", required_argument, NULL, O_LAT_FILE },
 		{ "qdepth", required_argument, NULL, O_QDEPTH },
+		{ "ns-cpu", required_argument, NULL, O_NS_CPU },
 		{ "time-scale", required_argument, NULL, O_SCALE },
 		{ "rescan", no_argument, NULL, O_RESCAN },
 		{ "seed", required_argument, NULL, O_SEED },
@@ -496,6 +501,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 	};
 	struct sim_params given = { 0 };
 	bool have_rtt = false, have_jitter = false, have_qdepth = false, have_seed = false;
+	bool have_cpu = false;
+	uint64_t ns_cpu = 0;
 	uint64_t v, namespaces = 0;
 	struct lat_list lat = { 0 };
 	size_t i;
@@ -567,6 +574,13 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 			have_qdepth = true;
 			o->custom = true;
 			break;
+		case O_NS_CPU:
+			if (!parse_duration(optarg, &ns_cpu) || ns_cpu > 10 * NS_PER_MS * 1000)
+				die_usage("invalid duration '%s' for --ns-cpu (use a unit: ns, us, "
+					  "ms, s; at most 10s)", quote(optarg));
+			have_cpu = true;
+			o->custom = true;
+			break;
 		case O_SCALE:
 			/*
 			 * Figures are model time whatever the scale; pacing
@@ -632,6 +646,14 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		o->p.qdepth = given.qdepth;
 	if (have_seed)
 		o->p.seed = given.seed;
+	if (have_cpu) {
+		/* The profile's split between allocation, head and disk, scaled. */
+		double k = (double)ns_cpu / (double)sim_ns_cpu(&o->p);
+
+		o->p.alloc_ns = (uint64_t)llround((double)o->p.alloc_ns * k);
+		o->p.head_ns = (uint64_t)llround((double)o->p.head_ns * k);
+		o->p.disk_ns = ns_cpu - o->p.alloc_ns - o->p.head_ns;
+	}
 	if (!o->nsids) {
 		o->nr_ns = namespaces ? namespaces : o->profile->namespaces;
 		o->nsids = sim_xcalloc(o->nr_ns, sizeof(*o->nsids));

@@ -52,6 +52,12 @@ struct sim_params {
 	size_t n_ns_lat;
 };
 
+/* Host CPU spent on a new namespace: allocation, head set-up, disk. */
+static inline uint64_t sim_ns_cpu(const struct sim_params *p)
+{
+	return p->alloc_ns + p->head_ns + p->disk_ns;
+}
+
 /* Zeroed memory, or exit with a one-line error. */
 void *sim_xcalloc(size_t n, size_t size);
 
