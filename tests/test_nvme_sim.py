@@ -223,10 +223,10 @@ def test_nsid_mode():
 
 
 def test_deterministic_output():
-    a = run("--format", "json", "--namespaces", "500", "--rescan", "--seed", "3").stdout
-    b = run("--format", "json", "--namespaces", "500", "--rescan", "--seed", "3").stdout
+    a = run("--format", "json", "--namespaces", "200", "--rescan", "--seed", "3").stdout
+    b = run("--format", "json", "--namespaces", "200", "--rescan", "--seed", "3").stdout
     assert a == b
-    c = run("--format", "json", "--namespaces", "500", "--rescan", "--seed", "4").stdout
+    c = run("--format", "json", "--namespaces", "200", "--rescan", "--seed", "4").stdout
     assert a != c
 
 
