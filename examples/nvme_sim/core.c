@@ -312,6 +312,16 @@ static void nvme_scan_ns_async(void *data, async_cookie_t cookie)
 	struct nvme_ctrl *ctrl = task->ctrl;
 
 	(void)cookie;
+	if (!task->inline_run && !current_is_async()) {
+		/*
+		 * The library ran the call in its caller because it could not
+		 * start a worker: the model counted on a worker, and waiting
+		 * for the task's turn here would never end.
+		 */
+		fputs("nvme_sim: the async layer could not start a worker thread "
+		      "(the model needs one per task in flight, up to 512)\n", stderr);
+		exit(1);
+	}
 	if (!task->inline_run)
 		sim_task_start(&task->thread);
 	nvme_scan_ns(ctrl, task->nsid, ctrl->mode == MODE_CHAIN ? task : NULL);

@@ -83,7 +83,10 @@ void *sim_xcalloc(size_t n, size_t size);
  *   in order of (wake-up time, order of going to sleep).
  * - Async tasks hold one of cchain_async_max_active() pool slots from
  *   submission to their end, like the library's workers; a task without
- *   a slot waits in FIFO order.  A run ends with no task left.
+ *   a slot waits in FIFO order.  A run ends with no task left.  The host
+ *   must let the async layer start that many worker threads (512): a
+ *   task the library cannot start is reported by core.c and ends the
+ *   process, as the model would otherwise wait for it forever.
  * - A run in which no simulated thread is runnable or sleeping while one
  *   is blocked is a model bug: the process aborts with a message.
  */
