@@ -88,6 +88,12 @@ for b in futex condvar; do
 	run "clang $b tsan: meson test" suite "tsan-$b" --no-suite soak
 done
 
+# nvme_sim at scale: 100,000 namespaces in each mode within 60 s of wall
+# time (memory from /usr/bin/time -v) and a linearity check, once, on the
+# gcc futex build (about 45 s).
+run "nvme_sim: 100,000 namespaces per mode, linearity" python3 tests/test_nvme_sim.py \
+	build-ci/gcc-futex/examples/nvme_sim/nvme_sim --slow
+
 echo
 for f in "${failures[@]}"; do
 	echo "FAILED: $f"

@@ -20,7 +20,6 @@ struct nvme_ns_head {
 };
 
 struct nvme_ns {
-	struct nvme_ns *next;
 	struct nvme_ctrl *ctrl;
 	struct nvme_ns_head *head;
 };
@@ -34,78 +33,131 @@ struct nvme_ns_info {
  * @chain_entry: link to the completion chain list
  * @ctrl: controller on which namespaces are being scanned
  * @nsid: the NSID to scan
- * @submit_time: model time at which the scan scheduled it
+ * @thread: the task as a simulated thread
+ * @seq: its place in the chain (submission order)
+ * @inline_run: run by the scan itself, as async_schedule_domain() does
+ *	when too much work is pending
  */
 struct async_scan_task {
 	struct compl_chain_entry chain_entry;
 	struct nvme_ctrl *ctrl;
 	uint32_t nsid;
-	uint64_t submit_time;
+	struct sim_thread thread;
+	size_t seq;
+	bool inline_run;
 };
 
-/* ---- model-time helpers around the chain ---------------------------------- */
+/* ---- the chain under the virtual-time scheduler ---------------------------- */
 
-/* compl_chain_wait(), and the model clock of whoever handed us the turn. */
-static void scan_chain_wait(struct nvme_ctrl *ctrl, struct compl_chain_entry *e)
+/*
+ * compl_chain_wait().  The model keeps its own count of completed entries
+ * so that the scheduler, not the host, decides when a waiter runs again:
+ * a waiter whose turn has not come gives up the scheduler's turn and
+ * blocks in the real compl_chain_wait(); the entry before it wakes it in
+ * the model before completing in reality (the contract in sim.h).
+ */
+static void scan_chain_wait(struct nvme_ctrl *ctrl, struct async_scan_task *task)
 {
 	uint64_t t0 = sim_now();
 
-	compl_chain_wait(e);
-	/* Written by the previous entry's owner before it completed. */
-	sim_sync_to(ctrl->chain_time);
+	if (ctrl->chain_done == task->seq) {
+		compl_chain_wait(&task->chain_entry); /* the turn is there: no sleep */
+	} else {
+		ctrl->chain_waiter[task->seq] = sim_self();
+		sim_block_begin();
+		compl_chain_wait(&task->chain_entry);
+		sim_block_end();
+	}
 	trace_event("chain", t0, sim_now(), "compl_chain_wait");
 }
 
-/* compl_chain_complete(), passing our model clock on with the turn. */
-static void scan_chain_complete(struct nvme_ctrl *ctrl, struct compl_chain_entry *e)
+/* compl_chain_complete(), waking the next entry's waiter in the model first. */
+static void scan_chain_complete(struct nvme_ctrl *ctrl, struct async_scan_task *task)
 {
-	scan_chain_wait(ctrl, e);
-	ctrl->chain_time = sim_now();
-	compl_chain_complete(e);
+	struct sim_thread *next;
+
+	if (ctrl->chain_done != task->seq)
+		scan_chain_wait(ctrl, task);
+	ctrl->chain_done = task->seq + 1;
+	if (ctrl->chain_done < ctrl->chain_cap &&
+	    (next = ctrl->chain_waiter[ctrl->chain_done])) {
+		ctrl->chain_waiter[ctrl->chain_done] = NULL;
+		sim_wake(next);
+	}
+	compl_chain_complete(&task->chain_entry);
 }
 
-/* ---- namespace list and instance numbers ---------------------------------- */
+/* ---- namespace table and instance numbers ---------------------------------- */
+
+/*
+ * The controller's namespaces live in a table indexed by the position of
+ * their NSID among every NSID the run can see (ctrl->universe, sorted), so
+ * that lookups are O(log n) and ranges are walked in NSID order: the
+ * kernel's sorted list, without its O(n) inserts.
+ */
+static size_t ns_slot(const struct nvme_ctrl *ctrl, uint32_t nsid)
+{
+	size_t lo = 0, hi = ctrl->nr_universe;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (ctrl->universe[mid] < nsid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 
 static struct nvme_ns *nvme_find_get_ns(struct nvme_ctrl *ctrl, uint32_t nsid)
 {
-	struct nvme_ns *ns;
+	size_t i = ns_slot(ctrl, nsid);
 
-	pthread_mutex_lock(&ctrl->namespaces_lock);
-	for (ns = ctrl->namespaces; ns && ns->head->nsid < nsid; ns = ns->next)
-		;
-	if (ns && ns->head->nsid != nsid)
-		ns = NULL;
-	pthread_mutex_unlock(&ctrl->namespaces_lock);
-	return ns;
+	if (i == ctrl->nr_universe || ctrl->universe[i] != nsid)
+		return NULL;
+	return ctrl->ns_table[i];
 }
 
 static void nvme_ns_add_to_ctrl_list(struct nvme_ns *ns)
 {
 	struct nvme_ctrl *ctrl = ns->ctrl;
-	struct nvme_ns **pos;
 
-	pthread_mutex_lock(&ctrl->namespaces_lock);
-	for (pos = &ctrl->namespaces; *pos && (*pos)->head->nsid < ns->head->nsid;
-	     pos = &(*pos)->next)
-		;
-	ns->next = *pos;
-	*pos = ns;
-	pthread_mutex_unlock(&ctrl->namespaces_lock);
+	ctrl->ns_table[ns_slot(ctrl, ns->head->nsid)] = ns;
+}
+
+/* A min-heap of freed instance numbers. */
+static void ida_free(struct nvme_ctrl *ctrl, unsigned int v)
+{
+	size_t i;
+
+	for (i = ctrl->nr_free++; i && v < ctrl->free_ids[(i - 1) / 2]; i = (i - 1) / 2)
+		ctrl->free_ids[i] = ctrl->free_ids[(i - 1) / 2];
+	ctrl->free_ids[i] = v;
 }
 
 /* ida_alloc_min(&subsys->ns_ida, 1): the lowest free instance.  Subsys lock held. */
 static unsigned int ns_ida_alloc(struct nvme_ctrl *ctrl)
 {
-	size_t i;
+	unsigned int top, last;
+	size_t i = 0, c, n;
 
-	for (i = 1; i < ctrl->nr_instances && ctrl->instance_used[i]; i++)
-		;
-	if (i == ctrl->nr_instances) {
-		fputs("nvme_sim: out of instance numbers\n", stderr);
-		exit(1);
+	if (!ctrl->nr_free)
+		return ++ctrl->ida_next;
+	top = ctrl->free_ids[0];
+	last = ctrl->free_ids[--ctrl->nr_free];
+	n = ctrl->nr_free;
+	while ((c = 2 * i + 1) < n) {
+		if (c + 1 < n && ctrl->free_ids[c + 1] < ctrl->free_ids[c])
+			c++;
+		if (ctrl->free_ids[c] >= last)
+			break;
+		ctrl->free_ids[i] = ctrl->free_ids[c];
+		i = c;
 	}
-	ctrl->instance_used[i] = true;
-	return (unsigned int)i;
+	if (n)
+		ctrl->free_ids[i] = last;
+	return top;
 }
 
 /* ---- allocation, validation, removal ------------------------------------------ */
@@ -120,7 +172,8 @@ static int nvme_init_ns_head(struct nvme_ns *ns, struct nvme_ns_info *info)
 	t0 = sim_now();
 	sim_advance(ctrl->p->head_ns);
 	head->nsid = info->nsid;
-	head->instance = ns_ida_alloc(ctrl);
+	/* The alternative naming: the node is named after the NSID. */
+	head->instance = ctrl->mode == MODE_NSID ? info->nsid : ns_ida_alloc(ctrl);
 	ns->head = head;
 	if (ctrl->nr_alloc < ctrl->alloc_cap)
 		ctrl->alloc_order[ctrl->nr_alloc++] = info->nsid;
@@ -153,14 +206,13 @@ static void device_add_disk(struct nvme_ns *ns)
 }
 
 static void nvme_alloc_ns(struct nvme_ctrl *ctrl, struct nvme_ns_info *info,
-			  struct compl_chain_entry *cc_entry)
+			  struct async_scan_task *cc_entry)
 {
 	struct nvme_ns *ns = sim_xcalloc(1, sizeof(*ns));
 	uint64_t t0 = sim_now();
 	int r;
 
 	ns->ctrl = ctrl;
-	ns->next = NULL;
 	/* kzalloc_node, blk_mq_alloc_disk, queue limits: parallel CPU work. */
 	sim_advance(ctrl->p->alloc_ns);
 	trace_event("cpu", t0, sim_now(), "nvme_alloc_ns nsid %u", info->nsid);
@@ -189,7 +241,6 @@ static void nvme_alloc_ns(struct nvme_ctrl *ctrl, struct nvme_ns_info *info,
 static void nvme_ns_remove(struct nvme_ns *ns)
 {
 	struct nvme_ctrl *ctrl = ns->ctrl;
-	struct nvme_ns **pos;
 	uint64_t t0;
 
 	sim_mutex_lock(&ctrl->disk_lock);
@@ -199,15 +250,9 @@ static void nvme_ns_remove(struct nvme_ns *ns)
 		    ns->head->nsid, ctrl->instance, ns->head->instance);
 	sim_mutex_unlock(&ctrl->disk_lock);
 
-	pthread_mutex_lock(&ctrl->namespaces_lock);
-	for (pos = &ctrl->namespaces; *pos != ns; pos = &(*pos)->next)
-		;
-	*pos = ns->next;
-	pthread_mutex_unlock(&ctrl->namespaces_lock);
-
-	pthread_mutex_lock(&ctrl->subsys_lock.lock);
-	ctrl->instance_used[ns->head->instance] = false;
-	pthread_mutex_unlock(&ctrl->subsys_lock.lock);
+	ctrl->ns_table[ns_slot(ctrl, ns->head->nsid)] = NULL;
+	if (ctrl->mode != MODE_NSID)
+		ida_free(ctrl, ns->head->instance);
 	free(ns->head);
 	free(ns);
 }
@@ -233,7 +278,7 @@ static void nvme_validate_ns(struct nvme_ns *ns, struct nvme_ns_info *info)
 /* ---- the scan ----------------------------------------------------------------- */
 
 static void nvme_scan_ns(struct nvme_ctrl *ctrl, uint32_t nsid,
-			 struct compl_chain_entry *cc_entry)
+			 struct async_scan_task *cc_entry)
 {
 	static const enum nvme_cns before[] = { NVME_ID_CNS_CS_INDEP, NVME_ID_CNS_NS_DESC_LIST };
 	struct nvme_ns_info info = { .nsid = nsid };
@@ -265,46 +310,63 @@ static void nvme_scan_ns_async(void *data, async_cookie_t cookie)
 {
 	struct async_scan_task *task = data;
 	struct nvme_ctrl *ctrl = task->ctrl;
-	uint64_t end, seen;
 
 	(void)cookie;
-	sim_task_start(task->submit_time);
-	nvme_scan_ns(ctrl, task->nsid, ctrl->mode == MODE_CHAIN ? &task->chain_entry : NULL);
+	if (!task->inline_run && !current_is_async()) {
+		/*
+		 * The library ran the call in its caller because it could not
+		 * start a worker: the model counted on a worker, and waiting
+		 * for the task's turn here would never end.
+		 */
+		fputs("nvme_sim: the async layer could not start a worker thread "
+		      "(the model needs one per task in flight, up to 512)\n", stderr);
+		exit(1);
+	}
+	if (!task->inline_run)
+		sim_task_start(&task->thread);
+	nvme_scan_ns(ctrl, task->nsid, ctrl->mode == MODE_CHAIN ? task : NULL);
 
 	/*
 	 * If the task failed early and returned without completing the
 	 * chain entry, ensure the chain progresses safely.
 	 */
 	if (compl_chain_pending(&task->chain_entry))
-		scan_chain_complete(ctrl, &task->chain_entry);
+		scan_chain_complete(ctrl, task);
 
-	end = sim_now();
-	seen = atomic_load(&ctrl->scan_end);
-	while (end > seen && !atomic_compare_exchange_weak(&ctrl->scan_end, &seen, end))
-		;
+	if (!task->inline_run)
+		sim_task_end(); /* the last access to model state */
 	free(task);
+}
+
+/* Remove the namespaces with NSIDs in (@lo, @hi): gone from the list. */
+static void nvme_remove_ns_range(struct nvme_ctrl *ctrl, uint32_t lo, uint64_t hi)
+{
+	size_t i;
+
+	for (i = ns_slot(ctrl, lo + 1); i < ctrl->nr_universe && ctrl->universe[i] < hi; i++)
+		if (ctrl->ns_table[i])
+			nvme_ns_remove(ctrl->ns_table[i]);
 }
 
 static void nvme_remove_invalid_namespaces(struct nvme_ctrl *ctrl, uint32_t nsid)
 {
-	struct nvme_ns *ns;
-
-	for (;;) {
-		pthread_mutex_lock(&ctrl->namespaces_lock);
-		for (ns = ctrl->namespaces; ns && ns->head->nsid <= nsid; ns = ns->next)
-			;
-		pthread_mutex_unlock(&ctrl->namespaces_lock);
-		if (!ns)
-			break;
-		nvme_ns_remove(ns);
-	}
+	nvme_remove_ns_range(ctrl, nsid, UINT64_MAX);
 }
+
+/*
+ * The kernel's async_schedule_domain() runs a call in its caller when
+ * 32768 are pending.  The model does so a pool's worth earlier: a worker
+ * may still be between the end of its task in the model and the library's
+ * bookkeeping, and the library must never fall back on its own (the model
+ * would not know).
+ */
+#define SCAN_MAX_PENDING (32768u - 1024u)
 
 static void nvme_scan_ns_list(struct nvme_ctrl *ctrl)
 {
 	uint32_t *ns_list = sim_xcalloc(1, NVME_IDENTIFY_DATA_SIZE);
 	uint32_t prev = 0;
-	size_t i, nr_entries;
+	size_t i, nr_entries, seq = 0;
 	ASYNC_DOMAIN(domain);
 	struct async_scan_task *task;
 
@@ -320,20 +382,31 @@ static void nvme_scan_ns_list(struct nvme_ctrl *ctrl)
 			task = sim_xcalloc(1, sizeof(*task));
 			task->nsid = nsid;
 			task->ctrl = ctrl;
-			task->submit_time = sim_now();
+			task->seq = seq++;
 			if (ctrl->mode == MODE_CHAIN)
 				compl_chain_add(&ctrl->scan_chain, &task->chain_entry);
-			else /* the pre-patch kernel: no chain; a zeroed entry is never pending */
+			else /* no chain; a zeroed entry is never pending */
 				memset(&task->chain_entry, 0, sizeof(task->chain_entry));
 
-			async_schedule_domain(nvme_scan_ns_async, task, &domain);
-			while (++prev < nsid)
-				nvme_ns_remove_by_nsid(ctrl, prev);
+			if (sim_tasks_outstanding() >= SCAN_MAX_PENDING) {
+				task->inline_run = true;
+				nvme_scan_ns_async(task, 0);
+			} else {
+				sim_task_submit(&task->thread);
+				async_schedule_domain(nvme_scan_ns_async, task, &domain);
+			}
+			/* while (++prev < nsid) nvme_ns_remove_by_nsid(ctrl, prev); */
+			nvme_remove_ns_range(ctrl, prev, nsid);
+			prev = nsid;
 		}
 	}
 out:
-	async_synchronize_full_domain(&domain);
-	sim_sync_to(atomic_load(&ctrl->scan_end));
+	if (sim_tasks_wait_begin()) {
+		async_synchronize_full_domain(&domain);
+		sim_block_end();
+	} else {
+		async_synchronize_full_domain(&domain);
+	}
 	nvme_remove_invalid_namespaces(ctrl, prev);
 	free(ns_list);
 }
@@ -353,8 +426,8 @@ static void nvme_scan_ns_sequential(struct nvme_ctrl *ctrl)
 void nvme_scan_work(struct nvme_ctrl *ctrl)
 {
 	ctrl->nr_alloc = 0;
-	ctrl->chain_time = 0;
-	atomic_store(&ctrl->scan_end, 0);
+	ctrl->chain_done = 0;
+	memset(ctrl->chain_waiter, 0, ctrl->chain_cap * sizeof(*ctrl->chain_waiter));
 	atomic_store(&ctrl->scanned, 0);
 	if (ctrl->mode == MODE_SYNC)
 		nvme_scan_ns_sequential(ctrl);
@@ -367,7 +440,8 @@ void nvme_scan_work(struct nvme_ctrl *ctrl)
 /* ---- controller lifetime and reporting ------------------------------------------ */
 
 void nvme_ctrl_init(struct nvme_ctrl *ctrl, struct sim_target *target,
-		    const struct sim_params *p, enum scan_mode mode, size_t max_ns)
+		    const struct sim_params *p, enum scan_mode mode,
+		    const uint32_t *universe, size_t nr_universe)
 {
 	memset(ctrl, 0, sizeof(*ctrl));
 	ctrl->instance = 0;
@@ -375,34 +449,35 @@ void nvme_ctrl_init(struct nvme_ctrl *ctrl, struct sim_target *target,
 	ctrl->target = target;
 	ctrl->p = p;
 	compl_chain_init(&ctrl->scan_chain);
-	pthread_mutex_init(&ctrl->namespaces_lock, NULL);
 	sim_mutex_init(&ctrl->subsys_lock, p->contention_ns);
 	sim_mutex_init(&ctrl->disk_lock, p->contention_ns);
-	ctrl->nr_instances = max_ns + 2;
-	ctrl->instance_used = calloc(ctrl->nr_instances, sizeof(bool));
-	ctrl->alloc_cap = max_ns;
-	ctrl->alloc_order = calloc(max_ns ? max_ns : 1, sizeof(uint32_t));
-	if (!ctrl->instance_used || !ctrl->alloc_order) {
-		fputs("nvme_sim: out of memory\n", stderr);
-		exit(1);
-	}
+	ctrl->universe = universe;
+	ctrl->nr_universe = nr_universe;
+	ctrl->ns_table = sim_xcalloc(nr_universe, sizeof(*ctrl->ns_table));
+	ctrl->free_ids = sim_xcalloc(nr_universe, sizeof(*ctrl->free_ids));
+	ctrl->alloc_cap = nr_universe;
+	ctrl->alloc_order = sim_xcalloc(nr_universe, sizeof(*ctrl->alloc_order));
+	ctrl->chain_cap = nr_universe;
+	ctrl->chain_waiter = sim_xcalloc(nr_universe, sizeof(*ctrl->chain_waiter));
 }
 
 void nvme_ctrl_destroy(struct nvme_ctrl *ctrl)
 {
-	struct nvme_ns *ns, *next;
+	size_t i;
 
-	for (ns = ctrl->namespaces; ns; ns = next) {
-		next = ns->next;
-		free(ns->head);
-		free(ns);
+	for (i = 0; i < ctrl->nr_universe; i++) {
+		if (ctrl->ns_table[i]) {
+			free(ctrl->ns_table[i]->head);
+			free(ctrl->ns_table[i]);
+		}
 	}
 	compl_chain_destroy(&ctrl->scan_chain);
-	pthread_mutex_destroy(&ctrl->namespaces_lock);
 	sim_mutex_destroy(&ctrl->subsys_lock);
 	sim_mutex_destroy(&ctrl->disk_lock);
-	free(ctrl->instance_used);
+	free(ctrl->ns_table);
+	free(ctrl->free_ids);
 	free(ctrl->alloc_order);
+	free(ctrl->chain_waiter);
 }
 
 static int by_instance(const void *a, const void *b)
@@ -414,16 +489,15 @@ static int by_instance(const void *a, const void *b)
 
 size_t nvme_ctrl_devices(struct nvme_ctrl *ctrl, struct nvme_device *out, size_t max)
 {
-	struct nvme_ns *ns;
-	size_t n = 0;
+	size_t i, n = 0;
 
-	pthread_mutex_lock(&ctrl->namespaces_lock);
-	for (ns = ctrl->namespaces; ns && n < max; ns = ns->next) {
-		out[n].instance = ns->head->instance;
-		out[n].nsid = ns->head->nsid;
-		n++;
+	for (i = 0; i < ctrl->nr_universe && n < max; i++) {
+		if (ctrl->ns_table[i]) {
+			out[n].instance = ctrl->ns_table[i]->head->instance;
+			out[n].nsid = ctrl->ns_table[i]->head->nsid;
+			n++;
+		}
 	}
-	pthread_mutex_unlock(&ctrl->namespaces_lock);
 	qsort(out, n, sizeof(*out), by_instance);
 	return n;
 }

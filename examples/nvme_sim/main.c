@@ -1,86 +1,25 @@
 // SPDX-License-Identifier: MIT
 /*
- * nvme_sim: compare the synchronous, fully asynchronous and chained NVMe
- * namespace scans on a simulated controller, and show which NSID gets
- * which /dev/nvme0nY.
+ * nvme_sim's command line: compare the synchronous, fully asynchronous,
+ * chained and NSID-named namespace scans on a simulated controller, and
+ * show which NSID gets which /dev/nvme0nY.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "sim.h"
+#include "nvme_sim.h"
 
 #define MAX_NSID 0xfffffffeu
 #define MAX_NAMESPACES 100000u
-
-static const char *const mode_names[NR_MODES] = { "sync", "async", "chain" };
-/* The seed's labels. */
-static const char *const mode_labels[NR_MODES] = {
-	"Synchronous namespace scan",
-	"Fully async namespace scan",
-	"Async namespace scan with dependency chain",
-};
-
-/*
- * Profiles: the seed's two testbeds, 100 namespaces over NVMe/TCP.  Only the
- * round trip differs; every other cost is the same host and controller.
- *
- * - Two Identify round trips per namespace, one before the ordered step
- *   and one after it: the seed's synchronous scan took 32375 ms for 100
- *   namespaces at ~150 ms, i.e. 2 x 150 ms + ~3 ms of CPU each.
- * - 13 admin commands in flight: the admin queue has 32 entries (28 usable
- *   over fabrics), but the seed's fully async scan (2543 ms for 200
- *   commands at 150 ms) implies about 13 outstanding on its connection.
- * - CPU per namespace, measured at ~0.2 ms where the network is cheap: the
- *   synchronous scan's 352 ms are 100 x (2 x 0.23 ms + 3.05 ms).  Of those,
- *   0.7 ms allocate the namespace and its disk (parallel), 1.85 ms set up
- *   the namespace head under the subsystem lock (the chained step), 0.5 ms
- *   register the disk under the disk lock.
- * - A contended acquisition of those kernel mutexes costs 0.6 ms more
- *   (sleeping, wake-up, cache-line transfers): the fully async scan piles
- *   100 tasks onto the subsystem lock at once, the chain feeds it one task
- *   at a time.  This is why the chained scan beats the fully async one at
- *   0.2 ms (191 vs 248 ms).
- */
-struct profile {
-	const char *name;
-	const char *title;
-	uint64_t rtt_ns;
-	unsigned int namespaces;
-	double seed_ms[NR_MODES];
-};
-
-static const struct profile profiles[] = {
-	{ "tcp-150ms", "High latency NVMe/TCP, ~150ms ping", 150 * NS_PER_MS, 100,
-	  { 32375, 2543, 2431 } },
-	{ "tcp-0.2ms", "Low latency NVMe/TCP, ~0.2ms ping", 200 * NS_PER_US, 100,
-	  { 352, 248, 191 } },
-};
-
-static void base_params(struct sim_params *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->svc_ns = 30 * NS_PER_US;
-	p->jitter_pct = 5.0;
-	p->qdepth = 13;
-	p->cmds_before = 1;
-	p->cmds_after = 1;
-	p->alloc_ns = 700 * NS_PER_US;
-	p->head_ns = 1850 * NS_PER_US;
-	p->disk_ns = 500 * NS_PER_US;
-	p->contention_ns = 600 * NS_PER_US;
-	p->validate_ns = 100 * NS_PER_US;
-	p->remove_ns = 300 * NS_PER_US;
-	p->seed = 1;
-}
 
 /* ---- command line ----------------------------------------------------------- */
 
@@ -94,6 +33,38 @@ static _Noreturn void die_usage(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(2);
+}
+
+static _Noreturn void die_oom(void)
+{
+	fputs("nvme_sim: out of memory\n", stderr);
+	exit(1);
+}
+
+/*
+ * User input as typed, for an error message: bytes that are not printable
+ * ASCII are shown as \xNN, and long input is cut, so that binary garbage
+ * never reaches the terminal raw.  Up to four results live at once.
+ */
+static const char *quote(const char *s)
+{
+	static char bufs[4][200];
+	static unsigned int next;
+	char *b = bufs[next++ % 4], *p = b;
+	size_t n = 0;
+
+	for (; *s && n < 60; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			*p++ = (char)c;
+		else
+			p += sprintf(p, "\\x%02x", c);
+	}
+	if (*s)
+		p += sprintf(p, "...");
+	*p = '\0';
+	return b;
 }
 
 /* "150ms", "200us", "1.5s", "20ns": false if malformed. */
@@ -154,17 +125,6 @@ static bool parse_double(const char *s, double min, double max, double *out)
 	return true;
 }
 
-static uint32_t parse_nsid(const char *s, const char *what)
-{
-	uint64_t v;
-
-	if (!parse_u64(s, 0, UINT64_MAX, &v) || v > MAX_NSID)
-		die_usage("invalid NSID '%s' in %s (1..%u)", s, what, MAX_NSID);
-	if (v == 0)
-		die_usage("NSID 0 is not a valid namespace ID (in %s)", what);
-	return (uint32_t)v;
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -172,29 +132,93 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* "1,2,5,100,333" or with ranges "1-64,100": sorted, without duplicates. */
+/* Decimal, or hexadecimal with 0x, as nvme-cli takes them. */
+static bool parse_nsid_value(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	int base = 10;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		base = 16;
+		if (!isxdigit((unsigned char)*s))
+			return false;
+	} else if (!isdigit((unsigned char)*s)) {
+		return false;
+	}
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static uint32_t parse_nsid(const char *s, const char *what)
+{
+	uint64_t v;
+
+	if (!parse_nsid_value(s, &v) || v > MAX_NSID)
+		die_usage("invalid NSID '%s' in %s (1..%u, decimal or 0x hex)", quote(s), what,
+			  MAX_NSID);
+	if (v == 0)
+		die_usage("NSID 0 is not a valid namespace ID ('%s' in %s)", quote(s), what);
+	return (uint32_t)v;
+}
+
+/*
+ * Split a comma-separated list into its items; an empty item ("1,,2",
+ * "1,", ",1") is an error, not skipped.  The items point into a copy.
+ */
+static char **split_list(const char *arg, const char *what, size_t *count)
+{
+	char *copy = strdup(arg), *p, **items;
+	size_t n = 1, i = 0;
+
+	if (!copy)
+		die_oom();
+	for (p = copy; *p; p++)
+		n += *p == ',';
+	items = calloc(n, sizeof(*items));
+	if (!items)
+		die_oom();
+	for (p = copy;; p++) {
+		items[i] = p;
+		p += strcspn(p, ",");
+		if (p == items[i])
+			die_usage("empty item in %s '%s'", what, quote(arg));
+		i++;
+		if (!*p)
+			break;
+		*p = '\0';
+	}
+	*count = n;
+	return items;
+}
+
+/* "1,2,5,100,333", "0x10", or with ranges "1-64,100": sorted, without duplicates. */
 static uint32_t *parse_nsid_list(const char *arg, size_t *count)
 {
-	char *copy = strdup(arg), *tok, *save = NULL;
 	uint32_t *v = NULL;
-	size_t n = 0, cap = 0, i;
+	size_t n = 0, cap = 0, i, nr_items;
+	char **items = split_list(arg, "--nsids", &nr_items);
 
-	if (!copy) {
-		fputs("nvme_sim: out of memory\n", stderr);
-		exit(1);
-	}
-	if (!*arg)
-		die_usage("empty NSID list for --nsids");
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *dash = strchr(tok, '-');
+	for (i = 0; i < nr_items; i++) {
+		char typed[200], *tok = items[i], *dash = strchr(tok + 1, '-');
 		uint32_t lo, hi, x;
 
+		snprintf(typed, sizeof(typed), "%s", quote(tok));
 		if (dash) {
 			*dash = '\0';
+			if (!parse_nsid_value(tok, &(uint64_t){ 0 }) ||
+			    !parse_nsid_value(dash + 1, &(uint64_t){ 0 }))
+				die_usage("invalid NSID range '%s' in --nsids", typed);
 			lo = parse_nsid(tok, "--nsids");
 			hi = parse_nsid(dash + 1, "--nsids");
 			if (hi < lo)
-				die_usage("invalid NSID range '%s-%s' in --nsids", tok, dash + 1);
+				die_usage("invalid NSID range '%s' in --nsids (end before start)",
+					  typed);
 		} else {
 			lo = hi = parse_nsid(tok, "--nsids");
 		}
@@ -205,91 +229,114 @@ static uint32_t *parse_nsid_list(const char *arg, size_t *count)
 			if (n == cap) {
 				cap = cap ? cap * 2 : 64;
 				v = realloc(v, cap * sizeof(*v));
-				if (!v) {
-					fputs("nvme_sim: out of memory\n", stderr);
-					exit(1);
-				}
+				if (!v)
+					die_oom();
 			}
 			v[n++] = x;
 			if (x == hi)
 				break;
 		}
 	}
-	if (!n)
-		die_usage("empty NSID list for --nsids");
 	qsort(v, n, sizeof(*v), cmp_u32);
 	for (i = 1; i < n; i++)
 		if (v[i] == v[i - 1])
 			die_usage("duplicate NSID %u in --nsids", v[i]);
-	free(copy);
+	free(items[0]);
+	free(items);
 	*count = n;
 	return v;
 }
 
-static void add_ns_latency(struct sim_params *p, size_t *cap, uint32_t nsid, uint64_t rtt)
-{
-	size_t i;
+/* Per-NSID latencies as given, with where each came from, for errors. */
+struct lat_entry {
+	uint32_t nsid;
+	uint64_t rtt;
+	size_t order;     /* given as the order-th entry */
+	const char *file; /* NULL: --ns-latency */
+	unsigned int line;
+	char typed[24];
+};
 
-	for (i = 0; i < p->n_ns_lat; i++) {
-		if (p->ns_lat[i].nsid == nsid) {
-			p->ns_lat[i].rtt_ns = rtt; /* the last one given wins */
-			return;
-		}
+struct lat_list {
+	struct lat_entry *v;
+	size_t n, cap;
+};
+
+static void lat_add(struct lat_list *l, uint32_t nsid, uint64_t rtt, const char *typed,
+		    const char *file, unsigned int line)
+{
+	struct lat_entry *e;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+		if (!l->v)
+			die_oom();
 	}
-	if (p->n_ns_lat == *cap) {
-		*cap = *cap ? *cap * 2 : 16;
-		p->ns_lat = realloc(p->ns_lat, *cap * sizeof(*p->ns_lat));
-		if (!p->ns_lat) {
-			fputs("nvme_sim: out of memory\n", stderr);
-			exit(1);
-		}
-	}
-	p->ns_lat[p->n_ns_lat].nsid = nsid;
-	p->ns_lat[p->n_ns_lat++].rtt_ns = rtt;
+	e = &l->v[l->n++];
+	e->nsid = nsid;
+	e->order = l->n - 1;
+	e->rtt = rtt;
+	e->file = file;
+	e->line = line;
+	snprintf(e->typed, sizeof(e->typed), "%s", quote(typed));
+}
+
+static const char *lat_where(const struct lat_entry *e)
+{
+	static char bufs[2][300];
+	static unsigned int next;
+	char *b = bufs[next++ % 2];
+
+	if (e->file)
+		snprintf(b, sizeof(bufs[0]), "%s:%u", quote(e->file), e->line);
+	else
+		snprintf(b, sizeof(bufs[0]), "--ns-latency");
+	return b;
 }
 
 /* "7=500ms,9=2ms" */
-static void parse_ns_latency(struct sim_params *p, size_t *cap, const char *arg)
+static void parse_ns_latency(struct lat_list *l, const char *arg)
 {
-	char *copy = strdup(arg), *tok, *save = NULL;
+	size_t i, n;
+	char **items = split_list(arg, "--ns-latency", &n);
 
-	if (!copy) {
-		fputs("nvme_sim: out of memory\n", stderr);
-		exit(1);
-	}
-	if (!*arg)
-		die_usage("empty list for --ns-latency (expected NSID=DURATION,...)");
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
+	for (i = 0; i < n; i++) {
+		char *tok = items[i], *eq = strchr(tok, '=');
 		uint64_t rtt;
 		uint32_t nsid;
 
 		if (!eq)
-			die_usage("invalid entry '%s' in --ns-latency (expected NSID=DURATION)", tok);
+			die_usage("invalid entry '%s' in --ns-latency (expected NSID=DURATION)",
+				  quote(tok));
 		*eq = '\0';
 		nsid = parse_nsid(tok, "--ns-latency");
 		if (!parse_duration(eq + 1, &rtt))
-			die_usage("invalid duration '%s' for NSID %u in --ns-latency "
-				  "(use a unit: ns, us, ms, s)", eq + 1, nsid);
-		add_ns_latency(p, cap, nsid, rtt);
+			die_usage("invalid duration '%s' for NSID %s in --ns-latency "
+				  "(use a unit: ns, us, ms, s)", quote(eq + 1), quote(tok));
+		lat_add(l, nsid, rtt, tok, NULL, 0);
 	}
-	free(copy);
+	free(items[0]);
+	free(items);
 }
 
 /* CSV "nsid,latency" per line; an optional header line; '#' comments. */
-static void read_latency_file(struct sim_params *p, size_t *cap, const char *path)
+static void read_latency_file(struct lat_list *l, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char line[512];
 	unsigned int lineno = 0;
 
 	if (!f)
-		die_usage("cannot read latency file '%s': %s", path, strerror(errno));
+		die_usage("cannot read latency file '%s': %s", quote(path), strerror(errno));
 	while (fgets(line, sizeof(line), f)) {
 		char *s = line, *comma, *lat, *e;
-		uint64_t rtt, v;
+		uint64_t rtt;
+		uint32_t nsid;
 
 		lineno++;
+		if (!memchr(line, '\n', sizeof(line) - 1) && strlen(line) == sizeof(line) - 1)
+			die_usage("%s:%u: line too long", quote(path), lineno);
 		s[strcspn(s, "\r\n")] = '\0';
 		while (isspace((unsigned char)*s))
 			s++;
@@ -297,7 +344,8 @@ static void read_latency_file(struct sim_params *p, size_t *cap, const char *pat
 			continue;
 		comma = strchr(s, ',');
 		if (!comma)
-			die_usage("%s:%u: expected 'nsid,latency', got '%s'", path, lineno, s);
+			die_usage("%s:%u: expected 'nsid,latency', got '%s'", quote(path), lineno,
+				  quote(s));
 		*comma = '\0';
 		lat = comma + 1;
 		while (isspace((unsigned char)*lat))
@@ -306,77 +354,130 @@ static void read_latency_file(struct sim_params *p, size_t *cap, const char *pat
 			*--e = '\0';
 		for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]);)
 			*--e = '\0';
-		if (lineno == 1 && !isdigit((unsigned char)*s))
+		if (lineno == 1 && isalpha((unsigned char)*s))
 			continue; /* header */
-		if (!parse_u64(s, 0, UINT64_MAX, &v) || v > MAX_NSID)
-			die_usage("%s:%u: invalid NSID '%s'", path, lineno, s);
-		if (v == 0)
-			die_usage("%s:%u: NSID 0 is not a valid namespace ID", path, lineno);
+		{
+			char what[300];
+
+			snprintf(what, sizeof(what), "%s:%u", quote(path), lineno);
+			nsid = parse_nsid(s, what);
+		}
 		if (!parse_duration(lat, &rtt))
 			die_usage("%s:%u: invalid duration '%s' (use a unit: ns, us, ms, s)",
-				  path, lineno, lat);
-		add_ns_latency(p, cap, (uint32_t)v, rtt);
+				  quote(path), lineno, quote(lat));
+		lat_add(l, nsid, rtt, s, path, lineno);
 	}
 	if (ferror(f))
-		die_usage("cannot read latency file '%s': %s", path, strerror(errno));
+		die_usage("cannot read latency file '%s': %s", quote(path), strerror(errno));
 	fclose(f);
 }
 
 static int cmp_lat(const void *a, const void *b)
 {
-	const struct ns_latency *x = a, *y = b;
+	const struct lat_entry *x = a, *y = b;
 
-	return (x->nsid > y->nsid) - (x->nsid < y->nsid);
+	if (x->nsid != y->nsid)
+		return (x->nsid > y->nsid) - (x->nsid < y->nsid);
+	/* The first given first, for the message. */
+	return (x->order > y->order) - (x->order < y->order);
+}
+
+static bool nsid_in(const uint32_t *v, size_t n, uint32_t nsid)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (v[mid] == nsid)
+			return true;
+		if (v[mid] < nsid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Per-NSID latencies into the model's sorted table.  A duplicate is an
+ * error, as in --nsids, and so is an NSID that no scan will see.
+ */
+static void finish_latencies(struct sim_params *p, struct lat_list *l, const uint32_t *scanned,
+			     size_t nr_scanned)
+{
+	size_t i;
+
+	if (l->n)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_lat);
+	for (i = 0; i < l->n; i++) {
+		if (i && l->v[i].nsid == l->v[i - 1].nsid)
+			die_usage("duplicate NSID '%s' in %s (already given as '%s' in %s)",
+				  l->v[i].typed, lat_where(&l->v[i]), l->v[i - 1].typed,
+				  lat_where(&l->v[i - 1]));
+		if (!nsid_in(scanned, nr_scanned, l->v[i].nsid))
+			die_usage("latency for NSID '%s' in %s, which is not scanned "
+				  "(see --namespaces, --nsids)", l->v[i].typed, lat_where(&l->v[i]));
+	}
+	p->ns_lat = sim_xcalloc(l->n, sizeof(*p->ns_lat));
+	for (i = 0; i < l->n; i++) {
+		p->ns_lat[i].nsid = l->v[i].nsid;
+		p->ns_lat[i].rtt_ns = l->v[i].rtt;
+	}
+	p->n_ns_lat = l->n;
+	free(l->v);
 }
 
 static void usage(FILE *f)
 {
-	fputs("usage: nvme_sim [--profile P] [--mode sync|async|chain|all] [--namespaces N]\n"
+	fputs("usage: nvme_sim [-h] [--version] [--profile P] [--mode M]... [--namespaces N]\n"
 	      "                [--nsids LIST] [--rtt T] [--jitter PCT] [--ns-latency LIST]\n"
-	      "                [--latency-file F] [--qdepth Q] [--time-scale X] [--rescan]\n"
-	      "                [--seed S] [--format text|json] [--trace FILE] [--help]\n"
+	      "                [--latency-file F] [--qdepth Q] [--ns-cpu T] [--time-scale X]\n"
+	      "                [--rescan] [--seed S] [--format text|json] [--output FILE]\n"
+	      "                [--trace FILE]\n"
 	      "\n"
-	      "Simulates the NVMe host's namespace scan (synchronous, fully async, and\n"
-	      "async with a completion chain) against a controller with the given\n"
-	      "latencies, and shows which NSID became which /dev/nvme0nY.\n"
+	      "Simulates the NVMe host's namespace scan (synchronous, fully async,\n"
+	      "async with a completion chain, and fully async with nodes named by\n"
+	      "NSID) against a controller with the given latencies, and shows which\n"
+	      "NSID became which /dev/nvme0nY.  Times are model time: they depend only\n"
+	      "on the command line, not on the host.\n"
 	      "\n"
-	      "  --profile P        tcp-0.2ms (default) or tcp-150ms: the seed's testbeds\n"
-	      "  --mode M           sync, async, chain, or all (default)\n"
-	      "  --namespaces N     namespaces 1..N (default: the profile's 100)\n"
-	      "  --nsids LIST       sparse NSIDs instead, e.g. 1,2,5,100,333 or 1-64,100\n"
+	      "  -h, --help         this help\n"
+	      "      --version      the program's and libcchain's version\n"
+	      "  --profile P        tcp-0.2ms (default), tcp-150ms: the patch's testbed;\n"
+	      "                     rfc-0.2ms, rfc-100ms: the RFC posting's testbed\n"
+	      "  --mode M           sync, async, chain, nsid, or all (default); may be\n"
+	      "                     repeated: --mode sync --mode chain\n"
+	      "  --namespaces N     namespaces 1..N (default: the profile's 100; at most\n"
+	      "                     100000)\n"
+	      "  --nsids LIST       sparse NSIDs instead, e.g. 1,2,5,100,333, 1-64,100, 0x10\n"
 	      "  --rtt T            round trip of one admin command, e.g. 150ms, 200us\n"
 	      "  --jitter PCT       +- uniform jitter per command, in percent (default 5)\n"
 	      "  --ns-latency LIST  per-NSID round trips, e.g. 7=500ms,9=2ms\n"
 	      "  --latency-file F   per-NSID round trips from CSV lines 'nsid,latency'\n"
+	      "                     (each NSID once, and only NSIDs that are scanned)\n"
 	      "  --qdepth Q         admin commands in flight at most (default 13)\n"
-	      "  --time-scale X     real time per model time: 0.1 runs ten times faster\n"
+	      "  --ns-cpu T         host CPU per new namespace (default 3.05ms: allocation,\n"
+	      "                     head set-up, disk registration, split as in the\n"
+	      "                     profile)\n"
+	      "  --time-scale X     pace the run: X s of real time per s of model time\n"
+	      "                     (0.001..1000; default 0, unpaced); figures are\n"
+	      "                     model time and do not depend on it\n"
 	      "  --rescan           scan, detach some namespaces, attach new ones, scan again\n"
 	      "  --seed S           seed of the jitter and of the rescan's changes (default 1)\n"
 	      "  --format F         text (default) or json\n"
+	      "  --output FILE      write the report to FILE instead of stdout\n"
 	      "  --trace FILE       write a Chrome trace (Perfetto, chrome://tracing)\n"
-	      "Durations need a unit: ns, us, ms or s.  Reported times are model time.\n",
+	      "Durations need a unit: ns, us, ms or s.  Files are written whole or not at\n"
+	      "all (an interrupted run leaves no truncated file).\n",
 	      f);
 }
 
-struct options {
-	const struct profile *profile;
-	bool mode[NR_MODES];
-	bool custom; /* parameters differ from the profile's testbed */
-	uint32_t *nsids;
-	size_t nr_ns;
-	double time_scale;
-	bool rescan;
-	bool json;
-	const char *trace_path;
-	FILE *trace;
-	struct sim_params p;
-};
-
-static void parse_args(int argc, char **argv, struct options *o)
+static void parse_args(int argc, char **argv, struct options *o, struct lat_list *lat_out)
 {
 	enum { O_PROFILE = 256, O_MODE, O_NAMESPACES, O_NSIDS, O_RTT, O_JITTER,
 	       O_NS_LAT, O_LAT_FILE, O_QDEPTH, O_SCALE, O_RESCAN, O_SEED, O_FORMAT,
-	       O_TRACE, O_HELP };
+	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -387,33 +488,36 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "ns-latency", required_argument, NULL, O_NS_LAT },
 		{ "latency-file", required_argument, NULL, O_LAT_FILE },
 		{ "qdepth", required_argument, NULL, O_QDEPTH },
+		{ "ns-cpu", required_argument, NULL, O_NS_CPU },
 		{ "time-scale", required_argument, NULL, O_SCALE },
 		{ "rescan", no_argument, NULL, O_RESCAN },
 		{ "seed", required_argument, NULL, O_SEED },
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "trace", required_argument, NULL, O_TRACE },
-		{ "help", no_argument, NULL, O_HELP },
+		{ "output", required_argument, NULL, O_OUTPUT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t v, namespaces = 0, rtt = 0;
-	bool have_rtt = false;
-	size_t lat_cap = 0, i;
+	struct sim_params given = { 0 };
+	bool have_rtt = false, have_jitter = false, have_qdepth = false, have_seed = false;
+	bool have_cpu = false;
+	uint64_t ns_cpu = 0;
+	uint64_t v, namespaces = 0;
+	struct lat_list lat = { 0 };
+	size_t i;
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	base_params(&o->p);
-	o->profile = &profiles[1];
-	o->time_scale = 1.0;
+	o->profile = profile_find("tcp-0.2ms");
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case O_PROFILE:
-			for (i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
-				if (!strcmp(optarg, profiles[i].name))
-					break;
-			if (i == sizeof(profiles) / sizeof(profiles[0]))
-				die_usage("unknown profile '%s' (tcp-150ms or tcp-0.2ms)", optarg);
-			o->profile = &profiles[i];
+			o->profile = profile_find(optarg);
+			if (!o->profile)
+				die_usage("unknown profile '%s' (tcp-0.2ms, tcp-150ms, rfc-0.2ms "
+					  "or rfc-100ms)", quote(optarg));
 			break;
 		case O_MODE:
 			for (i = 0; i < NR_MODES && strcmp(optarg, mode_names[i]); i++)
@@ -421,117 +525,187 @@ static void parse_args(int argc, char **argv, struct options *o)
 			if (i < NR_MODES)
 				o->mode[i] = true;
 			else if (!strcmp(optarg, "all"))
-				o->mode[MODE_SYNC] = o->mode[MODE_ASYNC] = o->mode[MODE_CHAIN] = true;
+				for (i = 0; i < NR_MODES; i++)
+					o->mode[i] = true;
 			else
-				die_usage("unknown mode '%s' (sync, async, chain or all)", optarg);
+				die_usage("unknown mode '%s' (sync, async, chain, nsid or all)",
+					  quote(optarg));
 			break;
 		case O_NAMESPACES:
 			if (!parse_u64(optarg, 1, MAX_NAMESPACES, &namespaces))
-				die_usage("invalid --namespaces '%s' (1..%u)", optarg, MAX_NAMESPACES);
+				die_usage("invalid --namespaces '%s' (1..%u)", quote(optarg),
+					  MAX_NAMESPACES);
 			o->custom = true;
 			break;
 		case O_NSIDS:
 			free(o->nsids);
+			if (!*optarg)
+				die_usage("empty NSID list for --nsids");
 			o->nsids = parse_nsid_list(optarg, &o->nr_ns);
 			o->custom = true;
 			break;
 		case O_RTT:
-			if (!parse_duration(optarg, &rtt))
+			if (!parse_duration(optarg, &given.rtt_ns))
 				die_usage("invalid duration '%s' for --rtt (use a unit: ns, us, ms, s)",
-					  optarg);
+					  quote(optarg));
 			have_rtt = true;
 			o->custom = true;
 			break;
 		case O_JITTER:
-			if (!parse_double(optarg, 0, 100, &o->p.jitter_pct))
-				die_usage("invalid --jitter '%s' (a percentage, 0..100)", optarg);
+			if (!parse_double(optarg, 0, 100, &given.jitter_pct))
+				die_usage("invalid --jitter '%s' (a percentage, 0..100)", quote(optarg));
+			have_jitter = true;
 			o->custom = true;
 			break;
 		case O_NS_LAT:
-			parse_ns_latency(&o->p, &lat_cap, optarg);
+			if (!*optarg)
+				die_usage("empty list for --ns-latency (expected NSID=DURATION,...)");
+			parse_ns_latency(&lat, optarg);
 			o->custom = true;
 			break;
 		case O_LAT_FILE:
-			read_latency_file(&o->p, &lat_cap, optarg);
+			read_latency_file(&lat, optarg);
 			o->custom = true;
 			break;
 		case O_QDEPTH:
 			if (!parse_u64(optarg, 1, 65535, &v))
-				die_usage("invalid --qdepth '%s' (1..65535)", optarg);
-			o->p.qdepth = (unsigned int)v;
+				die_usage("invalid --qdepth '%s' (1..65535)", quote(optarg));
+			given.qdepth = (unsigned int)v;
+			have_qdepth = true;
+			o->custom = true;
+			break;
+		case O_NS_CPU:
+			if (!parse_duration(optarg, &ns_cpu) || ns_cpu > 10 * NS_PER_MS * 1000)
+				die_usage("invalid duration '%s' for --ns-cpu (use a unit: ns, us, "
+					  "ms, s; at most 10s)", quote(optarg));
+			have_cpu = true;
 			o->custom = true;
 			break;
 		case O_SCALE:
-			if (!parse_double(optarg, 1e-6, 1000, &o->time_scale) || o->time_scale <= 0)
-				die_usage("invalid --time-scale '%s' (a number > 0, at most 1000)",
-					  optarg);
+			/*
+			 * Figures are model time whatever the scale; pacing
+			 * finer than a microsecond of real time per model
+			 * millisecond is below what the host's timers can
+			 * honour, so such scales are refused, not faked.
+			 */
+			if (!parse_double(optarg, 0, 1000, &o->time_scale))
+				die_usage("invalid --time-scale '%s' (0 for unpaced, or "
+					  "0.001..1000)", quote(optarg));
+			if (o->time_scale > 0 && o->time_scale < 0.001)
+				die_usage("--time-scale '%s' cannot be honoured: pacing below "
+					  "0.001 is finer than the host's timers (use 0 for "
+					  "unpaced runs)", quote(optarg));
 			break;
 		case O_RESCAN:
 			o->rescan = true;
 			break;
 		case O_SEED:
-			if (!parse_u64(optarg, 0, UINT64_MAX, &o->p.seed))
-				die_usage("invalid --seed '%s' (a non-negative integer)", optarg);
+			if (!parse_u64(optarg, 0, UINT64_MAX, &given.seed))
+				die_usage("invalid --seed '%s' (a non-negative integer)", quote(optarg));
+			have_seed = true;
 			break;
 		case O_FORMAT:
 			if (!strcmp(optarg, "json"))
 				o->json = true;
 			else if (strcmp(optarg, "text"))
-				die_usage("unknown format '%s' (text or json)", optarg);
+				die_usage("unknown format '%s' (text or json)", quote(optarg));
 			break;
 		case O_TRACE:
 			o->trace_path = optarg;
 			break;
-		case O_HELP:
+		case O_OUTPUT:
+			o->output_path = optarg;
+			break;
+		case 'h':
 			usage(stdout);
 			exit(0);
+		case O_VERSION:
+			printf("nvme_sim (libcchain) %s\n", CCHAIN_VERSION_STRING);
+			exit(0);
 		case ':':
-			die_usage("option '%s' needs a value", argv[optind - 1]);
+			die_usage("option '%s' needs a value", quote(argv[optind - 1]));
 		default:
-			die_usage("unknown option '%s' (see --help)", argv[optind - 1]);
+			die_usage("unknown option '%s' (see --help)", quote(argv[optind - 1]));
 		}
 	}
 	if (optind < argc)
-		die_usage("unexpected argument '%s' (see --help)", argv[optind]);
+		die_usage("unexpected argument '%s' (see --help)", quote(argv[optind]));
 	if (namespaces && o->nsids)
 		die_usage("--namespaces and --nsids exclude each other");
-	if (!o->mode[MODE_SYNC] && !o->mode[MODE_ASYNC] && !o->mode[MODE_CHAIN])
-		o->mode[MODE_SYNC] = o->mode[MODE_ASYNC] = o->mode[MODE_CHAIN] = true;
-	o->p.rtt_ns = have_rtt ? rtt : o->profile->rtt_ns;
+	for (i = 0; i < NR_MODES && !o->mode[i]; i++)
+		;
+	if (i == NR_MODES)
+		for (i = 0; i < NR_MODES; i++)
+			o->mode[i] = true;
+	o->profile->params(&o->p);
+	if (have_rtt)
+		o->p.rtt_ns = given.rtt_ns;
+	if (have_jitter)
+		o->p.jitter_pct = given.jitter_pct;
+	if (have_qdepth)
+		o->p.qdepth = given.qdepth;
+	if (have_seed)
+		o->p.seed = given.seed;
+	if (have_cpu) {
+		/* The profile's split between allocation, head and disk, scaled. */
+		double k = (double)ns_cpu / (double)sim_ns_cpu(&o->p);
+
+		o->p.alloc_ns = (uint64_t)llround((double)o->p.alloc_ns * k);
+		o->p.head_ns = (uint64_t)llround((double)o->p.head_ns * k);
+		o->p.disk_ns = ns_cpu - o->p.alloc_ns - o->p.head_ns;
+	}
 	if (!o->nsids) {
 		o->nr_ns = namespaces ? namespaces : o->profile->namespaces;
 		o->nsids = sim_xcalloc(o->nr_ns, sizeof(*o->nsids));
 		for (i = 0; i < o->nr_ns; i++)
 			o->nsids[i] = (uint32_t)(i + 1);
 	}
-	if (o->p.n_ns_lat)
-		qsort(o->p.ns_lat, o->p.n_ns_lat, sizeof(*o->p.ns_lat), cmp_lat);
-	if (o->trace_path && !(o->trace = fopen(o->trace_path, "w")))
-		die_usage("cannot write trace file '%s': %s", o->trace_path, strerror(errno));
+	*lat_out = lat;
+	if (o->trace_path && !path_writable(o->trace_path))
+		die_usage("cannot write trace file '%s': %s", quote(o->trace_path),
+			  strerror(errno));
+	if (o->output_path && !path_writable(o->output_path))
+		die_usage("cannot write output file '%s': %s", quote(o->output_path),
+			  strerror(errno));
 }
 
 /* ---- runs -------------------------------------------------------------------- */
 
-struct run {
-	enum scan_mode mode;
-	const char *scan; /* "initial" or "rescan" */
-	size_t namespaces;
-	double elapsed_ms;
-	unsigned long inversions;
-	unsigned long commands;
-	struct nvme_device *devices;
-	size_t nr_devices;
-};
+/* Merge sort of @v[0..n) through @tmp, counting pairs out of order. */
+static unsigned long sort_count(uint32_t *v, uint32_t *tmp, size_t n)
+{
+	size_t mid = n / 2, i = 0, j = mid, k = 0;
+	unsigned long inv;
 
-/* Pairs allocated in the opposite order of their NSIDs. */
+	if (n < 2)
+		return 0;
+	inv = sort_count(v, tmp, mid) + sort_count(v + mid, tmp, n - mid);
+	while (i < mid && j < n) {
+		if (v[j] < v[i]) {
+			inv += mid - i;
+			tmp[k++] = v[j++];
+		} else {
+			tmp[k++] = v[i++];
+		}
+	}
+	while (i < mid)
+		tmp[k++] = v[i++];
+	while (j < n)
+		tmp[k++] = v[j++];
+	memcpy(v, tmp, n * sizeof(*v));
+	return inv;
+}
+
+/* Pairs allocated in the opposite order of their NSIDs, in O(n log n). */
 static unsigned long count_inversions(const uint32_t *order, size_t n)
 {
-	unsigned long inv = 0;
-	size_t i, j;
+	uint32_t *v = sim_xcalloc(n, sizeof(*v)), *tmp = sim_xcalloc(n, sizeof(*tmp));
+	unsigned long inv;
 
-	for (i = 0; i < n; i++)
-		for (j = i + 1; j < n; j++)
-			inv += order[i] > order[j];
+	memcpy(v, order, n * sizeof(*v));
+	inv = sort_count(v, tmp, n);
+	free(v);
+	free(tmp);
 	return inv;
 }
 
@@ -580,6 +754,42 @@ struct progress {
 	bool stop;
 };
 
+/* The sorted union of two sorted NSID lists. */
+static uint32_t *nsid_union(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
+			    size_t *count)
+{
+	uint32_t *u = sim_xcalloc(na + nb, sizeof(*u));
+	size_t i = 0, j = 0, n = 0;
+
+	while (i < na || j < nb) {
+		if (j == nb || (i < na && a[i] < b[j]))
+			u[n++] = a[i++];
+		else if (i == na || b[j] < a[i])
+			u[n++] = b[j++];
+		else
+			u[n++] = a[i++], j++;
+	}
+	*count = n;
+	return u;
+}
+
+/* @a without @b, both sorted. */
+static uint32_t *nsid_minus(const uint32_t *a, size_t na, const uint32_t *b, size_t nb,
+			    size_t *count)
+{
+	uint32_t *d = sim_xcalloc(na, sizeof(*d));
+	size_t i, j = 0, n = 0;
+
+	for (i = 0; i < na; i++) {
+		while (j < nb && b[j] < a[i])
+			j++;
+		if (j == nb || b[j] != a[i])
+			d[n++] = a[i];
+	}
+	*count = n;
+	return d;
+}
+
 static void *progress_fn(void *arg)
 {
 	struct progress *pr = arg;
@@ -596,10 +806,10 @@ static void *progress_fn(void *arg)
 			deadline.tv_sec++;
 		}
 		pthread_cond_timedwait(&pr->cond, &pr->lock, &deadline);
-		if (pr->stop || ++ticks < 8) /* only runs over 2 s */
+		if (pr->stop || ++ticks < 4) /* only runs over a second */
 			continue;
-		fprintf(stderr, "\r%s: %lu/%zu namespaces, model time %.0f ms   ", pr->what,
-			atomic_load(&pr->ctrl->scanned), pr->total, sim_elapsed_model_ms());
+		fprintf(stderr, "\r%s scan: %lu/%zu namespaces, model time %.0f ms   ", pr->what,
+			atomic_load(&pr->ctrl->scanned), pr->total, sim_clock_peek() / 1e6);
 		shown = true;
 	}
 	pthread_mutex_unlock(&pr->lock);
@@ -608,56 +818,26 @@ static void *progress_fn(void *arg)
 	return NULL;
 }
 
-static unsigned int generation;
-
-static void warm_fn(void *data, async_cookie_t cookie)
-{
-	(void)cookie;
-	pthread_barrier_wait(data);
-}
-
-/*
- * Start the async pool's workers before the clock runs, as a kernel's
- * worker pool would have them: creating a hundred threads takes
- * milliseconds of real time, which small time scales would magnify.
- */
-static void warm_async_pool(size_t n)
-{
-	ASYNC_DOMAIN(warm);
-	pthread_barrier_t barrier;
-	size_t i;
-
-	if (n > cchain_async_max_active() - 1)
-		n = cchain_async_max_active() - 1;
-	if (n == 0 || pthread_barrier_init(&barrier, NULL, (unsigned int)n + 1))
-		return;
-	for (i = 0; i < n; i++)
-		async_schedule_domain(warm_fn, &barrier, &warm);
-	pthread_barrier_wait(&barrier);
-	async_synchronize_full_domain(&warm);
-	pthread_barrier_destroy(&barrier);
-}
-
 static void do_scan(struct nvme_ctrl *ctrl, struct sim_target *target, const struct options *o,
 		    struct run *r, const char *scan, size_t max_ns)
 {
 	struct progress pr = { .ctrl = ctrl, .total = target->nr_ns, .what = mode_names[ctrl->mode],
 			       .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	pthread_t tid;
-	bool ticker = isatty(STDERR_FILENO) && !o->json;
+	bool ticker = isatty(STDERR_FILENO);
 	char name[48];
 	unsigned long commands = target->commands;
+	size_t i;
 
 	snprintf(name, sizeof(name), "%s scan (%s)", mode_names[ctrl->mode], scan);
 	trace_begin_run(name);
 	memset(target->tag_free_at, 0, o->p.qdepth * sizeof(*target->tag_free_at));
-	if (ctrl->mode != MODE_SYNC)
-		warm_async_pool(target->nr_ns);
-	sim_clock_start(o->time_scale, ++generation);
 	if (ticker && pthread_create(&tid, NULL, progress_fn, &pr))
 		ticker = false;
+	sim_run_begin(o->time_scale);
 	nvme_scan_work(ctrl);
 	r->elapsed_ms = sim_now() / 1e6;
+	sim_run_end();
 	if (ticker) {
 		pthread_mutex_lock(&pr.lock);
 		pr.stop = true;
@@ -672,124 +852,52 @@ static void do_scan(struct nvme_ctrl *ctrl, struct sim_target *target, const str
 	r->inversions = count_inversions(ctrl->alloc_order, ctrl->nr_alloc);
 	r->devices = sim_xcalloc(max_ns, sizeof(*r->devices));
 	r->nr_devices = nvme_ctrl_devices(ctrl, r->devices, max_ns);
+	r->ordered = ctrl->mode == MODE_NSID || !r->inversions;
+	r->contiguous = true;
+	for (i = 0; i < r->nr_devices; i++)
+		if (r->devices[i].instance != i + 1)
+			r->contiguous = false;
 }
 
-/* ---- output ------------------------------------------------------------------- */
+struct report {
+	const struct options *o;
+	const struct run *runs;
+	size_t nr;
+	const struct rescan_change *change;
+};
 
-static bool show_seed(const struct options *o)
+static int fill_report(FILE *f, void *arg)
 {
-	return !o->custom;
+	const struct report *rep = arg;
+
+	print_report(f, rep->o, rep->runs, rep->nr, rep->change);
+	return ferror(f) ? -1 : 0;
 }
 
-static void print_devices(const struct run *r)
+static int fill_trace(FILE *f, void *arg)
 {
-	char node[32], gen[32];
-	size_t i;
-
-	printf("%s (--mode %s), %s:\n\n", mode_labels[r->mode], mode_names[r->mode],
-	       strcmp(r->scan, "rescan") ? "initial scan" : "rescan");
-	printf("%-21s %-21s %s\n", "Node", "Generic", "Namespace");
-	printf("--------------------- --------------------- ----------\n");
-	for (i = 0; i < r->nr_devices; i++) {
-		snprintf(node, sizeof(node), "/dev/nvme0n%u", r->devices[i].instance);
-		snprintf(gen, sizeof(gen), "/dev/ng0n%u", r->devices[i].instance);
-		printf("%-21s %-21s %u\n", node, gen, r->devices[i].nsid);
-	}
-	printf("\n");
-}
-
-static void print_text(const struct options *o, const struct run *runs, size_t nr)
-{
-	const struct run *async = NULL, *chain = NULL;
-	size_t i;
-
-	for (i = 0; i < nr; i++)
-		print_devices(&runs[i]);
-
-	if (show_seed(o))
-		printf("%s, %zu namespaces (profile %s)\n\n", o->profile->title, o->nr_ns,
-		       o->profile->name);
-	else
-		printf("Custom scenario: rtt %.3f ms, %zu namespaces, qdepth %u, jitter %g%%\n\n",
-		       o->p.rtt_ns / 1e6, o->nr_ns, o->p.qdepth, o->p.jitter_pct);
-	for (i = 0; i < nr; i++) {
-		const struct run *r = &runs[i];
-		char label[96];
-
-		snprintf(label, sizeof(label), "%s%s:", mode_labels[r->mode],
-			 strcmp(r->scan, "rescan") ? "" : " (rescan)");
-		printf("%-53s %8.0fms", label, r->elapsed_ms);
-		if (show_seed(o) && !strcmp(r->scan, "initial"))
-			printf("   seed %6.0fms  x%.2f", o->profile->seed_ms[r->mode],
-			       r->elapsed_ms / o->profile->seed_ms[r->mode]);
-		if (r->inversions)
-			printf("   %lu inversions\n", r->inversions);
-		else
-			printf("   in NSID order\n");
-		if (!strcmp(r->scan, "initial")) {
-			if (r->mode == MODE_ASYNC)
-				async = r;
-			if (r->mode == MODE_CHAIN)
-				chain = r;
-		}
-	}
-	if (async && chain) {
-		printf("\nchain / async: %.2f", chain->elapsed_ms / async->elapsed_ms);
-		if (show_seed(o))
-			printf("   (seed %.2f)", o->profile->seed_ms[MODE_CHAIN] /
-						   o->profile->seed_ms[MODE_ASYNC]);
-		printf("\n");
-	}
-}
-
-static void print_json(const struct options *o, const struct run *runs, size_t nr)
-{
-	size_t i, j;
-
-	printf("{\"profile\": ");
-	if (show_seed(o))
-		printf("\"%s\"", o->profile->name);
-	else
-		printf("null");
-	printf(", \"base_profile\": \"%s\", \"time_scale\": %g,\n", o->profile->name,
-	       o->time_scale);
-	printf(" \"params\": {\"rtt_ms\": %.6f, \"jitter_pct\": %g, \"qdepth\": %u, "
-	       "\"seed\": %" PRIu64 ", \"per_nsid_latencies\": %zu},\n",
-	       o->p.rtt_ns / 1e6, o->p.jitter_pct, o->p.qdepth, o->p.seed, o->p.n_ns_lat);
-	printf(" \"runs\": [\n");
-	for (i = 0; i < nr; i++) {
-		const struct run *r = &runs[i];
-
-		printf("  {\"mode\": \"%s\", \"scan\": \"%s\", \"namespaces\": %zu, "
-		       "\"elapsed_ms\": %.3f, ",
-		       mode_names[r->mode], r->scan, r->namespaces, r->elapsed_ms);
-		if (show_seed(o) && !strcmp(r->scan, "initial"))
-			printf("\"seed_ms\": %.0f, ", o->profile->seed_ms[r->mode]);
-		printf("\"ordered\": %s, \"inversions\": %lu, \"commands\": %lu,\n   \"devices\": [",
-		       r->inversions ? "false" : "true", r->inversions, r->commands);
-		for (j = 0; j < r->nr_devices; j++)
-			printf("%s{\"node\": \"nvme0n%u\", \"nsid\": %u}", j ? ", " : "",
-			       r->devices[j].instance, r->devices[j].nsid);
-		printf("]}%s\n", i + 1 < nr ? "," : "");
-	}
-	printf(" ]}\n");
+	(void)arg;
+	return trace_write(f);
 }
 
 int main(int argc, char **argv)
 {
 	struct options o;
+	struct lat_list lat;
 	struct run runs[2 * NR_MODES];
-	size_t nr = 0, i, max_ns, nr_re = 0;
-	uint32_t *re = NULL;
+	struct rescan_change change = { 0 };
+	struct report rep;
+	size_t nr = 0, i, max_ns, nr_re = 0, nr_universe;
+	uint32_t *re = NULL, *universe;
 	int m, ret = 0;
 
-	parse_args(argc, argv, &o);
-	/* Sleep as exactly as the kernel lets us: pacing is in real time. */
-	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	trace_enable(o.trace != NULL);
+	parse_args(argc, argv, &o, &lat);
 	if (o.rescan)
 		re = rescan_set(&o, &nr_re);
 	max_ns = o.nr_ns + nr_re;
+	universe = nsid_union(o.nsids, o.nr_ns, re, nr_re, &nr_universe);
+	finish_latencies(&o.p, &lat, universe, nr_universe);
+	trace_enable(o.trace_path != NULL);
 
 	for (m = 0; m < NR_MODES; m++) {
 		struct sim_target target;
@@ -798,7 +906,7 @@ int main(int argc, char **argv)
 		if (!o.mode[m])
 			continue;
 		sim_target_init(&target, &o.p, o.nsids, o.nr_ns);
-		nvme_ctrl_init(&ctrl, &target, &o.p, (enum scan_mode)m, max_ns);
+		nvme_ctrl_init(&ctrl, &target, &o.p, (enum scan_mode)m, universe, nr_universe);
 		do_scan(&ctrl, &target, &o, &runs[nr++], "initial", max_ns);
 		if (o.rescan) {
 			sim_target_set_namespaces(&target, re, nr_re);
@@ -808,24 +916,47 @@ int main(int argc, char **argv)
 		sim_target_destroy(&target);
 	}
 
-	if (o.json)
-		print_json(&o, runs, nr);
-	else
-		print_text(&o, runs, nr);
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "nvme_sim: cannot write output: %s\n", strerror(errno));
-		ret = 1;
+	if (o.rescan) {
+		change.detached = nsid_minus(o.nsids, o.nr_ns, re, nr_re, &change.nr_detached);
+		change.attached = nsid_minus(re, nr_re, o.nsids, o.nr_ns, &change.nr_attached);
 	}
-	if (o.trace) {
-		if (trace_write(o.trace) || fclose(o.trace)) {
-			fprintf(stderr, "nvme_sim: cannot write trace file '%s'\n", o.trace_path);
+	rep = (struct report){ &o, runs, nr, o.rescan ? &change : NULL };
+	if (o.output_path) {
+		if (write_file_atomic(o.output_path, fill_report, &rep)) {
+			fprintf(stderr, "nvme_sim: cannot write output file '%s': %s\n",
+				quote(o.output_path), strerror(errno));
+			ret = 1;
+		}
+	} else {
+		sigset_t set, old;
+
+		/* The report leaves whole: an interrupt waits until it is out. */
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &set, &old);
+		print_report(stdout, &o, runs, nr, rep.change);
+		if (fflush(stdout) || ferror(stdout)) {
+			fprintf(stderr, "nvme_sim: cannot write output: %s\n", strerror(errno));
+			ret = 1;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (o.trace_path) {
+		if (write_file_atomic(o.trace_path, fill_trace, NULL)) {
+			fprintf(stderr, "nvme_sim: cannot write trace file '%s': %s\n",
+				quote(o.trace_path), strerror(errno));
 			ret = 1;
 		}
 		trace_free();
 	}
 	for (i = 0; i < nr; i++)
 		free(runs[i].devices);
+	free(change.detached);
+	free(change.attached);
 	free(re);
+	free(universe);
 	free(o.nsids);
 	free(o.p.ns_lat);
 	return ret;

@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* Model clock, timed mutexes, the trace recorder and the simulated controller. */
-#include <errno.h>
-#include <stdarg.h>
+/* Timed mutexes and the simulated controller; model state, touched by the turn holder only. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sim.h"
 
@@ -19,236 +16,54 @@ void *sim_xcalloc(size_t n, size_t size)
 	return p;
 }
 
-/* ---- model clock ---------------------------------------------------------- */
-
-static uint64_t real_t0;
-static double time_scale = 1.0;
-static unsigned int clock_gen;
-static _Thread_local uint64_t now_ns;
-static _Thread_local unsigned int now_gen;
-
-static uint64_t real_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void sim_clock_start(double scale, unsigned int generation)
-{
-	time_scale = scale;
-	clock_gen = generation;
-	real_t0 = real_now();
-	now_ns = 0;
-	now_gen = generation;
-}
-
-/* Threads of the async pool outlive a run: reset their clock on a new one. */
-static void clock_check(void)
-{
-	if (now_gen != clock_gen) {
-		now_gen = clock_gen;
-		now_ns = 0;
-	}
-}
-
-double sim_elapsed_model_ms(void)
-{
-	return (double)(real_now() - real_t0) / time_scale / 1e6;
-}
-
-uint64_t sim_now(void)
-{
-	clock_check();
-	return now_ns;
-}
-
-/* Sleep in real time until this thread's model time. */
-static void pace(void)
-{
-	uint64_t t = real_t0 + (uint64_t)((double)now_ns * time_scale);
-	struct timespec ts = { (time_t)(t / 1000000000u), (long)(t % 1000000000u) };
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
-
-void sim_advance(uint64_t ns)
-{
-	clock_check();
-	now_ns += ns;
-	pace();
-}
-
-void sim_sync_to(uint64_t t)
-{
-	clock_check();
-	if (t > now_ns) {
-		now_ns = t;
-		pace();
-	}
-}
-
-void sim_task_start(uint64_t t)
-{
-	sim_sync_to(t);
-}
-
 /* ---- timed mutex ----------------------------------------------------------- */
 
 void sim_mutex_init(struct sim_mutex *m, uint64_t contention_ns)
 {
-	pthread_mutex_init(&m->lock, NULL);
-	m->free_at = 0;
+	memset(m, 0, sizeof(*m));
 	m->contention_ns = contention_ns;
-	m->contended = 0;
 }
 
 void sim_mutex_lock(struct sim_mutex *m)
 {
-	uint64_t arrival = sim_now();
+	struct sim_thread *me = sim_self();
 
-	pthread_mutex_lock(&m->lock);
-	if (arrival < m->free_at) {
-		/*
-		 * Somebody held it when we arrived: we sleep, get woken, and
-		 * pull the lock's and the data's cache lines over.
-		 */
-		m->contended++;
-		sim_sync_to(m->free_at);
-		sim_advance(m->contention_ns);
+	if (!m->owner) {
+		m->owner = me;
+		return;
 	}
+	me->next = NULL;
+	if (m->wait_tail)
+		m->wait_tail->next = me;
+	else
+		m->wait_head = me;
+	m->wait_tail = me;
+	m->contended++;
+	sim_block_begin();
+	sim_block_end();
+	/*
+	 * Handed over by the unlocker: we slept, got woken, and pull the
+	 * lock's and the data's cache lines over.
+	 */
+	sim_advance(m->contention_ns);
 }
 
 void sim_mutex_unlock(struct sim_mutex *m)
 {
-	m->free_at = sim_now();
-	pthread_mutex_unlock(&m->lock);
+	struct sim_thread *next = m->wait_head;
+
+	m->owner = next;
+	if (next) {
+		m->wait_head = next->next;
+		if (!m->wait_head)
+			m->wait_tail = NULL;
+		sim_wake(next);
+	}
 }
 
 void sim_mutex_destroy(struct sim_mutex *m)
 {
-	pthread_mutex_destroy(&m->lock);
-}
-
-/* ---- trace -------------------------------------------------------------- */
-
-struct trace_ev {
-	char name[72];
-	const char *cat;
-	uint64_t start, end;
-	unsigned int pid, tid;
-};
-
-static struct {
-	pthread_mutex_t lock;
-	bool on;
-	struct trace_ev *ev;
-	size_t n, cap;
-	char (*runs)[32];
-	unsigned int nr_runs;
-	unsigned int next_tid;
-} tr = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static _Thread_local unsigned int trace_tid, trace_tid_run;
-
-void trace_enable(bool on)
-{
-	tr.on = on;
-}
-
-void trace_begin_run(const char *name)
-{
-	if (!tr.on)
-		return;
-	pthread_mutex_lock(&tr.lock);
-	tr.runs = realloc(tr.runs, (tr.nr_runs + 1) * sizeof(*tr.runs));
-	if (!tr.runs) {
-		fputs("nvme_sim: out of memory\n", stderr);
-		exit(1);
-	}
-	snprintf(tr.runs[tr.nr_runs++], sizeof(*tr.runs), "%s", name);
-	tr.next_tid = 0;
-	pthread_mutex_unlock(&tr.lock);
-}
-
-void trace_event(const char *cat, uint64_t start, uint64_t end, const char *fmt, ...)
-{
-	struct trace_ev *e;
-	va_list ap;
-
-	if (!tr.on)
-		return;
-	pthread_mutex_lock(&tr.lock);
-	if (trace_tid_run != tr.nr_runs) {
-		trace_tid_run = tr.nr_runs;
-		trace_tid = ++tr.next_tid;
-	}
-	if (tr.n == tr.cap) {
-		tr.cap = tr.cap ? tr.cap * 2 : 1024;
-		tr.ev = realloc(tr.ev, tr.cap * sizeof(*tr.ev));
-		if (!tr.ev) {
-			fputs("nvme_sim: out of memory\n", stderr);
-			exit(1);
-		}
-	}
-	e = &tr.ev[tr.n++];
-	e->cat = cat;
-	e->start = start;
-	e->end = end;
-	e->pid = tr.nr_runs;
-	e->tid = trace_tid;
-	va_start(ap, fmt);
-	vsnprintf(e->name, sizeof(e->name), fmt, ap);
-	va_end(ap);
-	pthread_mutex_unlock(&tr.lock);
-}
-
-int trace_write(FILE *f)
-{
-	unsigned int r, t, max_tid;
-	size_t i;
-
-	fputs("{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n", f);
-	for (r = 1; r <= tr.nr_runs; r++) {
-		fprintf(f, "{\"ph\": \"M\", \"name\": \"process_name\", \"pid\": %u, "
-			   "\"tid\": 0, \"args\": {\"name\": \"%s\"}},\n",
-			r, tr.runs[r - 1]);
-		max_tid = 0;
-		for (i = 0; i < tr.n; i++)
-			if (tr.ev[i].pid == r && tr.ev[i].tid > max_tid)
-				max_tid = tr.ev[i].tid;
-		for (t = 1; t <= max_tid; t++)
-			if (t == 1)
-				fprintf(f, "{\"ph\": \"M\", \"name\": \"thread_name\", "
-					   "\"pid\": %u, \"tid\": 1, \"args\": {\"name\": "
-					   "\"scan\"}},\n", r);
-			else
-				fprintf(f, "{\"ph\": \"M\", \"name\": \"thread_name\", "
-					   "\"pid\": %u, \"tid\": %u, \"args\": {\"name\": "
-					   "\"worker %u\"}},\n", r, t, t - 1);
-	}
-	for (i = 0; i < tr.n; i++) {
-		const struct trace_ev *e = &tr.ev[i];
-
-		fprintf(f, "{\"ph\": \"X\", \"name\": \"%s\", \"cat\": \"%s\", "
-			   "\"pid\": %u, \"tid\": %u, \"ts\": %.3f, \"dur\": %.3f}%s\n",
-			e->name, e->cat, e->pid, e->tid, e->start / 1e3,
-			(e->end - e->start) / 1e3, i + 1 < tr.n ? "," : "");
-	}
-	fputs("]}\n", f);
-	return ferror(f) ? -1 : 0;
-}
-
-void trace_free(void)
-{
-	free(tr.ev);
-	free(tr.runs);
-	tr.ev = NULL;
-	tr.runs = NULL;
-	tr.n = tr.cap = 0;
-	tr.nr_runs = 0;
+	(void)m;
 }
 
 /* ---- the controller ---------------------------------------------------------- */
@@ -258,7 +73,6 @@ void sim_target_init(struct sim_target *t, const struct sim_params *p,
 {
 	memset(t, 0, sizeof(*t));
 	t->p = p;
-	pthread_mutex_init(&t->lock, NULL);
 	t->tag_free_at = sim_xcalloc(p->qdepth, sizeof(*t->tag_free_at));
 	sim_target_set_namespaces(t, nsids, nr_ns);
 	t->generation = 0;
@@ -277,7 +91,6 @@ void sim_target_destroy(struct sim_target *t)
 {
 	free(t->nsids);
 	free(t->tag_free_at);
-	pthread_mutex_destroy(&t->lock);
 }
 
 static bool target_has(const struct sim_target *t, uint32_t nsid)
@@ -304,11 +117,18 @@ uint32_t sim_target_nn(struct sim_target *t)
 
 size_t sim_target_list(struct sim_target *t, uint32_t after, uint32_t *out, size_t max)
 {
-	size_t i, n = 0;
+	size_t lo = 0, hi = t->nr_ns, n;
 
-	for (i = 0; i < t->nr_ns && n < max; i++)
-		if (t->nsids[i] > after)
-			out[n++] = t->nsids[i];
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (t->nsids[mid] <= after)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	n = t->nr_ns - lo < max ? t->nr_ns - lo : max;
+	memcpy(out, t->nsids + lo, n * sizeof(*out));
 	return n;
 }
 
@@ -359,27 +179,41 @@ static const char *cns_name(enum nvme_cns cns)
 	return "Identify";
 }
 
+/*
+ * The admin queue: a command takes the tag that frees up first.  The tags'
+ * free times are a min-heap, so a deep queue costs log(qdepth) per command.
+ */
+static uint64_t take_tag(struct sim_target *t, uint64_t lat)
+{
+	uint64_t *h = t->tag_free_at, start = sim_now(), end, v;
+	size_t q = t->p->qdepth, i = 0, c;
+
+	if (h[0] > start)
+		start = h[0];
+	end = start + lat;
+	v = end;
+	while ((c = 2 * i + 1) < q) {
+		if (c + 1 < q && h[c + 1] < h[c])
+			c++;
+		if (h[c] >= v)
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = v;
+	t->commands++;
+	return end;
+}
+
 bool sim_identify(struct sim_target *t, enum nvme_cns cns, uint32_t nsid)
 {
-	uint64_t lat = command_latency(t, cns, nsid), start, end;
-	unsigned int i, best = 0;
-	bool ok;
+	uint64_t lat = command_latency(t, cns, nsid), start = sim_now(), end;
+	bool ok = cns == NVME_ID_CNS_CTRL || cns == NVME_ID_CNS_NS_ACTIVE_LIST ||
+		  target_has(t, nsid);
 
-	/* The admin queue: the command takes the tag that frees up first. */
-	pthread_mutex_lock(&t->lock);
-	for (i = 1; i < t->p->qdepth; i++)
-		if (t->tag_free_at[i] < t->tag_free_at[best])
-			best = i;
-	start = sim_now();
-	if (t->tag_free_at[best] > start)
-		start = t->tag_free_at[best];
-	end = start + lat;
-	t->tag_free_at[best] = end;
-	t->commands++;
-	ok = cns == NVME_ID_CNS_CTRL || cns == NVME_ID_CNS_NS_ACTIVE_LIST ||
-	     target_has(t, nsid);
-	pthread_mutex_unlock(&t->lock);
-
+	if (t->tag_free_at[0] > start)
+		start = t->tag_free_at[0];
+	end = take_tag(t, lat);
 	trace_event("identify", start, end, "%s nsid %u", cns_name(cns), nsid);
 	sim_sync_to(end);
 	return ok;

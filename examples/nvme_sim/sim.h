@@ -3,14 +3,17 @@
  * nvme_sim: the NVMe host's namespace scan (core.c) running on libcchain,
  * against a simulated controller.
  *
- * Time is model time.  Every thread carries its own model clock; waiting
- * for a command, holding a lock for some CPU work, or being handed the
- * chain's turn moves it forward, and dependencies between threads carry
- * clocks along (a lock's release time, the chain's handover time, the end
- * of the last async task).  Threads also sleep in real time until their
- * model time (scaled by --time-scale), so that they meet in roughly the
- * order the model says; but no figure is read off the host's clock, which
- * makes results independent of the host's speed and core count.
+ * Time is model time, kept by a deterministic virtual-time scheduler
+ * (sched.c): a discrete-event scheduler over real threads.  The scan thread
+ * and every async task run on real threads (the scan calls the real
+ * compl_chain and async layer), but exactly one of them, the holder of the
+ * turn, runs model code at any moment.  The model clock moves only when the
+ * turn holder gives up the turn and no simulated thread is runnable: then
+ * the clock jumps to the earliest sleeper's wake-up time.  Ties are broken
+ * by the order in which threads went to sleep or became runnable, which
+ * depends only on the model.  So every figure depends only on the command
+ * line and --seed, never on the host's speed, load or core count, nor on
+ * --time-scale, which only paces the run in real time (0: unpaced).
  */
 #ifndef NVME_SIM_H
 #define NVME_SIM_H
@@ -26,7 +29,8 @@
 #define NS_PER_US 1000ull
 #define NS_PER_MS 1000000ull
 
-enum scan_mode { MODE_SYNC, MODE_ASYNC, MODE_CHAIN, NR_MODES };
+/* MODE_NSID: fully async, each node named after its NSID (nvme0n<NSID>). */
+enum scan_mode { MODE_SYNC, MODE_ASYNC, MODE_CHAIN, MODE_NSID, NR_MODES };
 
 /* What a namespace scan costs; see the profiles in main.c. */
 struct sim_params {
@@ -48,24 +52,84 @@ struct sim_params {
 	size_t n_ns_lat;
 };
 
+/* Host CPU spent on a new namespace: allocation, head set-up, disk. */
+static inline uint64_t sim_ns_cpu(const struct sim_params *p)
+{
+	return p->alloc_ns + p->head_ns + p->disk_ns;
+}
+
 /* Zeroed memory, or exit with a one-line error. */
 void *sim_xcalloc(size_t n, size_t size);
 
-/* ---- model clock (sim.c) ---- */
+/* ---- virtual-time scheduler (sched.c) ---- */
 
-void sim_clock_start(double time_scale, unsigned int generation);
+/**
+ * struct sim_thread - a simulated thread: the scan, or one async task
+ *
+ * Contract of the scheduler:
+ * - Only the turn holder runs model code and touches model state (the
+ *   controller, the host's lists, sim_mutex, the chain bookkeeping of
+ *   core.c); every sim_* call below except sim_clock_peek() and
+ *   sim_task_start() must be made by the turn holder.  The turn is given
+ *   up only inside sim_advance(), sim_sync_to(), sim_block_begin(),
+ *   sim_tasks_wait_begin() and sim_task_end().
+ * - A turn holder that blocks in a real primitive (compl_chain_wait(),
+ *   async_synchronize_full_domain()) first calls sim_block_begin() (or
+ *   sim_tasks_wait_begin()), and sim_block_end() when the primitive
+ *   returns.  Whoever releases it calls sim_wake() before releasing it in
+ *   reality and before giving up the turn, so that the model, not the
+ *   host, decides when the woken thread runs.
+ * - Runnable threads run in FIFO order of becoming runnable; sleepers wake
+ *   in order of (wake-up time, order of going to sleep).
+ * - Async tasks hold one of cchain_async_max_active() pool slots from
+ *   submission to their end, like the library's workers; a task without
+ *   a slot waits in FIFO order.  A run ends with no task left.  The host
+ *   must let the async layer start that many worker threads (512): a
+ *   task the library cannot start is reported by core.c and ends the
+ *   process, as the model would otherwise wait for it forever.
+ * - A run in which no simulated thread is runnable or sleeping while one
+ *   is blocked is a model bug: the process aborts with a message.
+ */
+struct sim_thread {
+	pthread_cond_t cond;
+	struct sim_thread *next;
+	uint64_t wake, seq;
+};
+
+/* The caller becomes the run's first simulated thread, at model time 0. */
+void sim_run_begin(double time_scale);
+/* The first thread ends the run; every task has ended. */
+void sim_run_end(void);
+/* Model time now, in ns. */
 uint64_t sim_now(void);
-/* Real time since the start of the run, in model milliseconds (for progress). */
-double sim_elapsed_model_ms(void);
+/* Model time now, from any thread (for progress lines). */
+uint64_t sim_clock_peek(void);
+struct sim_thread *sim_self(void);
+/* Sleep @ns of model time (a CPU cost, or a command in flight). */
 void sim_advance(uint64_t ns);
+/* Sleep until model time @t (nothing if it has passed). */
 void sim_sync_to(uint64_t t);
-/* An async task starts: its clock is the later of @t and its worker's. */
-void sim_task_start(uint64_t t);
+void sim_block_begin(void);
+void sim_block_end(void);
+/* @t, blocked by sim_block_begin(), is runnable again. */
+void sim_wake(struct sim_thread *t);
+/* A task is submitted to the async layer (by the turn holder). */
+void sim_task_submit(struct sim_thread *t);
+/* On the worker: wait for the task's first turn. */
+void sim_task_start(struct sim_thread *t);
+/* The task ends and gives up the turn for good. */
+void sim_task_end(void);
+unsigned long sim_tasks_outstanding(void);
+/*
+ * Before waiting for every task in reality: true if some are left, then
+ * the caller gave up the turn and calls sim_block_end() after the wait.
+ */
+bool sim_tasks_wait_begin(void);
 
-/* A kernel mutex that costs model time, with a price for contention. */
+/* A kernel mutex that costs model time: FIFO hand-over, a price for contention. */
 struct sim_mutex {
-	pthread_mutex_t lock;
-	uint64_t free_at;
+	struct sim_thread *owner;
+	struct sim_thread *wait_head, *wait_tail;
 	uint64_t contention_ns;
 	unsigned long contended;
 };
@@ -75,7 +139,7 @@ void sim_mutex_lock(struct sim_mutex *m);
 void sim_mutex_unlock(struct sim_mutex *m);
 void sim_mutex_destroy(struct sim_mutex *m);
 
-/* ---- trace (sim.c): Chrome Trace Event Format ---- */
+/* ---- trace (trace.c): Chrome Trace Event Format ---- */
 
 void trace_enable(bool on);
 void trace_begin_run(const char *name);
@@ -101,8 +165,7 @@ struct sim_target {
 	uint32_t *nsids; /* active namespaces, sorted */
 	size_t nr_ns;
 	unsigned int generation; /* changes with attach/detach: new jitter */
-	pthread_mutex_t lock;
-	uint64_t *tag_free_at; /* one per admin tag */
+	uint64_t *tag_free_at; /* one per admin tag, a min-heap */
 	unsigned long commands;
 };
 
@@ -131,16 +194,19 @@ struct nvme_ctrl {
 	struct sim_target *target;
 	const struct sim_params *p;
 	struct compl_chain scan_chain;
-	/* Model time at which the chain's turn was last handed on. */
-	uint64_t chain_time;
-	_Atomic uint64_t scan_end;
-	pthread_mutex_t namespaces_lock;
-	struct nvme_ns *namespaces; /* sorted by NSID */
+	/* The model's view of the chain: entries completed, waiters by place. */
+	size_t chain_done, chain_cap;
+	struct sim_thread **chain_waiter;
+	/* Registered namespaces, by the position of their NSID in @universe. */
+	const uint32_t *universe;
+	size_t nr_universe;
+	struct nvme_ns **ns_table;
 	struct sim_mutex subsys_lock;
 	struct sim_mutex disk_lock;
 	/* Instance numbers (the Y of nvme0nY), lowest free first. */
-	bool *instance_used;
-	size_t nr_instances;
+	unsigned int ida_next;
+	unsigned int *free_ids;
+	size_t nr_free;
 	/* NSIDs in the order their heads were allocated during this scan. */
 	uint32_t *alloc_order;
 	size_t nr_alloc, alloc_cap;
@@ -152,8 +218,13 @@ struct nvme_device {
 	uint32_t nsid;
 };
 
+/*
+ * @universe: every NSID the controller will ever report, sorted (the
+ * model's index of namespaces; it must outlive the controller).
+ */
 void nvme_ctrl_init(struct nvme_ctrl *ctrl, struct sim_target *target,
-		    const struct sim_params *p, enum scan_mode mode, size_t max_ns);
+		    const struct sim_params *p, enum scan_mode mode,
+		    const uint32_t *universe, size_t nr_universe);
 void nvme_ctrl_destroy(struct nvme_ctrl *ctrl);
 /* One scan in the controller's mode, the kernel's nvme_scan_work(). */
 void nvme_scan_work(struct nvme_ctrl *ctrl);
