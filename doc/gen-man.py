@@ -12,6 +12,8 @@ as markdown and turned into roff by pandoc (Debian package pandoc).
 Usage: gen-man.py --outdir DIR --version V --readme README.md
                   --symbols exports.txt HEADER...
        gen-man.py --list HEADER...      (the file names it would write)
+       gen-man.py --outdir DIR --version V --tool PROGRAM
+                                        (PROGRAM.1 from its --help or -h)
 Fails if an exported symbol has no kernel-doc comment, or if a comment has
 no text beyond its summary line.
 """
@@ -282,15 +284,69 @@ def no_hyphenation(roff):
     return re.sub(r"^\.hy$", ".nh\n.ad l", roff, flags=re.M)
 
 
-def pandoc(md, out_path, widths=()):
+def pandoc(md, out_path, widths=(), reader="markdown"):
     # --columns=1: every table gets explicit widths and wrapping cells.
-    roff = subprocess.run(["pandoc", "-s", "--columns=1", "-f", "markdown", "-t", "man"],
+    roff = subprocess.run(["pandoc", "-s", "--columns=1", "-f", reader, "-t", "man"],
                           input=md.encode(), check=True,
                           stdout=subprocess.PIPE).stdout.decode()
     if widths:
         roff = fit_tables(roff, widths)
     with open(out_path, "w", encoding="utf-8") as f:
         f.write(no_hyphenation(roff))
+
+
+def tool_markdown(exe, version):
+    """A section 1 page from a program's --help (or -h) text."""
+    name = os.path.basename(exe)
+    for flag in ("--help", "-h"):
+        r = subprocess.run([exe, flag], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if r.returncode == 0 and r.stdout.startswith("usage: "):
+            break
+    else:
+        sys.exit(f"gen-man.py: {exe} prints no usage with --help or -h")
+    lines = r.stdout.rstrip("\n").splitlines()
+    usage = [lines[0][len("usage: "):]]
+    i = 1
+    while i < len(lines) and lines[i].startswith(" ") and not lines[i].lstrip().startswith("-"):
+        usage[-1] += " " + lines[i].strip()
+        i += 1
+    desc, opts, notes = [], [], []
+    for line in lines[i:]:
+        m = re.match(r"^  (-\S+(?: [A-Z]\S*)?(?:, -\S+(?: [A-Z]\S*)?)*)\s{2,}(\S.*)$", line)
+        if m:
+            opts.append([m.group(1), m.group(2)])
+        elif opts and re.match(r"^\s{4,}\S", line):
+            opts[-1][1] += " " + line.strip()
+        elif line.strip():
+            (notes if opts else desc).append(line.strip())
+    if not desc or not opts:
+        sys.exit(f"gen-man.py: {exe} --help has no description or no options")
+    text = " ".join(desc)
+    summary = re.split(r"(?<=[a-z)])\. ", text)[0].rstrip(".")
+    summary = summary[0].lower() + summary[1:]
+    # Broken between options, never inside one: lines of a line block.
+    words = re.findall(r"\[[^]]*\]|\S+", usage[0])
+    syn, line = [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > CODE_WIDTH:
+            syn.append(line)
+            line = "    " + w
+        else:
+            line = line + " " + w if line else w
+    syn.append(line)
+    synopsis_line = "\n".join("| " + md_escape(l).replace(" ", "\\ ") for l in syn)
+    synopsis_line = synopsis_line.replace(md_escape(name), f"**{md_escape(name)}**", 1)
+    out = [f"% {name.upper()}(1) libcchain {version} | libcchain manual", "",
+           "# NAME", "", f"{md_escape(name)} - {md_escape(summary)}", "",
+           "# SYNOPSIS", "", synopsis_line, "",
+           "# DESCRIPTION", "", md_escape(text), "", "# OPTIONS", ""]
+    for o, d in opts:
+        out += [f"**{md_escape(o)}**", f":   {md_escape(d)}", ""]
+    if notes:
+        out += ["# NOTES", "", md_escape(" ".join(notes)), ""]
+    out += ["# SEE ALSO", "", "**cchain**(7)", ""]
+    return "\n".join(out)
 
 
 def collect(headers):
@@ -308,8 +364,16 @@ def main():
     ap.add_argument("--readme")
     ap.add_argument("--symbols")
     ap.add_argument("--list", action="store_true")
-    ap.add_argument("headers", nargs="+")
+    ap.add_argument("--tool", help="write PROGRAM.1 from the program's --help")
+    ap.add_argument("headers", nargs="*")
     o = ap.parse_args()
+
+    if o.tool:
+        name = os.path.basename(o.tool)
+        # No smart typography: "--help" must not become an en dash.
+        pandoc(tool_markdown(o.tool, o.version), os.path.join(o.outdir, name + ".1"),
+               reader="markdown-smart")
+        return
 
     pages = collect(o.headers)
     if o.list:
