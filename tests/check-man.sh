@@ -38,59 +38,69 @@ idents=$(
 		-e 's/^typedef [^(]*[ *]\([A-Za-z_][A-Za-z0-9_]*\);.*/\1/p' |
 		grep -v '_H$' | sort -u)
 exported=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDRBVWi]$/ { print $3 }')
-n=0
-for id in $(printf '%s\n%s\n' "$idents" "$exported" | sort -u); do
-	n=$((n + 1))
-	if ! man -w 3 "$id" >/dev/null 2>&1; then
-		fail "no manual page for $id"
-		continue
-	fi
-	# The NAME section, up to the dash: the identifiers the page is for.
-	names=$(man 3 "$id" 2>/dev/null | awk '/^NAME/ { on = 1; next }
-		on && / - / { sub(/ - .*/, ""); print; exit } on { print }')
-	if ! echo "$names" | tr ', ' '\n\n' | grep -qx "$id"; then
-		fail "man 3 $id shows the page of '$(echo $names)', not one for $id"
-	fi
-done
 [ -n "$idents" ] || fail "no identifiers found in $incdir"
 
-for page in "$mandir"/man3/*.3; do
-	name=$(basename "$page" .3)
-	# A link page is checked through the page it points to.
+# Every page rendered once, as man shows it, with man's warnings apart.
+out=$dest/rendered
+mkdir -p "$out"
+for page in "$mandir"/man3/*.3 "$mandir"/man7/*.7; do
+	sec=${page##*.}
+	name=$(basename "$page" ".$sec")
 	if head -n 1 "$page" | grep -q '^\.so '; then
+		# A link page is checked through the page it points to.
 		target=$mandir/$(head -n 1 "$page" | cut -d' ' -f2)
 		[ -f "$target" ] || fail "link page $name points to a missing page"
 		continue
 	fi
-	text=$(man 3 "$name" 2>/dev/null)
-	desc=$(echo "$text" | awk '/^DESCRIPTION/ { on = 1; next } /^[A-Z]/ { on = 0 } on')
-	[ "$(echo "$desc" | wc -w)" -ge 8 ] || fail "$name(3): no DESCRIPTION text"
-	if echo "$text" | grep -qiE 'see synopsis|todo|fixme|placeholder'; then
-		fail "$name(3) holds placeholder text: $(echo "$text" | grep -iE 'see synopsis|todo|fixme|placeholder')"
+	man --warnings "$sec" "$name" >"$out/$name.$sec" 2>"$out/$name.$sec.err" ||
+		echo "man failed" >>"$out/$name.$sec.err"
+done
+
+n=0
+for id in $(printf '%s\n%s\n' "$idents" "$exported" | sort -u); do
+	n=$((n + 1))
+	if ! file=$(man -w 3 "$id" 2>/dev/null); then
+		fail "no manual page for $id"
+		continue
+	fi
+	# The NAME section, up to the dash: the identifiers the page is for.
+	names=$(awk '/^NAME/ { on = 1; next }
+		on && / - / { sub(/ - .*/, ""); print; exit } on { print }' \
+		"$out/$(basename "$file")")
+	if ! echo "$names" | tr ', ' '\n\n' | grep -qx "$id"; then
+		fail "man 3 $id shows the page of '$(echo $names)', not one for $id"
 	fi
 done
 
-for page in "$mandir"/man3/*.3 "$mandir"/man7/*.7; do
+for text in "$out"/*.3; do
+	name=$(basename "$text" .3)
+	desc=$(awk '/^DESCRIPTION/ { on = 1; next } /^[A-Z]/ { on = 0 } on' "$text")
+	[ "$(echo "$desc" | wc -w)" -ge 8 ] || fail "$name(3): no DESCRIPTION text"
+	if grep -qiE 'see synopsis|todo|fixme|placeholder' "$text"; then
+		fail "$name(3) holds placeholder text: $(grep -iE 'see synopsis|todo|fixme|placeholder' "$text")"
+	fi
+done
+
+for text in "$out"/*.[37]; do
+	page=$(basename "$text")
 	sec=${page##*.}
-	name=$(basename "$page" ".$sec")
-	warnings=$(man --warnings "$sec" "$name" 2>&1 >/dev/null || echo "man failed")
-	[ -z "$warnings" ] || fail "$name($sec) renders with warnings: $warnings"
-	out=$(man "$sec" "$name" 2>/dev/null)
-	if printf '%s\n' "$out" | grep -q '.\{81,\}'; then
-		fail "$name($sec) has lines wider than 80 columns:" \
-			"$(printf '%s\n' "$out" | grep -n '.\{81,\}')"
+	page="${page%.*}($sec)"
+	[ ! -s "$text.err" ] || fail "$page renders with warnings: $(cat "$text.err")"
+	if grep -q '.\{81,\}' "$text"; then
+		fail "$page has lines wider than 80 columns:" "$(grep -n '.\{81,\}' "$text")"
 	fi
-	if printf '%s\n' "$out" | grep -qE "[[:alpha:]]$hyphen *\$"; then
-		fail "$name($sec) hyphenates words across lines:" \
-			"$(printf '%s\n' "$out" | grep -nE "[[:alpha:]]$hyphen *\$")"
+	if grep -qE "[[:alpha:]]$hyphen *\$" "$text"; then
+		fail "$page hyphenates words across lines:" \
+			"$(grep -nE "[[:alpha:]]$hyphen *\$" "$text")"
 	fi
-	# The groff warnings man does not enable, but line breaking and
-	# adjusting, which ragged tables trigger.
-	# From the top of the manual, where link pages' .so requests resolve.
-	if [ -n "$(cd "$mandir" && groff -t -man -Tutf8 -ww -Wbreak -z "$page" 2>&1)" ]; then
-		(cd "$mandir" && groff -t -man -Tutf8 -ww -Wbreak -z "$page" >&2)
-		fail "groff warns about $page"
-	fi
+done
+
+# The groff warnings man does not enable, but line breaking and
+# adjusting, which ragged tables trigger; from the top of the manual, where
+# link pages' .so requests resolve.
+for page in "$mandir"/man3/*.3 "$mandir"/man7/*.7; do
+	warnings=$(cd "$mandir" && groff -t -man -Tutf8 -ww -Wbreak -z "$page" 2>&1)
+	[ -z "$warnings" ] || fail "groff warns about $page: $warnings"
 done
 
 man 3 compl_chain_add 2>/dev/null | grep -q "compl_chain_add - append an entry" ||
