@@ -77,7 +77,8 @@ install() {
 	# manual pages, as in minimal container images).
 	if grep -rqs 'path-exclude.*/usr/share/man' /etc/dpkg/dpkg.cfg.d/; then
 		echo "man pages: not checked, dpkg excludes /usr/share/man here"
-	else for page in "3 compl_chain_add" "3 COMPL_CHAIN_INIT" "3 async_domain" "7 cchain"; do
+	else for page in "3 compl_chain_add" "3 COMPL_CHAIN_INIT" "3 async_domain" "7 cchain" \
+		"1 nvme_sim" "1 pgz"; do
 		# shellcheck disable=SC2086
 		man -w $page | grep -q '^/usr/share/man/' ||
 			{ echo "man $page: not installed" >&2; return 1; }
