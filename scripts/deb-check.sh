@@ -44,8 +44,9 @@ purge() {
 	"${sudo[@]}" apt-get purge -y -q "${pkgs[@]}" >/dev/null 2>&1 || true
 }
 
+tmp=
 install() {
-	local debs=() p tmp
+	local debs=() p
 	for p in "${pkgs[@]}"; do
 		debs+=("./$(cd "$out" && ls "${p}"_*.deb)")
 	done
@@ -55,7 +56,7 @@ install() {
 	dpkg -s "${pkgs[@]}" | grep -E '^(Package|Status|Version):'
 
 	tmp=$(mktemp -d)
-	trap 'rm -rf "$tmp"; purge' EXIT
+	trap 'rm -rf "${tmp:?}"; purge' EXIT
 	# Plain pkg-config: no PKG_CONFIG_PATH, the multiarch default.
 	(
 		unset PKG_CONFIG_PATH PKG_CONFIG_LIBDIR
@@ -63,7 +64,7 @@ install() {
 			"$(pkg-config --variable=libdir libcchain)"
 		# shellcheck disable=SC2046
 		cc -o "$tmp/consumer" tests/consumers/consumer.c $(pkg-config --cflags --libs libcchain)
-		ldd "$tmp/consumer" | grep -q "/usr/lib/.*/libcchain.so.0" ||
+		ldd "$tmp/consumer" | grep -qE "=> (/usr)?/lib/[^ ]*/libcchain\.so\.0 " ||
 			{ echo "consumer is not linked against the packaged libcchain.so.0" >&2; exit 1; }
 		"$tmp/consumer"
 		# shellcheck disable=SC2046
