@@ -49,7 +49,8 @@ class Item:
 def declaration(rest, kind, names):
     """The declaration text after a comment, as written in the header."""
     if kind == "struct":
-        m = re.match(r"(struct \w+ \{.*?\n\};|struct \w+;)", rest, re.S)
+        m = re.match(r"((?:struct|union|enum) \w+ \{.*?\n\};|(?:struct|union|enum) \w+;)",
+                     rest, re.S)
         return m.group(1) if m else None
     if kind == "macro":
         # Every #define that follows (one per name), continuations joined.

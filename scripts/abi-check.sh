@@ -62,6 +62,9 @@ if [ $update -eq 1 ]; then
 		} >"$syms.new"
 		mv "$syms.new" "$syms"
 		echo "abi-check: $syms lists every exported symbol; commit it too"
+	else
+		echo "abi-check: no $syms: a new soname needs a new library package" \
+			"in debian/ (Debian policy 8.1), with its symbols file" >&2
 	fi
 	exit 0
 fi

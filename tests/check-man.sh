@@ -3,8 +3,8 @@
 # Usage: check-man.sh BUILD_DIR LIBRARY
 # After meson install, the manual is complete and renders cleanly:
 # - every identifier of the installed public headers (function, macro,
-#   struct, typedef) and every symbol the library exports has a page in
-#   section 3, or a link page, whose NAME lists it (so that man's
+#   struct, union, enum, typedef) and every symbol the library exports has
+#   a page in section 3, or a link page, whose NAME lists it (so that man's
 #   case-insensitive fallback, COMPL_CHAIN_INIT -> compl_chain_init, does
 #   not count), and `man 7 cchain` works;
 # - every section 3 page has a DESCRIPTION of real text, no placeholder;
@@ -33,7 +33,7 @@ idents=$(
 	cat "$incdir"/*.h | sed -n \
 		-e 's/^CCHAIN_API .*[ *]\([A-Za-z_][A-Za-z0-9_]*\)(.*/\1/p' \
 		-e 's/^#define \([A-Za-z_][A-Za-z0-9_]*\).*/\1/p' \
-		-e 's/^struct \([A-Za-z_][A-Za-z0-9_]*\) *[{;].*/\1/p' \
+		-e 's/^\(struct\|union\|enum\) \([A-Za-z_][A-Za-z0-9_]*\) *[{;].*/\2/p' \
 		-e 's/^typedef .*(\*\([A-Za-z_][A-Za-z0-9_]*\))(.*/\1/p' \
 		-e 's/^typedef [^(]*[ *]\([A-Za-z_][A-Za-z0-9_]*\);.*/\1/p' |
 		grep -v '_H$' | sort -u)
