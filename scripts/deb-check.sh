@@ -23,6 +23,15 @@ sudo=()
 [ "$(id -u)" -eq 0 ] || sudo=(sudo)
 
 build() {
+	local deb_version meson_version
+	# The package version is the project's (a native package).
+	deb_version=$(dpkg-parsechangelog -S Version)
+	meson_version=$(sed -n "s/^  version: '\(.*\)',$/\1/p" meson.build)
+	if [ "$deb_version" != "$meson_version" ]; then
+		echo "deb-check: debian/changelog is at $deb_version, meson.build at" \
+			"$meson_version: add a debian/changelog entry for $meson_version" >&2
+		return 1
+	fi
 	rm -rf "$out"
 	mkdir -p "$out/src"
 	# The tree as committed, plus files not yet committed but not ignored.
