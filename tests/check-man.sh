@@ -103,6 +103,9 @@ for page in "$mandir"/man3/*.3 "$mandir"/man7/*.7; do
 	[ -z "$warnings" ] || fail "groff warns about $page: $warnings"
 done
 
+# The overview exactly as one reads a page file.
+warnings=$(man --warnings -l "$mandir/man7/cchain.7" 2>&1 >/dev/null)
+[ -z "$warnings" ] || fail "man --warnings -l cchain.7: $warnings"
 man 3 compl_chain_add 2>/dev/null | grep -q "compl_chain_add - append an entry" ||
 	fail "man 3 compl_chain_add does not show its page"
 [ $status -ne 0 ] ||
