@@ -8,7 +8,7 @@ set -euo pipefail
 main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev zlib1g-dev)
 test_pkgs=("${main_pkgs[@]}" g++ clang libclang-rt-14-dev libcmocka-dev python3
 	valgrind strace binutils spin zlib1g-dev gzip pigz cmake pandoc libbenchmark-dev
-	abigail-tools)
+	abigail-tools man-db)
 # Building and checking the Debian packages (scripts/deb-check.sh): the
 # build dependencies in debian/control, debhelper, lintian.
 deb_pkgs=(build-essential dpkg-dev debhelper lintian meson ninja-build pkg-config
