@@ -3,7 +3,8 @@
 """Generate the manual pages from their one source of truth.
 
 Section 3: one page per kernel-doc comment in include/cchain/*.h, for
-functions, function-like and object-like macros, structs and typedefs.  A
+functions, function-like and object-like macros, structs, unions, enums and
+typedefs.  A
 comment may name several identifiers ("A(), B() - summary"): the first gets
 the page, the others link pages (".so man3/A.3") to it.  Section 7:
 cchain(7), the overview and guarantees, from README.md.  Each page is written
@@ -14,8 +15,10 @@ Usage: gen-man.py --outdir DIR --version V --readme README.md
        gen-man.py --list HEADER...      (the file names it would write)
        gen-man.py --outdir DIR --version V --tool PROGRAM
                                         (PROGRAM.1 from its --help or -h)
-Fails if an exported symbol has no kernel-doc comment, or if a comment has
-no text beyond its summary line.
+Fails if an exported symbol has no kernel-doc comment, if a comment has no
+description (a paragraph besides its arguments, Context, Return and Memory
+ordering), or if a README table in cchain(7) cannot fit 80 columns.
+Section 1: PROGRAM.1 for an installed example program, from its --help.
 """
 import argparse
 import os
@@ -37,7 +40,7 @@ class Item:
     """One kernel-doc comment and the declaration that follows it."""
 
     def __init__(self, kind, names, summary, args, body, decl, header):
-        self.kind = kind          # function, macro, struct, typedef
+        self.kind = kind          # function, macro, struct (also union, enum), typedef
         self.names = names        # the first one gets the page
         self.summary = summary
         self.args = args
