@@ -2,14 +2,23 @@
 # SPDX-License-Identifier: MIT
 """Generate the manual pages from their one source of truth.
 
-Section 3: one page per public function, from the kernel-doc comment above
-its prototype in include/cchain/*.h.  Section 7: cchain(7), the overview and
-guarantees, from README.md.  Each page is written as markdown and turned into
-roff by pandoc (Debian package pandoc).
+Section 3: one page per kernel-doc comment in include/cchain/*.h, for
+functions, function-like and object-like macros, structs, unions, enums and
+typedefs.  A
+comment may name several identifiers ("A(), B() - summary"): the first gets
+the page, the others link pages (".so man3/A.3") to it.  Section 7:
+cchain(7), the overview and guarantees, from README.md.  Each page is written
+as markdown and turned into roff by pandoc (Debian package pandoc).
 
 Usage: gen-man.py --outdir DIR --version V --readme README.md
                   --symbols exports.txt HEADER...
-Fails if an exported symbol has no kernel-doc comment.
+       gen-man.py --list HEADER...      (the file names it would write)
+       gen-man.py --outdir DIR --version V --tool PROGRAM
+                                        (PROGRAM.1 from its --help or -h)
+Fails if an exported symbol has no kernel-doc comment, if a comment has no
+description (a paragraph besides its arguments, Context, Return and Memory
+ordering), or if a README table in cchain(7) cannot fit 80 columns.
+Section 1: PROGRAM.1 for an installed example program, from its --help.
 """
 import argparse
 import os
@@ -17,20 +26,70 @@ import re
 import subprocess
 import sys
 
+# The width of code in a SYNOPSIS: 80 columns less the code's indent (14).
+CODE_WIDTH = 66
+# The width of a table in cchain(7): 80 columns less the text's indent (7).
+TABLE_WIDTH = 70
+
+HEAD_RE = re.compile(
+    r"(?:(?P<kind>struct|typedef|union|enum) )?"
+    r"(?P<names>\w+(?:\(\))?(?:, \w+(?:\(\))?)*) - (?P<summary>.*)")
+
+
+class Item:
+    """One kernel-doc comment and the declaration that follows it."""
+
+    def __init__(self, kind, names, summary, args, body, decl, header):
+        self.kind = kind          # function, macro, struct (also union, enum), typedef
+        self.names = names        # the first one gets the page
+        self.summary = summary
+        self.args = args
+        self.body = body
+        self.decl = decl
+        self.header = header
+
+
+def declaration(rest, kind, names):
+    """The declaration text after a comment, as written in the header."""
+    if kind == "struct":
+        m = re.match(r"((?:struct|union|enum) \w+ \{.*?\n\};|(?:struct|union|enum) \w+;)",
+                     rest, re.S)
+        return m.group(1) if m else None
+    if kind == "macro":
+        # Every #define that follows (one per name), continuations joined.
+        lines = []
+        for line in re.finditer(r"^#define (?:[^\n]*\\\n)*[^\n]*", rest, re.M):
+            if not any(re.match(rf"#define {n}\b", line.group(0)) for n in names):
+                break
+            lines.append(re.sub(r"\s*\\\n\s*", " ", line.group(0)))
+            if len(lines) == len(names):
+                break
+        return "\n".join(lines) or None
+    m = re.match(r"([^;{]*;)", rest, re.S)
+    return m.group(1) if m else None
+
+
 def parse_header(path):
-    """Yield (name, summary, args, body, prototype) for each documented function."""
+    """Yield an Item for each kernel-doc comment of a header."""
     text = open(path, encoding="utf-8").read()
-    for m in re.finditer(r"/\*\*\n(.*?)\*/\n(.*?;)", text, re.S):
+    header = "cchain/" + os.path.basename(path)
+    if header.endswith(".in"):
+        header = header[:-3]
+    for m in re.finditer(r"/\*\*\n(.*?)\*/\n", text, re.S):
         lines = [re.sub(r"^ \* ?", "", l) for l in m.group(1).splitlines()]
-        head = re.match(r"(\w+)\(\) - (.*)", lines[0])
+        while lines[0].endswith(",") and len(lines) > 1:  # a list of names
+            lines[0:2] = [lines[0] + " " + lines[1].strip()]
+        head = HEAD_RE.match(lines[0])
         if not head:
-            continue  # structs, macros, typedefs
-        name, summary = head.groups()
-        proto = " ".join(m.group(2).split())
-        proto = re.sub(r"^CCHAIN_API ", "", proto)
-        if "(" not in proto or name not in proto:
             continue
-        args, body, i = [], [], 1
+        names = [n.replace("()", "") for n in head.group("names").split(", ")]
+        rest = text[m.end():]
+        kind = head.group("kind")
+        if kind in ("union", "enum"):
+            kind = "struct"
+        if kind is None:
+            kind = "macro" if re.match(r"(?:#if.*\n)?#define", rest) else "function"
+        args, i = [], 1
         while i < len(lines) and lines[i].startswith("@"):
             a = re.match(r"@(\w+): (.*)", lines[i])
             args.append([a.group(1), a.group(2)])
@@ -39,26 +98,67 @@ def parse_header(path):
                 args[-1][1] += " " + lines[i].strip()
                 i += 1
         body = "\n".join(lines[i:]).strip()
-        yield name, summary, args, body, proto
+        decl = declaration(rest, kind, names)
+        if decl is None:
+            sys.exit(f"gen-man.py: {path}: no declaration after the comment for {names[0]}")
+        yield Item(kind, names, head.group("summary"), args, body, decl, header)
+
+
+def wrap_call(text, width=CODE_WIDTH, macro=False):
+    """A one-line prototype, broken after commas to fit width; a macro
+    definition, broken at spaces with backslash continuations."""
+    if len(text) <= width:
+        return text
+    words = text.split(" ") if macro else re.split(r"(?<=,) ", text)
+    tail = " \\" if macro else ""
+    out, line = [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) + len(tail) > width:
+            out.append(line + tail)
+            line = "        " + w
+        else:
+            line = line + " " + w if line else w
+    out.append(line)
+    return "\n".join(out)
+
+
+def synopsis(item):
+    if item.kind == "struct":
+        return item.decl.expandtabs(4)
+    if item.kind == "macro":
+        return "\n".join(wrap_call(l, macro=True) for l in item.decl.splitlines())
+    proto = " ".join(item.decl.split())
+    proto = re.sub(r"^CCHAIN_API ", "", proto)
+    return wrap_call(proto)
 
 
 def md_escape(s):
-    return s.replace("*", r"\*").replace("_", r"\_")
+    return re.sub(r"([*_<>\[\]\\])", r"\\\1", s)
 
 
 def inline(s):
-    """kernel-doc markup to markdown: @arg, func(), %CONST."""
-    s = md_escape(s)
-    s = re.sub(r"@(\w+)", lambda m: "*" + m.group(1) + "*", s)
-    s = re.sub(r"\b(\w+)\\_(\w+(?:\\_\w+)*)\(\)", lambda m: "**" + m.group(0).replace("()", "") + "**()", s)
-    return s
+    """kernel-doc markup to markdown: @arg, func(), %CONST, `code`."""
+    parts = re.split(r"(`[^`]*`)", s)
+    out = []
+    for p in parts:
+        if p.startswith("`"):
+            out.append(p)
+            continue
+        p = md_escape(p)
+        p = re.sub(r"@(\w+)", lambda m: "*" + m.group(1) + "*", p)
+        p = re.sub(r"%(\w+)", lambda m: "**" + m.group(1) + "**", p)
+        p = re.sub(r"\b([A-Za-z]\w*)\(\)", lambda m: "**" + m.group(1) + "**()", p)
+        out.append(p)
+    return "".join(out)
 
 
-SECTIONS = {"Context": "CONTEXT", "Return": "RETURN VALUE", "Memory ordering": "MEMORY ORDERING"}
+SECTIONS = {"Context": "CONTEXT", "Return": "RETURN VALUE",
+            "Memory ordering": "MEMORY ORDERING"}
 
 
-def page_markdown(name, summary, args, body, proto, header, version, see_also):
-    paras = [p.strip() for p in re.split(r"\n\s*\n", body) if p.strip()]
+def page_markdown(item, version, see_also):
+    name = item.names[0]
+    paras = [p.strip() for p in re.split(r"\n\s*\n", item.body) if p.strip()]
     desc, extra = [], {}
     for p in paras:
         # A paragraph may hold several "Label: text" blocks (Context, Memory ordering).
@@ -67,34 +167,38 @@ def page_markdown(name, summary, args, body, proto, header, version, see_also):
             desc.append(" ".join(parts[0].split()))
         for label, text in zip(parts[1::2], parts[2::2]):
             extra.setdefault(SECTIONS[label], []).append(" ".join(text.split()))
+    if not desc:
+        sys.exit(f"gen-man.py: the kernel-doc comment of {name} has no "
+                 "description (a paragraph after the arguments)")
+    title = ", ".join(md_escape(n) for n in item.names)
     out = [
         f"% {name.upper()}(3) libcchain {version} | libcchain manual",
         "",
         "# NAME",
         "",
-        f"{md_escape(name)} - {inline(summary)}",
+        f"{title} - {inline(item.summary)}",
         "",
         "# SYNOPSIS",
         "",
-        f"**#include <{header}>**",
+        f"**#include <{item.header}>**",
         "",
         "```",
-        proto,
+        synopsis(item),
         "```",
-        "",
-        "Link with *-lcchain* (`pkg-config --cflags --libs libcchain`).",
         "",
     ]
-    if args:
-        out += ["# ARGUMENTS", ""]
-        for a, d in args:
+    if item.kind == "function":
+        out += ["Link with *-lcchain* (`pkg-config --cflags --libs libcchain`).", ""]
+    if item.args:
+        out += ["# MEMBERS" if item.kind == "struct" else "# ARGUMENTS", ""]
+        for a, d in item.args:
             out += [f"*{a}*", f":   {inline(d)}", ""]
-    out += ["# DESCRIPTION", ""]
-    out += [inline(d) + "\n" for d in desc] or ["See SYNOPSIS.", ""]
+    out += ["# DESCRIPTION", ""] + [inline(d) + "\n" for d in desc]
     for sec in ("RETURN VALUE", "CONTEXT", "MEMORY ORDERING"):
         if sec in extra:
             out += [f"# {sec}", ""] + [inline(t) + "\n" for t in extra[sec]]
-    out += ["# SEE ALSO", "", ", ".join(f"**{md_escape(s)}**({sec})" for s, sec in see_also), ""]
+    out += ["# SEE ALSO", "",
+            ", ".join(f"**{md_escape(s)}**({sec})" for s, sec in see_also), ""]
     return "\n".join(out)
 
 
@@ -103,7 +207,8 @@ def readme_overview(readme, version):
     text = open(readme, encoding="utf-8").read()
     sections = re.split(r"^## ", text, flags=re.M)
     intro = sections[0].split("\n", 1)[1]
-    keep = {"Example", "API", "Guarantees", "How it works"}
+    keep = {"Example", "API", "Guarantees", "How it works",
+            "fork() and signal handlers"}
     body = [intro]
     for s in sections[1:]:
         title = s.split("\n", 1)[0].strip()
@@ -117,40 +222,189 @@ def readme_overview(readme, version):
     md += ["", "# SEE ALSO", "",
            "**compl\\_chain\\_add**(3), **compl\\_chain\\_wait**(3), **compl\\_chain\\_complete**(3), "
            "**async\\_schedule\\_domain**(3), **pkg-config**(1)", ""]
-    return "\n".join(md)
+    md = "\n".join(md)
+    tables = []
+    md = re.sub(r"^\|.*\|\n\|[-|: ]+\|\n(?:\|.*\|\n)+",
+                lambda m: man_table(m.group(0), tables), md, flags=re.M)
+    return md, tables
 
 
-def pandoc(md, out_path):
-    subprocess.run(["pandoc", "-s", "-f", "markdown", "-t", "man", "-o", out_path],
-                   input=md.encode(), check=True)
+def man_table(table, widths):
+    """A README table for an 80-column terminal.
+
+    The first column of the API tables holds full prototypes; on a man page
+    it names the functions (each has its own page).  Column widths are
+    chosen here from the cells' longest words and total lengths (pandoc
+    would give every column the same share); fit_tables() writes them in.
+    """
+    rows = [[c.strip() for c in l.strip().strip("|").split("|")]
+            for l in table.splitlines()]
+    head, sep, body = rows[0], rows[1], rows[2:]
+    if head[0] in ("Function", "Call", "Macro"):
+        for r in body:
+            names = re.findall(r"\b(\w+)\(", r[0])
+            if names:
+                r[0] = ", ".join(f"`{n}()`" for n in dict.fromkeys(names))
+    cols = list(zip(head, *body))
+    plain = [[re.sub(r"[`*\\]", "", c) for c in col] for col in cols]
+    longest = [max(len(w) for c in col for w in c.split() or [""]) for col in plain]
+    total = [sum(len(c) for c in col) for col in plain]
+    avail = TABLE_WIDTH - 3 * (len(cols) - 1) - 1
+    w = list(longest)
+    spare = avail - sum(w)
+    if spare < 0:
+        sys.exit("gen-man.py: a README table cannot fit 80 columns: "
+                 + " | ".join(head))
+    # The rest goes to the columns whose text would not fit on one line,
+    # in proportion to how much text they hold.
+    need = [max(0, max(len(c) for c in col) - w[i]) for i, col in enumerate(plain)]
+    weight = [t if n else 0 for t, n in zip(total, need)]
+    for i in range(len(w)):
+        if sum(weight):
+            w[i] += min(need[i], spare * weight[i] // sum(weight))
+    widths.append(w)
+    lines = ["| " + " | ".join(r) + " |" for r in [head, sep] + body]
+    return "\n".join(lines) + "\n"
+
+
+def fit_tables(roff, widths):
+    """Write the chosen column widths into pandoc's tbl formats."""
+    fmts = list(re.finditer(r"(?<=^tab\(@\);\n)[lcr].*\.$", roff, re.M))
+    if len(fmts) != len(widths):
+        sys.exit("gen-man.py: pandoc's tables do not match the README's")
+    for m, w in reversed(list(zip(fmts, widths))):
+        specs = m.group(0)[:-1].split(" ")
+        new = " ".join(re.sub(r"w\([\d.]+n\)", "", s) + f"w({n}n)"
+                       for s, n in zip(specs, w)) + "."
+        roff = roff[:m.start()] + new + roff[m.end():]
+    # On a terminal, one long page: groff 1.22 warns about every table
+    # text block that meets the end of its 66-line page, although man
+    # renders the page continuously.
+    return re.sub(r"^(\.TH .*)$", r"\1\n.if n .pl 1000i", roff, count=1, flags=re.M)
+
+
+def no_hyphenation(roff):
+    """Identifiers must not be split: no hyphenation, ragged right margin."""
+    return re.sub(r"^\.hy$", ".nh\n.ad l", roff, flags=re.M)
+
+
+def pandoc(md, out_path, widths=(), reader="markdown"):
+    # --columns=1: every table gets explicit widths and wrapping cells.
+    roff = subprocess.run(["pandoc", "-s", "--columns=1", "-f", reader, "-t", "man"],
+                          input=md.encode(), check=True,
+                          stdout=subprocess.PIPE).stdout.decode()
+    if widths:
+        roff = fit_tables(roff, widths)
+    with open(out_path, "w", encoding="utf-8") as f:
+        f.write(no_hyphenation(roff))
+
+
+def tool_markdown(exe, version):
+    """A section 1 page from a program's --help (or -h) text."""
+    name = os.path.basename(exe)
+    for flag in ("--help", "-h"):
+        r = subprocess.run([exe, flag], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if r.returncode == 0 and r.stdout.startswith("usage: "):
+            break
+    else:
+        sys.exit(f"gen-man.py: {exe} prints no usage with --help or -h")
+    lines = r.stdout.rstrip("\n").splitlines()
+    usage = [lines[0][len("usage: "):]]
+    i = 1
+    while i < len(lines) and lines[i].startswith(" ") and not lines[i].lstrip().startswith("-"):
+        usage[-1] += " " + lines[i].strip()
+        i += 1
+    desc, opts, notes = [], [], []
+    for line in lines[i:]:
+        m = re.match(r"^  (-\S+(?: [A-Z]\S*)?(?:, -\S+(?: [A-Z]\S*)?)*)\s{2,}(\S.*)$", line)
+        if m:
+            opts.append([m.group(1), m.group(2)])
+        elif opts and re.match(r"^\s{4,}\S", line):
+            opts[-1][1] += " " + line.strip()
+        elif line.strip():
+            (notes if opts else desc).append(line.strip())
+    if not desc or not opts:
+        sys.exit(f"gen-man.py: {exe} --help has no description or no options")
+    text = " ".join(desc)
+    summary = re.split(r"(?<=[a-z)])\. ", text)[0].rstrip(".")
+    summary = summary[0].lower() + summary[1:]
+    # Broken between options, never inside one: lines of a line block.
+    words = re.findall(r"\[[^]]*\]|\S+", usage[0])
+    syn, line = [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > CODE_WIDTH:
+            syn.append(line)
+            line = "    " + w
+        else:
+            line = line + " " + w if line else w
+    syn.append(line)
+    synopsis_line = "\n".join("| " + md_escape(l).replace(" ", "\\ ") for l in syn)
+    synopsis_line = synopsis_line.replace(md_escape(name), f"**{md_escape(name)}**", 1)
+    out = [f"% {name.upper()}(1) libcchain {version} | libcchain manual", "",
+           "# NAME", "", f"{md_escape(name)} - {md_escape(summary)}", "",
+           "# SYNOPSIS", "", synopsis_line, "",
+           "# DESCRIPTION", "", md_escape(text), "", "# OPTIONS", ""]
+    for o, d in opts:
+        out += [f"**{md_escape(o)}**", f":   {md_escape(d)}", ""]
+    if notes:
+        out += ["# NOTES", "", md_escape(" ".join(notes)), ""]
+    out += ["# SEE ALSO", "", "**cchain**(7)", ""]
+    return "\n".join(out)
+
+
+def collect(headers):
+    pages = {}
+    for h in headers:
+        for item in parse_header(h):
+            pages[item.names[0]] = item
+    return pages
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--outdir", required=True)
-    ap.add_argument("--version", required=True)
-    ap.add_argument("--readme", required=True)
-    ap.add_argument("--symbols", required=True)
-    ap.add_argument("headers", nargs="+")
+    ap.add_argument("--outdir")
+    ap.add_argument("--version")
+    ap.add_argument("--readme")
+    ap.add_argument("--symbols")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--tool", help="write PROGRAM.1 from the program's --help")
+    ap.add_argument("headers", nargs="*")
     o = ap.parse_args()
 
+    if o.tool:
+        name = os.path.basename(o.tool)
+        # No smart typography: "--help" must not become an en dash.
+        pandoc(tool_markdown(o.tool, o.version), os.path.join(o.outdir, name + ".1"),
+               reader="markdown-smart")
+        return
+
+    pages = collect(o.headers)
+    if o.list:
+        for item in pages.values():
+            for n in item.names:
+                print(n + ".3")
+        print("cchain.7")
+        return
+    if not (o.outdir and o.version and o.readme and o.symbols):
+        ap.error("--outdir, --version, --readme and --symbols are needed")
+    documented = {n for item in pages.values() for n in item.names}
     symbols = [l.strip() for l in open(o.symbols) if l.strip() and not l.startswith("#")]
-    docs = {}
-    for h in o.headers:
-        for name, *rest in parse_header(h):
-            docs[name] = (rest, "cchain/" + os.path.basename(h))
-    missing = [s for s in symbols if s not in docs]
+    missing = [s for s in symbols if s not in documented]
     if missing:
         sys.exit("gen-man.py: no kernel-doc comment for: " + ", ".join(missing))
     os.makedirs(o.outdir, exist_ok=True)
-    for s in symbols:
-        (summary, args, body, proto), header = docs[s]
-        # The functions declared next to it, in the same header.
-        related = sorted(x for x in symbols if x != s and docs[x][1] == header)
+    for name, item in pages.items():
+        # The identifiers declared next to it, in the same header.
+        related = sorted(n for n, x in pages.items()
+                         if n != name and x.header == item.header)
         see = [("cchain", 7)] + [(x, 3) for x in related]
-        pandoc(page_markdown(s, summary, args, body, proto, header, o.version, see),
-               os.path.join(o.outdir, s + ".3"))
-    pandoc(readme_overview(o.readme, o.version), os.path.join(o.outdir, "cchain.7"))
+        pandoc(page_markdown(item, o.version, see), os.path.join(o.outdir, name + ".3"))
+        for link in item.names[1:]:
+            with open(os.path.join(o.outdir, link + ".3"), "w") as f:
+                f.write(f".so man3/{name}.3\n")
+    md, widths = readme_overview(o.readme, o.version)
+    pandoc(md, os.path.join(o.outdir, "cchain.7"), widths)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Usage: scripts/deps.sh [main|test]
+# Usage: scripts/deps.sh [main|test|deb]
 # Installs the Debian 12 packages that the main job or the test suite needs,
 # when any is missing (always in CI).  Needs root or sudo.
 set -euo pipefail
@@ -8,12 +8,17 @@ set -euo pipefail
 main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev zlib1g-dev)
 test_pkgs=("${main_pkgs[@]}" g++ clang libclang-rt-14-dev libcmocka-dev python3
 	valgrind strace binutils spin zlib1g-dev gzip pigz cmake pandoc libbenchmark-dev
-	python3-matplotlib time)
+	python3-matplotlib time abigail-tools man-db)
+# Building and checking the Debian packages (scripts/deb-check.sh): the
+# build dependencies in debian/control, debhelper, lintian.
+deb_pkgs=(build-essential dpkg-dev debhelper lintian meson ninja-build pkg-config
+	liburcu-dev zlib1g-dev pandoc python3 man-db gzip)
 
 case "${1:-test}" in
 main) pkgs=("${main_pkgs[@]}") ;;
 test) pkgs=("${test_pkgs[@]}") ;;
-*) echo "deps.sh: unknown set '$1' (main or test)" >&2; exit 2 ;;
+deb) pkgs=("${deb_pkgs[@]}") ;;
+*) echo "deps.sh: unknown set '$1' (main, test or deb)" >&2; exit 2 ;;
 esac
 
 missing=()

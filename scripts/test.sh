@@ -94,6 +94,17 @@ done
 run "nvme_sim: 100,000 namespaces per mode, linearity" python3 tests/test_nvme_sim.py \
 	build-ci/gcc-futex/examples/nvme_sim/nvme_sim --slow
 
+# Debian packages and the ABI guard: the gcc futex build's library against
+# abi/libcchain.so.0.abi; the packages built, linted, installed and used
+# with plain pkg-config (deb-check.sh purges them again, so that no later
+# step finds a libcchain in /usr).
+run "abi: abidiff against abi/libcchain.so.0.abi" bash scripts/abi-check.sh build-ci/gcc-futex
+run "deb: packages to build and check them" bash scripts/deps.sh deb
+run "deb: dpkg-buildpackage -us -uc -b" bash scripts/deb-check.sh build build-ci/deb
+run "deb: lintian" bash scripts/deb-check.sh lintian build-ci/deb
+run "deb: install, consumer with plain pkg-config, tools" \
+	bash scripts/deb-check.sh install build-ci/deb
+
 echo
 for f in "${failures[@]}"; do
 	echo "FAILED: $f"

@@ -26,12 +26,40 @@
 extern "C" {
 #endif
 
+/**
+ * typedef async_cookie_t - the sequence number of an asynchronous call
+ *
+ * async_schedule_domain() returns it; numbers increase with every call,
+ * process-wide, starting at 1.  Synchronising on a cookie waits for the
+ * calls with a lower one.
+ */
 typedef uint64_t async_cookie_t;
+
+/**
+ * typedef async_func_t - a function run asynchronously
+ * @data: the argument given to async_schedule_domain()
+ * @cookie: the call's cookie
+ *
+ * Runs on a worker thread, or in the scheduling thread when
+ * async_schedule_domain() cannot queue it (see there).
+ */
 typedef void (*async_func_t)(void *data, async_cookie_t cookie);
 
-/* Larger than any cookie: synchronising on it waits for everything. */
+/**
+ * ASYNC_COOKIE_MAX - larger than any cookie
+ *
+ * async_synchronize_cookie_domain() with it waits for every call of the
+ * domain, as async_synchronize_full_domain() does.
+ */
 #define ASYNC_COOKIE_MAX UINT64_MAX
 
+/**
+ * struct async_entry - one scheduled call (opaque)
+ *
+ * Allocated by async_schedule_domain() and freed once the call has run;
+ * only declared in the header, so that struct async_domain can point to
+ * its calls.
+ */
 struct async_entry;
 
 /**
@@ -48,6 +76,16 @@ struct async_domain {
 	unsigned int registered;
 };
 
+/**
+ * ASYNC_DOMAIN(), ASYNC_DOMAIN_EXCLUSIVE() - define an async domain
+ * @name: name of the struct async_domain variable
+ *
+ * ASYNC_DOMAIN() defines a registered domain: async_synchronize_full()
+ * waits for its calls too.  ASYNC_DOMAIN_EXCLUSIVE() defines one that is
+ * only synchronised explicitly, with async_synchronize_full_domain() or
+ * async_synchronize_cookie_domain().  Both initialise it empty; `static
+ * ASYNC_DOMAIN(x);` works, and so does a definition on the stack.
+ */
 #define ASYNC_DOMAIN(name) struct async_domain name = { NULL, NULL, 1 }
 #define ASYNC_DOMAIN_EXCLUSIVE(name) struct async_domain name = { NULL, NULL, 0 }
 
@@ -74,6 +112,9 @@ CCHAIN_API async_cookie_t async_schedule_domain(async_func_t func, void *data,
  * @func: the function; called as func(@data, cookie)
  * @data: its argument
  *
+ * Schedules @func in the default domain, which is registered: like
+ * async_schedule_domain() with that domain.
+ *
  * Context: any thread.
  * Return: the call's cookie.
  */
@@ -83,6 +124,10 @@ CCHAIN_API async_cookie_t async_schedule(async_func_t func, void *data);
  * async_synchronize_cookie_domain() - wait for the calls before a cookie
  * @cookie: wait for every call with a lower cookie
  * @domain: the domain, or NULL for every registered domain
+ *
+ * Returns once every call of @domain whose cookie is lower than @cookie
+ * has returned; calls scheduled meanwhile get higher cookies and are not
+ * waited for.
  *
  * Context: may sleep.  An async function must not wait for itself.
  * Memory ordering: everything the awaited functions did happens before
@@ -95,7 +140,12 @@ CCHAIN_API void async_synchronize_cookie_domain(async_cookie_t cookie,
  * async_synchronize_full_domain() - wait for every call of a domain
  * @domain: the domain
  *
+ * Returns once every call of @domain scheduled before this call has
+ * returned (async_synchronize_cookie_domain() with ASYNC_COOKIE_MAX).
+ *
  * Context: may sleep.
+ * Memory ordering: everything the awaited functions did happens before
+ * this returns.
  */
 CCHAIN_API void async_synchronize_full_domain(struct async_domain *domain);
 
@@ -103,12 +153,19 @@ CCHAIN_API void async_synchronize_full_domain(struct async_domain *domain);
  * async_synchronize_cookie() - wait for the default domain's calls before a cookie
  * @cookie: wait for every call with a lower cookie
  *
+ * Like async_synchronize_cookie_domain() on the default domain: returns
+ * once every call of that domain with a lower cookie has returned.
+ *
  * Context: may sleep.
  */
 CCHAIN_API void async_synchronize_cookie(async_cookie_t cookie);
 
 /**
  * async_synchronize_full() - wait for every call of every registered domain
+ *
+ * Returns once every call scheduled before it in a registered domain (the
+ * default one, and those defined with ASYNC_DOMAIN()) has returned; calls
+ * in exclusive domains are not waited for.
  *
  * Context: may sleep.
  */
@@ -118,6 +175,9 @@ CCHAIN_API void async_synchronize_full(void);
  * async_unregister_domain() - stop async_synchronize_full() from waiting on it
  * @domain: a domain with no pending calls
  *
+ * Afterwards the domain is exclusive.  A domain with pending calls is
+ * reported as misuse and stays registered.
+ *
  * Context: any thread.
  */
 CCHAIN_API void async_unregister_domain(struct async_domain *domain);
@@ -125,6 +185,12 @@ CCHAIN_API void async_unregister_domain(struct async_domain *domain);
 /**
  * current_is_async() - is the caller running an async function?
  *
+ * True while the calling thread runs a scheduled function: on a worker, or
+ * in the scheduling thread when no worker could be started.  False
+ * elsewhere, and in a function run synchronously because memory or the
+ * limit of pending calls ran out.
+ *
+ * Context: any thread; never sleeps.
  * Return: true on a worker thread, inside the scheduled function.
  */
 CCHAIN_API bool current_is_async(void);
@@ -146,6 +212,9 @@ CCHAIN_API int cchain_async_set_max_active(unsigned int max_active);
 /**
  * cchain_async_max_active() - the current limit
  *
+ * The value last set with cchain_async_set_max_active(), 512 by default.
+ *
+ * Context: any thread; never sleeps.
  * Return: how many async functions may run at once.
  */
 CCHAIN_API unsigned int cchain_async_max_active(void);

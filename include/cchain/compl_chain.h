@@ -76,18 +76,28 @@ struct compl_chain {
 /**
  * COMPL_CHAIN_INIT() - static initialiser for a struct compl_chain
  * @name: the chain being initialised (unused; kept for the kernel's signature)
+ *
+ * Expands to an initialiser for an empty chain, for a chain embedded in a
+ * structure defined at compile time: `struct foo f = { .chain =
+ * COMPL_CHAIN_INIT(f.chain) };`.  Equivalent to compl_chain_init().
  */
 #define COMPL_CHAIN_INIT(name) { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0 }
 
 /**
  * DEFINE_COMPL_CHAIN() - define and initialise a struct compl_chain
  * @name: name of the variable; `static DEFINE_COMPL_CHAIN(x);` works.
+ *
+ * Defines a struct compl_chain named @name, empty and ready for
+ * compl_chain_add(), initialised with COMPL_CHAIN_INIT().
  */
 #define DEFINE_COMPL_CHAIN(name) struct compl_chain name = COMPL_CHAIN_INIT(name)
 
 /**
  * compl_chain_init() - initialise a completion chain at run time
  * @chain: the chain; its previous contents are ignored.
+ *
+ * Makes @chain an empty chain, as COMPL_CHAIN_INIT() does at compile time;
+ * also after compl_chain_destroy().
  *
  * Context: any thread; the chain must not be in use.
  */
@@ -157,6 +167,10 @@ CCHAIN_API void compl_chain_complete(struct compl_chain_entry *entry);
  * compl_chain_pending() - is the entry in a chain?
  * @entry: an entry that was added, completed, or zero-filled
  *
+ * Tells whether @entry is in a chain, without locking and without
+ * reporting misuse: it may be called on any entry that was added, is
+ * zero-filled, or has left its chain.
+ *
  * Context: any thread; lock-free, never sleeps.
  * Return: true from compl_chain_add() until compl_chain_complete() or
  * compl_chain_cancel() has finished with the entry, or, for an entry handed
@@ -203,6 +217,9 @@ CCHAIN_API void compl_chain_destroy(struct compl_chain *chain);
 /**
  * compl_chain_try_wait() - has the entry's turn come?
  * @entry: a pending entry
+ *
+ * compl_chain_wait() without the waiting: for a caller that polls, or
+ * that has other work to do while earlier entries are still in the chain.
  *
  * Context: the entry's owner; lock-free, never sleeps.
  * Return: true iff every entry added before @entry has completed (or been
@@ -369,6 +386,11 @@ CCHAIN_API cchain_misuse_fn cchain_set_misuse_handler(cchain_misuse_fn fn);
 /**
  * cchain_wait_backend() - name of the wait backend the library was built with
  *
+ * The futex backend sleeps on a futex in the entry (Linux); the condvar
+ * backend on a pthread condition variable of the sleeping owner.  Chosen
+ * when the library is built (meson option wait_backend).
+ *
+ * Context: any thread; never sleeps.
  * Return: "futex" or "condvar".
  */
 CCHAIN_API const char *cchain_wait_backend(void);
