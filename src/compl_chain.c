@@ -46,6 +46,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -401,22 +402,39 @@ static unsigned int max_spinners, ncpus;
 static _Atomic uint64_t waiting;
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 
+/* The most CCHAIN_SPIN_NS may ask for: 10 ms, longer than any useful spin. */
+#define SPIN_NS_ENV_MAX 10000000u
+
+/*
+ * CCHAIN_SPIN_NS, if set: plain decimal digits, at most SPIN_NS_ENV_MAX.
+ * Anything else is reported on stderr (once: spin_init runs once) and the
+ * default is kept.
+ */
+static uint64_t spin_ns_from_env(const char *env)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (!env)
+		return SPIN_NS_DEFAULT;
+	for (p = env; *p >= '0' && *p <= '9' && v <= SPIN_NS_ENV_MAX; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	if (*env && !*p && v <= SPIN_NS_ENV_MAX)
+		return v;
+	fprintf(stderr, "libcchain: CCHAIN_SPIN_NS=\"%.40s%s\" ignored: not a whole number of "
+		"nanoseconds from 0 to %u; spinning for %u ns\n", env,
+		strlen(env) > 40 ? "..." : "", SPIN_NS_ENV_MAX, SPIN_NS_DEFAULT);
+	return SPIN_NS_DEFAULT;
+}
+
 static void spin_init(void)
 {
-	const char *env = getenv("CCHAIN_SPIN_NS");
-	uint64_t unset = SPIN_NS_UNSET, v = SPIN_NS_DEFAULT;
+	uint64_t unset = SPIN_NS_UNSET, v = spin_ns_from_env(getenv("CCHAIN_SPIN_NS"));
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	char *end;
 
 	/* Leave at least one CPU to the thread that is to hand over the turn. */
 	ncpus = ncpu > 0 ? (unsigned int)ncpu : 1;
 	max_spinners = ncpus - 1;
-	if (env && *env) {
-		unsigned long long x = strtoull(env, &end, 10);
-
-		if (!*end)
-			v = x;
-	}
 	atomic_compare_exchange_strong(&spin_ns, &unset, v);
 }
 

@@ -315,7 +315,10 @@ CCHAIN_API void compl_chain_defer(struct compl_chain_entry *entry,
  * there are CPUs, so that spinners never take the CPU that the thread they
  * wait for needs.  The default is 20000 (20 us),
  * or the value of the environment variable CCHAIN_SPIN_NS when the library
- * first needs it.
+ * first needs it.  CCHAIN_SPIN_NS must be plain decimal digits (no sign,
+ * space, exponent or base prefix) worth at most 10000000 (10 ms); any other
+ * value, the empty string included, is reported in one line on stderr and
+ * the default is used.  This function itself takes any @ns.
  *
  * Context: any thread; takes effect for waits that start afterwards.
  * Return: the previous budget.
