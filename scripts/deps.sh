@@ -5,9 +5,9 @@
 # when any is missing (always in CI).  Needs root or sudo.
 set -euo pipefail
 
-main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev zlib1g-dev)
+main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev zlib1g-dev systemtap-sdt-dev)
 test_pkgs=("${main_pkgs[@]}" g++ clang libclang-rt-14-dev libcmocka-dev python3
-	valgrind strace binutils spin zlib1g-dev gzip pigz cmake pandoc libbenchmark-dev)
+	valgrind strace binutils spin zlib1g-dev gzip pigz cmake pandoc libbenchmark-dev gdb)
 
 case "${1:-test}" in
 main) pkgs=("${main_pkgs[@]}") ;;

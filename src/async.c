@@ -20,6 +20,7 @@
 #include <cchain/async.h>
 
 #include "cchain-internal.h"
+#include "probes.h"
 
 #define MAX_WORK 32768
 #define IDLE_EXPIRE_S 5
@@ -93,7 +94,9 @@ static void run_entry(struct async_entry *e)
 
 	unlock();
 	in_async = true;
+	CC_PROBE(async_run, e->cookie, e->func, e->data);
 	e->func(e->data, e->cookie);
+	CC_PROBE(async_run_end, e->cookie);
 	in_async = false;
 	lock();
 
@@ -204,7 +207,10 @@ async_cookie_t async_schedule_domain(async_func_t func, void *data,
 		/* Out of memory or too much pending work: run it here. */
 		cookie = next_cookie++;
 		unlock();
+		CC_PROBE(async_schedule, cookie, func, data, domain, 0);
+		CC_PROBE(async_run, cookie, func, data);
 		func(data, cookie);
+		CC_PROBE(async_run_end, cookie);
 		return cookie;
 	}
 	cookie = e->cookie = next_cookie++;
@@ -224,6 +230,7 @@ async_cookie_t async_schedule_domain(async_func_t func, void *data,
 		CDS_INIT_LIST_HEAD(&e->global);
 	cds_list_add_tail(&e->work, &work_queue);
 	entry_count++;
+	CC_PROBE(async_schedule, cookie, func, data, domain, 1);
 	if (!kick_worker()) {
 		/* No worker could be started and none exists: run it here. */
 		cds_list_del(&e->work);

@@ -53,6 +53,10 @@
 #include <urcu/arch.h>
 
 #include "cchain-internal.h"
+#include "probes.h"
+
+/* Set by the wait backend when a waiter blocks (for wait_end, statistics). */
+static __thread bool wait_slept;
 
 /* The wait backend, in this translation unit so that its fast paths inline. */
 #include CCHAIN_WAIT_BACKEND
@@ -133,6 +137,9 @@ static void add_locked(struct compl_chain *chain, struct compl_chain_entry *entr
 		entry->prev = prev;
 		cchain__wake_init(entry, tail == NULL);
 	} while (!cas_tail(chain, &tail, entry));
+	CC_PROBE(add, chain, entry, tail == NULL);
+	if (tail == NULL)
+		CC_PROBE(turn, chain, entry);
 	if (prev) {
 		/* No longer the tail: @prev now leaves only under the lock. */
 		prev->next = entry;
@@ -160,6 +167,8 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 		/* Lock-free: the chain was empty, the turn is ours. */
 		cc_happens_after(&chain->tail);
 		cc_store_release(&chain->head, entry);
+		CC_PROBE(add, chain, entry, 1);
+		CC_PROBE(turn, chain, entry);
 		return;
 	}
 	cchain__lock(chain);
@@ -282,6 +291,7 @@ static struct compl_chain_entry *pass_turn(struct compl_chain *chain,
 	if (!head || cc_load_relaxed(&chain->busy))
 		return NULL;
 	if (!is_deferred(head)) {
+		CC_PROBE(turn, chain, head);
 		*wake = cchain__wake_turn(head);
 		return NULL;
 	}
@@ -337,6 +347,7 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 			release_entry(entry); /* no longer pending: not touched again */
 			atomic_fetch_sub_explicit(CC_ATOMIC(&chain->busy), 1u,
 						  memory_order_release);
+			CC_PROBE(defer_run, chain, entry, fn);
 			fn(entry);
 			entry = next;
 		} while (entry);
@@ -525,11 +536,31 @@ static __attribute__((noinline)) int wait_turn_slow(struct compl_chain *chain,
 	return ret;
 }
 
+/* wait_turn_slow(), observed by the probes wait_begin and wait_end. */
+static __attribute__((noinline)) int wait_turn_observed(struct compl_chain *chain,
+							struct compl_chain_entry *entry,
+							const struct timespec *deadline,
+							const char *func)
+{
+	uint64_t start = 0, ns = 0;
+	int ret;
+
+	CC_PROBE(wait_begin, chain, entry, cc_load_relaxed(&chain->head));
+	if (CC_PROBE_ENABLED(wait_end))
+		start = mono_ns();
+	wait_slept = false;
+	ret = wait_turn_slow(chain, entry, deadline, func);
+	if (start)
+		ns = mono_ns() - start;
+	CC_PROBE(wait_end, chain, entry, wait_slept ? 1 : 0, ns, ret);
+	return ret;
+}
+
 static inline int wait_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
 			    const struct timespec *deadline, const char *func)
 {
 	if (!cchain__turn_ready(entry))
-		return wait_turn_slow(chain, entry, deadline, func);
+		return wait_turn_observed(chain, entry, deadline, func);
 	got_turn(entry);
 	return 0;
 }
@@ -548,6 +579,7 @@ void compl_chain_complete(struct compl_chain_entry *entry)
 
 	if (!chain || wait_turn(chain, entry, NULL, __func__))
 		return;
+	CC_PROBE(complete, chain, entry);
 	if (cc_load_relaxed(&chain->tail) != entry || !leave_alone(chain, entry)) {
 		cchain__lock(chain);
 		leave(chain, entry);
@@ -560,6 +592,7 @@ void compl_chain_cancel(struct compl_chain_entry *entry)
 
 	if (!chain)
 		return;
+	CC_PROBE(cancel, chain, entry);
 	cchain__lock(chain);
 	leave(chain, entry);
 }
