@@ -54,12 +54,139 @@
 
 #include "cchain-internal.h"
 #include "probes.h"
+#include "stats.h"
 
 /* Set by the wait backend when a waiter blocks (for wait_end, statistics). */
 static __thread bool wait_slept;
 
 /* The wait backend, in this translation unit so that its fast paths inline. */
 #include CCHAIN_WAIT_BACKEND
+
+/* ---- statistics hooks (stats.h): no-ops unless the chain's are on ------------ */
+
+static uint64_t mono_ns(void);
+
+/* The turn is (or has been since @since) @head's; lock held. */
+static void stats_record_turn(struct cc_stats *st, const struct compl_chain_entry *head,
+			      bool exact)
+{
+	st->turn_head = head;
+	st->turn_gen = cc_stats_gen(st);
+	st->turn_since = mono_ns();
+	st->turn_exact = exact;
+}
+
+/* @head holds the turn; if it got it untimed (lock-free), from now on.  Lock held. */
+static void stats_seen(struct cc_stats *st, const struct compl_chain_entry *head)
+{
+	if (head != st->turn_head || cc_stats_gen(st) != st->turn_gen)
+		stats_record_turn(st, head, false);
+}
+
+/* The turn passes to @head, with the lock held: timed. */
+static inline void stats_turn(struct compl_chain *chain, const struct compl_chain_entry *head)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (st)
+		stats_record_turn(st, head, true);
+}
+
+/* A lock-free add, as its last step: see cc_stats. */
+static __attribute__((noinline, cold)) void stats_count_lockfree_add(struct compl_chain *chain)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (st)
+		cc_stats_bump(&st->lf_adds);
+}
+
+static inline void stats_lockfree_add(struct compl_chain *chain)
+{
+	if (__builtin_expect(atomic_load_explicit(&cchain__stats_on, memory_order_relaxed), 0))
+		stats_count_lockfree_add(chain);
+}
+
+/* @entry was added with the lock held; @got_turn if the chain was free. */
+static __attribute__((noinline, cold)) void stats_count_locked_add(struct compl_chain *chain,
+								   struct compl_chain_entry *entry,
+								   bool got_turn)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+	struct compl_chain_entry *head;
+	unsigned int busy;
+	uint64_t adds, gone, n;
+
+	if (!st)
+		return;
+	st->locked_adds++;
+	busy = cc_load_relaxed(&chain->busy);
+	adds = cc_load_relaxed(&st->lf_adds) + st->locked_adds;
+	gone = cc_load_relaxed(&st->completes) + st->cancels + st->deferred_runs;
+	n = (adds > gone ? adds - gone : 0) + (busy > 1 ? busy - 1 : 0);
+	if (n > st->max_entries)
+		st->max_entries = n;
+	head = cc_load_relaxed(&chain->head);
+	if (got_turn)
+		stats_record_turn(st, entry, true);
+	else if (head && !busy)
+		stats_seen(st, head);
+}
+
+static inline void stats_locked_add(struct compl_chain *chain, struct compl_chain_entry *entry,
+				    bool got_turn)
+{
+	if (__builtin_expect(atomic_load_explicit(&cchain__stats_on, memory_order_relaxed), 0))
+		stats_count_locked_add(chain, entry, got_turn);
+}
+
+/* The turn's holder completes its entry. */
+static inline void stats_complete(struct compl_chain *chain)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (st)
+		cc_stats_bump(&st->completes);
+}
+
+/* @entry is cancelled; lock held. */
+static inline void stats_cancel(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (!st)
+		return;
+	st->cancels++;
+	if (cc_load_relaxed(&chain->head) == entry)
+		st->head_cancels++;
+}
+
+/* A run of @n deferred entries, @first first, takes the turn; lock held. */
+static inline void stats_deferred(struct compl_chain *chain, struct compl_chain_entry *first,
+				  unsigned int n)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (!st)
+		return;
+	st->deferred_runs += n;
+	stats_seen(st, first);
+}
+
+/* A wait whose turn had not come ended after @ns. */
+static void stats_wait(struct cc_stats *st, uint64_t ns, bool slept)
+{
+	uint64_t max = atomic_load_explicit(&st->wait_ns_max, memory_order_relaxed);
+
+	atomic_fetch_add_explicit(&st->waits, 1, memory_order_relaxed);
+	if (slept)
+		atomic_fetch_add_explicit(&st->waits_slept, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->wait_ns_total, ns, memory_order_relaxed);
+	while (ns > max && !atomic_compare_exchange_weak_explicit(&st->wait_ns_max, &max, ns,
+								  memory_order_relaxed,
+								  memory_order_relaxed))
+		;
+}
 
 #define CC_DEFERRED ((uintptr_t)1)
 
@@ -122,6 +249,8 @@ void compl_chain_destroy(struct compl_chain *chain)
 		return;
 	}
 	cchain__unlock(chain);
+	if (atomic_load_explicit(&cchain__stats_on, memory_order_relaxed))
+		cchain__stats_forget(chain);
 	err = pthread_mutex_destroy(&chain->lock);
 	if (err)
 		CC_DIE("pthread_mutex_destroy", err);
@@ -140,6 +269,7 @@ static void add_locked(struct compl_chain *chain, struct compl_chain_entry *entr
 	CC_PROBE(add, chain, entry, tail == NULL);
 	if (tail == NULL)
 		CC_PROBE(turn, chain, entry);
+	stats_locked_add(chain, entry, tail == NULL);
 	if (prev) {
 		/* No longer the tail: @prev now leaves only under the lock. */
 		prev->next = entry;
@@ -169,6 +299,7 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 		cc_store_release(&chain->head, entry);
 		CC_PROBE(add, chain, entry, 1);
 		CC_PROBE(turn, chain, entry);
+		stats_lockfree_add(chain);
 		return;
 	}
 	cchain__lock(chain);
@@ -274,6 +405,7 @@ static struct compl_chain_entry *take_run(struct compl_chain *chain,
 		n++;
 	}
 	last->next = NULL;
+	stats_deferred(chain, first, n);
 	return first;
 }
 
@@ -290,6 +422,7 @@ static struct compl_chain_entry *pass_turn(struct compl_chain *chain,
 {
 	if (!head || cc_load_relaxed(&chain->busy))
 		return NULL;
+	stats_turn(chain, head);
 	if (!is_deferred(head)) {
 		CC_PROBE(turn, chain, head);
 		*wake = cchain__wake_turn(head);
@@ -542,17 +675,21 @@ static __attribute__((noinline)) int wait_turn_observed(struct compl_chain *chai
 							const struct timespec *deadline,
 							const char *func)
 {
+	struct cc_stats *st = cc_stats_of(chain);
+	bool timed = st || CC_PROBE_ENABLED(wait_end);
 	uint64_t start = 0, ns = 0;
 	int ret;
 
 	CC_PROBE(wait_begin, chain, entry, cc_load_relaxed(&chain->head));
-	if (CC_PROBE_ENABLED(wait_end))
+	if (timed)
 		start = mono_ns();
 	wait_slept = false;
 	ret = wait_turn_slow(chain, entry, deadline, func);
-	if (start)
+	if (timed)
 		ns = mono_ns() - start;
 	CC_PROBE(wait_end, chain, entry, wait_slept ? 1 : 0, ns, ret);
+	if (st)
+		stats_wait(st, ns, wait_slept);
 	return ret;
 }
 
@@ -580,6 +717,7 @@ void compl_chain_complete(struct compl_chain_entry *entry)
 	if (!chain || wait_turn(chain, entry, NULL, __func__))
 		return;
 	CC_PROBE(complete, chain, entry);
+	stats_complete(chain);
 	if (cc_load_relaxed(&chain->tail) != entry || !leave_alone(chain, entry)) {
 		cchain__lock(chain);
 		leave(chain, entry);
@@ -594,6 +732,7 @@ void compl_chain_cancel(struct compl_chain_entry *entry)
 		return;
 	CC_PROBE(cancel, chain, entry);
 	cchain__lock(chain);
+	stats_cancel(chain, entry);
 	leave(chain, entry);
 }
 
