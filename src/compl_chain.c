@@ -92,38 +92,24 @@ static inline void stats_turn(struct compl_chain *chain, const struct compl_chai
 		stats_record_turn(st, head, true);
 }
 
-/* A lock-free add, as its last step: see cc_stats. */
-static __attribute__((noinline, cold)) void stats_count_lockfree_add(struct compl_chain *chain)
-{
-	struct cc_stats *st = cc_stats_of(chain);
-
-	if (st)
-		cc_stats_bump(&st->lf_adds);
-}
-
-static inline void stats_lockfree_add(struct compl_chain *chain)
-{
-	if (__builtin_expect(atomic_load_explicit(&cchain__stats_on, memory_order_relaxed), 0))
-		stats_count_lockfree_add(chain);
-}
-
-/* @entry was added with the lock held; @got_turn if the chain was free. */
+/*
+ * @entry was added with the lock held, @first in an empty list; @got_turn
+ * if the chain was free.  See cc_stats for len.
+ */
 static __attribute__((noinline, cold)) void stats_count_locked_add(struct compl_chain *chain,
 								   struct compl_chain_entry *entry,
-								   bool got_turn)
+								   bool got_turn, bool first)
 {
 	struct cc_stats *st = cc_stats_of(chain);
 	struct compl_chain_entry *head;
 	unsigned int busy;
-	uint64_t adds, gone, n;
+	uint64_t n;
 
 	if (!st)
 		return;
-	st->locked_adds++;
+	st->len = first ? 1 : (st->len ? st->len : 1) + 1;
 	busy = cc_load_relaxed(&chain->busy);
-	adds = cc_load_relaxed(&st->lf_adds) + st->locked_adds;
-	gone = cc_load_relaxed(&st->completes) + st->cancels + st->deferred_runs;
-	n = (adds > gone ? adds - gone : 0) + (busy > 1 ? busy - 1 : 0);
+	n = st->len + (busy > 1 ? busy - 1 : 0);
 	if (n > st->max_entries)
 		st->max_entries = n;
 	head = cc_load_relaxed(&chain->head);
@@ -134,19 +120,34 @@ static __attribute__((noinline, cold)) void stats_count_locked_add(struct compl_
 }
 
 static inline void stats_locked_add(struct compl_chain *chain, struct compl_chain_entry *entry,
-				    bool got_turn)
+				    bool got_turn, bool first)
 {
 	if (__builtin_expect(atomic_load_explicit(&cchain__stats_on, memory_order_relaxed), 0))
-		stats_count_locked_add(chain, entry, got_turn);
+		stats_count_locked_add(chain, entry, got_turn, first);
 }
 
-/* The turn's holder completes its entry. */
-static inline void stats_complete(struct compl_chain *chain)
+/* The turn's holder completes its entry: the uncontended path's one hook. */
+static __attribute__((noinline, cold)) void stats_count_complete(struct compl_chain *chain)
 {
 	struct cc_stats *st = cc_stats_of(chain);
 
 	if (st)
 		cc_stats_bump(&st->completes);
+}
+
+static inline void stats_complete(struct compl_chain *chain)
+{
+	if (__builtin_expect(atomic_load_explicit(&cchain__stats_on, memory_order_relaxed), 0))
+		stats_count_complete(chain);
+}
+
+/* An entry leaves the list with the lock held (complete or cancel). */
+static inline void stats_leave(struct compl_chain *chain)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (st && st->len)
+		st->len--;
 }
 
 /* @entry is cancelled; lock held. */
@@ -170,6 +171,7 @@ static inline void stats_deferred(struct compl_chain *chain, struct compl_chain_
 	if (!st)
 		return;
 	st->deferred_runs += n;
+	st->len = st->len > n ? st->len - n : 0;
 	stats_seen(st, first);
 }
 
@@ -256,8 +258,12 @@ void compl_chain_destroy(struct compl_chain *chain)
 		CC_DIE("pthread_mutex_destroy", err);
 }
 
-/* Append @entry (lock held); the tail may move meanwhile, lock-free. */
-static void add_locked(struct compl_chain *chain, struct compl_chain_entry *entry)
+/*
+ * Append @entry (lock held); the tail may move meanwhile, lock-free.  Out
+ * of line: compl_chain_add()'s lock-free path stays lean.
+ */
+static __attribute__((noinline)) void add_locked(struct compl_chain *chain,
+						  struct compl_chain_entry *entry)
 {
 	struct compl_chain_entry *tail = cc_load_relaxed(&chain->tail), *prev;
 
@@ -269,7 +275,7 @@ static void add_locked(struct compl_chain *chain, struct compl_chain_entry *entr
 	CC_PROBE(add, chain, entry, tail == NULL);
 	if (tail == NULL)
 		CC_PROBE(turn, chain, entry);
-	stats_locked_add(chain, entry, tail == NULL);
+	stats_locked_add(chain, entry, tail == NULL, prev == NULL);
 	if (prev) {
 		/* No longer the tail: @prev now leaves only under the lock. */
 		prev->next = entry;
@@ -299,7 +305,6 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 		cc_store_release(&chain->head, entry);
 		CC_PROBE(add, chain, entry, 1);
 		CC_PROBE(turn, chain, entry);
-		stats_lockfree_add(chain);
 		return;
 	}
 	cchain__lock(chain);
@@ -506,6 +511,7 @@ static void leave(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
 	struct compl_chain_entry *next = entry->next, *run = NULL, *wake = NULL;
 
+	stats_leave(chain);
 	/* Not chain->head: once the chain is empty, a lock-free add may fill it. */
 	if (unlink_entry(chain, entry))
 		run = pass_turn(chain, next, &wake);

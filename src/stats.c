@@ -116,7 +116,7 @@ int compl_chain_get_stats(struct compl_chain *chain, struct compl_chain_stats *o
 {
 	struct cc_stats *st = cc_stats_of(chain);
 	const struct compl_chain_entry *head;
-	uint64_t adds, gone, now;
+	uint64_t now, listed;
 	unsigned int busy;
 
 	if (!st)
@@ -125,18 +125,18 @@ int compl_chain_get_stats(struct compl_chain *chain, struct compl_chain_stats *o
 	cchain__lock(chain);
 	head = cc_load_acquire(&chain->head);
 	busy = cc_load_relaxed(&chain->busy);
-	adds = cc_load_relaxed(&st->lf_adds) + st->locked_adds;
-	gone = cc_load_relaxed(&st->completes) + st->cancels + st->deferred_runs;
-	out->adds = adds;
 	out->completes = cc_load_relaxed(&st->completes);
 	out->cancels = st->cancels;
 	out->deferred_runs = st->deferred_runs;
 	/* Entries taken off for a deferred run stay pending until they run. */
-	out->entries = (adds > gone ? adds - gone : 0) + (busy > 1 ? busy - 1 : 0);
+	listed = head ? (st->len ? st->len : 1) : 0;
+	out->entries = listed + (busy > 1 ? busy - 1 : 0);
+	out->adds = out->completes + out->cancels + out->deferred_runs + listed;
 	out->max_entries = st->max_entries;
 	if (out->max_entries < out->entries)
 		out->max_entries = st->max_entries = out->entries;
-	if (out->max_entries < 1 && adds)
+	/* A lock-free add fills an empty chain: one entry at least, uncounted. */
+	if (out->max_entries < 1 && out->adds)
 		out->max_entries = st->max_entries = 1;
 	out->waits = atomic_load_explicit(&st->waits, memory_order_relaxed);
 	out->waits_slept = atomic_load_explicit(&st->waits_slept, memory_order_relaxed);

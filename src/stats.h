@@ -6,12 +6,13 @@
  *
  * Cost: while no chain has statistics on, each hook is one relaxed load of
  * cchain__stats_on and a branch.  While some chain has them, each hook looks
- * its chain up (a hash, usually one slot).  The uncontended cycle's hooks
- * (lock-free add, complete) then add plain load-and-store increments, no
- * read-modify-write and no clock: their writers are serialised by the
- * chain's own protocol (lock-free adds by the empty chain, completes by the
- * turn).  Counters written with the chain's lock held, or by concurrent
- * waiters (atomic read-modify-writes), are on slower paths.
+ * its chain up (a hash, usually one slot).  The uncontended cycle has one
+ * hook, in complete: a plain load-and-store increment, no read-modify-write
+ * and no clock, as completes are serialised by the turn.  The lock-free
+ * add is not counted at all: adds are derived (completes + cancels +
+ * deferred runs + entries now).  Counters written with the chain's lock
+ * held, or by concurrent waiters (atomic read-modify-writes), are on slower
+ * paths.
  *
  * The table's keys are written with the table's own lock (stats.c); a
  * record is reused only after its chain's statistics are switched off,
@@ -27,15 +28,24 @@
 #include "cchain-internal.h"
 
 struct cc_stats {
-	/* Serialised by the chain's protocol: load and store, relaxed. */
-	uint64_t lf_adds;   /* lock-free adds (to an empty chain), after the head store */
-	uint64_t completes; /* by the turn's holder, before it leaves */
+	/* By the turn's holder, before it leaves: load and store, relaxed. */
+	uint64_t completes;
 	/* With the chain's lock held. */
-	uint64_t locked_adds, cancels, head_cancels, deferred_runs, max_entries;
+	uint64_t cancels, head_cancels, deferred_runs, max_entries;
+	/*
+	 * Entries in the list, as the locked paths see it: lock-free adds and
+	 * completes do not count.  A lock-free add only fills an empty chain,
+	 * so its entry is the first one; an add under the lock to a non-empty
+	 * list whose len is 0 counts that entry then.  A lock-free complete
+	 * only empties a chain of one entry, leaving len at 1 or 0 for an
+	 * empty list; the next add under the lock to an empty list resets it.
+	 * So: an empty list (no head) holds 0 entries, else max(len, 1).
+	 */
+	uint64_t len;
 	/*
 	 * The last turn change the library timed: the head then, the turn
-	 * generation (lf_adds + completes + head_cancels) then, and when.
-	 * exact is false when the time is only when the head was first seen.
+	 * generation (completes + head_cancels) then, and when.  exact is
+	 * false when the time is only when the head was first seen.
 	 */
 	const struct compl_chain_entry *turn_head;
 	uint64_t turn_gen, turn_since;
@@ -79,8 +89,7 @@ static inline struct cc_stats *cc_stats_of(const struct compl_chain *chain)
 
 static inline uint64_t cc_stats_gen(struct cc_stats *st)
 {
-	return cc_load_relaxed(&st->lf_adds) + cc_load_relaxed(&st->completes) +
-	       cc_load_relaxed(&st->head_cancels);
+	return cc_load_relaxed(&st->completes) + st->head_cancels;
 }
 
 /* Switch @chain's statistics off, if on (compl_chain_destroy()). */

@@ -183,6 +183,42 @@ static void deferred_fn(struct compl_chain_entry *entry)
 	atomic_fetch_add(&deferred_calls, 1);
 }
 
+/* Read from inside a deferred run: the rest of the run is still pending. */
+static struct compl_chain_stats in_run;
+static DEFINE_COMPL_CHAIN(run_chain);
+
+static void reading_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	assert_int_equal(compl_chain_get_stats(&run_chain, &in_run), 0);
+}
+
+static void test_stats_inside_run(void **state)
+{
+	struct compl_chain_entry head, d[3], tail;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&run_chain), 0);
+	compl_chain_add(&run_chain, &head);
+	compl_chain_add(&run_chain, &d[0]);
+	compl_chain_add(&run_chain, &d[1]);
+	compl_chain_add(&run_chain, &d[2]);
+	compl_chain_add(&run_chain, &tail);
+	compl_chain_defer(&d[0], reading_fn);
+	compl_chain_defer(&d[1], deferred_fn);
+	compl_chain_defer(&d[2], deferred_fn);
+	compl_chain_complete(&head);
+	/* d[0] runs: d[1] and d[2] are taken off but pending, tail listed. */
+	assert_int_equal(in_run.entries, 3);
+	assert_int_equal(in_run.adds, 5);
+	assert_int_equal(in_run.deferred_runs, 3);
+	assert_int_equal(in_run.completes, 1);
+	compl_chain_complete(&tail);
+	assert_int_equal(get(&run_chain).adds, 5);
+	assert_int_equal(get(&run_chain).entries, 0);
+	compl_chain_destroy(&run_chain);
+}
+
 static void test_deferred_runs(void **state)
 {
 	DEFINE_COMPL_CHAIN(chain);
@@ -298,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_head_age_lockfree),
 		cmocka_unit_test(test_waits),
 		cmocka_unit_test(test_deferred_runs),
+		cmocka_unit_test(test_stats_inside_run),
 		cmocka_unit_test(test_table_limit),
 		cmocka_unit_test(test_concurrent_counts),
 	};

@@ -388,10 +388,11 @@ struct compl_chain_stats {
  * @chain: an initialised chain, which no other thread uses during the call
  *
  * Statistics are kept outside struct compl_chain, in a table of up to 64
- * chains.  While no chain has them on, they cost one load and a branch per
- * operation.  While any chain has them on, every operation (on any chain)
- * looks its chain up in that table, and a chain with them on counts, with
- * no atomic read-modify-write and no clock on the uncontended path.
+ * chains.  While no chain has them on, they cost one load and a branch in
+ * the operations that count (a lock-free add counts nothing).  While any
+ * chain has them on, those operations, on any chain, look their chain up in
+ * that table, and a chain with them on counts, with no atomic
+ * read-modify-write and no clock on the uncontended path.
  * Enabling a chain that has them on keeps its counts.
  *
  * Context: any thread, while no other thread uses @chain.
