@@ -52,6 +52,7 @@ static void test_counters(void **state)
 	DEFINE_COMPL_CHAIN(other);
 	struct compl_chain_entry e[4], o;
 	struct compl_chain_stats st;
+	uint64_t t;
 
 	(void)state;
 	assert_int_equal(compl_chain_stats_enable(&chain), 0);
@@ -80,11 +81,12 @@ static void test_counters(void **state)
 	assert_true(st.head_age_exact);
 	assert_true(st.head_age_ns >= 20 * MS);
 	assert_true(st.head_age_ns < 20 * 1000 * MS);
+	t = now_ns();
 	compl_chain_cancel(&e[1]); /* the head: the turn goes to e[3] */
 	st = get(&chain);
 	assert_int_equal(st.cancels, 2);
 	assert_true(st.head_age_exact);
-	assert_true(st.head_age_ns < 20 * MS);
+	assert_true(st.head_age_ns <= now_ns() - t);
 	compl_chain_complete(&e[3]);
 	st = get(&chain);
 	assert_int_equal(st.entries, 0);
@@ -101,6 +103,7 @@ static void test_head_age_lockfree(void **state)
 	DEFINE_COMPL_CHAIN(chain);
 	struct compl_chain_entry a, b;
 	struct compl_chain_stats st;
+	uint64_t t;
 
 	(void)state;
 	assert_int_equal(compl_chain_stats_enable(&chain), 0);
@@ -112,10 +115,11 @@ static void test_head_age_lockfree(void **state)
 	assert_false(st.head_age_exact);
 	assert_true(st.head_age_ns >= 10 * MS);
 	/* The same entry, completed and added again: a new head, a new age. */
+	t = now_ns();
 	compl_chain_complete(&a);
 	compl_chain_add(&chain, &a);
 	st = get(&chain);
-	assert_true(st.head_age_ns < 10 * MS);
+	assert_true(st.head_age_ns <= now_ns() - t);
 	/* An add behind it notes the head first. */
 	compl_chain_complete(&a);
 	compl_chain_add(&chain, &a);
@@ -134,13 +138,18 @@ static void test_head_age_lockfree(void **state)
 struct waiter {
 	struct compl_chain_entry entry;
 	pthread_t tid;
+	_Atomic bool about_to_wait;
+	uint64_t waited; /* as the waiter measured it, around the call */
 };
 
 static void *wait_and_complete(void *arg)
 {
 	struct waiter *w = arg;
+	uint64_t t0 = now_ns();
 
+	atomic_store(&w->about_to_wait, true);
 	compl_chain_wait(&w->entry);
+	w->waited = now_ns() - t0;
 	compl_chain_complete(&w->entry);
 	return NULL;
 }
@@ -149,7 +158,7 @@ static void test_waits(void **state)
 {
 	DEFINE_COMPL_CHAIN(chain);
 	struct compl_chain_entry head;
-	struct waiter w;
+	struct waiter w = { .about_to_wait = false };
 	struct compl_chain_stats st;
 
 	(void)state;
@@ -157,6 +166,8 @@ static void test_waits(void **state)
 	compl_chain_add(&chain, &head);
 	compl_chain_add(&chain, &w.entry);
 	w.tid = start_thread(wait_and_complete, &w);
+	while (!atomic_load(&w.about_to_wait))
+		sleep_ns(MS / 10);
 	sleep_ns(30 * MS);
 	compl_chain_complete(&head);
 	join_thread(w.tid);
@@ -169,7 +180,9 @@ static void test_waits(void **state)
 	st = get(&chain);
 	assert_int_equal(st.waits, 2);
 	assert_int_equal(st.waits_slept, 2);
-	assert_true(st.wait_ns_max >= 25 * MS);
+	/* The library times the wait inside the call the waiter timed. */
+	assert_true(st.wait_ns_max <= w.waited);
+	assert_true(st.wait_ns_max >= 20 * MS); /* 30 ms, less a preemption */
 	assert_true(st.wait_ns_total >= st.wait_ns_max + 4 * MS);
 	assert_int_equal(st.completes, 4);
 	compl_chain_destroy(&chain);
