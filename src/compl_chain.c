@@ -66,7 +66,7 @@ static __thread bool wait_slept;
 
 static uint64_t mono_ns(void);
 
-/* The turn is (or has been since @since) @head's; lock held. */
+/* @head holds the turn from now (@exact) or from before now (not @exact); lock held. */
 static void stats_record_turn(struct cc_stats *st, const struct compl_chain_entry *head,
 			      bool exact)
 {
