@@ -550,6 +550,7 @@ static void uncontended_report(struct bench_ctx *c, struct usage a, struct usage
 	report_totals(c, &t);
 }
 
+/* Arguments: the ordering; 1 to switch the chain's statistics on (libcchain). */
 static void uncontended(struct bench_ctx *c)
 {
 	int o = (int)bench_arg(c, 0);
@@ -557,6 +558,9 @@ static void uncontended(struct bench_ctx *c)
 	void *chain = ord->chain_new(), *e = ord->entry_new();
 	struct usage a, b;
 	int64_t n = 0;
+
+	if (bench_arg(c, 1) && (o != O_CCHAIN || compl_chain_stats_enable(chain)))
+		die("uncontended: statistics need libcchain and a free slot");
 
 	ordering_begin(o);
 	a = usage_now();
@@ -959,7 +963,7 @@ static void pool_mix(struct bench_ctx *c)
 
 /* O_NONE: what the benchmark loop itself costs per cycle. */
 static const long uncontended_args[][2] = {
-	{ O_CCHAIN, 0 }, { O_KPORT, 0 }, { O_TICKET, 0 }, { O_NONE, 0 },
+	{ O_CCHAIN, 0 }, { O_KPORT, 0 }, { O_TICKET, 0 }, { O_NONE, 0 }, { O_CCHAIN, 1 },
 };
 /* (ordering, N * 1000 + W) */
 static const long relay_args[][2] = {

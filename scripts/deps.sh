@@ -5,14 +5,14 @@
 # when any is missing (always in CI).  Needs root or sudo.
 set -euo pipefail
 
-main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev zlib1g-dev)
+main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev zlib1g-dev systemtap-sdt-dev)
 test_pkgs=("${main_pkgs[@]}" g++ clang libclang-rt-14-dev libcmocka-dev python3
 	valgrind strace binutils spin zlib1g-dev gzip pigz cmake pandoc libbenchmark-dev
-	python3-matplotlib time abigail-tools man-db)
+	python3-matplotlib time abigail-tools man-db gdb)
 # Building and checking the Debian packages (scripts/deb-check.sh): the
 # build dependencies in debian/control, debhelper, lintian.
 deb_pkgs=(build-essential dpkg-dev debhelper lintian meson ninja-build pkg-config
-	liburcu-dev zlib1g-dev pandoc python3 man-db gzip)
+	liburcu-dev zlib1g-dev systemtap-sdt-dev pandoc python3 man-db gzip)
 
 case "${1:-test}" in
 main) pkgs=("${main_pkgs[@]}") ;;

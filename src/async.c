@@ -20,6 +20,7 @@
 #include <cchain/async.h>
 
 #include "cchain-internal.h"
+#include "probes.h"
 
 #define MAX_WORK 32768
 #define IDLE_EXPIRE_S 5
@@ -43,6 +44,9 @@ static CDS_LIST_HEAD(work_queue);
 static async_cookie_t next_cookie = 1;
 static unsigned int max_active = 512;
 static unsigned int nthreads, nidle, nwakeups, nrunning, nsyncers, entry_count;
+static unsigned int nstoppers; /* threads in cchain_async_shutdown() */
+static pthread_t last_exited;
+static bool have_last_exited;
 static _Thread_local bool in_async;
 static struct async_domain async_dfl_domain = { NULL, NULL, 1 };
 
@@ -90,7 +94,9 @@ static void run_entry(struct async_entry *e)
 
 	unlock();
 	in_async = true;
+	CC_PROBE(async_run, e->cookie, e->func, e->data);
 	e->func(e->data, e->cookie);
+	CC_PROBE(async_run_end, e->cookie);
 	in_async = false;
 	lock();
 
@@ -116,6 +122,8 @@ static void run_entry(struct async_entry *e)
 static void *worker(void *arg)
 {
 	struct timespec deadline;
+	pthread_t prev;
+	bool join_prev;
 	int err;
 
 	(void)arg;
@@ -136,7 +144,7 @@ static void *worker(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += IDLE_EXPIRE_S;
 		err = 0;
-		while (!nwakeups && err != ETIMEDOUT) {
+		while (!nwakeups && !nstoppers && err != ETIMEDOUT) {
 			err = pthread_cond_timedwait(&work_cond, &async_lock, &deadline);
 			if (err && err != ETIMEDOUT)
 				CC_DIE("pthread_cond_timedwait", err);
@@ -146,18 +154,26 @@ static void *worker(void *arg)
 			continue;
 		}
 		nidle--;
-		if (cds_list_empty(&work_queue))
+		/* Stopping: any queued call waits for the limit, and a running worker takes it. */
+		if (cds_list_empty(&work_queue) || nstoppers)
 			break;
 	}
 	nthreads--;
+	join_prev = have_last_exited;
+	prev = last_exited;
+	last_exited = pthread_self();
+	have_last_exited = true;
+	if (nstoppers && !nthreads && (err = pthread_cond_broadcast(&async_done)))
+		CC_DIE("pthread_cond_broadcast", err);
 	unlock();
+	if (join_prev && (err = pthread_join(prev, NULL)))
+		CC_DIE("pthread_join", err);
 	return NULL;
 }
 
 /* A call was queued: wake an idle worker or start one.  Lock held. */
 static bool kick_worker(void)
 {
-	pthread_attr_t attr;
 	pthread_t tid;
 	int err;
 
@@ -170,11 +186,7 @@ static bool kick_worker(void)
 	}
 	if (nthreads >= max_active)
 		return true; /* a running worker will pick it up */
-	if (pthread_attr_init(&attr))
-		return nthreads > 0;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	err = pthread_create(&tid, &attr, worker, NULL);
-	pthread_attr_destroy(&attr);
+	err = pthread_create(&tid, NULL, worker, NULL);
 	if (err)
 		return nthreads > 0;
 	nthreads++;
@@ -195,7 +207,10 @@ async_cookie_t async_schedule_domain(async_func_t func, void *data,
 		/* Out of memory or too much pending work: run it here. */
 		cookie = next_cookie++;
 		unlock();
+		CC_PROBE(async_schedule, cookie, func, data, domain, 0);
+		CC_PROBE(async_run, cookie, func, data);
 		func(data, cookie);
+		CC_PROBE(async_run_end, cookie);
 		return cookie;
 	}
 	cookie = e->cookie = next_cookie++;
@@ -215,6 +230,7 @@ async_cookie_t async_schedule_domain(async_func_t func, void *data,
 		CDS_INIT_LIST_HEAD(&e->global);
 	cds_list_add_tail(&e->work, &work_queue);
 	entry_count++;
+	CC_PROBE(async_schedule, cookie, func, data, domain, 1);
 	if (!kick_worker()) {
 		/* No worker could be started and none exists: run it here. */
 		cds_list_del(&e->work);
@@ -267,6 +283,38 @@ void async_unregister_domain(struct async_domain *domain)
 	}
 	domain->registered = 0;
 	unlock();
+}
+
+void cchain_async_shutdown(void)
+{
+	pthread_t last;
+	bool join_last;
+	int err;
+
+	if (in_async) {
+		cchain__misuse(__func__, "called from an async function (it would wait for itself)");
+		return;
+	}
+	pthread_once(&work_cond_once, work_cond_init);
+	lock();
+	nsyncers++;
+	while (entry_count)
+		if ((err = pthread_cond_wait(&async_done, &async_lock)))
+			CC_DIE("pthread_cond_wait", err);
+	nsyncers--;
+	nstoppers++;
+	if ((err = pthread_cond_broadcast(&work_cond)))
+		CC_DIE("pthread_cond_broadcast", err);
+	while (nthreads)
+		if ((err = pthread_cond_wait(&async_done, &async_lock)))
+			CC_DIE("pthread_cond_wait", err);
+	nstoppers--;
+	join_last = have_last_exited;
+	last = last_exited;
+	have_last_exited = false;
+	unlock();
+	if (join_last && (err = pthread_join(last, NULL)))
+		CC_DIE("pthread_join", err);
 }
 
 bool current_is_async(void)

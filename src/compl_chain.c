@@ -46,15 +46,149 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <urcu/arch.h>
 
 #include "cchain-internal.h"
+#include "probes.h"
+#include "stats.h"
+
+/* Set by the wait backend when a waiter blocks (for wait_end, statistics). */
+static __thread bool wait_slept;
 
 /* The wait backend, in this translation unit so that its fast paths inline. */
 #include CCHAIN_WAIT_BACKEND
+
+/* ---- statistics hooks (stats.h): no-ops unless the chain's are on ------------ */
+
+static uint64_t mono_ns(void);
+
+/* @head holds the turn from now (@exact) or from before now (not @exact); lock held. */
+static void stats_record_turn(struct cc_stats *st, const struct compl_chain_entry *head,
+			      bool exact)
+{
+	st->turn_head = head;
+	st->turn_gen = cc_stats_gen(st);
+	st->turn_since = mono_ns();
+	st->turn_exact = exact;
+}
+
+/* @head holds the turn; if it got it untimed (lock-free), from now on.  Lock held. */
+static void stats_seen(struct cc_stats *st, const struct compl_chain_entry *head)
+{
+	if (head != st->turn_head || cc_stats_gen(st) != st->turn_gen)
+		stats_record_turn(st, head, false);
+}
+
+/* The turn passes to @head, with the lock held: timed. */
+static inline void stats_turn(struct compl_chain *chain, const struct compl_chain_entry *head)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (st)
+		stats_record_turn(st, head, true);
+}
+
+/*
+ * @entry was added with the lock held, @first in an empty list; @got_turn
+ * if the chain was free.  See cc_stats for len.
+ */
+static __attribute__((noinline, cold)) void stats_count_locked_add(struct compl_chain *chain,
+								   struct compl_chain_entry *entry,
+								   bool got_turn, bool first)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+	struct compl_chain_entry *head;
+	unsigned int busy;
+	uint64_t n;
+
+	if (!st)
+		return;
+	st->len = first ? 1 : (st->len ? st->len : 1) + 1;
+	busy = cc_load_relaxed(&chain->busy);
+	n = st->len + (busy > 1 ? busy - 1 : 0);
+	if (n > st->max_entries)
+		st->max_entries = n;
+	head = cc_load_relaxed(&chain->head);
+	if (got_turn)
+		stats_record_turn(st, entry, true);
+	else if (head && !busy)
+		stats_seen(st, head);
+}
+
+static inline void stats_locked_add(struct compl_chain *chain, struct compl_chain_entry *entry,
+				    bool got_turn, bool first)
+{
+	if (__builtin_expect(atomic_load_explicit(&cchain__stats_on, memory_order_relaxed), 0))
+		stats_count_locked_add(chain, entry, got_turn, first);
+}
+
+/* The turn's holder completes its entry: the uncontended path's one hook. */
+static __attribute__((noinline, cold)) void stats_count_complete(struct compl_chain *chain)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (st)
+		cc_stats_bump(&st->completes);
+}
+
+static inline void stats_complete(struct compl_chain *chain)
+{
+	if (__builtin_expect(atomic_load_explicit(&cchain__stats_on, memory_order_relaxed), 0))
+		stats_count_complete(chain);
+}
+
+/* An entry leaves the list with the lock held (complete or cancel). */
+static inline void stats_leave(struct compl_chain *chain)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (st && st->len)
+		st->len--;
+}
+
+/* @entry is cancelled; lock held. */
+static inline void stats_cancel(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (!st)
+		return;
+	st->cancels++;
+	if (cc_load_relaxed(&chain->head) == entry)
+		st->head_cancels++;
+}
+
+/* A run of @n deferred entries, @first first, takes the turn; lock held. */
+static inline void stats_deferred(struct compl_chain *chain, struct compl_chain_entry *first,
+				  unsigned int n)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+
+	if (!st)
+		return;
+	st->deferred_runs += n;
+	st->len = st->len > n ? st->len - n : 0;
+	stats_seen(st, first);
+}
+
+/* A wait whose turn had not come ended after @ns. */
+static void stats_wait(struct cc_stats *st, uint64_t ns, bool slept)
+{
+	uint64_t max = atomic_load_explicit(&st->wait_ns_max, memory_order_relaxed);
+
+	atomic_fetch_add_explicit(&st->waits, 1, memory_order_relaxed);
+	if (slept)
+		atomic_fetch_add_explicit(&st->waits_slept, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->wait_ns_total, ns, memory_order_relaxed);
+	while (ns > max && !atomic_compare_exchange_weak_explicit(&st->wait_ns_max, &max, ns,
+								  memory_order_relaxed,
+								  memory_order_relaxed))
+		;
+}
 
 #define CC_DEFERRED ((uintptr_t)1)
 
@@ -117,13 +251,19 @@ void compl_chain_destroy(struct compl_chain *chain)
 		return;
 	}
 	cchain__unlock(chain);
+	if (atomic_load_explicit(&cchain__stats_on, memory_order_relaxed))
+		cchain__stats_forget(chain);
 	err = pthread_mutex_destroy(&chain->lock);
 	if (err)
 		CC_DIE("pthread_mutex_destroy", err);
 }
 
-/* Append @entry (lock held); the tail may move meanwhile, lock-free. */
-static void add_locked(struct compl_chain *chain, struct compl_chain_entry *entry)
+/*
+ * Append @entry (lock held); the tail may move meanwhile, lock-free.  Out
+ * of line: compl_chain_add()'s lock-free path stays lean.
+ */
+static __attribute__((noinline)) void add_locked(struct compl_chain *chain,
+						  struct compl_chain_entry *entry)
 {
 	struct compl_chain_entry *tail = cc_load_relaxed(&chain->tail), *prev;
 
@@ -132,6 +272,10 @@ static void add_locked(struct compl_chain *chain, struct compl_chain_entry *entr
 		entry->prev = prev;
 		cchain__wake_init(entry, tail == NULL);
 	} while (!cas_tail(chain, &tail, entry));
+	CC_PROBE(add, chain, entry, tail == NULL);
+	if (tail == NULL)
+		CC_PROBE(turn, chain, entry);
+	stats_locked_add(chain, entry, tail == NULL, prev == NULL);
 	if (prev) {
 		/* No longer the tail: @prev now leaves only under the lock. */
 		prev->next = entry;
@@ -160,6 +304,8 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 		/* Lock-free: the chain was empty, the turn is ours. */
 		cc_happens_after(&chain->tail);
 		cc_store_release(&chain->head, entry);
+		CC_PROBE(add, chain, entry, 1);
+		CC_PROBE(turn, chain, entry);
 		return;
 	}
 	cchain__lock(chain);
@@ -265,6 +411,7 @@ static struct compl_chain_entry *take_run(struct compl_chain *chain,
 		n++;
 	}
 	last->next = NULL;
+	stats_deferred(chain, first, n);
 	return first;
 }
 
@@ -281,7 +428,9 @@ static struct compl_chain_entry *pass_turn(struct compl_chain *chain,
 {
 	if (!head || cc_load_relaxed(&chain->busy))
 		return NULL;
+	stats_turn(chain, head);
 	if (!is_deferred(head)) {
+		CC_PROBE(turn, chain, head);
 		*wake = cchain__wake_turn(head);
 		return NULL;
 	}
@@ -337,6 +486,7 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 			release_entry(entry); /* no longer pending: not touched again */
 			atomic_fetch_sub_explicit(CC_ATOMIC(&chain->busy), 1u,
 						  memory_order_release);
+			CC_PROBE(defer_run, chain, entry, fn);
 			fn(entry);
 			entry = next;
 		} while (entry);
@@ -362,6 +512,7 @@ static void leave(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
 	struct compl_chain_entry *next = entry->next, *run = NULL, *wake = NULL;
 
+	stats_leave(chain);
 	/* Not chain->head: once the chain is empty, a lock-free add may fill it. */
 	if (unlink_entry(chain, entry))
 		run = pass_turn(chain, next, &wake);
@@ -402,22 +553,39 @@ static unsigned int max_spinners, ncpus;
 static _Atomic uint64_t waiting;
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 
+/* The most CCHAIN_SPIN_NS may ask for: 10 ms, longer than any useful spin. */
+#define SPIN_NS_ENV_MAX 10000000u
+
+/*
+ * CCHAIN_SPIN_NS, if set: plain decimal digits, at most SPIN_NS_ENV_MAX.
+ * Anything else is reported on stderr (once: spin_init runs once) and the
+ * default is kept.
+ */
+static uint64_t spin_ns_from_env(const char *env)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (!env)
+		return SPIN_NS_DEFAULT;
+	for (p = env; *p >= '0' && *p <= '9' && v <= SPIN_NS_ENV_MAX; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	if (*env && !*p && v <= SPIN_NS_ENV_MAX)
+		return v;
+	fprintf(stderr, "libcchain: CCHAIN_SPIN_NS=\"%.40s%s\" ignored: not a whole number of "
+		"nanoseconds from 0 to %u; spinning for %u ns\n", env,
+		strlen(env) > 40 ? "..." : "", SPIN_NS_ENV_MAX, SPIN_NS_DEFAULT);
+	return SPIN_NS_DEFAULT;
+}
+
 static void spin_init(void)
 {
-	const char *env = getenv("CCHAIN_SPIN_NS");
-	uint64_t unset = SPIN_NS_UNSET, v = SPIN_NS_DEFAULT;
+	uint64_t unset = SPIN_NS_UNSET, v = spin_ns_from_env(getenv("CCHAIN_SPIN_NS"));
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	char *end;
 
 	/* Leave at least one CPU to the thread that is to hand over the turn. */
 	ncpus = ncpu > 0 ? (unsigned int)ncpu : 1;
 	max_spinners = ncpus - 1;
-	if (env && *env) {
-		unsigned long long x = strtoull(env, &end, 10);
-
-		if (!*end)
-			v = x;
-	}
 	atomic_compare_exchange_strong(&spin_ns, &unset, v);
 }
 
@@ -546,11 +714,35 @@ static __attribute__((noinline)) int wait_turn_slow(struct compl_chain *chain,
 	return ret;
 }
 
+/* wait_turn_slow(), observed by the probes wait_begin and wait_end. */
+static __attribute__((noinline)) int wait_turn_observed(struct compl_chain *chain,
+							struct compl_chain_entry *entry,
+							const struct timespec *deadline,
+							const char *func)
+{
+	struct cc_stats *st = cc_stats_of(chain);
+	bool timed = st || CC_PROBE_ENABLED(wait_end);
+	uint64_t start = 0, ns = 0;
+	int ret;
+
+	CC_PROBE(wait_begin, chain, entry, cc_load_relaxed(&chain->head));
+	if (timed)
+		start = mono_ns();
+	wait_slept = false;
+	ret = wait_turn_slow(chain, entry, deadline, func);
+	if (timed)
+		ns = mono_ns() - start;
+	CC_PROBE(wait_end, chain, entry, wait_slept ? 1 : 0, ns, ret);
+	if (st)
+		stats_wait(st, ns, wait_slept);
+	return ret;
+}
+
 static inline int wait_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
 			    const struct timespec *deadline, const char *func)
 {
 	if (!cchain__turn_ready(entry))
-		return wait_turn_slow(chain, entry, deadline, func);
+		return wait_turn_observed(chain, entry, deadline, func);
 	got_turn(entry);
 	return 0;
 }
@@ -569,6 +761,8 @@ void compl_chain_complete(struct compl_chain_entry *entry)
 
 	if (!chain || wait_turn(chain, entry, NULL, __func__))
 		return;
+	CC_PROBE(complete, chain, entry);
+	stats_complete(chain);
 	if (cc_load_relaxed(&chain->tail) != entry || !leave_alone(chain, entry)) {
 		cchain__lock(chain);
 		leave(chain, entry);
@@ -581,7 +775,9 @@ void compl_chain_cancel(struct compl_chain_entry *entry)
 
 	if (!chain)
 		return;
+	CC_PROBE(cancel, chain, entry);
 	cchain__lock(chain);
+	stats_cancel(chain, entry);
 	leave(chain, entry);
 }
 

@@ -88,6 +88,7 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 	cchain__lock(chain);
 	while (!cchain__turn_ready(entry)) {
 		cc_store_relaxed(&entry->wake.waiter, (void *)&parker);
+		wait_slept = true;
 		if (!deadline) {
 			err = pthread_cond_wait(&parker.cond, &chain->lock);
 		} else {

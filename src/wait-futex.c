@@ -124,6 +124,7 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 		if (deadline && !time_left(deadline, &rel))
 			break;
 		/* EINTR and spurious wake-ups: the state word is the truth. */
+		wait_slept = true;
 		if (futex_noasync(futex_word(entry), FUTEX_WAIT | FUTEX_PRIVATE_FLAG,
 				  CC_SLEEPING,
 				  deadline ? &rel : NULL, NULL, 0) < 0 &&

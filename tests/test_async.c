@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * The kernel-style async layer: cookies, domains, synchronisation on full
- * domains and on cookies, the concurrency limit, thread reuse.
+ * domains and on cookies, the concurrency limit, thread reuse, shutdown
+ * and restart.
  */
 #include <stdatomic.h>
 
 #include "util.h"
+#include "misuse-recorder.h"
 
 #include <cchain/async.h>
 
@@ -299,6 +301,72 @@ static void test_nested_schedule(void **state)
 	assert_true(atomic_load(&n.child.done));
 }
 
+/* Threads before the first test: the caller. */
+static int main_threads;
+
+/* TSan starts a thread of its own once the program starts one. */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#define RUNTIME_THREADS 1
+#else
+#define RUNTIME_THREADS 0
+#endif
+
+/* Shutdown waits for every domain's calls, then leaves only the caller. */
+static void test_shutdown_and_restart(void **state)
+{
+	ASYNC_DOMAIN_EXCLUSIVE(excl);
+	ASYNC_DOMAIN(reg);
+	struct call calls[8] = { { 0 } };
+	int round, i, base_threads;
+
+	(void)state;
+	/* Earlier tests' idle workers go too. */
+	cchain_async_shutdown();
+	base_threads = process_threads();
+	assert_true(base_threads <= main_threads + RUNTIME_THREADS);
+	for (round = 0; round < 3; round++) {
+		for (i = 0; i < 8; i++) {
+			atomic_store(&calls[i].done, false);
+			calls[i].sleep = (uint64_t)(i + 1) * 2 * MS;
+			if (i % 3 == 0)
+				async_schedule(call_fn, &calls[i]);
+			else
+				async_schedule_domain(call_fn, &calls[i], i % 3 == 1 ? &excl : &reg);
+		}
+		/* Workers started again (each call sleeps for milliseconds). */
+		assert_true(process_threads() > base_threads);
+		cchain_async_shutdown();
+		for (i = 0; i < 8; i++)
+			assert_true(atomic_load(&calls[i].done));
+		assert_int_equal(process_threads(), base_threads);
+	}
+	/* With no worker at all, it returns at once. */
+	cchain_async_shutdown();
+	assert_int_equal(process_threads(), base_threads);
+}
+
+static void shutdown_fn(void *data, async_cookie_t cookie)
+{
+	(void)data;
+	(void)cookie;
+	cchain_async_shutdown();
+}
+
+static void test_shutdown_from_async_is_misuse(void **state)
+{
+	ASYNC_DOMAIN(domain);
+
+	(void)state;
+	async_schedule_domain(shutdown_fn, NULL, &domain);
+	async_synchronize_full_domain(&domain);
+	assert_int_equal(misuse_count, 1);
+	assert_string_equal(misuse_func, "cchain_async_shutdown");
+	cchain_async_shutdown();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,7 +378,11 @@ int main(void)
 		cmocka_unit_test(test_threads_reused),
 		cmocka_unit_test(test_stack_domain),
 		cmocka_unit_test(test_nested_schedule),
+		cmocka_unit_test(test_shutdown_and_restart),
+		cmocka_unit_test_setup_teardown(test_shutdown_from_async_is_misuse,
+						setup_recorder, restore_default),
 	};
 
+	main_threads = process_threads();
 	return cmocka_run_group_tests_name("async", tests, NULL, NULL);
 }

@@ -12,7 +12,8 @@
  * The functions run on a pool of worker threads, created on demand and
  * reused, that runs at most cchain_async_max_active() functions at once
  * (512 by default, like the kernel's unbound workqueue); more calls wait in
- * FIFO order.  Idle workers exit after a few seconds.
+ * FIFO order.  Idle workers exit after a few seconds; cchain_async_shutdown()
+ * stops them at once, for a clean exit.
  */
 #ifndef CCHAIN_ASYNC_H
 #define CCHAIN_ASYNC_H
@@ -218,6 +219,27 @@ CCHAIN_API int cchain_async_set_max_active(unsigned int max_active);
  * Return: how many async functions may run at once.
  */
 CCHAIN_API unsigned int cchain_async_max_active(void);
+
+/**
+ * cchain_async_shutdown() - wait for every async call, then stop the workers
+ *
+ * Waits until every call scheduled before it, in every domain (registered
+ * or exclusive), has returned, then stops the worker threads and joins
+ * them: once it returns, the async layer holds no thread and no memory, so
+ * a program that calls it before exiting is clean under valgrind's leak
+ * checker.  The layer stays usable: the next async_schedule() or
+ * async_schedule_domain() starts workers again.
+ *
+ * Calls that other threads schedule while it runs are run too, but the
+ * workers they start may outlive it: for a clean exit, call it when no
+ * other thread schedules any more.
+ *
+ * Context: may sleep; not from an async function (reported as misuse, and
+ * nothing is done: it would wait for itself).
+ * Memory ordering: everything the awaited functions did happens before
+ * this returns.
+ */
+CCHAIN_API void cchain_async_shutdown(void);
 
 #ifdef __cplusplus
 }

@@ -334,7 +334,10 @@ CCHAIN_API void compl_chain_defer(struct compl_chain_entry *entry,
  * thread they wait for needs for longer than that.  The default is 20000
  * (20 us),
  * or the value of the environment variable CCHAIN_SPIN_NS when the library
- * first needs it.
+ * first needs it.  CCHAIN_SPIN_NS must be plain decimal digits (no sign,
+ * space, exponent or base prefix) worth at most 10000000 (10 ms); any other
+ * value, the empty string included, is reported in one line on stderr and
+ * the default is used.  This function itself takes any @ns.
  *
  * Context: any thread; takes effect for waits that start afterwards.
  * Return: the previous budget.
@@ -358,6 +361,92 @@ CCHAIN_API uint64_t cchain_set_spin_ns(uint64_t ns);
  * Context: any thread; may sleep briefly.
  */
 CCHAIN_API void compl_chain_dump(struct compl_chain *chain, FILE *out);
+
+/**
+ * struct compl_chain_stats - a chain's counters, from compl_chain_get_stats()
+ * @entries: entries pending now (including deferred entries taken off to run)
+ * @max_entries: the most entries pending at once since statistics were on
+ * @adds: compl_chain_add() calls (compl_chain_flush() adds one too)
+ * @completes: compl_chain_complete() calls that completed an entry
+ * @cancels: compl_chain_cancel() calls that cancelled an entry
+ * @deferred_runs: deferred functions run, or taken off to run at once
+ * @waits: waits whose turn had not come when they began (waits that found
+ *         the turn there, and compl_chain_try_wait(), are not counted)
+ * @waits_slept: those of them that blocked, rather than get the turn while
+ *               spinning
+ * @wait_ns_total: their total duration, in nanoseconds
+ * @wait_ns_max: the longest of them, in nanoseconds
+ * @head_age_ns: how long the turn has been where it is: since the current
+ *               head got it, or since the deferred run that holds it
+ *               started; 0 when the chain is empty
+ * @head_age_exact: false when the head got the turn by a lock-free add to
+ *                  an empty chain, which reads no clock: @head_age_ns then
+ *                  counts from the first moment the library saw that head
+ *                  (an add behind it, a deferred run, a statistics read),
+ *                  a lower bound
+ *
+ * Counts start when compl_chain_stats_enable() is called.
+ */
+struct compl_chain_stats {
+	uint64_t entries;
+	uint64_t max_entries;
+	uint64_t adds;
+	uint64_t completes;
+	uint64_t cancels;
+	uint64_t deferred_runs;
+	uint64_t waits;
+	uint64_t waits_slept;
+	uint64_t wait_ns_total;
+	uint64_t wait_ns_max;
+	uint64_t head_age_ns;
+	bool head_age_exact;
+};
+
+/**
+ * compl_chain_stats_enable() - start counting a chain's statistics
+ * @chain: an initialised chain, which no other thread uses during the call
+ *
+ * Statistics are kept outside struct compl_chain, in a table of up to 64
+ * chains.  While no chain has them on, they cost one load and a branch in
+ * the operations that count (a lock-free add counts nothing).  While any
+ * chain has them on, those operations, on any chain, look their chain up in
+ * that table, and a chain with them on counts, with no atomic
+ * read-modify-write and no clock on the uncontended path.
+ * Enabling a chain that has them on keeps its counts.
+ *
+ * Context: any thread, while no other thread uses @chain.
+ * Return: 0, or ENOSPC when 64 chains have statistics on.
+ */
+CCHAIN_API int compl_chain_stats_enable(struct compl_chain *chain);
+
+/**
+ * compl_chain_stats_disable() - stop counting, and drop the counts
+ * @chain: the chain; nothing happens if its statistics are off
+ *
+ * compl_chain_destroy() does this too.  A chain that is freed without
+ * either keeps its slot (and a later chain at the same address would
+ * inherit its counts).
+ *
+ * Context: any thread, while no other thread uses @chain.
+ */
+CCHAIN_API void compl_chain_stats_disable(struct compl_chain *chain);
+
+/**
+ * compl_chain_get_stats() - read a chain's statistics
+ * @chain: the chain
+ * @stats: filled in on success
+ *
+ * The counters are read with the chain's lock held, while lock-free adds
+ * and completes, and waits, go on: in a chain at work, a snapshot may count
+ * an operation in flight on one side only (@entries and @max_entries off
+ * by the operations in flight); at rest it is exact.
+ *
+ * Context: any thread, concurrently with any other chain call; takes the
+ * chain's lock.
+ * Return: 0, or ENOENT if the chain's statistics are off.
+ */
+CCHAIN_API int compl_chain_get_stats(struct compl_chain *chain,
+				     struct compl_chain_stats *stats);
 
 /**
  * typedef cchain_misuse_fn - misuse report callback

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Per-chain statistics: switching them on and off, each counter against a
+ * known sequence of operations, the head's age (timed and lower bound),
+ * waits, deferred runs, the table's limit, and counts that add up after
+ * concurrent use.
+ */
+#include <stdatomic.h>
+
+#include "util.h"
+
+static struct compl_chain_stats get(struct compl_chain *chain)
+{
+	struct compl_chain_stats st;
+
+	assert_int_equal(compl_chain_get_stats(chain, &st), 0);
+	return st;
+}
+
+static void test_on_off(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry e;
+	struct compl_chain_stats st;
+
+	(void)state;
+	assert_int_equal(compl_chain_get_stats(&chain, &st), ENOENT);
+	assert_int_equal(compl_chain_stats_enable(&chain), 0);
+	st = get(&chain);
+	assert_int_equal(st.adds, 0);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.head_age_ns, 0);
+	compl_chain_add(&chain, &e);
+	compl_chain_complete(&e);
+	/* Enabling again keeps the counts. */
+	assert_int_equal(compl_chain_stats_enable(&chain), 0);
+	assert_int_equal(get(&chain).adds, 1);
+	compl_chain_stats_disable(&chain);
+	assert_int_equal(compl_chain_get_stats(&chain, &st), ENOENT);
+	compl_chain_stats_disable(&chain); /* off already: nothing */
+	/* destroy switches them off too. */
+	assert_int_equal(compl_chain_stats_enable(&chain), 0);
+	compl_chain_destroy(&chain);
+	compl_chain_init(&chain);
+	assert_int_equal(compl_chain_get_stats(&chain, &st), ENOENT);
+	compl_chain_destroy(&chain);
+}
+
+static void test_counters(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	DEFINE_COMPL_CHAIN(other);
+	struct compl_chain_entry e[4], o;
+	struct compl_chain_stats st;
+	uint64_t t;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&chain), 0);
+	compl_chain_add(&chain, &e[0]); /* lock-free: the turn untimed */
+	compl_chain_add(&chain, &e[1]);
+	compl_chain_add(&chain, &e[2]);
+	compl_chain_add(&chain, &e[3]);
+	/* Another chain, without statistics, works alongside. */
+	compl_chain_add(&other, &o);
+	compl_chain_complete(&o);
+	assert_int_equal(compl_chain_get_stats(&other, &st), ENOENT);
+
+	st = get(&chain);
+	assert_int_equal(st.adds, 4);
+	assert_int_equal(st.entries, 4);
+	assert_int_equal(st.max_entries, 4);
+	compl_chain_cancel(&e[2]);
+	compl_chain_complete(&e[0]); /* hands the turn to e[1], timed */
+	sleep_ns(20 * MS);
+	st = get(&chain);
+	assert_int_equal(st.adds, 4);
+	assert_int_equal(st.completes, 1);
+	assert_int_equal(st.cancels, 1);
+	assert_int_equal(st.entries, 2);
+	assert_int_equal(st.max_entries, 4);
+	assert_true(st.head_age_exact);
+	assert_true(st.head_age_ns >= 20 * MS);
+	assert_true(st.head_age_ns < 20 * 1000 * MS);
+	t = now_ns();
+	compl_chain_cancel(&e[1]); /* the head: the turn goes to e[3] */
+	st = get(&chain);
+	assert_int_equal(st.cancels, 2);
+	assert_true(st.head_age_exact);
+	assert_true(st.head_age_ns <= now_ns() - t);
+	compl_chain_complete(&e[3]);
+	st = get(&chain);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.completes, 2);
+	assert_int_equal(st.head_age_ns, 0);
+	assert_int_equal(st.waits, 0);
+	compl_chain_destroy(&chain);
+	compl_chain_destroy(&other);
+}
+
+/* A head that got the turn by a lock-free add: its age is a lower bound. */
+static void test_head_age_lockfree(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry a, b;
+	struct compl_chain_stats st;
+	uint64_t t;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&chain), 0);
+	compl_chain_add(&chain, &a);
+	st = get(&chain);
+	assert_false(st.head_age_exact);
+	sleep_ns(10 * MS);
+	st = get(&chain);
+	assert_false(st.head_age_exact);
+	assert_true(st.head_age_ns >= 10 * MS);
+	/* The same entry, completed and added again: a new head, a new age. */
+	t = now_ns();
+	compl_chain_complete(&a);
+	compl_chain_add(&chain, &a);
+	st = get(&chain);
+	assert_true(st.head_age_ns <= now_ns() - t);
+	/* An add behind it notes the head first. */
+	compl_chain_complete(&a);
+	compl_chain_add(&chain, &a);
+	sleep_ns(10 * MS);
+	compl_chain_add(&chain, &b);
+	sleep_ns(10 * MS);
+	st = get(&chain);
+	assert_false(st.head_age_exact);
+	assert_true(st.head_age_ns >= 10 * MS);
+	assert_true(st.head_age_ns < 20 * 1000 * MS);
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+}
+
+struct waiter {
+	struct compl_chain_entry entry;
+	pthread_t tid;
+	_Atomic bool about_to_wait;
+	uint64_t waited; /* as the waiter measured it, around the call */
+};
+
+static void *wait_and_complete(void *arg)
+{
+	struct waiter *w = arg;
+	uint64_t t0 = now_ns();
+
+	atomic_store(&w->about_to_wait, true);
+	compl_chain_wait(&w->entry);
+	w->waited = now_ns() - t0;
+	compl_chain_complete(&w->entry);
+	return NULL;
+}
+
+static void test_waits(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry head;
+	struct waiter w = { .about_to_wait = false };
+	struct compl_chain_stats st;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&chain), 0);
+	compl_chain_add(&chain, &head);
+	compl_chain_add(&chain, &w.entry);
+	w.tid = start_thread(wait_and_complete, &w);
+	while (!atomic_load(&w.about_to_wait))
+		sleep_ns(MS / 10);
+	sleep_ns(30 * MS);
+	compl_chain_complete(&head);
+	join_thread(w.tid);
+	/* A timed-out wait counts too. */
+	compl_chain_add(&chain, &head);
+	compl_chain_add(&chain, &w.entry);
+	assert_int_equal(compl_chain_wait_timeout(&w.entry, 5 * MS), ETIMEDOUT);
+	compl_chain_complete(&head);
+	compl_chain_complete(&w.entry);
+	st = get(&chain);
+	assert_int_equal(st.waits, 2);
+	assert_int_equal(st.waits_slept, 2);
+	/* The library times the wait inside the call the waiter timed. */
+	assert_true(st.wait_ns_max <= w.waited);
+	assert_true(st.wait_ns_max >= 20 * MS); /* 30 ms, less a preemption */
+	assert_true(st.wait_ns_total >= st.wait_ns_max + 4 * MS);
+	assert_int_equal(st.completes, 4);
+	compl_chain_destroy(&chain);
+}
+
+static _Atomic int deferred_calls;
+
+static void deferred_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	atomic_fetch_add(&deferred_calls, 1);
+}
+
+/* Read from inside a deferred run: the rest of the run is still pending. */
+static struct compl_chain_stats in_run;
+static DEFINE_COMPL_CHAIN(run_chain);
+
+static void reading_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	assert_int_equal(compl_chain_get_stats(&run_chain, &in_run), 0);
+}
+
+static void test_stats_inside_run(void **state)
+{
+	struct compl_chain_entry head, d[3], tail;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&run_chain), 0);
+	compl_chain_add(&run_chain, &head);
+	compl_chain_add(&run_chain, &d[0]);
+	compl_chain_add(&run_chain, &d[1]);
+	compl_chain_add(&run_chain, &d[2]);
+	compl_chain_add(&run_chain, &tail);
+	compl_chain_defer(&d[0], reading_fn);
+	compl_chain_defer(&d[1], deferred_fn);
+	compl_chain_defer(&d[2], deferred_fn);
+	compl_chain_complete(&head);
+	/* d[0] runs: d[1] and d[2] are taken off but pending, tail listed. */
+	assert_int_equal(in_run.entries, 3);
+	assert_int_equal(in_run.adds, 5);
+	assert_int_equal(in_run.deferred_runs, 3);
+	assert_int_equal(in_run.completes, 1);
+	compl_chain_complete(&tail);
+	assert_int_equal(get(&run_chain).adds, 5);
+	assert_int_equal(get(&run_chain).entries, 0);
+	compl_chain_destroy(&run_chain);
+}
+
+static void test_deferred_runs(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry head, d[3];
+	struct compl_chain_stats st;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&chain), 0);
+	compl_chain_add(&chain, &head);
+	compl_chain_add(&chain, &d[0]);
+	compl_chain_add(&chain, &d[1]);
+	compl_chain_defer(&d[0], deferred_fn);
+	compl_chain_defer(&d[1], deferred_fn);
+	assert_int_equal(get(&chain).entries, 3);
+	compl_chain_complete(&head);
+	/* At the head already: runs at once. */
+	compl_chain_add(&chain, &d[2]);
+	compl_chain_defer(&d[2], deferred_fn);
+	assert_int_equal(atomic_load(&deferred_calls), 3);
+	st = get(&chain);
+	assert_int_equal(st.deferred_runs, 3);
+	assert_int_equal(st.adds, 4);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.max_entries, 3);
+	compl_chain_destroy(&chain);
+}
+
+static void test_table_limit(void **state)
+{
+	static struct compl_chain chains[65];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 64; i++) {
+		compl_chain_init(&chains[i]);
+		assert_int_equal(compl_chain_stats_enable(&chains[i]), 0);
+	}
+	compl_chain_init(&chains[64]);
+	assert_int_equal(compl_chain_stats_enable(&chains[64]), ENOSPC);
+	compl_chain_stats_disable(&chains[3]);
+	assert_int_equal(compl_chain_stats_enable(&chains[64]), 0);
+	for (i = 0; i < 65; i++)
+		compl_chain_destroy(&chains[i]);
+	for (i = 0; i < 65; i++) {
+		struct compl_chain_stats st;
+
+		assert_int_equal(compl_chain_get_stats(&chains[i], &st), ENOENT);
+	}
+}
+
+/* Threads add, wait and complete on one chain; a reader samples meanwhile. */
+#define WORKERS 4
+static DEFINE_COMPL_CHAIN(shared);
+static _Atomic bool stop_reading;
+
+static void *worker(void *arg)
+{
+	int i, n = (int)(intptr_t)arg;
+	struct compl_chain_entry e;
+
+	for (i = 0; i < n; i++) {
+		compl_chain_add(&shared, &e);
+		compl_chain_wait(&e);
+		compl_chain_complete(&e);
+	}
+	return NULL;
+}
+
+static void *reader(void *arg)
+{
+	struct compl_chain_stats st;
+
+	(void)arg;
+	while (!atomic_load(&stop_reading)) {
+		CHECK(compl_chain_get_stats(&shared, &st) == 0);
+		CHECK(st.entries <= WORKERS + 1);
+		sleep_ns(MS / 10);
+	}
+	return NULL;
+}
+
+static void test_concurrent_counts(void **state)
+{
+	int n = 2000 * (getenv("CCHAIN_TEST_SCALE") ? 1 : 5);
+	pthread_t tids[WORKERS], rd;
+	struct compl_chain_stats st;
+	int i;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&shared), 0);
+	rd = start_thread(reader, NULL);
+	for (i = 0; i < WORKERS; i++)
+		tids[i] = start_thread(worker, (void *)(intptr_t)n);
+	for (i = 0; i < WORKERS; i++)
+		join_thread(tids[i]);
+	atomic_store(&stop_reading, true);
+	join_thread(rd);
+	st = get(&shared);
+	assert_int_equal(st.adds, (uint64_t)WORKERS * n);
+	assert_int_equal(st.completes, (uint64_t)WORKERS * n);
+	assert_int_equal(st.entries, 0);
+	assert_true(st.max_entries >= 1 && st.max_entries <= WORKERS);
+	assert_true(st.waits_slept <= st.waits);
+	assert_true(st.waits <= (uint64_t)WORKERS * n);
+	compl_chain_destroy(&shared);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_on_off),
+		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_head_age_lockfree),
+		cmocka_unit_test(test_waits),
+		cmocka_unit_test(test_deferred_runs),
+		cmocka_unit_test(test_stats_inside_run),
+		cmocka_unit_test(test_table_limit),
+		cmocka_unit_test(test_concurrent_counts),
+	};
+
+	return cmocka_run_group_tests_name("stats", tests, NULL, NULL);
+}
