@@ -572,9 +572,8 @@ static uint64_t spin_ns_from_env(const char *env)
 		v = v * 10 + (uint64_t)(*p - '0');
 	if (*env && !*p && v <= SPIN_NS_ENV_MAX)
 		return v;
-	fprintf(stderr, "libcchain: CCHAIN_SPIN_NS=\"%.40s%s\" ignored: not a whole number of "
-		"nanoseconds from 0 to %u; spinning for %u ns\n", env,
-		strlen(env) > 40 ? "..." : "", SPIN_NS_ENV_MAX, SPIN_NS_DEFAULT);
+	fprintf(stderr, "libcchain: CCHAIN_SPIN_NS=\"%.40s%s\" ignored, using %u ns\n",
+		env, strlen(env) > 40 ? "..." : "", SPIN_NS_DEFAULT);
 	return SPIN_NS_DEFAULT;
 }
 

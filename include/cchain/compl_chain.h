@@ -385,7 +385,12 @@ CCHAIN_API void compl_chain_dump(struct compl_chain *chain, FILE *out);
  *                  (an add behind it, a deferred run, a statistics read),
  *                  a lower bound
  *
- * Counts start when compl_chain_stats_enable() is called.
+ * A snapshot of one chain's activity, filled in by compl_chain_get_stats()
+ * for a chain whose statistics were switched on with
+ * compl_chain_stats_enable().  Counts start when that call is made.  Read
+ * while the chain is at work, a snapshot may count an operation in flight
+ * on one side only (in @completes but still in @entries, say); read at rest
+ * it is exact.
  */
 struct compl_chain_stats {
 	uint64_t entries;
