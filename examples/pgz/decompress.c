@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Decompression with zlib's inflate, member after member, as gzip does it:
+ * every member's CRC-32 and length are checked; after a member, end of
+ * input or zero padding up to the end is fine, another member is
+ * inflated, anything else is trailing garbage (a warning).  Not parallel:
+ * inflate cannot split a deflate stream.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "pgz.h"
+
+#define IN_CAP (128 * 1024)
+#define OUT_CAP (256 * 1024)
+
+void gz_in_init(struct gz_in *in, int fd)
+{
+	memset(in, 0, sizeof(*in));
+	in->fd = fd;
+	in->cap = IN_CAP;
+	in->buf = xmalloc(in->cap);
+}
+
+void gz_in_free(struct gz_in *in)
+{
+	free(in->buf);
+	in->buf = NULL;
+}
+
+bool gz_in_fill(struct gz_in *in)
+{
+	ssize_t r;
+
+	if (in->pos < in->len)
+		return true;
+	if (in->eof || in->err)
+		return false;
+	do
+		r = read(in->fd, in->buf, in->cap);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		in->err = errno;
+		return false;
+	}
+	in->pos = 0;
+	in->len = (size_t)r;
+	if (!r)
+		in->eof = true;
+	return r > 0;
+}
+
+int gz_in_byte(struct gz_in *in)
+{
+	if (!gz_in_fill(in))
+		return -1;
+	in->consumed++;
+	return in->buf[in->pos++];
+}
+
+static int read_failed(struct gz_in *in, const char *name)
+{
+	pgz_error("%s: %s", name, strerror(in->err));
+	return PGZ_ERROR;
+}
+
+static int header_failed(struct gz_in *in, const char *name, int ret, const char *why)
+{
+	if (ret == GZ_HDR_READ)
+		return read_failed(in, name);
+	if (ret == GZ_HDR_EOF) {
+		pgz_data_error(name, "unexpected end of file");
+	} else {
+		/* gzip words these as "name: why" on one line. */
+		pgz_error("%s: %s", name, why);
+	}
+	return PGZ_ERROR;
+}
+
+int pgz_inflate_start(struct gz_in *in, const char *name, struct gz_header *h)
+{
+	char why[80];
+	int b0, b1, ret;
+
+	memset(h, 0, sizeof(*h));
+	b0 = gz_in_byte(in);
+	b1 = b0 < 0 ? -1 : gz_in_byte(in);
+	if (in->err)
+		return read_failed(in, name);
+	if (b0 >= 0 && b1 >= 0 && (b0 != 0x1f || b1 != 0x8b))
+		return PGZ_NOT_GZIP;
+	if (b1 < 0) {
+		pgz_data_error(name, "unexpected end of file");
+		return PGZ_ERROR;
+	}
+	ret = gz_header_parse(in, h, why, sizeof(why));
+	return ret ? header_failed(in, name, ret, why) : PGZ_OK;
+}
+
+/* One member's deflate data and trailer; the header was read. */
+static int inflate_member(struct gz_in *in, const char *name, int out_fd, z_stream *z,
+			  unsigned char *out, struct pgz_count *c)
+{
+	uLong crc = crc32(0L, Z_NULL, 0);
+	uint64_t len = 0;
+	unsigned char t[GZ_TRAILER];
+	int ret, i, b;
+
+	if (inflateReset(z) != Z_OK)
+		abort();
+	do {
+		if (!gz_in_fill(in)) {
+			if (in->err)
+				return read_failed(in, name);
+			pgz_data_error(name, "unexpected end of file");
+			return PGZ_ERROR;
+		}
+		z->next_in = in->buf + in->pos;
+		z->avail_in = (uInt)(in->len - in->pos);
+		do {
+			size_t n;
+
+			z->next_out = out;
+			z->avail_out = OUT_CAP;
+			ret = inflate(z, Z_NO_FLUSH);
+			if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR) {
+				pgz_data_error(name, "invalid compressed data--format violated");
+				return PGZ_ERROR;
+			}
+			n = OUT_CAP - z->avail_out;
+			crc = crc32(crc, out, (uInt)n);
+			len += n;
+			if (out_fd >= 0 && n && !write_all(out_fd, out, n)) {
+				pgz_error("%s: %s", opt.to_stdout ? "stdout" : name, strerror(errno));
+				return PGZ_ERROR;
+			}
+		} while (z->avail_out == 0 && ret != Z_STREAM_END);
+		in->consumed += (in->len - in->pos) - z->avail_in;
+		in->pos = in->len - z->avail_in;
+	} while (ret != Z_STREAM_END);
+	c->out += len;
+	for (i = 0; i < GZ_TRAILER; i++) {
+		if ((b = gz_in_byte(in)) < 0) {
+			if (in->err)
+				return read_failed(in, name);
+			pgz_data_error(name, "unexpected end of file");
+			return PGZ_ERROR;
+		}
+		t[i] = (unsigned char)b;
+	}
+	if (get_le32(t) != (uint32_t)crc) {
+		pgz_data_error(name, "invalid compressed data--crc error");
+		return PGZ_ERROR;
+	}
+	if (get_le32(t + 4) != (uint32_t)len) {
+		pgz_data_error(name, "invalid compressed data--length error");
+		return PGZ_ERROR;
+	}
+	return PGZ_OK;
+}
+
+/*
+ * What follows a member: PGZ_OK with *@more set for another member (its
+ * header read), PGZ_OK at the end, PGZ_WARNING for trailing garbage.
+ */
+static int next_member(struct gz_in *in, const char *name, bool *more)
+{
+	struct gz_header h;
+	char why[80];
+	int b0, b1, ret;
+
+	*more = false;
+	b0 = gz_in_byte(in);
+	if (b0 < 0)
+		return in->err ? read_failed(in, name) : PGZ_OK;
+	if (b0 == 0) {
+		/* Zero padding (tape blocks) up to the end is silently fine. */
+		while ((b0 = gz_in_byte(in)) == 0)
+			;
+		if (b0 < 0)
+			return in->err ? read_failed(in, name) : PGZ_OK;
+		goto garbage;
+	}
+	b1 = gz_in_byte(in);
+	if (b1 < 0) {
+		if (in->err)
+			return read_failed(in, name);
+		pgz_data_error(name, "unexpected end of file");
+		return PGZ_ERROR;
+	}
+	if (b0 != 0x1f || b1 != 0x8b)
+		goto garbage;
+	ret = gz_header_parse(in, &h, why, sizeof(why));
+	free(h.name);
+	if (ret)
+		return header_failed(in, name, ret, why);
+	*more = true;
+	return PGZ_OK;
+garbage:
+	if (opt.verbose >= 0)
+		fprintf(stderr, "\n%s: %s: decompression OK, trailing garbage ignored\n", progname,
+			name);
+	if (exit_status == PGZ_OK)
+		exit_status = PGZ_WARNING;
+	return PGZ_WARNING;
+}
+
+int pgz_inflate_rest(struct gz_in *in, const char *name, int out_fd, struct pgz_count *c)
+{
+	unsigned char *out = xmalloc(OUT_CAP);
+	z_stream z;
+	bool more = true;
+	int ret = PGZ_OK;
+
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, -15) != Z_OK) {
+		pgz_error("cannot initialise zlib");
+		exit(PGZ_ERROR);
+	}
+	while (more) {
+		ret = inflate_member(in, name, out_fd, &z, out, c);
+		if (ret)
+			break;
+		ret = next_member(in, name, &more);
+	}
+	inflateEnd(&z);
+	free(out);
+	c->in = in->consumed;
+	return ret;
+}
+
+static uint64_t total_in, total_out;
+static unsigned int listed;
+
+static void list_header_line(void)
+{
+	if (opt.verbose > 0)
+		fputs("method  crc     date  time  ", stdout);
+	if (opt.verbose >= 0)
+		puts("         compressed        uncompressed  ratio uncompressed_name");
+}
+
+void pgz_list(int fd, const char *name, const char *out_name)
+{
+	struct gz_in in;
+	struct gz_header h;
+	struct stat st;
+	unsigned char t[GZ_TRAILER];
+	uint64_t size = 0;
+	int ret;
+
+	gz_in_init(&in, fd);
+	ret = pgz_inflate_start(&in, name, &h);
+	if (ret == PGZ_NOT_GZIP) {
+		pgz_data_error(name, "not in gzip format");
+		ret = PGZ_ERROR;
+	}
+	if (ret) {
+		free(h.name);
+		gz_in_free(&in);
+		return;
+	}
+	/* The trailer at the end: pread on a file, read through otherwise. */
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size >= (off_t)(h.len + GZ_TRAILER) &&
+	    pread(fd, t, GZ_TRAILER, st.st_size - GZ_TRAILER) == GZ_TRAILER) {
+		size = (uint64_t)st.st_size;
+	} else {
+		size_t have = 0;
+
+		size = in.consumed;
+		while (gz_in_fill(&in)) {
+			size_t n = in.len - in.pos;
+			size_t k = n < GZ_TRAILER ? n : GZ_TRAILER;
+
+			if (have + k > GZ_TRAILER) {
+				size_t drop = have + k - GZ_TRAILER;
+
+				memmove(t, t + drop, have - drop);
+				have -= drop;
+			}
+			memcpy(t + have, in.buf + in.len - k, k);
+			have += k;
+			size += n;
+			in.pos = in.len;
+		}
+		if (in.err || have < GZ_TRAILER) {
+			if (in.err)
+				read_failed(&in, name);
+			else
+				pgz_data_error(name, "unexpected end of file");
+			free(h.name);
+			gz_in_free(&in);
+			return;
+		}
+	}
+	if (!listed++)
+		list_header_line();
+	if (opt.verbose > 0) {
+		time_t mt = (time_t)h.mtime;
+		struct tm *tm = localtime(&mt);
+		char date[32];
+
+		strftime(date, sizeof(date), "%b %e %H:%M", tm);
+		printf("defla %08x %s ", (unsigned int)get_le32(t), date);
+	}
+	{
+		uint64_t isize = get_le32(t + 4);
+
+		printf("%19llu %19llu ", (unsigned long long)size, (unsigned long long)isize);
+		pgz_print_ratio(stdout, (int64_t)isize - (int64_t)(size - (h.len + GZ_TRAILER)), isize);
+		printf(" %s\n", out_name);
+		total_in += size;
+		total_out += isize;
+	}
+	free(h.name);
+	gz_in_free(&in);
+}
+
+void pgz_list_totals(void)
+{
+	if (listed < 2 || opt.verbose < 0)
+		return;
+	if (opt.verbose > 0)
+		fputs("                            ", stdout);
+	printf("%19llu %19llu ", (unsigned long long)total_in, (unsigned long long)total_out);
+	pgz_print_ratio(stdout, (int64_t)total_out - (int64_t)total_in, total_out);
+	puts(" (totals)");
+}
