@@ -204,7 +204,7 @@ int main(int argc, char **argv)
 		case 'S':
 			if (!*optarg || strchr(optarg, '/')) {
 				pgz_error("invalid suffix '%s'", optarg);
-				try_help();
+				exit(PGZ_ERROR);
 			}
 			opt.suffix = optarg;
 			break;

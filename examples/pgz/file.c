@@ -71,6 +71,14 @@ struct out {
 	bool own_fd;		/* close fd when done */
 };
 
+/* gzip says this even with -q. */
+static void already_exists(const char *path)
+{
+	fprintf(stderr, "%s: %s already exists;\tnot overwritten\n", progname, path);
+	if (exit_status == PGZ_OK)
+		exit_status = PGZ_WARNING;
+}
+
 static bool same_file(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
@@ -155,7 +163,7 @@ static int open_output(const char *path, const struct stat *ist, const char *in_
 		}
 	}
 	if (!lstat(path, &ost) && !opt.force) {
-		pgz_warn("%s already exists;\tnot overwritten", path);
+		already_exists(path);
 		return PGZ_WARNING;
 	}
 	slash = strrchr(path, '/');
@@ -241,7 +249,7 @@ static int close_output(struct out *o, bool ok, const struct stat *ist, time_t m
 	if (opt.force ? rename(tmp_path, o->path) :
 			renameat2(AT_FDCWD, tmp_path, AT_FDCWD, o->path, RENAME_NOREPLACE)) {
 		if (errno == EEXIST) {
-			pgz_warn("%s already exists;\tnot overwritten", o->path);
+			already_exists(o->path);
 			ret = PGZ_WARNING;
 		} else {
 			pgz_error("%s: %s", o->path, strerror(errno));
