@@ -235,7 +235,7 @@ int pgz_inflate_rest(struct gz_in *in, const char *name, int out_fd, struct pgz_
 	return ret;
 }
 
-static uint64_t total_in, total_out;
+static uint64_t total_in, total_out, last_header;
 static unsigned int listed;
 
 static void list_header_line(void)
@@ -267,7 +267,9 @@ void pgz_list(int fd, const char *name, const char *out_name)
 		return;
 	}
 	/* The trailer at the end: pread on a file, read through otherwise. */
-	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size >= (off_t)(h.len + GZ_TRAILER) &&
+	if (fstat(fd, &st))
+		memset(&st, 0, sizeof(st));
+	if (S_ISREG(st.st_mode) && st.st_size >= (off_t)(h.len + GZ_TRAILER) &&
 	    pread(fd, t, GZ_TRAILER, st.st_size - GZ_TRAILER) == GZ_TRAILER) {
 		size = (uint64_t)st.st_size;
 	} else {
@@ -302,7 +304,8 @@ void pgz_list(int fd, const char *name, const char *out_name)
 	if (!listed++)
 		list_header_line();
 	if (opt.verbose > 0) {
-		time_t mt = (time_t)h.mtime;
+		/* As gzip: the file's time, the stored one with -N. */
+		time_t mt = opt.restore_name && h.mtime ? (time_t)h.mtime : st.st_mtime;
 		struct tm *tm = localtime(&mt);
 		char date[32];
 
@@ -314,7 +317,8 @@ void pgz_list(int fd, const char *name, const char *out_name)
 
 		printf("%19llu %19llu ", (unsigned long long)size, (unsigned long long)isize);
 		pgz_print_ratio(stdout, (int64_t)isize - (int64_t)(size - (h.len + GZ_TRAILER)), isize);
-		printf(" %s\n", out_name);
+		printf(" %s\n", opt.restore_name && h.name ? h.name : out_name);
+		last_header = h.len + GZ_TRAILER;
 		total_in += size;
 		total_out += isize;
 	}
@@ -329,6 +333,7 @@ void pgz_list_totals(void)
 	if (opt.verbose > 0)
 		fputs("                            ", stdout);
 	printf("%19llu %19llu ", (unsigned long long)total_in, (unsigned long long)total_out);
-	pgz_print_ratio(stdout, (int64_t)total_out - (int64_t)total_in, total_out);
+	/* gzip counts the last file's header bytes out of the totals. */
+	pgz_print_ratio(stdout, (int64_t)total_out - (int64_t)(total_in - last_header), total_out);
 	puts(" (totals)");
 }
