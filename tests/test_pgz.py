@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runner import run_tests  # noqa: E402
 import time
 
-PGZ = sys.argv[1]
+PGZ = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="pgz-test-")
 
 
@@ -367,6 +367,31 @@ def test_header_and_attributes():
     assert st.st_mtime == 1577934245 and st.st_mode & 0o7777 == 0o604, st
     with open(src, "rb") as f:
         assert f.read() == data
+
+
+def test_dash_output_and_unpgz():
+    # -o - is standard output, not a file named "-".
+    d = fresh("dash")
+    data = text(100000, 28)
+    src = os.path.join(d, "f")
+    with open(src, "wb") as f:
+        f.write(data)
+    p = pgz("-k", "-o", "-", src, cwd=d)
+    check_gz(write("dash-o.gz", p.stdout), data)
+    assert listing(d) == ["f"], listing(d)
+    # Invoked as unpgz, it decompresses (and -c writes to stdout).
+    unpgz = os.path.join(d, "unpgz")
+    os.symlink(os.path.abspath(PGZ), unpgz)
+    gz = os.path.join(d, "g.gz")
+    with open(gz, "wb") as f:
+        f.write(p.stdout)
+    q = subprocess.run([unpgz, gz], capture_output=True, timeout=60)
+    assert q.returncode == 0 and q.stderr == b"", q
+    with open(os.path.join(d, "g"), "rb") as f:
+        assert f.read() == data
+    assert listing(d) == ["f", "g", "unpgz"], listing(d)
+    q = subprocess.run([unpgz, "-c", "-"], input=p.stdout, capture_output=True, timeout=60)
+    assert q.returncode == 0 and q.stdout == data, q.stderr
 
 
 def big_input(name):
