@@ -208,7 +208,8 @@ static void drop_tmp(void)
 static int close_output(struct out *o, bool ok, const struct stat *ist, time_t mtime)
 {
 	sigset_t all, old;
-	int ret = PGZ_OK;
+	int ret = PGZ_OK, e;
+	bool failed_here = false;
 
 	if (!o->tmp) {
 		if (o->own_fd && close(o->fd) && ok) {
@@ -228,17 +229,19 @@ static int close_output(struct out *o, bool ok, const struct stat *ist, time_t m
 		if (fchown(o->fd, ist->st_uid, ist->st_gid))
 			(void)!fchown(o->fd, (uid_t)-1, ist->st_gid);
 		if (fchmod(o->fd, ist->st_mode & 07777) || futimens(o->fd, ts))
-			ok = false;
+			ok = false, failed_here = true;
 	} else if (ok && fchmod(o->fd, 0666 & ~umask_value())) {
-		ok = false;
+		ok = false, failed_here = true;
 	}
-	if (ok && (fsync(o->fd) || close(o->fd))) {
-		ok = false;
-	} else if (!ok) {
-		close(o->fd);
-	}
+	if (ok && fsync(o->fd))
+		ok = false, failed_here = true;
+	e = errno;
+	if (close(o->fd) && ok)
+		ok = false, failed_here = true, e = errno;
+	errno = e;
 	if (!ok) {
-		if (exit_status != PGZ_ERROR)
+		/* Otherwise the caller has said what failed. */
+		if (failed_here)
 			pgz_error("%s: %s", o->path, strerror(errno));
 		drop_tmp();
 		return PGZ_ERROR;
