@@ -14,6 +14,7 @@ Usage: test_pgz_compat.py PGZ [CASE...]
 """
 import gzip as gz
 import os
+import random
 import shutil
 import stat
 import subprocess
@@ -32,6 +33,7 @@ T0 = 1577934245  # input mtimes, so that header and file times are checked
 
 TEXT = b"".join(b"line %d of some compressible text\n" % i for i in range(20000))
 SMALL = b"hello world hello world\n"
+RANDOM = random.Random(1).randbytes(300000)  # incompressible: a tiny loss
 
 
 def gzip_bytes(data, name=None, mtime=T0):
@@ -202,6 +204,7 @@ CASES = {
                          ["-lv", "x.gz", "n.gz"], {}),
     "list stored name": ({"x.gz": gzip_bytes(TEXT, b"f", 1234567890), "n.gz": gzip_bytes(SMALL)},
                          ["-lvN", "x.gz", "n.gz"], {}),
+    "list tiny loss": ({"r.gz": gzip_bytes(RANDOM, b"r")}, ["-l", "r.gz"], {}),
     "list quiet": ({"f.gz": gzip_bytes(TEXT, b"f")}, ["-lq", "f.gz"], {}),
     "exists": ({"f": TEXT, "f.gz": b"old"}, ["f"], {}),
     "exists force": ({"f": TEXT, "f.gz": b"old"}, ["-f", "f"], {"pigz": {"status", "files"}}),

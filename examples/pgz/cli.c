@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,12 +57,8 @@ void pgz_data_error(const char *name, const char *what)
 
 void pgz_print_ratio(FILE *f, int64_t num, uint64_t den)
 {
-	long long r = den ? llround(1000.0 * (double)num / (double)den) : 0;
-
-	fputc(r < 0 ? '-' : ' ', f);
-	if (r < 0)
-		r = -r;
-	fprintf(f, "%2lld.%1lld%%", r / 10, r % 10);
+	/* Printed as a double: gzip shows a tiny loss as -0.0%. */
+	fprintf(f, "%5.1f%%", den ? 100.0 * (double)num / (double)den : 0.0);
 }
 
 void *xmalloc(size_t n)

@@ -45,7 +45,7 @@ void pgz_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pgz_data_error(const char *name, const char *what);
 void *xmalloc(size_t n);
 bool write_all(int fd, const void *p, size_t n);
-/* gzip's ratio: sign, then at least two digits, one decimal, '%'. */
+/* gzip's ratio: 100 * @num / @den, as "%5.1f%%". */
 void pgz_print_ratio(FILE *f, int64_t num, uint64_t den);
 
 /* file.c */
