@@ -14,6 +14,7 @@ Usage: test_pgz_compat.py PGZ [CASE...]
 """
 import gzip as gz
 import os
+import pty
 import random
 import shutil
 import stat
@@ -104,11 +105,12 @@ def normalize(text, prog):
     for line in text.decode(errors="replace").splitlines():
         if line.startswith(prog + ":"):
             line = "PROG:" + line[len(prog) + 1:]
-        lines.append(line.replace(f"`{prog} --help'", "`PROG --help'"))
+        line = line.replace(f"`{prog} --help'", "`PROG --help'")
+        lines.append(line.replace(f"type: {prog} -h", "type: PROG -h"))
     return "\n".join(lines)
 
 
-def run(tool, files, args, stdin=b"", user=None, setup=None):
+def run(tool, files, args, stdin=b"", user=None, setup=None, tty=None):
     root = tempfile.mkdtemp(dir=TMP)
     os.chmod(root, 0o755)
     make_tree(root, files)
@@ -120,13 +122,25 @@ def run(tool, files, args, stdin=b"", user=None, setup=None):
         cmd = [PGZ, "-p", "2", *args]
     if user:
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
-    p = subprocess.run(cmd, cwd=root, input=stdin, capture_output=True, timeout=120,
-                       env=dict(os.environ, LC_ALL="C", TZ="UTC"))
+    env = dict(os.environ, LC_ALL="C", TZ="UTC")
+    if tty:
+        # A terminal on the standard stream named by tty.
+        master, slave = pty.openpty()
+        std = {"stdin": None, "stdout": subprocess.PIPE}
+        std[tty] = slave
+        p = subprocess.run(cmd, cwd=root, stdin=std["stdin"] if tty == "stdin" else
+                           subprocess.DEVNULL, stdout=std["stdout"],
+                           stderr=subprocess.PIPE, timeout=120, env=env)
+        os.close(slave)
+        os.close(master)
+    else:
+        p = subprocess.run(cmd, cwd=root, input=stdin, capture_output=True, timeout=120,
+                           env=env)
     name = {"gzip": "gzip", "pgz": "pgz", "pigz": "pigz"}[tool]
     if setup:  # let the snapshot read what the tool could not
         subprocess.run(["chmod", "-R", "u+rwX", root], check=True)
     return {"status": p.returncode, "stderr": normalize(p.stderr, name),
-            "stdout": describe_data(p.stdout), "files": snapshot(root)}
+            "stdout": describe_data(p.stdout or b""), "files": snapshot(root)}
 
 
 # name: (files, args, options); options: stdin, pigz (also compare with
@@ -223,6 +237,12 @@ CASES = {
                    {"user": True, "setup": "own"}),
     "read-only directory": (F, ["f"], {"user": True, "setup": "rodir"}),
     "invalid option": (F, ["-x", "f"], {}),
+    "terminal output stdin": (F, [], {"tty": "stdout"}),
+    "terminal input": (F, ["-d"], {"tty": "stdin"}),
+    "decompress unreadable": ({"f.gz": (gzip_bytes(TEXT), 0o000)}, ["-d", "f.gz"],
+                              {"user": True, "setup": "own"}),
+    "decompress read-only directory": ({"f.gz": gzip_bytes(TEXT)}, ["-d", "f.gz"],
+                                       {"user": True, "setup": "rodir"}),
     "level 0": (F, ["-0", "f"], {"only_pigz": True}),
     "help": (F, ["-h"], {"fields": {"status", "files"}}),
     "--help": (F, ["--help"], {"fields": {"status", "files"}}),
@@ -245,7 +265,8 @@ def setup_for(kind):
 
 def compare(name, ref_tool, tool, fields):
     files, args, o = CASES[name]
-    kw = dict(stdin=o.get("stdin", b""), user=o.get("user"), setup=setup_for(o.get("setup")))
+    kw = dict(stdin=o.get("stdin", b""), user=o.get("user"), setup=setup_for(o.get("setup")),
+              tty=o.get("tty"))
     a = run(ref_tool, files, args, **kw)
     b = run(tool, files, args, **kw)
     for field in fields:

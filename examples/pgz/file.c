@@ -377,7 +377,8 @@ static void compress_one(const char *path)
 	header = gz_header_build(path && opt.save_name ? base_name(path) : NULL, mtime, opt.level,
 				 &header_len);
 	if (to_stdout) {
-		if (isatty(STDOUT_FILENO) && !opt.force) {
+		/* As gzip: refused for standard input only. */
+		if (!path && isatty(STDOUT_FILENO) && !opt.force) {
 			pgz_error("compressed data not written to a terminal. "
 				  "Use -f to force compression.\nFor help, type: %s -h", progname);
 			goto out;
