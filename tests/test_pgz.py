@@ -187,9 +187,17 @@ def test_no_truncated_output():
         resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, 200 * 1024))
 
     p = pgz("-k", "-p", "2", "-o", out, src, expect=1, preexec_fn=limit)
-    assert "limited.gz" in one_line_error(p)
+    # gzip's form for write errors: an empty line first.
+    assert p.stderr.decode() == f"\npgz: {out}: File too large\n", p.stderr
     assert not os.path.exists(out) and not leftovers(), os.listdir(TMP)
     assert os.path.exists(src)
+    # The same for decompression.
+    gz = write("limited-src.gz", subprocess.run(["gzip", "-c", src], capture_output=True,
+                                                check=True).stdout)
+    p = pgz("-d", "-k", "-o", out, gz, expect=1, preexec_fn=limit)
+    assert p.stderr.decode() == f"\npgz: {out}: File too large\n", p.stderr
+    assert not os.path.exists(out) and not leftovers() and os.path.exists(gz)
+    os.unlink(gz)
     # Killed half way: the temporary file goes too.
     proc = subprocess.Popen([PGZ, "-k", "-9", "-p", "1", "-b", "32", "-o", out, src],
                             stderr=subprocess.PIPE)

@@ -110,7 +110,7 @@ def normalize(text, prog):
     return "\n".join(lines)
 
 
-def run(tool, files, args, stdin=b"", user=None, setup=None, tty=None):
+def run(tool, files, args, stdin=b"", user=None, setup=None, tty=None, full=False):
     root = tempfile.mkdtemp(dir=TMP)
     os.chmod(root, 0o755)
     make_tree(root, files)
@@ -133,6 +133,10 @@ def run(tool, files, args, stdin=b"", user=None, setup=None, tty=None):
                            stderr=subprocess.PIPE, timeout=120, env=env)
         os.close(slave)
         os.close(master)
+    elif full:
+        with open("/dev/full", "wb") as out:
+            p = subprocess.run(cmd, cwd=root, input=stdin, stdout=out,
+                               stderr=subprocess.PIPE, timeout=120, env=env)
     else:
         p = subprocess.run(cmd, cwd=root, input=stdin, capture_output=True, timeout=120,
                            env=env)
@@ -237,6 +241,8 @@ CASES = {
                    {"user": True, "setup": "own"}),
     "read-only directory": (F, ["f"], {"user": True, "setup": "rodir"}),
     "invalid option": (F, ["-x", "f"], {}),
+    "disk full": (F, ["-c", "f"], {"full": True}),
+    "disk full decompress": ({"f.gz": gzip_bytes(TEXT)}, ["-dc", "f.gz"], {"full": True}),
     "terminal output stdin": (F, [], {"tty": "stdout"}),
     "terminal input": (F, ["-d"], {"tty": "stdin"}),
     "decompress unreadable": ({"f.gz": (gzip_bytes(TEXT), 0o000)}, ["-d", "f.gz"],
@@ -266,7 +272,7 @@ def setup_for(kind):
 def compare(name, ref_tool, tool, fields):
     files, args, o = CASES[name]
     kw = dict(stdin=o.get("stdin", b""), user=o.get("user"), setup=setup_for(o.get("setup")),
-              tty=o.get("tty"))
+              tty=o.get("tty"), full=o.get("full", False))
     a = run(ref_tool, files, args, **kw)
     b = run(tool, files, args, **kw)
     for field in fields:

@@ -3,10 +3,13 @@
  * Decompression with zlib's inflate, member after member, as gzip does it:
  * every member's CRC-32 and length are checked; after a member, end of
  * input or zero padding up to the end is fine, another member is
- * inflated, anything else is trailing garbage (a warning).  Not parallel:
- * inflate cannot split a deflate stream.
+ * inflated, anything else is trailing garbage (a warning).  Inflate cannot
+ * split a deflate stream, but it need not wait for the output: a second
+ * thread checksums and writes the buffers inflate fills (two, used in
+ * turn, so the order is the inflate order).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,14 +106,141 @@ int pgz_inflate_start(struct gz_in *in, const char *name, struct gz_header *h)
 	return ret ? header_failed(in, name, ret, why) : PGZ_OK;
 }
 
-/* One member's deflate data and trailer; the header was read. */
-static int inflate_member(struct gz_in *in, const char *name, int out_fd, z_stream *z,
-			  unsigned char *out, struct pgz_count *c)
+/*
+ * The output stage.  The inflating thread fills buf[cur] and hands it over
+ * (full[cur]); the sink thread drains buf[0], buf[1], buf[0]... in that
+ * order, so that if full[j] is clear no buffer after it is full.  crc and
+ * total are the sink's, read by the inflating thread only after a drain.
+ */
+struct sink {
+	pthread_t tid;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned char *buf[2];
+	size_t len[2];
+	bool full[2], stop;
+	int fd;			/* -1: checksum only (-t) */
+	uLong crc;		/* of the current member */
+	uint64_t total;		/* bytes of the current member */
+	int err;		/* errno of the first failed write */
+};
+
+static void *sink_thread(void *arg)
 {
-	uLong crc = crc32(0L, Z_NULL, 0);
-	uint64_t len = 0;
+	struct sink *s = arg;
+	unsigned int j = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		uLong crc;
+		int err;
+
+		while (!s->full[j] && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (!s->full[j])
+			break;
+		crc = s->crc;
+		err = s->err;
+		pthread_mutex_unlock(&s->lock);
+
+		crc = crc32(crc, s->buf[j], (uInt)s->len[j]);
+		if (!err && s->fd >= 0 && !write_all(s->fd, s->buf[j], s->len[j]))
+			err = errno;
+
+		pthread_mutex_lock(&s->lock);
+		s->crc = crc;
+		s->total += s->len[j];
+		s->err = err;
+		s->full[j] = false;
+		pthread_cond_broadcast(&s->cond);
+		j ^= 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static void sink_start(struct sink *s, int fd)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->crc = crc32(0L, Z_NULL, 0);
+	s->buf[0] = xmalloc(OUT_CAP);
+	s->buf[1] = xmalloc(OUT_CAP);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	if ((errno = pthread_create(&s->tid, NULL, sink_thread, s))) {
+		pgz_error("cannot start a thread: %s", strerror(errno));
+		exit(PGZ_ERROR);
+	}
+}
+
+/* Everything handed over is written; then the thread ends. */
+static void sink_stop(struct sink *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->tid, NULL);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s->buf[0]);
+	free(s->buf[1]);
+}
+
+/* Buffer @i once the sink is done with it; NULL after a write error. */
+static unsigned char *sink_get(struct sink *s, unsigned int i)
+{
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	while (s->full[i])
+		pthread_cond_wait(&s->cond, &s->lock);
+	err = s->err;
+	pthread_mutex_unlock(&s->lock);
+	return err ? NULL : s->buf[i];
+}
+
+static void sink_put(struct sink *s, unsigned int i, size_t n)
+{
+	pthread_mutex_lock(&s->lock);
+	s->len[i] = n;
+	s->full[i] = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Wait until all handed over is written; take the member's CRC and length. */
+static int sink_member_end(struct sink *s, uLong *crc, uint64_t *len)
+{
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	while (s->full[0] || s->full[1])
+		pthread_cond_wait(&s->cond, &s->lock);
+	*crc = s->crc;
+	*len = s->total;
+	s->crc = crc32(0L, Z_NULL, 0);
+	s->total = 0;
+	err = s->err;
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+static int write_failed(const char *out_name, int err)
+{
+	pgz_data_error(out_name, strerror(err));
+	return PGZ_ERROR;
+}
+
+/* One member's deflate data and trailer; the header was read. */
+static int inflate_member(struct gz_in *in, const char *name, const char *out_name, z_stream *z,
+			  struct sink *s, unsigned int *cur, struct pgz_count *c)
+{
+	uLong crc;
+	uint64_t len;
 	unsigned char t[GZ_TRAILER];
-	int ret, i, b;
+	int ret, i, b, err;
 
 	if (inflateReset(z) != Z_OK)
 		abort();
@@ -124,8 +254,11 @@ static int inflate_member(struct gz_in *in, const char *name, int out_fd, z_stre
 		z->next_in = in->buf + in->pos;
 		z->avail_in = (uInt)(in->len - in->pos);
 		do {
+			unsigned char *out = sink_get(s, *cur);
 			size_t n;
 
+			if (!out)
+				return write_failed(out_name, sink_member_end(s, &crc, &len));
 			z->next_out = out;
 			z->avail_out = OUT_CAP;
 			ret = inflate(z, Z_NO_FLUSH);
@@ -134,16 +267,16 @@ static int inflate_member(struct gz_in *in, const char *name, int out_fd, z_stre
 				return PGZ_ERROR;
 			}
 			n = OUT_CAP - z->avail_out;
-			crc = crc32(crc, out, (uInt)n);
-			len += n;
-			if (out_fd >= 0 && n && !write_all(out_fd, out, n)) {
-				pgz_error("%s: %s", opt.to_stdout ? "stdout" : name, strerror(errno));
-				return PGZ_ERROR;
+			if (n) {
+				sink_put(s, *cur, n);
+				*cur ^= 1;
 			}
 		} while (z->avail_out == 0 && ret != Z_STREAM_END);
 		in->consumed += (in->len - in->pos) - z->avail_in;
 		in->pos = in->len - z->avail_in;
 	} while (ret != Z_STREAM_END);
+	if ((err = sink_member_end(s, &crc, &len)))
+		return write_failed(out_name, err);
 	c->out += len;
 	for (i = 0; i < GZ_TRAILER; i++) {
 		if ((b = gz_in_byte(in)) < 0) {
@@ -211,9 +344,11 @@ garbage:
 	return PGZ_WARNING;
 }
 
-int pgz_inflate_rest(struct gz_in *in, const char *name, int out_fd, struct pgz_count *c)
+int pgz_inflate_rest(struct gz_in *in, const char *name, int out_fd, const char *out_name,
+		     struct pgz_count *c)
 {
-	unsigned char *out = xmalloc(OUT_CAP);
+	struct sink s;
+	unsigned int cur = 0;
 	z_stream z;
 	bool more = true;
 	int ret = PGZ_OK;
@@ -223,14 +358,15 @@ int pgz_inflate_rest(struct gz_in *in, const char *name, int out_fd, struct pgz_
 		pgz_error("cannot initialise zlib");
 		exit(PGZ_ERROR);
 	}
+	sink_start(&s, out_fd);
 	while (more) {
-		ret = inflate_member(in, name, out_fd, &z, out, c);
+		ret = inflate_member(in, name, out_name, &z, &s, &cur, c);
 		if (ret)
 			break;
 		ret = next_member(in, name, &more);
 	}
+	sink_stop(&s);
 	inflateEnd(&z);
-	free(out);
 	c->in = in->consumed;
 	return ret;
 }

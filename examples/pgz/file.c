@@ -399,9 +399,10 @@ static void compress_one(const char *path)
 	if (ret)
 		goto out;
 	err = pgz_compress(fd, o.fd, header, header_len, &c, &what);
-	if (err)
-		pgz_error("%s: %s", !strcmp(what, "read") ? name : o.path ? o.path : "stdout",
-			  strerror(err));
+	if (err && !strcmp(what, "read"))
+		pgz_error("%s: %s", name, strerror(err));
+	else if (err)
+		pgz_data_error(o.path ? o.path : "stdout", strerror(err));
 	ret = close_output(&o, !err, path || S_ISREG(ist.st_mode) ? &ist : NULL, (time_t)-1);
 	if (err || ret)
 		goto out;
@@ -538,7 +539,7 @@ static void decompress_one(const char *path)
 		if (open_output(out_path, &ist, name, &o))
 			goto done_in;
 	}
-	ret = pgz_inflate_rest(&in, name, o.fd, &c);
+	ret = pgz_inflate_rest(&in, name, o.fd, o.path ? o.path : "stdout", &c);
 	if (o.fd >= 0) {
 		time_t mt = opt.restore_name && h.mtime ? (time_t)h.mtime : (time_t)-1;
 

@@ -102,13 +102,14 @@ struct pgz_count {
  * Decompression in two steps, so that -N can name the output after the
  * first header: pgz_inflate_start() reads and checks the magic and first
  * header; then pgz_inflate_rest() inflates every member into @out_fd (-1:
- * only test).  Both print gzip's message themselves.  Return: PGZ_OK,
+ * only test), named @out_name in messages.  Both print gzip's message themselves.  Return: PGZ_OK,
  * PGZ_ERROR, PGZ_WARNING (trailing garbage), or for start() also
  * PGZ_NOT_GZIP when the input is not gzip data (nothing printed).
  */
 #define PGZ_NOT_GZIP 3
 int pgz_inflate_start(struct gz_in *in, const char *name, struct gz_header *h);
-int pgz_inflate_rest(struct gz_in *in, const char *name, int out_fd, struct pgz_count *c);
+int pgz_inflate_rest(struct gz_in *in, const char *name, int out_fd, const char *out_name,
+		     struct pgz_count *c);
 /* -l for one input; the totals line at the end of the run. */
 void pgz_list(int fd, const char *name, const char *out_name);
 void pgz_list_totals(void);
