@@ -175,8 +175,10 @@ int main(int argc, char **argv)
 	int c, i;
 
 	base = base ? base + 1 : argv[0];
-	if (!strcmp(base, "unpgz"))
+	if (!strcmp(base, "unpgz")) {
+		progname = "unpgz";
 		opt.decompress = true;
+	}
 	opt.level = 6;
 	opt.block = 128 * 1024;
 	opt.threads = ncpu > 0 ? (unsigned int)ncpu : 1;
@@ -230,9 +232,6 @@ int main(int argc, char **argv)
 			try_help();
 		}
 	}
-	progname = "pgz";
-	if (!strcmp(base, "unpgz"))
-		progname = "unpgz";
 	if (opt.list || opt.test)
 		opt.decompress = true;
 	if (opt.out_path) {
