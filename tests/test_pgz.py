@@ -1,23 +1,30 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """pgz against the real gzip: every output passes `gzip -t` and `gzip -dc`
-restores the input byte for byte; bad input fails cleanly.
+restores the input byte for byte; bad input fails cleanly; no operation
+loses a user's data (same file, links, special outputs, errors, signals).
+The command line's agreement with gzip and pigz is test_pgz_compat.py's.
 
 Usage: test_pgz.py PGZ [CASE...]
 """
+import hashlib
 import os
 import random
 import resource
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runner import run_tests  # noqa: E402
 import time
 
-PGZ = sys.argv[1]
+PGZ = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="pgz-test-")
 
 
@@ -109,11 +116,11 @@ def test_file_modes():
     pgz(src)                                   # f -> f.gz, f removed
     assert not os.path.exists(src)
     check_gz(src + ".gz", data)
-    p = pgz(src + ".gz", expect=1)             # refuses .gz input by name
-    assert b"already has the .gz suffix" in p.stderr
+    p = pgz(src + ".gz", expect=0)             # leaves .gz input alone, as gzip
+    assert b"already has .gz suffix -- unchanged" in p.stderr
     src = write("f", data)
-    p = pgz(src, expect=1)                     # f.gz exists
-    assert b"already exists" in p.stderr and os.path.exists(src)
+    p = pgz(src, expect=2)                     # f.gz exists: a warning, as gzip
+    assert b"already exists;\tnot overwritten" in p.stderr and os.path.exists(src)
     pgz("-f", "-k", src)                       # overwrite, keep input
     assert os.path.exists(src)
     check_gz(src + ".gz", data)
@@ -143,23 +150,31 @@ def one_line_error(p):
     return lines[0]
 
 
+def usage_error(p):
+    """gzip's usage error: the message, then where to find help."""
+    lines = p.stderr.decode().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("pgz: "), p.stderr
+    assert lines[1] == "Try `pgz --help' for more information.", p.stderr
+    return lines[0]
+
+
 def test_bad_input():
     src = write("h", text(100000, 12))
     for args, culprit in (
-        (["-p", "0", src], "'0'"), (["-b", "8", src], "'8'"), (["-x", src], "-x"),
-        (["-p"], "-p"), (["-c", "-o", path("z.gz"), src], "exclude"),
-        ([src, src], "extra"),
+        (["-p", "0", src], "'0'"), (["-b", "8", src], "'8'"), (["-x", src], "'x'"),
+        (["-p"], "'p'"), (["-c", "-o", path("z.gz"), src], "excludes"),
+        (["-o", path("z.gz"), src, src], "extra"), (["--bogus"], "'--bogus'"),
     ):
-        p = pgz(*args, expect=2)
-        assert culprit in one_line_error(p), (args, p.stderr)
+        p = pgz(*args, expect=1)
+        assert culprit in usage_error(p), (args, p.stderr)
     p = pgz(path("missing"), expect=1)
     assert "missing" in one_line_error(p)
     assert not os.path.exists(path("missing.gz"))
     for out in ("/nonexistent/dir/x.gz", src + "/x.gz"):
         p = pgz("-k", "-o", out, src, expect=1)
         assert out in one_line_error(p)
-    p = pgz(TMP, expect=1)                       # a directory
-    assert "not a regular file" in one_line_error(p)
+    p = pgz(TMP, expect=2)                       # a directory: a warning
+    assert "is a directory -- ignored" in one_line_error(p)
     assert os.path.exists(src) and not leftovers()
 
 
@@ -172,9 +187,17 @@ def test_no_truncated_output():
         resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, 200 * 1024))
 
     p = pgz("-k", "-p", "2", "-o", out, src, expect=1, preexec_fn=limit)
-    assert "limited.gz" in one_line_error(p)
+    # gzip's form for write errors: an empty line first.
+    assert p.stderr.decode() == f"\npgz: {out}: File too large\n", p.stderr
     assert not os.path.exists(out) and not leftovers(), os.listdir(TMP)
     assert os.path.exists(src)
+    # The same for decompression.
+    gz = write("limited-src.gz", subprocess.run(["gzip", "-c", src], capture_output=True,
+                                                check=True).stdout)
+    p = pgz("-d", "-k", "-o", out, gz, expect=1, preexec_fn=limit)
+    assert p.stderr.decode() == f"\npgz: {out}: File too large\n", p.stderr
+    assert not os.path.exists(out) and not leftovers() and os.path.exists(gz)
+    os.unlink(gz)
     # Killed half way: the temporary file goes too.
     proc = subprocess.Popen([PGZ, "-k", "-9", "-p", "1", "-b", "32", "-o", out, src],
                             stderr=subprocess.PIPE)
@@ -183,6 +206,294 @@ def test_no_truncated_output():
     proc.wait(timeout=60)
     if proc.returncode != 0:  # it may have finished first on a fast machine
         assert not os.path.exists(out) and not leftovers(), os.listdir(TMP)
+
+
+def fresh(name):
+    """An empty directory of its own under TMP."""
+    d = path(name)
+    subprocess.run(["rm", "-rf", d], check=True)
+    os.mkdir(d)
+    return d
+
+
+def listing(d):
+    return sorted(os.listdir(d))
+
+
+def test_same_file():
+    # Output and input the same file, by name, hard link or symlink: refused
+    # before anything is written, with or without -f and -k.
+    d = fresh("same")
+    data = text(200000, 21)
+    src = os.path.join(d, "y.txt")
+    with open(src, "wb") as f:
+        f.write(data)
+    os.link(src, os.path.join(d, "hard"))
+    os.symlink("y.txt", os.path.join(d, "soft"))
+    for out in ("y.txt", "hard", "soft", "./y.txt"):
+        for extra in ([], ["-k"]):
+            p = pgz("-f", *extra, "-o", os.path.join(d, out), src, expect=1)
+            assert "same file" in one_line_error(p), p.stderr
+            with open(src, "rb") as f:
+                assert f.read() == data, (out, extra)
+    assert listing(d) == ["hard", "soft", "y.txt"], listing(d)
+    # -c onto the input itself (appending): refused, input unchanged.
+    with open(src, "ab") as f:
+        p = subprocess.run([PGZ, "-c", src], stdout=f, stderr=subprocess.PIPE)
+    assert p.returncode == 1 and b"same file" in p.stderr, p
+    with open(src, "rb") as f:
+        assert f.read() == data
+    # Decompressing onto the compressed input (-N name = its own name).
+    gz = os.path.join(d, "z.gz")
+    pgz("-f", "-k", "-o", gz, src)
+    os.rename(gz, os.path.join(d, "y.txt.gz"))
+    gz = os.path.join(d, "y.txt.gz")
+    p = pgz("-d", "-f", "-o", gz, gz, expect=1)
+    assert "same file" in one_line_error(p)
+    check_gz(gz, data)
+
+
+def test_special_outputs():
+    d = fresh("special")
+    data = text(300000, 22)
+    src = os.path.join(d, "in")
+    with open(src, "wb") as f:
+        f.write(data)
+    # A symlink to /proc/self/fd/1, and /dev/stdout: the data reaches stdout
+    # and the link stays a link.
+    link = os.path.join(d, "out-link")
+    os.symlink("/proc/self/fd/1", link)
+    for target in (link, "/dev/stdout"):
+        before = os.lstat(target)
+        p = pgz("-f", "-k", "-o", target, src)
+        check_gz(write("special.gz", p.stdout), data)
+        after = os.lstat(target)
+        assert stat.S_ISLNK(after.st_mode) and after.st_ino == before.st_ino, target
+    # A FIFO stays a FIFO, and its reader gets the stream.
+    fifo = os.path.join(d, "fifo")
+    os.mkfifo(fifo)
+    got_fifo = []
+    # A blocking open: gzip's own reader opens without waiting for a writer.
+    reader = threading.Thread(target=lambda: got_fifo.append(open(fifo, "rb").read()))
+    reader.start()
+    pgz("-k", "-o", fifo, src)
+    reader.join(timeout=60)
+    check_gz(write("fifo.gz", got_fifo[0]), data)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    # A listening Unix socket gets the stream through a connection.
+    sock_path = os.path.join(d, "sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    got = bytearray()
+
+    def serve():
+        conn, _ = srv.accept()
+        while True:
+            b = conn.recv(65536)
+            if not b:
+                break
+            got.extend(b)
+        conn.close()
+    t = threading.Thread(target=serve)
+    t.start()
+    pgz("-k", "-o", sock_path, src)
+    t.join(timeout=60)
+    srv.close()
+    check_gz(write("sock.gz", bytes(got)), data)
+    assert stat.S_ISSOCK(os.lstat(sock_path).st_mode)
+    # A character device: /dev/null stays the device.
+    pgz("-k", "-o", "/dev/null", src)
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+    assert sorted(listing(d)) == ["fifo", "in", "out-link", "sock"], listing(d)
+
+
+def test_nonregular_input():
+    # A pipe given by name (what <(cmd) passes) is read with -c, as by gzip.
+    data = text(500000, 23)
+    r, w = os.pipe()
+    proc = subprocess.Popen([PGZ, "-c", f"/dev/fd/{r}"], pass_fds=(r,),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(r)
+    with os.fdopen(w, "wb") as f:
+        f.write(data)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    check_gz(write("pipe.gz", out), data)
+
+
+def test_links_refused():
+    d = fresh("links")
+    data = text(100000, 24)
+    src = os.path.join(d, "target")
+    with open(src, "wb") as f:
+        f.write(data)
+    os.symlink("target", os.path.join(d, "sym"))
+    p = pgz(os.path.join(d, "sym"), expect=1)          # as gzip: ELOOP, an error
+    assert "Too many levels of symbolic links" in one_line_error(p)
+    assert listing(d) == ["sym", "target"]
+    os.link(src, os.path.join(d, "hard"))
+    for extra in ([], ["-k"]):
+        p = pgz(*extra, src, expect=2)                   # as gzip: a warning
+        assert "has 1 other link -- file ignored" in one_line_error(p)
+    assert listing(d) == ["hard", "sym", "target"]
+    # -f compresses them; -c reads them without removing anything.
+    out = pgz("-c", os.path.join(d, "sym")).stdout
+    check_gz(write("sym.gz", out), data)
+    pgz("-f", src)
+    assert listing(d) == ["hard", "sym", "target.gz"]
+    with open(os.path.join(d, "hard"), "rb") as f:
+        assert f.read() == data
+
+
+def test_header_and_attributes():
+    d = fresh("attrs")
+    data = text(100000, 25)
+    src = os.path.join(d, "name.txt")
+    with open(src, "wb") as f:
+        f.write(data)
+    os.chmod(src, 0o604)
+    os.utime(src, (1500000000, 1577934245))
+    pgz("-k", src)
+    gz = src + ".gz"
+    with open(gz, "rb") as f:
+        head = f.read(10 + len("name.txt") + 1)
+    assert head[3] == 8, head               # FNAME
+    assert int.from_bytes(head[4:8], "little") == 1577934245
+    assert head[10:] == b"name.txt\0"
+    st = os.stat(gz)
+    assert st.st_mtime == 1577934245 and st.st_mode & 0o7777 == 0o604, st
+    # -n: neither name nor time in the header; the file keeps the mtime.
+    pgz("-f", "-k", "-n", src)
+    with open(gz, "rb") as f:
+        head = f.read(10)
+    assert head[3] == 0 and head[4:8] == b"\0\0\0\0", head
+    assert os.stat(gz).st_mtime == 1577934245
+    # Decompression restores mode and mtime from the .gz (gzip's default).
+    os.unlink(src)
+    pgz("-d", gz)
+    st = os.stat(src)
+    assert st.st_mtime == 1577934245 and st.st_mode & 0o7777 == 0o604, st
+    with open(src, "rb") as f:
+        assert f.read() == data
+
+
+def test_dash_output_and_unpgz():
+    # -o - is standard output, not a file named "-".
+    d = fresh("dash")
+    data = text(100000, 28)
+    src = os.path.join(d, "f")
+    with open(src, "wb") as f:
+        f.write(data)
+    p = pgz("-k", "-o", "-", src, cwd=d)
+    check_gz(write("dash-o.gz", p.stdout), data)
+    assert listing(d) == ["f"], listing(d)
+    # Invoked as unpgz, it decompresses (and -c writes to stdout).
+    unpgz = os.path.join(d, "unpgz")
+    os.symlink(os.path.abspath(PGZ), unpgz)
+    gz = os.path.join(d, "g.gz")
+    with open(gz, "wb") as f:
+        f.write(p.stdout)
+    q = subprocess.run([unpgz, gz], capture_output=True, timeout=60)
+    assert q.returncode == 0 and q.stderr == b"", q
+    with open(os.path.join(d, "g"), "rb") as f:
+        assert f.read() == data
+    assert listing(d) == ["f", "g", "unpgz"], listing(d)
+    q = subprocess.run([unpgz, "-c", "-"], input=p.stdout, capture_output=True, timeout=60)
+    assert q.returncode == 0 and q.stdout == data, q.stderr
+
+
+def big_input(name):
+    src = path(name)
+    if not os.path.exists(src):
+        with open(src, "wb") as f:
+            chunk = text(2 * 1024 * 1024, 26)
+            for i in range(12):
+                f.write(chunk if i % 3 else os.urandom(1024 * 1024))
+    with open(src, "rb") as f:
+        return src, hashlib.sha256(f.read()).hexdigest()
+
+
+def digest(p):
+    with open(p, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def started_writing(d, proc):
+    # Wait until the output has grown, so the signal lands mid-run.
+    for _ in range(2000):
+        if proc.poll() is not None:
+            return False
+        if any(n.startswith(".pgz-") and os.path.getsize(os.path.join(d, n)) > 0
+               for n in os.listdir(d)):
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_signals_mid_run():
+    for sig, mode in ((signal.SIGINT, "compress"), (signal.SIGTERM, "compress"),
+                      (signal.SIGHUP, "compress"), (signal.SIGKILL, "compress"),
+                      (signal.SIGINT, "decompress"), (signal.SIGTERM, "decompress"),
+                      (signal.SIGKILL, "decompress")):
+        d = fresh("sig")
+        src, want = big_input("sig-input")
+        if mode == "compress":
+            target = os.path.join(d, "data")
+            subprocess.run(["cp", "-p", src, target], check=True)
+            args, final = ["-9", "-p", "1", "-b", "32", target], target + ".gz"
+        else:
+            target = os.path.join(d, "data.gz")
+            if not os.path.exists(src + ".gz"):
+                # A second member of 256 MiB of zeros keeps inflate busy
+                # long enough for the signal, at little cost to build.
+                with open(src + ".gz", "wb") as f:
+                    subprocess.run(["gzip", "-1", "-c", src], stdout=f, check=True)
+                    z = zlib.compressobj(1, zlib.DEFLATED, 31)
+                    zeros = bytes(1024 * 1024)
+                    for _ in range(256):
+                        f.write(z.compress(zeros))
+                    f.write(z.flush())
+            subprocess.run(["cp", "-p", src + ".gz", target], check=True)
+            want = digest(target)
+            args, final = ["-d", target], target[:-3]
+        proc = subprocess.Popen([PGZ, *args], stderr=subprocess.PIPE)
+        if not started_writing(d, proc):
+            proc.wait()
+            raise AssertionError(f"{sig.name} {mode}: finished before the signal")
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        assert proc.returncode == -sig, (sig, mode, proc.returncode)
+        left = listing(d)
+        assert os.path.basename(target) in left and digest(target) == want, (sig, left)
+        assert not os.path.exists(final), (sig, mode, left)
+        others = [n for n in left if n != os.path.basename(target)]
+        if sig == signal.SIGKILL:
+            assert all(n.startswith(".pgz-") for n in others), left
+        else:
+            assert others == [], (sig, mode, left)
+
+
+def test_decompress_errors_keep_input():
+    d = fresh("derr")
+    data = text(300000, 27)
+    gz = os.path.join(d, "c.gz")
+    with open(gz, "wb") as f:
+        f.write(pgz("-c", write("c-src", data)).stdout)
+    raw = open(gz, "rb").read()
+    cases = {
+        "crc": raw[:-8] + bytes([raw[-8] ^ 1]) + raw[-7:],
+        "length": raw[:-1] + bytes([raw[-1] ^ 1]),
+        "truncated": raw[:len(raw) // 2],
+        "corrupt": raw[:20] + bytes(b ^ 0x55 for b in raw[20:60]) + raw[60:],
+    }
+    for what, blob in cases.items():
+        with open(gz, "wb") as f:
+            f.write(blob)
+        p = pgz("-d", gz, expect=1)
+        assert listing(d) == ["c.gz"], (what, listing(d))
+        assert open(gz, "rb").read() == blob
+        pgz("-t", gz, expect=1)
 
 
 if __name__ == "__main__":
