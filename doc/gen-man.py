@@ -305,7 +305,7 @@ def tool_markdown(exe, version):
     for flag in ("--help", "-h"):
         r = subprocess.run([exe, flag], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
-        if r.returncode == 0 and r.stdout.startswith("usage: "):
+        if r.returncode == 0 and r.stdout.lower().startswith("usage: "):
             break
     else:
         sys.exit(f"gen-man.py: {exe} prints no usage with --help or -h")
@@ -317,10 +317,12 @@ def tool_markdown(exe, version):
         i += 1
     desc, opts, notes = [], [], []
     for line in lines[i:]:
-        m = re.match(r"^  (-\S+(?: [A-Z]\S*)?(?:, -\S+(?: [A-Z]\S*)?)*)\s{2,}(\S.*)$", line)
+        # "-x, --long ARG", "-S, --suffix=SUF", "-0 .. -9", "    --fast"
+        m = re.match(r"^ {2,}(-[^\s,]+(?: [A-Z]\S*)?(?:(?:, | \.\. )-\S+(?: [A-Z]\S*)?)*)"
+                     r"\s{2,}(\S.*)$", line)
         if m:
             opts.append([m.group(1), m.group(2)])
-        elif opts and re.match(r"^\s{4,}\S", line):
+        elif opts and re.match(r"^\s{4,}[^\s-]", line):
             opts[-1][1] += " " + line.strip()
         elif line.strip():
             (notes if opts else desc).append(line.strip())
