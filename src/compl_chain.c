@@ -633,8 +633,8 @@ static uint64_t spin_budget(void)
  * CC_QUIET_SPIN_NS (or the budget, if smaller): a turn handed over within a
  * microsecond or two, as in a tight relay, then costs no write to a shared
  * word, whose cache line would otherwise travel between the waiters on
- * every handoff.  The oversubscription it risks is bounded by that time.
- * Not on a single CPU.  Return: true if the turn came.
+ * every handoff.  Skipped on a single CPU and while as many other threads wait
+ * as there are CPUs.  Return: true if the turn came.
  */
 #define CC_QUIET_SPIN_NS 2000u
 
@@ -642,8 +642,13 @@ static bool quiet_spin(struct compl_chain_entry *entry)
 {
 	uint64_t budget = spin_budget();
 
-	/* One CPU: the turn-giver cannot run while we poll. */
+	/*
+	 * One CPU: the turn-giver cannot run while we poll.  As many threads
+	 * sleeping or spinning as CPUs: the CPUs are wanted elsewhere.  A
+	 * plain read, which stays in this CPU's cache while no one counts in.
+	 */
 	return budget && max_spinners &&
+	       (atomic_load_explicit(&waiting, memory_order_relaxed) >> 32) < ncpus &&
 	       poll_turn(entry, budget < CC_QUIET_SPIN_NS ? budget : CC_QUIET_SPIN_NS);
 }
 

@@ -327,14 +327,14 @@ CCHAIN_API void compl_chain_defer(struct compl_chain_entry *entry,
  *
  * A waiter whose turn has not come polls for up to @ns before it sleeps,
  * so that a handoff between two running threads costs a cache-line
- * transfer instead of a sleep and a wake-up.  The first 2 us of the budget
- * are polled by every waiter (on more than one CPU); the rest is skipped
- * while as many threads spin as there are CPUs less one, or more threads
- * wait than there are CPUs, so that spinners do not keep the CPU that the
- * thread they wait for needs for longer than that.  The default is 20000
- * (20 us),
- * or the value of the environment variable CCHAIN_SPIN_NS when the library
- * first needs it.  CCHAIN_SPIN_NS must be plain decimal digits (no sign,
+ * transfer instead of a sleep and a wake-up.  No waiter spins on a single
+ * CPU, or while as many other threads wait as there are CPUs; the first
+ * 2 us of the budget are polled without counting in as a spinner, the rest
+ * only while fewer threads spin than there are CPUs less one, so that
+ * spinners do not keep the CPU that the thread they wait for needs for
+ * longer than that.  The default is 20000 (20 us), or the value of the
+ * environment variable CCHAIN_SPIN_NS when the library first needs it.
+ * CCHAIN_SPIN_NS must be plain decimal digits (no sign,
  * space, exponent or base prefix) worth at most 10000000 (10 ms); any other
  * value, the empty string included, is reported in one line on stderr and
  * the default is used.  This function itself takes any @ns.
