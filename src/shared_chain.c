@@ -302,6 +302,14 @@ static entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64_t next
 		cc_store_relaxed(&n->prev, prev);
 	else
 		cc_store_relaxed(&chain->tail, prev);
+	step_barrier();
+	/*
+	 * Not pending from here on, before the turn passes (so a successor's
+	 * turn never sees it pending): the last access to @e.
+	 */
+	atomic_compare_exchange_strong_explicit(CC_ATOMIC(&e->seq), &held, (uint64_t)0,
+						memory_order_release, memory_order_relaxed);
+	step_barrier();
 	if (!prev) {
 		if (n && give_turn(n, inherit, dead))
 			wake = n;
@@ -311,10 +319,6 @@ static entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64_t next
 		}
 		head_moved(chain);
 	}
-	step_barrier();
-	/* Not pending from here on: the last access to @e. */
-	atomic_compare_exchange_strong_explicit(CC_ATOMIC(&e->seq), &held, (uint64_t)0,
-						memory_order_release, memory_order_relaxed);
 	return wake;
 }
 
