@@ -47,6 +47,20 @@ defines() {
 }
 
 status=0
+
+# The correspondence table in README.md: every fragment of src/shared_chain.c.
+root=$(dirname "$here")
+sed -n 's/^| .* | \(src\/shared_chain.c\) | `\(.*\)` |$/\1\t\2/p' "$here/README.md" >map.tsv
+[ -s map.tsv ] || { echo "no correspondence table for shared_chain.c in model/README.md" >&2; exit 1; }
+while IFS=$(printf '\t') read -r file frag; do
+	frag=$(printf '%s' "$frag" | sed 's/\\|/|/g') # markdown's escaped pipes
+	if ! grep -qF -- "$frag" "$root/$file"; then
+		echo "model/README.md is stale: '$frag' not in $file" >&2
+		status=1
+	fi
+done <map.tsv
+echo "correspondence: $(wc -l <map.tsv) C statements found"
+
 for cfg in $configs; do
 	# shellcheck disable=SC2046 # word splitting of the defines is wanted
 	verify "config ${cfg%%:*}" $(defines "$cfg") ||
@@ -68,14 +82,14 @@ for m in $mutants; do
 	bug=${m%%:*}
 	nmut=$((nmut + 1))
 	caught=
-	for name in $(echo "${m#*:}" | tr , ' '); do
-		cfg=$(echo "$configs" | tr ' ' '\n' | grep "^$name:")
+	for cname in $(echo "${m#*:}" | tr , ' '); do
+		cfg=$(echo "$configs" | tr ' ' '\n' | grep "^$cname:")
 		rc=0
 		# shellcheck disable=SC2046
-		OPT=-O0 verify "mutant $bug ($name)" -D"$bug" $(defines "$cfg") >/dev/null || rc=$?
+		OPT=-O0 verify "mutant $bug ($cname)" -D"$bug" $(defines "$cfg") >/dev/null || rc=$?
 		[ "$rc" -ne 2 ] || { status=1; caught=error; break; }
 		[ "$rc" -eq 1 ] || continue
-		echo "mutant $bug ($name): caught: $(grep -m1 -E 'assertion violated|invalid end state' pan.log)"
+		echo "mutant $bug ($cname): caught: $(grep -m1 -E 'assertion violated|invalid end state' pan.log)"
 		caught=yes
 		break
 	done

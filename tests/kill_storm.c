@@ -229,7 +229,7 @@ int main(int argc, char **argv)
 	if (S->out_fd < 0)
 		fail("cannot create the output file");
 	for (j = 0; j < nworkers; j++)
-		pid[j] = sr_spawn(j & 1 ? SR_MAPPED : SR_FORK, "/proc/self/exe", S, fd,
+		pid[j] = sr_spawn(j & 1 ? SR_MAPPED : SR_FORK, sr_self_exe(), S, fd,
 				  sizeof(*S), run_worker, (int)j, 0);
 
 	end = sr_now_ns() + (uint64_t)seconds * 1000000000u;
@@ -274,7 +274,7 @@ int main(int argc, char **argv)
 				;
 			compl_chain_shared_reap(&S->chain);
 		}
-		pid[w] = sr_spawn(w & 1 ? SR_MAPPED : SR_FORK, "/proc/self/exe", S, fd,
+		pid[w] = sr_spawn(w & 1 ? SR_MAPPED : SR_FORK, sr_self_exe(), S, fd,
 				  sizeof(*S), run_worker, (int)w, gen[w]);
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;

@@ -177,6 +177,23 @@ static inline int sr_peer_main(char **argv, size_t size,
 	return 0;
 }
 
+/*
+ * The path of the running program, for exec(): read once, so that it also
+ * names the program under valgrind, which answers for /proc/self/exe.
+ */
+static inline const char *sr_self_exe(void)
+{
+	static char path[4096];
+	ssize_t n;
+
+	if (!path[0]) {
+		n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+		SR_CHECK(n > 0);
+		path[n] = '\0';
+	}
+	return path;
+}
+
 /* Wait for @pid; return its exit status, or 128 + signal. */
 static inline int sr_reap(pid_t pid)
 {

@@ -481,7 +481,7 @@ int main(int argc, char **argv)
 
 	if (argc == 6 && !strcmp(argv[1], "--peer"))
 		return sr_peer_main(argv, sizeof(*R), run_role);
-	self_exe = "/proc/self/exe";
+	self_exe = sr_self_exe();
 	R = sr_create(sizeof(*R), &region_fd);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
