@@ -84,18 +84,32 @@ struct identity {
 	uint64_t start;
 };
 
+/* Written under self_lock, read once self_valid is seen true (acquire). */
 static struct identity self;
 static _Atomic bool self_valid;
+static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+/* fork(): the child is another process; it reads its identity anew. */
+static void self_prepare(void)
+{
+	pthread_mutex_lock(&self_lock);
+}
+
+static void self_parent(void)
+{
+	pthread_mutex_unlock(&self_lock);
+}
 
 static void self_forget(void)
 {
 	atomic_store_explicit(&self_valid, false, memory_order_relaxed);
+	pthread_mutex_unlock(&self_lock);
 }
 
 static void self_register(void)
 {
-	pthread_atfork(NULL, NULL, self_forget);
+	pthread_atfork(self_prepare, self_parent, self_forget);
 }
 
 /*
@@ -144,10 +158,14 @@ static const struct identity *whoami(void)
 	if (atomic_load_explicit(&self_valid, memory_order_acquire))
 		return &self;
 	pthread_once(&self_once, self_register);
-	self.pid = getpid();
-	if (proc_stat(self.pid, &st, &self.start))
-		self.start = 0; /* no /proc: process ids alone */
-	atomic_store_explicit(&self_valid, true, memory_order_release);
+	pthread_mutex_lock(&self_lock);
+	if (!atomic_load_explicit(&self_valid, memory_order_relaxed)) {
+		self.pid = getpid();
+		if (proc_stat(self.pid, &st, &self.start))
+			self.start = 0; /* no /proc: process ids alone */
+		atomic_store_explicit(&self_valid, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&self_lock);
 	return &self;
 }
 
@@ -536,12 +554,15 @@ static int took_turn(entry_t *e, uint32_t s)
 /* Spin for up to 20 us before sleeping when another CPU may hand the turn over. */
 static bool spin_for(const uint32_t *word, uint32_t mask)
 {
-	static long ncpu;
+	static _Atomic long ncpus;
+	long ncpu = atomic_load_explicit(&ncpus, memory_order_relaxed);
 	uint64_t start;
 	int i;
 
-	if (!ncpu)
+	if (!ncpu) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		atomic_store_explicit(&ncpus, ncpu, memory_order_relaxed);
+	}
 	if (ncpu < 2)
 		return false;
 	start = mono_ns();
