@@ -255,7 +255,9 @@ inline lock()
 	};
 	if
 	:: eod ->
-#ifndef BUG_NO_REDO
+#ifdef BUG_NO_REDO
+		iop = OP_NONE; /* the dead holder's step dropped, not finished */
+#else
 		redo();
 #endif
 		reap()
