@@ -289,9 +289,12 @@ static void test_misuse(void **state)
 	assert_int_equal(atomic_load(&R->peer_misuse), 6);
 	assert_int_equal(compl_chain_shared_add(&R->chain, &R->e[0]), 0);
 	assert_int_equal(misuse_count, 1);
+	/* A live process's entry: destroy refuses, the chain stays usable. */
+	assert_int_equal(compl_chain_shared_destroy(&R->chain), EBUSY);
+	assert_int_equal(misuse_count, 2);
 	assert_int_equal(compl_chain_shared_complete(&R->e[0]), 0);
 	assert_int_equal(compl_chain_shared_complete(&R->e[0]), EINVAL);
-	assert_int_equal(misuse_count, 2);
+	assert_int_equal(misuse_count, 3);
 }
 
 /*

@@ -31,8 +31,9 @@
  *   entry added inherits it.
  * - Processes are told apart by process id and start time (from
  *   /proc/PID/stat), which the library reads once per process, and again in
- *   a child after fork().  A child made with a raw clone() or vfork() that
- *   uses a chain is misuse.
+ *   a child after fork() (a pthread_atfork() handler).  A child made with a
+ *   raw clone() system call, which runs no such handler, must not use
+ *   shared chains.
  * - There are no deferred entries and no dump.
  *
  * The uncontended path (add, try_wait, wait whose turn has come, complete
