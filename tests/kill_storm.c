@@ -403,6 +403,8 @@ int main(int argc, char **argv)
 	printf("kill_storm: missing %llu, missed reports %u, reports of the living %u, "
 	       "duplicate reports %u, errors %u\n",
 	       (unsigned long long)missing, S->missed, unknown, dup, S->errors);
+	free(lat);
+	free(buf);
 	if (!output[0] || strcmp(output, tmpl) == 0)
 		unlink(tmpl);
 	if (missing || S->missed || unknown || dup || S->errors || nkill < 100 || !nrep)
