@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -621,6 +622,39 @@ static void uncontended_mutex(struct bench_ctx *c)
 	free(m);
 }
 
+/*
+ * The same cycle on a shared chain (<cchain/shared.h>) in a MAP_SHARED
+ * mapping: what robustness across processes costs when nobody waits.
+ */
+static void uncontended_shared(struct bench_ctx *c)
+{
+	struct {
+		struct compl_chain_shared chain;
+		struct compl_chain_shared_entry e;
+	} *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct usage a, b;
+	int64_t n = 0;
+	int i;
+
+	if (r == MAP_FAILED)
+		die("mmap");
+	if (compl_chain_shared_init(&r->chain))
+		die("compl_chain_shared_init");
+	a = usage_now();
+	while (bench_running(c)) {
+		for (i = 0; i < UNCONTENDED_BATCH; i++) {
+			compl_chain_shared_add(&r->chain, &r->e);
+			compl_chain_shared_wait(&r->e);
+			compl_chain_shared_complete(&r->e);
+		}
+		n += UNCONTENDED_BATCH;
+	}
+	b = usage_now();
+	uncontended_report(c, a, b, n);
+	compl_chain_shared_destroy(&r->chain);
+	munmap(r, sizeof(*r));
+}
+
 /* ---- scenario: relay ---------------------------------------------------------- */
 
 struct relay {
@@ -990,6 +1024,7 @@ static const long pool_defer_args[][2] = { { 0, 40 }, { 0, 640 }, { 0, 41 }, { 0
 static const struct bench_def defs[] = {
 	{ "uncontended", uncontended, false, 2, uncontended_args, COUNT(uncontended_args) },
 	{ "uncontended_mutex", uncontended_mutex, false, 0, NULL, 0 },
+	{ "uncontended_shared", uncontended_shared, false, 0, NULL, 0 },
 	{ "relay", relay, true, 2, relay_args, COUNT(relay_args) },
 	{ "pingpong", pingpong, true, 2, pingpong_args, COUNT(pingpong_args) },
 	{ "pool", pool, true, 2, pool_args, COUNT(pool_args) },

@@ -65,6 +65,13 @@ struct compl_chain_entry {
  * Initialise with compl_chain_init(), COMPL_CHAIN_INIT() or
  * DEFINE_COMPL_CHAIN(); release with compl_chain_destroy() once it is empty.
  * All members are private to the library.
+ *
+ * A chain is private to its process.  After fork() the child has a copy of
+ * it, independent of the parent's: the entries pending at the fork are
+ * pending in the copy (those of the parent's other threads never complete
+ * there), and what the child does with its copy does not affect the
+ * parent's chain.  A copy whose lock another thread held at the fork stays
+ * locked.  To order across processes, see <cchain/shared.h>.
  */
 struct compl_chain {
 	pthread_mutex_t lock;

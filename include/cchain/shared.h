@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Completion chains shared between processes, robust to the death of any
+ * participant.
+ *
+ * A struct compl_chain_shared and its entries live in memory shared by
+ * several processes: inherited across fork(), or mapped by unrelated
+ * processes, at different addresses, from memfd_create() or shm_open() (the
+ * descriptor passed over a UNIX socket, say).  The entries must lie in the
+ * same mapping as the chain: links are offsets from the chain, never
+ * pointers, so each process may map the region wherever it likes.
+ *
+ * The operations are those of a private chain (include/cchain/compl_chain.h)
+ * with the same ordering: an entry's turn comes once every entry added
+ * before it has completed or been cancelled.  What differs:
+ *
+ * - An entry belongs to the process that added it.  Only that process may
+ *   wait on, complete or cancel it (any of its threads, one at a time).
+ * - When a process dies (SIGKILL at any instant, inside a library call or
+ *   not), its entries are withdrawn as if cancelled, and the chain goes on
+ *   in FIFO order.  A dead process is noticed by the processes that wait for
+ *   a turn, within CCHAIN_SHARED_DETECT_MS (plus scheduling delays), or by
+ *   compl_chain_shared_reap().  A process that dies while holding the
+ *   chain's internal lock leaves a write-ahead record of what it was doing;
+ *   the next process to take the lock finishes that step.
+ * - If the dead process had been told that its turn came (a wait returned
+ *   it), the owner of the next live entry to get the turn is told once, by
+ *   EOWNERDEAD from the call that reports its turn, as a robust mutex
+ *   reports it; so that it can repair what the dead process left half-done.
+ *   Nobody else is told.  When the turn dies with no successor, the next
+ *   entry added inherits it.
+ * - Processes are told apart by process id and start time (from
+ *   /proc/PID/stat), which the library reads once per process, and again in
+ *   a child after fork() (a pthread_atfork() handler).  A child made with a
+ *   raw clone() system call, which runs no such handler, must not use
+ *   shared chains.
+ * - There are no deferred entries and no dump.
+ *
+ * The uncontended path (add, try_wait, wait whose turn has come, complete
+ * with nobody asleep, cancel, pending, empty) makes no system call: the
+ * lock is a process-shared robust mutex, which glibc takes and releases
+ * with atomic instructions when nobody waits for it.
+ */
+#ifndef CCHAIN_SHARED_H
+#define CCHAIN_SHARED_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cchain/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How often a process waiting for a turn checks the owner of the turn. */
+#define CCHAIN_SHARED_DETECT_MS 20
+
+/**
+ * struct compl_chain_shared_entry - one task's place in a shared chain
+ *
+ * Lives in the same shared mapping as its chain.  A zero-filled entry is a
+ * valid entry that was never added.  compl_chain_shared_add() writes every
+ * member.  All members are private to the library.
+ */
+struct compl_chain_shared_entry {
+	int64_t chain;  /* chain - entry in bytes, from the last add */
+	uint64_t seq;   /* sequence number while pending; 0: not pending */
+	int64_t next;   /* offsets from the chain; 0: none */
+	int64_t prev;
+	uint64_t start; /* owner's start time, in clock ticks since boot */
+	int32_t pid;    /* owner */
+	uint32_t state; /* futex word: turn, sleeping, seen, inherited */
+	int32_t dead;   /* the dead process whose turn this entry inherited */
+	uint32_t pad;
+};
+
+/*
+ * The step a lock holder is taking, written before its first store to the
+ * list and cleared after its last: a process that takes the lock from a
+ * dead holder finishes it.  Private to the library.
+ */
+struct compl_chain_shared_intent {
+	uint32_t op;
+	uint32_t inherit;
+	int32_t dead;
+	uint32_t pad;
+	int64_t entry;
+	int64_t prev;
+	int64_t next;
+	uint64_t seq;
+};
+
+/**
+ * struct compl_chain_shared - a FIFO of entries shared between processes
+ *
+ * Placed in shared memory and initialised by one process with
+ * compl_chain_shared_init() before any other process uses it.  All members
+ * are private to the library.
+ */
+struct compl_chain_shared {
+	pthread_mutex_t lock; /* process-shared, robust */
+	uint32_t magic;
+	uint32_t gen;    /* futex word for flush: bumped when an entry leaves */
+	int64_t head;    /* offsets from the chain; 0: none */
+	int64_t tail;
+	uint64_t seq;    /* sequence number of the last entry added */
+	uint32_t orphan; /* the turn's owner died with no successor */
+	int32_t orphan_dead;
+	struct compl_chain_shared_intent intent;
+};
+
+/**
+ * compl_chain_shared_init() - initialise a shared chain
+ * @chain: the chain, in memory shared with the other participants
+ *
+ * Context: one process, before any other uses the chain.
+ * Return: 0, or the error of pthread_mutex_init() (ENOMEM, ENOTSUP...).
+ */
+CCHAIN_API int compl_chain_shared_init(struct compl_chain_shared *chain);
+
+/**
+ * compl_chain_shared_destroy() - release a shared chain's lock
+ * @chain: an empty chain
+ *
+ * Entries of dead processes are withdrawn first.  A chain that still has
+ * entries of live processes is reported as misuse and left untouched.
+ *
+ * Context: one process; no other call on the chain may run concurrently.
+ * Return: 0, or EBUSY when entries remain.
+ */
+CCHAIN_API int compl_chain_shared_destroy(struct compl_chain_shared *chain);
+
+/**
+ * compl_chain_shared_add() - append an entry at the tail of a shared chain
+ * @chain: the chain
+ * @entry: the entry, in the chain's mapping; must not be pending
+ *
+ * The entry belongs to the calling process from now on.  Adds take effect
+ * one at a time under the chain's lock; the order in which they do is the
+ * chain order, and the sequence number returned numbers them.
+ *
+ * Context: any thread of any participant.  Never sleeps for a turn; may
+ * briefly wait for the chain's lock (and finish a dead holder's step).
+ * Return: the entry's sequence number: 1 for the first entry added after
+ * compl_chain_shared_init(), then one more for each add; 0 for a pending
+ * @entry (reported as misuse).
+ */
+CCHAIN_API uint64_t compl_chain_shared_add(struct compl_chain_shared *chain,
+					   struct compl_chain_shared_entry *entry);
+
+/**
+ * compl_chain_shared_wait() - wait until the entry's turn has come
+ * @entry: a pending entry of the calling process
+ *
+ * Blocks until every entry added before @entry has completed, been
+ * cancelled or been withdrawn with its dead process.  While it sleeps it
+ * checks, every CCHAIN_SHARED_DETECT_MS, whether the owner of the turn has
+ * died, and withdraws the dead process's entries if so.
+ *
+ * Context: the entry's owner; may sleep.  Signals do not interrupt it.
+ * Return: 0 when the turn has come; EOWNERDEAD when it has come from a dead
+ * process that had been told its turn had come (reported once: later calls
+ * return 0); EINVAL for an entry that is not pending or belongs to another
+ * process (reported as misuse).
+ * Memory ordering: acquire.  Everything the owners of earlier entries did
+ * before their complete (or cancel of the head) happens before this returns.
+ */
+CCHAIN_API int compl_chain_shared_wait(struct compl_chain_shared_entry *entry);
+
+/**
+ * compl_chain_shared_try_wait() - has the entry's turn come?
+ * @entry: a pending entry of the calling process
+ *
+ * Context: the entry's owner; lock-free, never sleeps.
+ * Return: 0 or EOWNERDEAD as compl_chain_shared_wait(), EBUSY when the turn
+ * has not come, EINVAL as compl_chain_shared_wait().
+ * Memory ordering: acquire when the turn has come.
+ */
+CCHAIN_API int compl_chain_shared_try_wait(struct compl_chain_shared_entry *entry);
+
+/**
+ * compl_chain_shared_wait_timeout() - wait for the turn, with a time limit
+ * @entry: a pending entry of the calling process
+ * @timeout_ns: relative timeout in nanoseconds (CLOCK_MONOTONIC); 0 polls
+ *
+ * Like compl_chain_shared_wait(), but gives up after @timeout_ns; the entry
+ * then stays pending, in its place.  A turn that arrives as the time runs
+ * out is never lost.
+ *
+ * Context: the entry's owner; may sleep.
+ * Return: 0, EOWNERDEAD or EINVAL as compl_chain_shared_wait(), or
+ * ETIMEDOUT.
+ * Memory ordering: acquire when the turn has come.
+ */
+CCHAIN_API int compl_chain_shared_wait_timeout(struct compl_chain_shared_entry *entry,
+					       uint64_t timeout_ns);
+
+/**
+ * compl_chain_shared_complete() - finish an entry and hand the turn on
+ * @entry: a pending entry of the calling process
+ *
+ * First waits like compl_chain_shared_wait(); then removes the entry and
+ * gives the turn to the next entry, waking its owner if it sleeps.  Once it
+ * returns, the library holds no reference to @entry.
+ *
+ * Context: the entry's owner; may sleep until the entry's turn.
+ * Return: 0; EOWNERDEAD if the turn came from a dead process and no earlier
+ * call reported it; EINVAL as compl_chain_shared_wait() (nothing done).
+ * Memory ordering: release towards the next entry's owner, and acquire like
+ * compl_chain_shared_wait().
+ */
+CCHAIN_API int compl_chain_shared_complete(struct compl_chain_shared_entry *entry);
+
+/**
+ * compl_chain_shared_cancel() - withdraw an entry without waiting for its turn
+ * @entry: a pending entry of the calling process
+ *
+ * Removes @entry wherever it is; if it was the head the turn passes on.  If
+ * @entry held a turn inherited from a dead process that was never reported,
+ * the report passes on with the turn.
+ *
+ * Context: the entry's owner; never sleeps for a turn.
+ * Return: 0, or EINVAL as compl_chain_shared_wait() (nothing done).
+ * Memory ordering: release towards the next entry's owner when @entry was
+ * the head.
+ */
+CCHAIN_API int compl_chain_shared_cancel(struct compl_chain_shared_entry *entry);
+
+/**
+ * compl_chain_shared_pending() - is the entry in a chain?
+ * @entry: an entry that was added, completed, or zero-filled
+ *
+ * Context: any thread of any participant; lock-free, never sleeps.
+ * Return: true from compl_chain_shared_add() until the entry was completed,
+ * cancelled, or withdrawn with its dead owner.
+ * Memory ordering: acquire; once it returns false the library does not
+ * touch the entry again, with one exception: if the process that released
+ * it dies at that instant, the next holder of the chain's lock writes zero
+ * to its sequence number if that word still holds the value it had while
+ * pending (a compare-and-swap).
+ */
+CCHAIN_API bool compl_chain_shared_pending(const struct compl_chain_shared_entry *entry);
+
+/**
+ * compl_chain_shared_flush() - wait for every entry added before this call
+ * @chain: the chain
+ *
+ * Returns once every entry added before the call has completed, been
+ * cancelled or been withdrawn with its dead process.  Unlike
+ * compl_chain_flush(), it does not take a place in the chain: entries added
+ * after it do not wait for it.  While it sleeps it checks the owner of the
+ * turn as compl_chain_shared_wait() does.
+ *
+ * Context: any thread of any participant; may sleep.  Must not be called by
+ * the owner of an earlier pending entry (it would wait for itself).
+ * Memory ordering: acquire, like compl_chain_shared_wait().
+ */
+CCHAIN_API void compl_chain_shared_flush(struct compl_chain_shared *chain);
+
+/**
+ * compl_chain_shared_empty() - does the chain have no entries?
+ * @chain: the chain
+ *
+ * Entries of a dead process count until they are withdrawn (by a waiter, or
+ * by compl_chain_shared_reap()).
+ *
+ * Context: any thread of any participant; lock-free, never sleeps.
+ * Return: true if no entry is in @chain.
+ * Memory ordering: acquire; when it returns true, everything done before
+ * the last complete or cancel is visible.
+ */
+CCHAIN_API bool compl_chain_shared_empty(struct compl_chain_shared *chain);
+
+/**
+ * compl_chain_shared_reap() - withdraw the entries of dead processes now
+ * @chain: the chain
+ *
+ * For a supervisor that has just seen a participant die (waitpid()), or
+ * before it reuses the entries of a dead process: afterwards no entry of a
+ * process that was dead before the call is pending.  Turns and reports pass
+ * on as when a waiter notices the death.
+ *
+ * Context: any thread of any participant; takes the chain's lock and reads
+ * /proc for each distinct owner.
+ * Return: the number of entries withdrawn.
+ */
+CCHAIN_API unsigned int compl_chain_shared_reap(struct compl_chain_shared *chain);
+
+/**
+ * compl_chain_shared_inherited_from() - which dead process left the turn
+ * @entry: an entry whose wait, try_wait or complete returned EOWNERDEAD
+ *
+ * Context: the entry's owner, while the entry is pending.
+ * Return: the process id of the dead process whose turn @entry inherited,
+ * or 0 if it inherited none.
+ */
+CCHAIN_API pid_t compl_chain_shared_inherited_from(const struct compl_chain_shared_entry *entry);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CCHAIN_SHARED_H */

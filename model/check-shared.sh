@@ -1,0 +1,104 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Usage: model/check-shared.sh [SPIN_WORK_DIR]
+# Exhaustively verifies model/shared_chain.pml (shared chains, participants
+# killed at any step) in each configuration, then makes sure that every
+# mutant (one protective step removed) is caught.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+if [ $# -gt 0 ]; then
+	work=$1
+else
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work"
+cd "$work"
+cp "$here/shared_chain.pml" .
+
+# verify NAME DEFINES... : prints pan's verdict; exit status 0 if no error.
+verify() {
+	name=$1
+	shift
+	rm -f pan pan.* ./*.trail
+	# -O0: compiling pan (large: a death point between any two stores)
+	# costs more than the search it would speed up
+	spin -a "$@" shared_chain.pml >spin.log 2>&1 || { cat spin.log; return 2; }
+	cc "${OPT:--O0}" -DSAFETY -DNOFAIR -DVECTORSZ=2048 -o pan pan.c 2>cc.log ||
+		{ cat cc.log; return 2; }
+	./pan -m1000000 >pan.log 2>&1 || true
+	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.log | head -n 1)
+	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.log | head -n 1)
+	if grep -q "max search depth too small" pan.log; then
+		echo "$name: search depth too small" >&2
+		return 2
+	fi
+	[ -n "$errors" ] || { echo "$name: pan gave no verdict" >&2; cat pan.log >&2; return 2; }
+	echo "$name: $states states, $errors errors"
+	[ "$errors" = 0 ] || return 1
+}
+
+# Configurations: what each of the three processes does (0: add, wait,
+# complete; 1: add, complete; 2: add, cancel) and how many may die.
+configs="WAIT3:0,0,0,1 MIXED:0,1,2,1 WAIT3x2:0,0,2,2 MIXEDx2:0,1,2,2 ALLDIE:0,0,0,3"
+
+# defines CONFIG: the spin -D options for one configuration.
+defines() {
+	set -- $(echo "${1#*:}" | tr , ' ')
+	echo "-DKIND0=$1 -DKIND1=$2 -DKIND2=$3 -DMAXDEATH=$4"
+}
+
+status=0
+
+# The correspondence table in README.md: every fragment of src/shared_chain.c.
+root=$(dirname "$here")
+sed -n 's/^| .* | \(src\/shared_chain.c\) | `\(.*\)` |$/\1\t\2/p' "$here/README.md" >map.tsv
+[ -s map.tsv ] || { echo "no correspondence table for shared_chain.c in model/README.md" >&2; exit 1; }
+while IFS=$(printf '\t') read -r file frag; do
+	frag=$(printf '%s' "$frag" | sed 's/\\|/|/g') # markdown's escaped pipes
+	if ! grep -qF -- "$frag" "$root/$file"; then
+		echo "model/README.md is stale: '$frag' not in $file" >&2
+		status=1
+	fi
+done <map.tsv
+echo "correspondence: $(wc -l <map.tsv) C statements found"
+
+for cfg in $configs; do
+	# shellcheck disable=SC2046 # word splitting of the defines is wanted
+	verify "config ${cfg%%:*}" $(defines "$cfg") ||
+		{ status=1; grep -E "assert|invalid end|pan:" pan.log | head -5; }
+done
+
+# Every protective step, removed one at a time, with the configurations
+# that exercise it: spin must find a violation.
+mutants="BUG_NO_REDO:WAIT3,MIXED
+BUG_INTENT_AFTER:WAIT3,MIXED
+BUG_NO_SEEN:MIXED,WAIT3
+BUG_NO_CAS_TURN:WAIT3,MIXED,WAIT3x2
+BUG_NO_ORPHAN:WAIT3,MIXED
+BUG_NO_CHECK:WAIT3,MIXED
+BUG_RELEASE_AFTER_TURN:WAIT3,MIXED"
+
+nmut=0
+for m in $mutants; do
+	bug=${m%%:*}
+	nmut=$((nmut + 1))
+	caught=
+	for cname in $(echo "${m#*:}" | tr , ' '); do
+		cfg=$(echo "$configs" | tr ' ' '\n' | grep "^$cname:")
+		rc=0
+		# shellcheck disable=SC2046
+		OPT=-O0 verify "mutant $bug ($cname)" -D"$bug" $(defines "$cfg") >/dev/null || rc=$?
+		[ "$rc" -ne 2 ] || { status=1; caught=error; break; }
+		[ "$rc" -eq 1 ] || continue
+		echo "mutant $bug ($cname): caught: $(grep -m1 -E 'assertion violated|invalid end state' pan.log)"
+		caught=yes
+		break
+	done
+	if [ -z "$caught" ]; then
+		echo "mutant $bug: NOT caught" >&2
+		status=1
+	fi
+done
+echo "$nmut mutants"
+exit $status

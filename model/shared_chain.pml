@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Promela model of shared chains (src/shared_chain.c): the list under a
+ * robust mutex, the intent record, the turn and its report, the reaping of
+ * dead processes' entries; with processes killed at any step, inside the
+ * critical section included, and while repairing another's death.
+ *
+ * Process p owns entry p.  Death is a nondeterministic choice at every
+ * DIE point (between any two stores the C code makes in that place), up
+ * to MAXDEATH deaths in all.  The robust mutex hands a dead owner's lock to
+ * the next locker with EOWNERDEAD.  A waiter sleeps until its turn comes;
+ * its periodic check (every CCHAIN_SHARED_DETECT_MS in C) is modelled as
+ * enabled whenever it would find something to do: the lock held by a dead
+ * process, or the head owned by one.  So a stall is a state where a live
+ * process can never go on: spin reports it as an invalid end state.
+ *
+ * Properties (assertions):
+ *  FIFO       when a wait returns, no entry added before is still pending;
+ *  LIST       after every lock (and repair): the list from the head holds
+ *             exactly the pending entries, linked both ways, tail last;
+ *  REPORT     a report names a dead process that had seen its turn and
+ *             died holding it, before its own complete logged the hand-over
+ *             (owed[]); no death is reported twice; at the end every owed
+ *             report was given, or is left to the next entry added (orphan);
+ *  DONE       at the end no entry of a live process is pending.
+ */
+
+#ifndef MAXDEATH
+#define MAXDEATH 1
+#endif
+
+#define N 3
+#define NIL 255
+
+#define OP_NONE 0
+#define OP_ADD 1
+#define OP_UNLINK 2
+
+byte head = NIL, tail = NIL;
+byte nxt[N], prv[N];
+byte seq[N];	/* sequence number; 0: not pending */
+byte chainseq;
+bool ready[N], seen[N], inh[N];
+byte deadfrom[N];
+bool orphan;
+byte orphan_dead;
+
+/* the intent record */
+byte iop, ie, iprev, inext, iseq, idead;
+bool iinh;
+
+/* the robust mutex: 0 free, else owner + 1 */
+byte lockowner;
+
+bool alive[N];
+bool finished[N];
+byte deaths;
+
+/* ghosts */
+bool owed[N];	/* died holding a turn it had seen, hand-over not logged */
+byte told[N];	/* reports naming this process */
+
+/* Death of process me, here: the kernel marks its lock owner-dead. */
+#define DIE \
+	if \
+	:: deaths < MAXDEATH -> \
+		atomic { \
+			deaths++; \
+			alive[me] = false; \
+			if \
+			:: seen[me] && seq[me] != 0 && !(iop == OP_UNLINK && ie == me && lockowner == me + 1) -> \
+				owed[me] = true \
+			:: else \
+			fi; \
+			if \
+			:: seen[me] && inh[me] -> owed[deadfrom[me]] = false /* the report reached it */ \
+			:: else \
+			fi \
+		}; \
+		goto dead \
+	:: true \
+	fi
+
+inline give_turn(e, inhv, dv)
+{
+#ifdef BUG_NO_CAS_TURN
+	/* overwrites a turn already given: a redo reports twice */
+	ready[e] = true;
+	if
+	:: inhv -> inh[e] = true; deadfrom[e] = dv
+	:: else
+	fi
+#else
+	/* one compare-and-swap on the state word (e->dead is written before it) */
+	atomic {
+		if
+		:: !ready[e] ->
+			ready[e] = true;
+			if
+			:: inhv -> inh[e] = true; deadfrom[e] = dv
+			:: else
+			fi
+		:: else
+		fi
+	}
+#endif
+}
+
+inline set_intent(op, e, p, n, inhv, dv, s)
+{
+	ie = e; iprev = p; inext = n; iinh = inhv; idead = dv; iseq = s;
+	DIE;
+	iop = op;
+	DIE
+}
+
+inline clear_intent()
+{
+	DIE;
+	iop = OP_NONE;
+	DIE
+}
+
+inline do_add(e, p, inhv, dv, s)
+{
+	prv[e] = p; nxt[e] = NIL; seq[e] = s;
+	DIE;
+	if
+	:: p != NIL -> nxt[p] = e; DIE
+	:: else
+	fi;
+	tail = e;
+	chainseq = s;
+	DIE;
+	if
+	:: p == NIL ->
+		orphan = false;
+		head = e;
+		DIE;
+		give_turn(e, inhv, dv)
+	:: else
+	fi
+}
+
+inline do_unlink(e, p, n, inhv, dv, s)
+{
+	if
+	:: p != NIL -> nxt[p] = n
+	:: else -> head = n
+	fi;
+	DIE;
+	if
+	:: n != NIL -> prv[n] = p
+	:: else -> tail = p
+	fi;
+	DIE;
+#ifndef BUG_RELEASE_AFTER_TURN
+	if
+	:: seq[e] == s -> seq[e] = 0
+	:: else
+	fi;
+	DIE;
+#endif
+	if
+	:: p == NIL && n != NIL -> give_turn(n, inhv, dv); DIE
+	:: p == NIL && n == NIL && inhv ->
+#ifndef BUG_NO_ORPHAN
+		orphan_dead = dv;
+		DIE;
+		orphan = true;
+#endif
+		DIE
+	:: else
+	fi;
+#ifdef BUG_RELEASE_AFTER_TURN
+	if
+	:: seq[e] == s -> seq[e] = 0
+	:: else
+	fi
+#endif
+}
+
+inline unlink_entry(e, inhv, dv)
+{
+	ue_p = prv[e]; ue_n = nxt[e]; ue_s = seq[e];
+	set_intent(OP_UNLINK, e, ue_p, ue_n, inhv, dv, ue_s);
+	do_unlink(e, ue_p, ue_n, inhv, dv, ue_s);
+	clear_intent()
+}
+
+inline redo()
+{
+	if
+	:: iop == OP_ADD -> do_add(ie, iprev, iinh, idead, iseq)
+	:: iop == OP_UNLINK -> do_unlink(ie, iprev, inext, iinh, idead, iseq)
+	:: else
+	fi;
+	clear_intent()
+}
+
+inline reap()
+{
+	r_e = head;
+	do
+	:: r_e == NIL -> break
+	:: else ->
+		r_n = nxt[r_e];
+		if
+		:: !alive[r_e] ->
+#ifdef BUG_NO_SEEN
+			r_inh = prv[r_e] == NIL;
+#else
+			r_inh = prv[r_e] == NIL && (seen[r_e] || inh[r_e]);
+#endif
+			if
+			:: inh[r_e] && !seen[r_e] -> r_dv = deadfrom[r_e]
+			:: else -> r_dv = r_e
+			fi;
+			unlink_entry(r_e, r_inh, r_dv)
+		:: else
+		fi;
+		r_e = r_n
+	od
+}
+
+/* LIST: the list holds exactly the pending entries (lock held, no intent). */
+inline check_list()
+{
+	assert(iop == OP_NONE);
+	c_e = head; c_p = NIL; c_n = 0;
+	do
+	:: c_e == NIL -> break
+	:: else ->
+		assert(seq[c_e] != 0 && prv[c_e] == c_p);
+		c_n++;
+		assert(c_n <= N);
+		c_p = c_e;
+		c_e = nxt[c_e]
+	od;
+	assert(tail == c_p);
+	c_k = 0;
+	do
+	:: c_k < N -> if :: seq[c_k] != 0 -> c_n-- :: else fi; c_k++
+	:: else -> break
+	od;
+	assert(c_n == 0)
+}
+
+inline lock()
+{
+	atomic {
+		(lockowner == 0 || !alive[lockowner - 1]) ->
+		eod = lockowner != 0;
+		lockowner = me + 1
+	};
+	if
+	:: eod ->
+#ifdef BUG_NO_REDO
+		iop = OP_NONE; /* the dead holder's step dropped, not finished */
+#else
+		redo();
+#endif
+		reap()
+	:: else
+	fi;
+	check_list()
+}
+
+inline unlock()
+{
+	lockowner = 0
+}
+
+/* The turn has come: mark it seen; report an inheritance once. */
+inline took_turn()
+{
+	k = 0;
+	do
+	:: k < N -> assert(seq[k] == 0 || seq[k] >= seq[me] || k == me); k++
+	:: else -> break
+	od;
+	seen[me] = true;
+	DIE;
+	if
+	:: inh[me] ->
+		assert(owed[deadfrom[me]]);
+		assert(told[deadfrom[me]] == 0);
+		told[deadfrom[me]]++;
+		owed[deadfrom[me]] = false;
+		inh[me] = false
+	:: else
+	fi
+}
+
+inline check_turn()
+{
+	lock();
+	if
+	:: head != NIL && !alive[head] -> reap()
+	:: else
+	fi;
+	unlock()
+}
+
+inline await_turn()
+{
+	do
+	:: ready[me] -> took_turn(); break
+#ifndef BUG_NO_CHECK
+	:: !ready[me] && ((lockowner != 0 && !alive[lockowner - 1]) ||
+			  (head != NIL && !alive[head])) ->
+		check_turn()
+#endif
+	od
+}
+
+inline add()
+{
+	ready[me] = false; seen[me] = false; inh[me] = false;
+	lock();
+	a_t = tail;
+	a_s = chainseq + 1;
+	a_inh = tail == NIL && orphan;
+	if
+	:: a_inh -> a_dv = orphan_dead
+	:: else -> a_dv = 0
+	fi;
+#ifdef BUG_INTENT_AFTER
+	do_add(me, a_t, a_inh, a_dv, a_s);
+	set_intent(OP_ADD, me, a_t, NIL, a_inh, a_dv, a_s);
+#else
+	set_intent(OP_ADD, me, a_t, NIL, a_inh, a_dv, a_s);
+	do_add(me, a_t, a_inh, a_dv, a_s);
+#endif
+	clear_intent();
+	unlock()
+}
+
+inline complete()
+{
+	await_turn();
+	lock();
+	unlink_entry(me, false, 0);
+	unlock()
+}
+
+inline cancel()
+{
+	lock();
+	unlink_entry(me, inh[me] && prv[me] == NIL, deadfrom[me]);
+	unlock()
+}
+
+#define LOCALS \
+	byte ue_p, ue_n, ue_s, r_e, r_n, r_dv, c_e, c_p, c_n, c_k, k, a_t, a_s, a_dv; \
+	bool r_inh, eod, a_inh
+
+/* kind 0: add, wait, complete; 1: add, complete; 2: add, cancel */
+proctype owner(byte me; byte kind)
+{
+	LOCALS;
+
+	add();
+	DIE;
+	if
+	:: kind == 0 -> await_turn(); DIE; complete()
+	:: kind == 1 -> complete()
+	:: kind == 2 -> cancel()
+	fi;
+	finished[me] = true;
+dead:
+	skip
+}
+
+/* After everyone: withdraw the dead, and check what is left. */
+proctype checker()
+{
+	byte me = N - 1; /* never dies: deaths are all spent or it has no DIE */
+	LOCALS;
+	byte d;
+
+	(finished[0] || !alive[0]) && (finished[1] || !alive[1]) && (finished[2] || !alive[2]);
+	atomic {
+		(lockowner == 0 || !alive[lockowner - 1]) ->
+		eod = lockowner != 0;
+		lockowner = N + 1
+	};
+	deaths = MAXDEATH; /* the checker is not killed */
+	if
+	:: eod -> redo()
+	:: else
+	fi;
+	reap();
+	check_list();
+	assert(head == NIL);
+	d = 0;
+	do
+	:: d < N ->
+		assert(!owed[d] || (orphan && orphan_dead == d));
+		assert(told[d] <= 1);
+		d++
+	:: else -> break
+	od;
+dead:
+	skip
+}
+
+init {
+	atomic {
+		alive[0] = true; alive[1] = true; alive[2] = true;
+		run owner(0, KIND0);
+		run owner(1, KIND1);
+		run owner(2, KIND2);
+		run checker()
+	}
+}

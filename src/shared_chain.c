@@ -1,0 +1,779 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Shared chains: a FIFO of entries in shared memory, under a process-shared
+ * robust mutex, linked by offsets from the chain.  Every change to the list
+ * is made with the lock held; an owner learns that its turn came from its
+ * entry's state word, lock-free, and sleeps on it with a shared futex.
+ *
+ * State word (struct compl_chain_shared_entry.state):
+ *
+ *   SLEEPING  the owner sleeps on the word (or is about to)
+ *   READY     the turn has come (set once, with the lock held)
+ *   SEEN      the owner was told that its turn came (set by the owner)
+ *   INHERIT   the turn came from a dead process that had seen its turn,
+ *             not reported yet (cleared by the owner as it reports it)
+ *
+ * Death of a participant.  Every change to the list is one step, described
+ * by the intent record in the chain before its first store to the list and
+ * cleared after its last; each step is idempotent, so a process that gets
+ * EOWNERDEAD from the lock redoes the dead holder's step, from the record,
+ * before anything else.  The turn-giver sets READY with a compare-and-swap
+ * from a state without READY, so a redo never gives a turn twice (nor
+ * reports an inheritance twice).  Entries of dead processes are withdrawn
+ * (unlinked as if cancelled) by whoever takes the lock after noticing that
+ * the owner of the head died: waiters check it every CCHAIN_SHARED_DETECT_MS,
+ * and so does a process that repairs a dead holder's step.
+ *
+ * The stores of a step are atomic, and a compiler barrier keeps them in
+ * program order: a process killed between two of them has made exactly the
+ * first ones visible, since the kernel's exit path (which marks the robust
+ * mutex owner-dead) orders everything the process stored before.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+#include <urcu/arch.h>
+
+#include <cchain/shared.h>
+
+#include "cchain-internal.h"
+
+#define ST_SLEEPING 1u
+#define ST_READY 2u
+#define ST_SEEN 4u
+#define ST_INHERIT 8u
+
+#define CHAIN_MAGIC 0x63636873u /* "cchs" */
+
+enum intent_op {
+	OP_NONE = 0,
+	OP_ADD,    /* link .entry after .prev, as the tail */
+	OP_UNLINK, /* unlink .entry from between .prev and .next; pass the turn */
+};
+
+typedef struct compl_chain_shared chain_t;
+typedef struct compl_chain_shared_entry entry_t;
+
+/* Keep the stores of a step in program order (see above). */
+#define step_barrier() atomic_signal_fence(memory_order_seq_cst)
+
+static entry_t *at(chain_t *chain, int64_t off)
+{
+	return off ? (entry_t *)((char *)chain + off) : NULL;
+}
+
+static int64_t off_of(chain_t *chain, entry_t *e)
+{
+	return e ? (int64_t)((char *)e - (char *)chain) : 0;
+}
+
+/* ---- who we are, and whether others are alive ----------------------------- */
+
+struct identity {
+	pid_t pid;
+	uint64_t start;
+};
+
+/* Written under self_lock, read once self_valid is seen true (acquire). */
+static struct identity self;
+static _Atomic bool self_valid;
+static pthread_mutex_t self_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+/* fork(): the child is another process; it reads its identity anew. */
+static void self_prepare(void)
+{
+	pthread_mutex_lock(&self_lock);
+}
+
+static void self_parent(void)
+{
+	pthread_mutex_unlock(&self_lock);
+}
+
+static void self_forget(void)
+{
+	atomic_store_explicit(&self_valid, false, memory_order_relaxed);
+	pthread_mutex_unlock(&self_lock);
+}
+
+static void self_register(void)
+{
+	pthread_atfork(self_prepare, self_parent, self_forget);
+}
+
+/*
+ * Read the state letter and start time of process @pid.
+ * Return: 0, or ESRCH if there is no such process.
+ */
+static int proc_stat(pid_t pid, char *state, uint64_t *start)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st;
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? ESRCH : errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return ESRCH;
+	buf[n] = '\0';
+	/* pid (comm) state ppid ... starttime is field 22; comm may hold spaces. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return EIO;
+	p += 2;
+	*state = *p;
+	for (i = 3; i < 22; i++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return EIO;
+		p++;
+	}
+	if (sscanf(p, "%llu", &st) != 1)
+		return EIO;
+	*start = st;
+	return 0;
+}
+
+/* This process's identity; reads /proc once per process. */
+static const struct identity *whoami(void)
+{
+	char st;
+
+	if (atomic_load_explicit(&self_valid, memory_order_acquire))
+		return &self;
+	pthread_once(&self_once, self_register);
+	pthread_mutex_lock(&self_lock);
+	if (!atomic_load_explicit(&self_valid, memory_order_relaxed)) {
+		self.pid = getpid();
+		if (proc_stat(self.pid, &st, &self.start))
+			self.start = 0; /* no /proc: process ids alone */
+		atomic_store_explicit(&self_valid, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&self_lock);
+	return &self;
+}
+
+/* Has the process that added @e died (or been reaped and its id reused)? */
+static bool owner_dead(const entry_t *e)
+{
+	pid_t pid = cc_load_relaxed(&e->pid);
+	uint64_t start = cc_load_relaxed(&e->start), now;
+	char st;
+	int err;
+
+	if (pid == whoami()->pid)
+		return false;
+	err = proc_stat(pid, &st, &now);
+	if (err == ESRCH)
+		return true;
+	if (err)
+		return kill(pid, 0) && errno == ESRCH;
+	return st == 'Z' || st == 'X' || st == 'x' || (start && now != start);
+}
+
+/* ---- futexes (shared: the word may be mapped at different addresses) ------ */
+
+static void futex_wake_all(uint32_t *word, int n)
+{
+	if (syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0) < 0 && errno != EFAULT)
+		CC_DIE("futex(FUTEX_WAKE)", errno);
+}
+
+/* Sleep while *@word == @val, for at most @ns. */
+static void futex_sleep(uint32_t *word, uint32_t val, uint64_t ns)
+{
+	struct timespec rel = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+
+	if (syscall(SYS_futex, word, FUTEX_WAIT, val, &rel, NULL, 0) < 0 && errno != EAGAIN &&
+	    errno != EINTR && errno != ETIMEDOUT)
+		CC_DIE("futex(FUTEX_WAIT)", errno);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the steps, each redone from the intent record after a death ---------- */
+
+/*
+ * Give @e the turn (lock held), unless it has it.  @inherit: it comes from
+ * the dead process @dead, which had seen its turn.  Return: whether its
+ * owner sleeps and must be woken once the lock is released.
+ */
+static bool give_turn(entry_t *e, bool inherit, pid_t dead)
+{
+	_Atomic uint32_t *state = CC_ATOMIC(&e->state);
+	uint32_t old = atomic_load_explicit(state, memory_order_relaxed), want;
+
+	if (inherit)
+		cc_store_relaxed(&e->dead, (int32_t)dead);
+	do {
+		if (old & ST_READY)
+			return false;
+		want = old | ST_READY | (inherit ? ST_INHERIT : 0);
+	} while (!atomic_compare_exchange_weak_explicit(state, &old, want, memory_order_acq_rel,
+							memory_order_relaxed));
+	return old & ST_SLEEPING;
+}
+
+static void set_intent(chain_t *chain, uint32_t op, entry_t *e, int64_t prev, int64_t next,
+		       bool inherit, pid_t dead, uint64_t seq)
+{
+	struct compl_chain_shared_intent *in = &chain->intent;
+
+	cc_store_relaxed(&in->entry, off_of(chain, e));
+	cc_store_relaxed(&in->prev, prev);
+	cc_store_relaxed(&in->next, next);
+	cc_store_relaxed(&in->inherit, (uint32_t)inherit);
+	cc_store_relaxed(&in->dead, (int32_t)dead);
+	cc_store_relaxed(&in->seq, seq);
+	step_barrier();
+	cc_store_relaxed(&in->op, op);
+	step_barrier();
+}
+
+static void clear_intent(chain_t *chain)
+{
+	step_barrier();
+	cc_store_relaxed(&chain->intent.op, (uint32_t)OP_NONE);
+	step_barrier();
+}
+
+/* OP_ADD: link @e after @prev (lock held).  Return: whether to wake @e's owner. */
+static bool do_add(chain_t *chain, entry_t *e, int64_t prev, bool inherit, pid_t dead,
+		   uint64_t seq)
+{
+	int64_t off = off_of(chain, e);
+
+	cc_store_relaxed(&e->chain, -off);
+	cc_store_relaxed(&e->prev, prev);
+	cc_store_relaxed(&e->next, (int64_t)0);
+	cc_store_release(&e->seq, seq); /* pending from here on */
+	if (prev)
+		cc_store_relaxed(&at(chain, prev)->next, off);
+	cc_store_relaxed(&chain->tail, off);
+	cc_store_relaxed(&chain->seq, seq);
+	if (!prev) {
+		cc_store_relaxed(&chain->orphan, 0u);
+		cc_store_release(&chain->head, off);
+		return give_turn(e, inherit, dead);
+	}
+	return false;
+}
+
+/*
+ * The head left (lock held): move the flush generation on, waking the
+ * flushers if one announced that it sleeps (bit 0).  A flusher that died
+ * asleep costs one needless wake-up.
+ */
+static void head_moved(chain_t *chain)
+{
+	_Atomic uint32_t *gen = CC_ATOMIC(&chain->gen);
+	uint32_t old = atomic_load_explicit(gen, memory_order_relaxed);
+
+	while (!atomic_compare_exchange_weak_explicit(gen, &old, (old + 2) & ~1u,
+						      memory_order_release, memory_order_relaxed))
+		;
+	if (old & 1)
+		futex_wake_all(&chain->gen, INT_MAX);
+}
+
+/*
+ * OP_UNLINK: take @e out from between @prev and @next (lock held); if it was
+ * the head, pass the turn to @next, or, if the chain empties and @inherit,
+ * leave it to the next entry added.  Clearing @e's sequence number (it is
+ * no longer pending) is the last access to @e: redone, it writes only an
+ * entry that still holds @seq.
+ * Return: the entry whose owner must be woken once the lock is released.
+ */
+static entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64_t next,
+			  bool inherit, pid_t dead, uint64_t seq)
+{
+	entry_t *n = at(chain, next), *wake = NULL;
+	uint64_t held = seq;
+
+	if (prev)
+		cc_store_relaxed(&at(chain, prev)->next, next);
+	else
+		cc_store_release(&chain->head, next);
+	if (n)
+		cc_store_relaxed(&n->prev, prev);
+	else
+		cc_store_relaxed(&chain->tail, prev);
+	step_barrier();
+	/*
+	 * Not pending from here on, before the turn passes (so a successor's
+	 * turn never sees it pending): the last access to @e.
+	 */
+	atomic_compare_exchange_strong_explicit(CC_ATOMIC(&e->seq), &held, (uint64_t)0,
+						memory_order_release, memory_order_relaxed);
+	step_barrier();
+	if (!prev) {
+		if (n && give_turn(n, inherit, dead))
+			wake = n;
+		if (!n && inherit) {
+			cc_store_relaxed(&chain->orphan_dead, (int32_t)dead);
+			cc_store_relaxed(&chain->orphan, 1u);
+		}
+		head_moved(chain);
+	}
+	return wake;
+}
+
+/* Unlink @e with an intent record (lock held).  Return: as do_unlink(). */
+static entry_t *unlink_entry(chain_t *chain, entry_t *e, bool inherit, pid_t dead)
+{
+	int64_t prev = cc_load_relaxed(&e->prev), next = cc_load_relaxed(&e->next);
+	uint64_t seq = cc_load_relaxed(&e->seq);
+	entry_t *wake;
+
+	set_intent(chain, OP_UNLINK, e, prev, next, inherit, dead, seq);
+	wake = do_unlink(chain, e, prev, next, inherit, dead, seq);
+	clear_intent(chain);
+	return wake;
+}
+
+/* The lock's holder died: finish its step (lock held). */
+static entry_t *redo(chain_t *chain)
+{
+	struct compl_chain_shared_intent *in = &chain->intent;
+	uint32_t op = cc_load_relaxed(&in->op);
+	entry_t *e = at(chain, cc_load_relaxed(&in->entry)), *wake = NULL;
+	bool inherit = cc_load_relaxed(&in->inherit);
+	pid_t dead = cc_load_relaxed(&in->dead);
+
+	if (op == OP_ADD) {
+		if (do_add(chain, e, cc_load_relaxed(&in->prev), inherit, dead,
+			   cc_load_relaxed(&in->seq)))
+			wake = e;
+	} else if (op == OP_UNLINK) {
+		wake = do_unlink(chain, e, cc_load_relaxed(&in->prev), cc_load_relaxed(&in->next),
+				 inherit, dead, cc_load_relaxed(&in->seq));
+	}
+	clear_intent(chain);
+	return wake;
+}
+
+/*
+ * Withdraw the entries of dead processes (lock held).  A dead head that had
+ * seen its turn passes it on with a report; so does a dead head that had
+ * inherited one and not reported it.  Return: the number withdrawn; in
+ * *@wake the owner to wake once the lock is released.
+ */
+static unsigned int reap_locked(chain_t *chain, entry_t **wake)
+{
+	entry_t *e = at(chain, cc_load_relaxed(&chain->head)), *next, *w;
+	pid_t live[8], gone[8];
+	unsigned int nlive = 0, ngone = 0, n = 0, i;
+
+	for (; e; e = next) {
+		pid_t pid = cc_load_relaxed(&e->pid);
+		bool dead = false, known = false;
+
+		next = at(chain, cc_load_relaxed(&e->next));
+		for (i = 0; i < nlive && !known; i++)
+			known = live[i] == pid;
+		for (i = 0; i < ngone && !known; i++)
+			known = dead = gone[i] == pid;
+		if (!known) {
+			dead = owner_dead(e);
+			if (dead && ngone < 8)
+				gone[ngone++] = pid;
+			else if (!dead && nlive < 8)
+				live[nlive++] = pid;
+		}
+		if (dead) {
+			uint32_t s = cc_load_relaxed(&e->state);
+			bool head = !cc_load_relaxed(&e->prev);
+			bool inherit = head && (s & (ST_SEEN | ST_INHERIT));
+
+			w = unlink_entry(chain, e, inherit, s & ST_INHERIT && !(s & ST_SEEN) ?
+							    cc_load_relaxed(&e->dead) : pid);
+			if (w)
+				*wake = w;
+			n++;
+		}
+	}
+	return n;
+}
+
+static void lock(chain_t *chain, entry_t **wake)
+{
+	int err = pthread_mutex_lock(&chain->lock);
+
+	if (err == EOWNERDEAD) {
+		entry_t *w = redo(chain);
+
+		if (w)
+			*wake = w;
+		reap_locked(chain, wake);
+		err = pthread_mutex_consistent(&chain->lock);
+	}
+	if (err)
+		CC_DIE("pthread_mutex_lock", err);
+}
+
+/* Release the lock, then wake @wake's owner (named, never dereferenced). */
+static void unlock(chain_t *chain, entry_t *wake)
+{
+	int err = pthread_mutex_unlock(&chain->lock);
+
+	if (err)
+		CC_DIE("pthread_mutex_unlock", err);
+	if (wake)
+		futex_wake_all(&wake->state, 1);
+}
+
+/* ---- the operations -------------------------------------------------------- */
+
+int compl_chain_shared_init(chain_t *chain)
+{
+	pthread_mutexattr_t attr;
+	int err;
+
+	memset(chain, 0, sizeof(*chain));
+	err = pthread_mutexattr_init(&attr);
+	if (err)
+		return err;
+	err = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	if (!err)
+		err = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+	if (!err)
+		err = pthread_mutex_init(&chain->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if (!err)
+		atomic_store_explicit(CC_ATOMIC(&chain->magic), CHAIN_MAGIC, memory_order_release);
+	return err;
+}
+
+int compl_chain_shared_destroy(chain_t *chain)
+{
+	entry_t *wake = NULL;
+	int err;
+
+	lock(chain, &wake);
+	reap_locked(chain, &wake);
+	if (cc_load_relaxed(&chain->head)) {
+		unlock(chain, wake);
+		cchain__misuse(__func__, "chain has entries of live processes");
+		return EBUSY;
+	}
+	unlock(chain, wake);
+	cc_store_relaxed(&chain->magic, 0u);
+	err = pthread_mutex_destroy(&chain->lock);
+	if (err)
+		CC_DIE("pthread_mutex_destroy", err);
+	return 0;
+}
+
+uint64_t compl_chain_shared_add(chain_t *chain, entry_t *entry)
+{
+	const struct identity *me = whoami();
+	entry_t *wake = NULL;
+	int64_t tail;
+	uint64_t seq;
+	bool inherit;
+	pid_t dead;
+
+	if (cc_load_acquire(&entry->seq)) {
+		cchain__misuse(__func__, "entry is already pending");
+		return 0;
+	}
+	/* Not yet in the chain: nobody else reads these until it is linked. */
+	cc_store_relaxed(&entry->pid, (int32_t)me->pid);
+	cc_store_relaxed(&entry->start, me->start);
+	cc_store_relaxed(&entry->dead, 0);
+	cc_store_relaxed(&entry->state, 0u);
+	lock(chain, &wake);
+	tail = cc_load_relaxed(&chain->tail);
+	seq = cc_load_relaxed(&chain->seq) + 1;
+	inherit = !tail && cc_load_relaxed(&chain->orphan);
+	dead = inherit ? cc_load_relaxed(&chain->orphan_dead) : 0;
+	set_intent(chain, OP_ADD, entry, tail, 0, inherit, dead, seq);
+	do_add(chain, entry, tail, inherit, dead, seq);
+	clear_intent(chain);
+	unlock(chain, wake);
+	return seq;
+}
+
+/* The entry's chain, or NULL after reporting misuse on behalf of @func. */
+static chain_t *owned_chain(const entry_t *entry, const char *func)
+{
+	int64_t delta;
+
+	if (!cc_load_acquire(&entry->seq)) {
+		cchain__misuse(func, "entry is not pending (never added, already completed, "
+				     "cancelled, or withdrawn with its dead owner)");
+		return NULL;
+	}
+	if (cc_load_relaxed(&entry->pid) != whoami()->pid) {
+		cchain__misuse(func, "entry belongs to another process");
+		return NULL;
+	}
+	delta = cc_load_relaxed(&entry->chain);
+	return (chain_t *)((char *)entry + delta);
+}
+
+/*
+ * The turn has come (state @s has READY): mark it seen and report an
+ * inheritance once.  Return: 0 or EOWNERDEAD.
+ */
+static int took_turn(entry_t *e, uint32_t s)
+{
+	_Atomic uint32_t *state = CC_ATOMIC(&e->state);
+
+	if ((s & (ST_SEEN | ST_INHERIT)) == ST_SEEN)
+		return 0;
+	s = atomic_fetch_or_explicit(state, ST_SEEN, memory_order_acquire);
+	if (!(s & ST_INHERIT))
+		return 0;
+	atomic_fetch_and_explicit(state, ~ST_INHERIT, memory_order_relaxed);
+	return EOWNERDEAD;
+}
+
+/* Spin for up to 20 us before sleeping when another CPU may hand the turn over. */
+static bool spin_for(const uint32_t *word, uint32_t mask)
+{
+	static _Atomic long ncpus;
+	long ncpu = atomic_load_explicit(&ncpus, memory_order_relaxed);
+	uint64_t start;
+	int i;
+
+	if (!ncpu) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		atomic_store_explicit(&ncpus, ncpu, memory_order_relaxed);
+	}
+	if (ncpu < 2)
+		return false;
+	start = mono_ns();
+	do {
+		for (i = 0; i < 64; i++) {
+			if (atomic_load_explicit(CC_ATOMIC(word), memory_order_acquire) & mask)
+				return true;
+			caa_cpu_relax();
+		}
+	} while (mono_ns() - start < 20000);
+	return false;
+}
+
+/*
+ * Is the turn stuck with a dead process?  Take the lock (which finishes a
+ * dead holder's step) and withdraw the dead if the head's owner died.
+ */
+static void check_turn(chain_t *chain)
+{
+	entry_t *wake = NULL, *head;
+
+	lock(chain, &wake);
+	head = at(chain, cc_load_relaxed(&chain->head));
+	if (head && owner_dead(head))
+		reap_locked(chain, &wake);
+	unlock(chain, wake);
+}
+
+/* Wait for @e's turn until @deadline (0: none).  Return: 0, EOWNERDEAD or ETIMEDOUT. */
+static int await_turn(chain_t *chain, entry_t *e, uint64_t deadline)
+{
+	_Atomic uint32_t *state = CC_ATOMIC(&e->state);
+	uint64_t now, tick = (uint64_t)CCHAIN_SHARED_DETECT_MS * 1000000u, next_check;
+	uint32_t s;
+
+	s = atomic_load_explicit(state, memory_order_acquire);
+	if (s & ST_READY)
+		return took_turn(e, s);
+	if (spin_for(&e->state, ST_READY))
+		return took_turn(e, atomic_load_explicit(state, memory_order_acquire));
+	now = mono_ns();
+	next_check = now + tick;
+	for (;;) {
+		uint64_t until = next_check;
+
+		s = atomic_fetch_or_explicit(state, ST_SLEEPING, memory_order_acquire);
+		if (s & ST_READY)
+			return took_turn(e, s);
+		if (deadline && deadline < until)
+			until = deadline;
+		if (until > now)
+			futex_sleep(&e->state, s | ST_SLEEPING, until - now);
+		s = atomic_load_explicit(state, memory_order_acquire);
+		if (s & ST_READY)
+			return took_turn(e, s);
+		now = mono_ns();
+		if (deadline && now >= deadline)
+			break;
+		if (now >= next_check) {
+			check_turn(chain);
+			now = mono_ns();
+			next_check = now + tick;
+		}
+	}
+	/* The SLEEPING mark stays: at worst, one needless FUTEX_WAKE later. */
+	s = atomic_load_explicit(state, memory_order_acquire);
+	return s & ST_READY ? took_turn(e, s) : ETIMEDOUT;
+}
+
+int compl_chain_shared_wait(entry_t *entry)
+{
+	chain_t *chain = owned_chain(entry, __func__);
+
+	return chain ? await_turn(chain, entry, 0) : EINVAL;
+}
+
+int compl_chain_shared_try_wait(entry_t *entry)
+{
+	uint32_t s;
+
+	if (!owned_chain(entry, __func__))
+		return EINVAL;
+	s = cc_load_acquire(&entry->state);
+	return s & ST_READY ? took_turn(entry, s) : EBUSY;
+}
+
+int compl_chain_shared_wait_timeout(entry_t *entry, uint64_t timeout_ns)
+{
+	chain_t *chain = owned_chain(entry, __func__);
+	uint32_t s;
+	uint64_t deadline;
+
+	if (!chain)
+		return EINVAL;
+	s = cc_load_acquire(&entry->state);
+	if (s & ST_READY)
+		return took_turn(entry, s);
+	if (!timeout_ns)
+		return ETIMEDOUT;
+	deadline = mono_ns();
+	/* Saturate: a timeout of centuries means none. */
+	deadline = timeout_ns > UINT64_MAX - deadline ? 0 : deadline + timeout_ns;
+	return await_turn(chain, entry, deadline);
+}
+
+int compl_chain_shared_complete(entry_t *entry)
+{
+	chain_t *chain = owned_chain(entry, __func__);
+	entry_t *wake = NULL, *w;
+	int ret;
+
+	if (!chain)
+		return EINVAL;
+	ret = await_turn(chain, entry, 0);
+	lock(chain, &wake);
+	w = unlink_entry(chain, entry, false, 0);
+	unlock(chain, w ? w : wake);
+	if (w && wake && wake != w)
+		futex_wake_all(&wake->state, 1);
+	return ret;
+}
+
+int compl_chain_shared_cancel(entry_t *entry)
+{
+	chain_t *chain = owned_chain(entry, __func__);
+	entry_t *wake = NULL, *w;
+	uint32_t s;
+
+	if (!chain)
+		return EINVAL;
+	lock(chain, &wake);
+	s = cc_load_relaxed(&entry->state);
+	/* An inherited turn never reported passes on with its report. */
+	w = unlink_entry(chain, entry, s & ST_INHERIT && !cc_load_relaxed(&entry->prev),
+			 cc_load_relaxed(&entry->dead));
+	unlock(chain, w ? w : wake);
+	if (w && wake && wake != w)
+		futex_wake_all(&wake->state, 1);
+	return 0;
+}
+
+bool compl_chain_shared_pending(const entry_t *entry)
+{
+	return cc_load_acquire(&entry->seq) != 0;
+}
+
+bool compl_chain_shared_empty(chain_t *chain)
+{
+	return cc_load_acquire(&chain->head) == 0;
+}
+
+unsigned int compl_chain_shared_reap(chain_t *chain)
+{
+	entry_t *wake = NULL;
+	unsigned int n;
+
+	lock(chain, &wake);
+	n = reap_locked(chain, &wake);
+	unlock(chain, wake);
+	return n;
+}
+
+pid_t compl_chain_shared_inherited_from(const entry_t *entry)
+{
+	return cc_load_relaxed(&entry->dead);
+}
+
+/* Has every entry with a sequence number up to @seq left?  Lock held. */
+static bool flushed(chain_t *chain, uint64_t seq)
+{
+	entry_t *head = at(chain, cc_load_relaxed(&chain->head));
+
+	return !head || cc_load_relaxed(&head->seq) > seq;
+}
+
+void compl_chain_shared_flush(chain_t *chain)
+{
+	uint64_t tick = (uint64_t)CCHAIN_SHARED_DETECT_MS * 1000000u, start;
+	entry_t *wake = NULL;
+	uint32_t gen;
+	uint64_t seq;
+	bool done;
+
+	lock(chain, &wake);
+	seq = cc_load_relaxed(&chain->seq);
+	done = flushed(chain, seq);
+	gen = cc_load_relaxed(&chain->gen);
+	unlock(chain, wake);
+	if (done)
+		return;
+	start = mono_ns();
+	for (;;) {
+		/* gen moves on whenever the head leaves; recheck under the lock. */
+		uint32_t cur = gen;
+
+		if (atomic_compare_exchange_strong(CC_ATOMIC(&chain->gen), &cur, gen | 1u) ||
+		    cur == (gen | 1u))
+			futex_sleep(&chain->gen, gen | 1u, tick);
+		wake = NULL;
+		lock(chain, &wake);
+		if (mono_ns() - start >= tick) {
+			entry_t *head = at(chain, cc_load_relaxed(&chain->head));
+
+			if (head && owner_dead(head))
+				reap_locked(chain, &wake);
+			start = mono_ns();
+		}
+		done = flushed(chain, seq);
+		gen = cc_load_relaxed(&chain->gen);
+		unlock(chain, wake);
+		if (done)
+			return;
+	}
+}

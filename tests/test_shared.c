@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Shared chains (src/shared_chain.c) across processes: every operation,
+ * with peers that inherit the region across fork() and with peers that map
+ * it themselves, at another address, after exec() (the memfd passed over a
+ * UNIX socket); the death of a participant at the instants that matter;
+ * and what fork() does to a private chain with a pending entry.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cchain/cchain.h>
+
+#include "util.h"
+#include "misuse-recorder.h"
+#include "shared-region.h"
+
+#define NPEERS 4
+#define ORDER_ITERS 200
+
+struct region {
+	struct compl_chain_shared chain;
+	struct compl_chain_shared_entry e[16];
+	_Atomic uint32_t step;
+	_Atomic uint32_t nlog;
+	_Atomic int errors;
+	_Atomic int peer_misuse;
+	_Atomic uintptr_t peer_base;
+	uint64_t log[NPEERS * ORDER_ITERS + 16];
+	uint64_t data; /* plain: written in a turn, read in the next */
+};
+
+static const char *self_exe;
+static struct region *R;
+static int region_fd;
+static enum sr_mode mode;
+
+enum role {
+	ROLE_ORDER,
+	ROLE_SEMANTICS,
+	ROLE_CANCEL_MIDDLE,
+	ROLE_FLUSHED,
+	ROLE_MISUSE,
+	ROLE_HOLD_SEEN,
+	ROLE_WAIT_BEHIND,
+	ROLE_HOLD_UNSEEN,
+	ROLE_CHURN,
+};
+
+#define PEER_CHECK(cond)                                                              \
+	do {                                                                          \
+		if (!(cond)) {                                                        \
+			fprintf(stderr, "%s:%d: [peer %d] check failed: %s\n", __FILE__, \
+				__LINE__, (int)getpid(), #cond);                      \
+			atomic_fetch_add(&r->errors, 1);                              \
+		}                                                                     \
+	} while (0)
+
+static void peer_misuse(const char *func, const char *msg)
+{
+	(void)func;
+	(void)msg;
+	atomic_fetch_add(&R->peer_misuse, 1);
+}
+
+/* Each peer's part of a scenario; @arg is the peer's index. */
+static void run_role(void *region, int role, long arg)
+{
+	struct region *r = region;
+	struct compl_chain_shared_entry *e = &r->e[arg];
+	uint64_t seed = (uint64_t)getpid() * 2654435761u, seq, t0;
+	int i, rc;
+
+	R = r;
+	atomic_store(&r->peer_base, (uintptr_t)region);
+	switch (role) {
+	case ROLE_ORDER:
+		/* Add, work a random while, take the turn: the log follows seq. */
+		for (i = 0; i < ORDER_ITERS; i++) {
+			seq = compl_chain_shared_add(&r->chain, e);
+			PEER_CHECK(seq > 0);
+			sr_sleep_us(rnd_next(&seed) % 200);
+			PEER_CHECK(compl_chain_shared_wait(e) == 0);
+			/* The previous holder's plain write is visible (acquire). */
+			if (r->nlog)
+				PEER_CHECK(r->data == r->log[r->nlog - 1]);
+			r->data = seq;
+			r->log[atomic_fetch_add(&r->nlog, 1)] = seq;
+			PEER_CHECK(compl_chain_shared_complete(e) == 0);
+			PEER_CHECK(!compl_chain_shared_pending(e));
+		}
+		break;
+	case ROLE_SEMANTICS:
+		sr_await(&r->step, 1); /* the parent holds the turn with e[0] */
+		PEER_CHECK(compl_chain_shared_add(&r->chain, e) == 2);
+		PEER_CHECK(compl_chain_shared_pending(e));
+		PEER_CHECK(!compl_chain_shared_empty(&r->chain));
+		PEER_CHECK(compl_chain_shared_try_wait(e) == EBUSY);
+		PEER_CHECK(compl_chain_shared_wait_timeout(e, 0) == ETIMEDOUT);
+		t0 = sr_now_ns();
+		PEER_CHECK(compl_chain_shared_wait_timeout(e, 30 * MS) == ETIMEDOUT);
+		PEER_CHECK(sr_now_ns() - t0 >= 30 * MS);
+		atomic_store(&r->step, 2);
+		PEER_CHECK(compl_chain_shared_wait(e) == 0);
+		PEER_CHECK(r->data == 42);
+		PEER_CHECK(compl_chain_shared_try_wait(e) == 0);
+		PEER_CHECK(compl_chain_shared_wait_timeout(e, 0) == 0);
+		PEER_CHECK(compl_chain_shared_complete(e) == 0);
+		PEER_CHECK(!compl_chain_shared_pending(e));
+		PEER_CHECK(compl_chain_shared_empty(&r->chain));
+		break;
+	case ROLE_CANCEL_MIDDLE:
+		sr_await(&r->step, 1);
+		compl_chain_shared_add(&r->chain, e);
+		atomic_store(&r->step, 2);
+		sr_await(&r->step, 3); /* the parent added behind us */
+		PEER_CHECK(compl_chain_shared_cancel(e) == 0);
+		PEER_CHECK(!compl_chain_shared_pending(e));
+		atomic_store(&r->step, 4);
+		break;
+	case ROLE_FLUSHED:
+		compl_chain_shared_add(&r->chain, e);
+		atomic_store(&r->step, 1);
+		sr_sleep_us(50000);
+		r->data = 7;
+		PEER_CHECK(compl_chain_shared_complete(e) == 0);
+		break;
+	case ROLE_MISUSE:
+		/* e[0] is the parent's pending entry, e[1] was never added. */
+		cchain_set_misuse_handler(peer_misuse);
+		PEER_CHECK(compl_chain_shared_complete(&r->e[0]) == EINVAL);
+		PEER_CHECK(compl_chain_shared_cancel(&r->e[0]) == EINVAL);
+		PEER_CHECK(compl_chain_shared_wait(&r->e[0]) == EINVAL);
+		PEER_CHECK(compl_chain_shared_try_wait(&r->e[0]) == EINVAL);
+		PEER_CHECK(compl_chain_shared_wait(&r->e[1]) == EINVAL);
+		PEER_CHECK(compl_chain_shared_add(&r->chain, &r->e[0]) == 0);
+		PEER_CHECK(compl_chain_shared_pending(&r->e[0]));
+		break;
+	case ROLE_HOLD_SEEN:
+		/* Takes the turn, is told so, and is killed while holding it. */
+		compl_chain_shared_add(&r->chain, e);
+		PEER_CHECK(compl_chain_shared_wait(e) == 0);
+		atomic_store(&r->step, 1);
+		for (;;)
+			pause();
+	case ROLE_WAIT_BEHIND:
+		compl_chain_shared_add(&r->chain, e);
+		atomic_store(&r->step, 2);
+		rc = compl_chain_shared_wait(e);
+		PEER_CHECK(!"the peer is killed before its turn");
+		(void)rc;
+		break;
+	case ROLE_HOLD_UNSEEN:
+		/* Gets the turn (the chain is empty) but never looks. */
+		compl_chain_shared_add(&r->chain, e);
+		atomic_store(&r->step, 1);
+		for (;;)
+			pause();
+	case ROLE_CHURN:
+		/* Every call, back to back, until killed. */
+		for (i = 0;; i++) {
+			compl_chain_shared_add(&r->chain, &r->e[4]);
+			compl_chain_shared_add(&r->chain, &r->e[5]);
+			if (i & 1)
+				compl_chain_shared_cancel(&r->e[5]);
+			compl_chain_shared_complete(&r->e[4]);
+			if (!(i & 1))
+				compl_chain_shared_complete(&r->e[5]);
+			atomic_store(&r->step, 1);
+		}
+	}
+	exit(atomic_load(&r->errors) ? 1 : 0);
+}
+
+static pid_t spawn(int role, long arg)
+{
+	return sr_spawn(mode, self_exe, R, region_fd, sizeof(*R), run_role, role, arg);
+}
+
+static int setup_region(void **state)
+{
+	mode = (enum sr_mode)(uintptr_t)*state;
+	memset(R, 0, sizeof(*R));
+	assert_int_equal(compl_chain_shared_init(&R->chain), 0);
+	return setup_recorder(state);
+}
+
+static int teardown_region(void **state)
+{
+	assert_int_equal(atomic_load(&R->errors), 0);
+	if (mode == SR_MAPPED && atomic_load(&R->peer_base))
+		assert_true(atomic_load(&R->peer_base) != (uintptr_t)R);
+	assert_int_equal(compl_chain_shared_destroy(&R->chain), 0);
+	return restore_default(state);
+}
+
+/* Four processes, 200 turns each: turns follow the sequence numbers. */
+static void test_order(void **state)
+{
+	pid_t pid[NPEERS];
+	uint32_t i, n;
+
+	(void)state;
+	for (i = 0; i < NPEERS; i++)
+		pid[i] = spawn(ROLE_ORDER, i);
+	for (i = 0; i < NPEERS; i++)
+		assert_int_equal(sr_reap(pid[i]), 0);
+	n = atomic_load(&R->nlog);
+	assert_int_equal(n, NPEERS * ORDER_ITERS);
+	for (i = 0; i < n; i++)
+		assert_int_equal(R->log[i], i + 1);
+	assert_true(compl_chain_shared_empty(&R->chain));
+}
+
+/* try_wait, wait_timeout, pending, empty and the handover, between two processes. */
+static void test_semantics(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0];
+	pid_t pid;
+
+	(void)state;
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_false(compl_chain_shared_pending(a));
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	assert_int_equal(compl_chain_shared_try_wait(a), 0);
+	pid = spawn(ROLE_SEMANTICS, 1);
+	atomic_store(&R->step, 1);
+	sr_await(&R->step, 2);
+	sr_sleep_us(20000); /* let the peer fall asleep */
+	R->data = 42;
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	assert_int_equal(sr_reap(pid), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+}
+
+/* A peer cancels its entry between two of ours: our second keeps its place. */
+static void test_cancel_middle(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *c = &R->e[2];
+	pid_t pid;
+
+	(void)state;
+	compl_chain_shared_add(&R->chain, a);
+	pid = spawn(ROLE_CANCEL_MIDDLE, 1);
+	atomic_store(&R->step, 1);
+	sr_await(&R->step, 2);
+	assert_int_equal(compl_chain_shared_add(&R->chain, c), 3);
+	atomic_store(&R->step, 3);
+	sr_await(&R->step, 4);
+	assert_int_equal(compl_chain_shared_try_wait(c), EBUSY);
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	assert_int_equal(compl_chain_shared_try_wait(c), 0);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_int_equal(sr_reap(pid), 0);
+}
+
+/* flush waits for a peer's entry, and sees what its owner did. */
+static void test_flush(void **state)
+{
+	uint64_t t0;
+	pid_t pid;
+
+	(void)state;
+	compl_chain_shared_flush(&R->chain); /* empty: returns at once */
+	pid = spawn(ROLE_FLUSHED, 1);
+	sr_await(&R->step, 1);
+	t0 = now_ns();
+	compl_chain_shared_flush(&R->chain);
+	assert_true(now_ns() - t0 >= 30 * MS);
+	assert_int_equal(R->data, 7);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(sr_reap(pid), 0);
+}
+
+/* Another process's entry, and never-added ones, are misuse. */
+static void test_misuse(void **state)
+{
+	pid_t pid;
+
+	(void)state;
+	compl_chain_shared_add(&R->chain, &R->e[0]);
+	pid = spawn(ROLE_MISUSE, 1);
+	assert_int_equal(sr_reap(pid), 0);
+	assert_int_equal(atomic_load(&R->peer_misuse), 6);
+	assert_int_equal(compl_chain_shared_add(&R->chain, &R->e[0]), 0);
+	assert_int_equal(misuse_count, 1);
+	/* A live process's entry: destroy refuses, the chain stays usable. */
+	assert_int_equal(compl_chain_shared_destroy(&R->chain), EBUSY);
+	assert_int_equal(misuse_count, 2);
+	assert_int_equal(compl_chain_shared_complete(&R->e[0]), 0);
+	assert_int_equal(compl_chain_shared_complete(&R->e[0]), EINVAL);
+	assert_int_equal(misuse_count, 3);
+}
+
+/*
+ * Killed while it holds a turn it was told of: our next entry inherits it,
+ * is told once, with the dead process's id, within the detection time.
+ * The dead process stays a zombie meanwhile (not waited for).
+ */
+static void test_dead_holder(void **state)
+{
+	struct compl_chain_shared_entry *c = &R->e[2];
+	uint64_t t0, dt;
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(ROLE_HOLD_SEEN, 1);
+	sr_await(&R->step, 1);
+	compl_chain_shared_add(&R->chain, c);
+	assert_int_equal(compl_chain_shared_try_wait(c), EBUSY);
+	t0 = now_ns();
+	kill(pid, SIGKILL);
+	assert_int_equal(compl_chain_shared_wait(c), EOWNERDEAD);
+	dt = now_ns() - t0;
+	assert_int_equal(compl_chain_shared_inherited_from(c), pid);
+	assert_false(compl_chain_shared_pending(&R->e[1]));
+	assert_int_equal(compl_chain_shared_wait(c), 0);
+	assert_int_equal(compl_chain_shared_try_wait(c), 0);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	printf("# dead holder detected after %.1f ms\n", (double)dt / 1e6);
+	assert_true(dt < 1000 * MS); /* 20 ms plus scheduling: loose on a shared machine */
+}
+
+/* Killed while it waits in the middle: withdrawn, nobody told. */
+static void test_dead_waiter(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *c = &R->e[2];
+	pid_t pid;
+
+	(void)state;
+	compl_chain_shared_add(&R->chain, a);
+	pid = spawn(ROLE_WAIT_BEHIND, 1);
+	sr_await(&R->step, 2);
+	assert_int_equal(compl_chain_shared_add(&R->chain, c), 3);
+	sr_sleep_us(10000);
+	kill(pid, SIGKILL);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	assert_int_equal(compl_chain_shared_complete(a), 0); /* the turn goes to the dead */
+	assert_int_equal(compl_chain_shared_wait(c), 0);
+	assert_int_equal(compl_chain_shared_inherited_from(c), 0);
+	assert_false(compl_chain_shared_pending(&R->e[1]));
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+}
+
+/* Killed holding a turn it never looked at: the next owner is not told. */
+static void test_dead_unseen(void **state)
+{
+	struct compl_chain_shared_entry *c = &R->e[2];
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(ROLE_HOLD_UNSEEN, 1);
+	sr_await(&R->step, 1);
+	compl_chain_shared_add(&R->chain, c);
+	kill(pid, SIGKILL);
+	assert_int_equal(compl_chain_shared_wait(c), 0);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+}
+
+/*
+ * Killed holding a seen turn with nobody behind: a supervisor's reap
+ * withdraws it, and the next entry added inherits the turn.
+ */
+static void test_dead_orphan(void **state)
+{
+	struct compl_chain_shared_entry *c = &R->e[2];
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(ROLE_HOLD_SEEN, 1);
+	sr_await(&R->step, 1);
+	kill(pid, SIGKILL);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	assert_false(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	compl_chain_shared_add(&R->chain, c);
+	assert_int_equal(compl_chain_shared_try_wait(c), EOWNERDEAD);
+	assert_int_equal(compl_chain_shared_inherited_from(c), pid);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	compl_chain_shared_add(&R->chain, c);
+	assert_int_equal(compl_chain_shared_complete(c), 0); /* told once only */
+}
+
+/*
+ * Killed at random instants inside every call, the chain's lock included:
+ * each time, the chain serves our next entry within a bounded time.
+ */
+static void test_dead_anywhere(void **state)
+{
+	struct compl_chain_shared_entry *c = &R->e[2];
+	uint64_t seed = 12345, worst = 0;
+	unsigned int round, told = 0, rounds = (unsigned int)test_scale(300);
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	for (round = 0; round < rounds; round++) {
+		uint64_t t0;
+
+		atomic_store(&R->step, 0);
+		pid = spawn(ROLE_CHURN, 4);
+		sr_await(&R->step, 1);
+		sr_sleep_us(rnd_next(&seed) % 300);
+		kill(pid, SIGKILL);
+		t0 = now_ns();
+		compl_chain_shared_add(&R->chain, c);
+		rc = compl_chain_shared_wait_timeout(c, 5000 * MS);
+		assert_true(rc == 0 || rc == EOWNERDEAD);
+		told += rc == EOWNERDEAD;
+		if (now_ns() - t0 > worst)
+			worst = now_ns() - t0;
+		assert_int_equal(compl_chain_shared_complete(c), 0);
+		assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+		compl_chain_shared_reap(&R->chain);
+		assert_true(compl_chain_shared_empty(&R->chain));
+		assert_false(compl_chain_shared_pending(&R->e[4]));
+		assert_false(compl_chain_shared_pending(&R->e[5]));
+	}
+	printf("# %u kills, %u inherited turns reported, slowest recovery %.1f ms\n", rounds,
+	       told, (double)worst / 1e6);
+}
+
+/*
+ * fork() of a process with a pending entry in a private chain: the child
+ * has a copy of the chain, independent of the parent's.  What the child
+ * does with its copy (here: complete the inherited entry) changes nothing
+ * in the parent.
+ */
+static void test_private_fork(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+	pid_t pid;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ok = compl_chain_try_wait(&a) && !compl_chain_try_wait(&b);
+
+		compl_chain_complete(&a);
+		ok = ok && !compl_chain_pending(&a) && compl_chain_try_wait(&b);
+		compl_chain_complete(&b);
+		ok = ok && compl_chain_empty(&chain);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(sr_reap(pid), 0);
+	assert_true(compl_chain_pending(&a));
+	assert_false(compl_chain_try_wait(&b));
+	assert_false(compl_chain_empty(&chain));
+	compl_chain_complete(&a);
+	assert_true(compl_chain_try_wait(&b));
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+}
+
+#define BOTH(fn)                                                                               \
+	cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,           \
+						 (void *)(uintptr_t)SR_FORK),                 \
+		cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,   \
+							 (void *)(uintptr_t)SR_MAPPED)
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		BOTH(test_order),	  BOTH(test_semantics),	  BOTH(test_cancel_middle),
+		BOTH(test_flush),	  BOTH(test_misuse),	  BOTH(test_dead_holder),
+		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
+		BOTH(test_dead_anywhere),
+		cmocka_unit_test(test_private_fork),
+	};
+
+	if (argc == 6 && !strcmp(argv[1], "--peer"))
+		return sr_peer_main(argv, sizeof(*R), run_role);
+	self_exe = sr_self_exe();
+	R = sr_create(sizeof(*R), &region_fd);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
