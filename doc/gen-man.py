@@ -109,15 +109,26 @@ def wrap_call(text, width=CODE_WIDTH, macro=False):
     definition, broken at spaces with backslash continuations."""
     if len(text) <= width:
         return text
-    words = text.split(" ") if macro else re.split(r"(?<=,) ", text)
+    # A function breaks after its opening parenthesis too (a long name with
+    # one long argument has no comma to break at).
+    if macro:
+        words = text.split(" ")
+    else:
+        head, paren, args = text.partition("(")
+        words = re.split(r"(?<=,) ", args)
+        if len(head) + 1 + len(words[0]) > width:
+            words.insert(0, head + paren)
+        else:
+            words[0] = head + paren + words[0]
     tail = " \\" if macro else ""
     out, line = [], ""
     for w in words:
-        if line and len(line) + 1 + len(w) + len(tail) > width:
+        sep = "" if line.endswith("(") else " "
+        if line and len(line) + len(sep) + len(w) + len(tail) > width:
             out.append(line + tail)
             line = "        " + w
         else:
-            line = line + " " + w if line else w
+            line = line + sep + w if line else w
     out.append(line)
     return "\n".join(out)
 

@@ -55,7 +55,14 @@
 extern "C" {
 #endif
 
-/* How often a process waiting for a turn checks the owner of the turn. */
+/**
+ * CCHAIN_SHARED_DETECT_MS - how often a waiter checks the turn's owner
+ *
+ * A process waiting for its turn in a shared chain checks, every this many
+ * milliseconds, whether the process that holds the turn (or owns the entry
+ * ahead of it) is still alive; a dead owner's entries are then withdrawn.
+ * It bounds how long the death of a participant can stall the chain.
+ */
 #define CCHAIN_SHARED_DETECT_MS 20
 
 /**
@@ -66,21 +73,23 @@ extern "C" {
  * member.  All members are private to the library.
  */
 struct compl_chain_shared_entry {
-	int64_t chain;  /* chain - entry in bytes, from the last add */
-	uint64_t seq;   /* sequence number while pending; 0: not pending */
+	int64_t chain;  /* chain - entry, in bytes (last add) */
+	uint64_t seq;   /* sequence number; 0: not pending */
 	int64_t next;   /* offsets from the chain; 0: none */
 	int64_t prev;
-	uint64_t start; /* owner's start time, in clock ticks since boot */
+	uint64_t start; /* owner's start time, ticks since boot */
 	int32_t pid;    /* owner */
-	uint32_t state; /* futex word: turn, sleeping, seen, inherited */
-	int32_t dead;   /* the dead process whose turn this entry inherited */
+	uint32_t state; /* futex: turn, sleeping, seen, inherited */
+	int32_t dead;   /* dead process whose turn it inherited */
 	uint32_t pad;
 };
 
-/*
- * The step a lock holder is taking, written before its first store to the
- * list and cleared after its last: a process that takes the lock from a
- * dead holder finishes it.  Private to the library.
+/**
+ * struct compl_chain_shared_intent - the step a shared chain's lock holder takes
+ *
+ * Written in the chain before the lock holder's first store to the list and
+ * cleared after its last: a process that takes the lock from a dead holder
+ * finishes the step.  All members are private to the library.
  */
 struct compl_chain_shared_intent {
 	uint32_t op;
@@ -103,7 +112,7 @@ struct compl_chain_shared_intent {
 struct compl_chain_shared {
 	pthread_mutex_t lock; /* process-shared, robust */
 	uint32_t magic;
-	uint32_t gen;    /* futex word for flush: bumped when an entry leaves */
+	uint32_t gen;    /* flush's futex: bumped as entries leave */
 	int64_t head;    /* offsets from the chain; 0: none */
 	int64_t tail;
 	uint64_t seq;    /* sequence number of the last entry added */
@@ -115,6 +124,11 @@ struct compl_chain_shared {
 /**
  * compl_chain_shared_init() - initialise a shared chain
  * @chain: the chain, in memory shared with the other participants
+ *
+ * Sets up the chain's process-shared robust mutex and makes the chain
+ * empty.  The memory may be inherited across fork() or mapped by other
+ * processes at other addresses; every entry used with the chain must lie
+ * in the same mapping.
  *
  * Context: one process, before any other uses the chain.
  * Return: 0, or the error of pthread_mutex_init() (ENOMEM, ENOTSUP...).
@@ -173,6 +187,10 @@ CCHAIN_API int compl_chain_shared_wait(struct compl_chain_shared_entry *entry);
 /**
  * compl_chain_shared_try_wait() - has the entry's turn come?
  * @entry: a pending entry of the calling process
+ *
+ * Reports whether the entry holds the turn, without blocking; a turn
+ * inherited from a dead process is reported here as by
+ * compl_chain_shared_wait(), once.
  *
  * Context: the entry's owner; lock-free, never sleeps.
  * Return: 0 or EOWNERDEAD as compl_chain_shared_wait(), EBUSY when the turn
@@ -233,6 +251,9 @@ CCHAIN_API int compl_chain_shared_cancel(struct compl_chain_shared_entry *entry)
  * compl_chain_shared_pending() - is the entry in a chain?
  * @entry: an entry that was added, completed, or zero-filled
  *
+ * Tells whether the entry is still in its chain: added and not yet
+ * completed, cancelled or withdrawn with its dead owner.
+ *
  * Context: any thread of any participant; lock-free, never sleeps.
  * Return: true from compl_chain_shared_add() until the entry was completed,
  * cancelled, or withdrawn with its dead owner.
@@ -292,6 +313,9 @@ CCHAIN_API unsigned int compl_chain_shared_reap(struct compl_chain_shared *chain
 /**
  * compl_chain_shared_inherited_from() - which dead process left the turn
  * @entry: an entry whose wait, try_wait or complete returned EOWNERDEAD
+ *
+ * Names the process that held the turn before it died, so that the
+ * application can repair what that process left half-done.
  *
  * Context: the entry's owner, while the entry is pending.
  * Return: the process id of the dead process whose turn @entry inherited,
