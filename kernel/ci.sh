@@ -107,6 +107,8 @@ step_checkpatch() {
 	return "$bad"
 }
 
+kernel_reports='BUG:|Oops|Kernel panic|possible (recursive|circular) locking|inconsistent lock state|non-static key|locking correctness validator|DEBUG_LOCKS_WARN_ON|list_(add|del) corruption|sleeping function called|scheduling while atomic'
+
 step_kunit() {
 	local json=$cache/kunit.json ret=0 expected
 	mkdir -p "$cache/tmp"
@@ -131,6 +133,13 @@ for c in cases:
 print(f"kunit: compl_chain: {len(passed)} of {expected} cases passed")
 sys.exit(0 if len(passed) == expected == len(cases) else 1)
 EOF
+	# Reports that fail no case but are failures: lockdep (which turns
+	# itself off after its first report), list debugging, oopses.  The
+	# WARN_ON_ONCE splats of the misuse cases are expected.
+	if grep -E "$kernel_reports" "$cache/uml/test.log"; then
+		echo "kernel/ci.sh: the kernel log of the KUnit run has the reports above"
+		ret=1
+	fi
 	return "$ret"
 }
 

@@ -48,7 +48,7 @@ static int cc_thread_main(void *data)
 	struct cc_thread *t = data;
 
 	t->fn(t->arg);
-	complete(&t->done);
+	complete_all(&t->done); /* waited for by cc_join() and others */
 	return 0;
 }
 
@@ -168,9 +168,13 @@ static void compl_chain_test_static_init(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, list_empty(&static_chain.entries));
 }
 
+/*
+ * Unlike userspace, not on the stack: lockdep keys a statically initialised
+ * lock by its address, which must be static.
+ */
 static void compl_chain_test_local_define(struct kunit *test)
 {
-	DEFINE_COMPL_CHAIN(chain);
+	static DEFINE_COMPL_CHAIN(chain);
 	struct compl_chain_entry a;
 
 	compl_chain_add(&chain, &a);
@@ -1211,6 +1215,7 @@ struct waiter {
 	int op; /* 0 wait, 1 complete, 2 wait_timeout, 3 wait_killable */
 	unsigned long timeout;
 	int ret;
+	bool armed; /* op 3: SIGKILL is no longer ignored */
 	bool try_after, pending_after;
 };
 
@@ -1230,6 +1235,8 @@ static int waiter_fn(void *arg)
 		break;
 	case 3:
 		allow_signal(SIGKILL);
+		/* Pairs with compl_chain_test_wait_killable(). */
+		smp_store_release(&w->armed, true);
 		w->ret = compl_chain_wait_killable(w->entry);
 		w->pending_after = compl_chain_pending(w->entry);
 		w->try_after = compl_chain_try_wait(w->entry);
@@ -1601,6 +1608,9 @@ static void compl_chain_test_wait_killable(struct kunit *test)
 	compl_chain_add(&chain, &a);
 	compl_chain_add(&chain, &b);
 	t = cc_start(test, waiter_fn, &wb);
+	/* Pairs with waiter_fn(): a kthread ignores SIGKILL until then. */
+	while (!smp_load_acquire(&wb.armed))
+		usleep_range(100, 200);
 	msleep(20);
 	KUNIT_EXPECT_FALSE(test, cc_finished(t));
 	send_sig(SIGKILL, t->task, 1);

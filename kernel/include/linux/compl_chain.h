@@ -83,12 +83,19 @@ struct compl_chain_entry {
  * COMPL_CHAIN_INIT() - static initialiser for a struct compl_chain
  * @name: the chain being initialised (unused: the list is set up by the
  *	first compl_chain_add(), and lockdep keys static locks by address)
+ *
+ * For chains of static storage duration only, like __SPIN_LOCK_UNLOCKED():
+ * initialise a chain on the stack or in allocated memory with
+ * compl_chain_init().
  */
 #define COMPL_CHAIN_INIT(name) __COMPL_CHAIN_INITIALIZER
 
 /**
  * DEFINE_COMPL_CHAIN() - define and initialise a struct compl_chain
- * @name: name of the variable; ``static DEFINE_COMPL_CHAIN(x);`` works
+ * @name: name of the variable
+ *
+ * For chains of static storage duration: ``static DEFINE_COMPL_CHAIN(x);``,
+ * also inside a function; see COMPL_CHAIN_INIT().
  */
 #define DEFINE_COMPL_CHAIN(name) \
 	struct compl_chain name = __COMPL_CHAIN_INITIALIZER
