@@ -7,7 +7,8 @@
 #
 #   series      unpack the kernel tree (once), turn kernel/ into a patch
 #               series with kernel/mkpatches.sh and apply it to the tree
-#   checkpatch  scripts/checkpatch.pl --strict on every patch: nothing reported
+#   checkpatch  scripts/checkpatch.pl --strict on every patch, and
+#               scripts/kernel-doc on the chain's files: nothing reported
 #   kunit       the KUnit cases in User Mode Linux (kunit.py run, with
 #               kernel/compl_chain.kunitconfig); every compl_chain case passes
 #   module      lib/compl_chain.c as an out-of-tree module against the newest
@@ -104,6 +105,13 @@ step_checkpatch() {
 			bad=1
 		fi
 	done
+	# And the kernel-doc of the chain's files, which W=1 checks only in .c
+	out=$(cd "$tree" && ./scripts/kernel-doc -none include/linux/compl_chain.h \
+		lib/compl_chain.c 2>&1)
+	if [ -n "$out" ]; then
+		echo "$out"
+		bad=1
+	fi
 	return "$bad"
 }
 
