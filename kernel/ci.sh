@@ -123,7 +123,7 @@ step_kunit() {
 	expected=$(grep -c '^	KUNIT_CASE(' "$here/lib/compl_chain_kunit.c")
 	(cd "$tree" && TMPDIR=$cache/tmp nice -n 19 ./tools/testing/kunit/kunit.py run \
 		--build_dir="$cache/uml" --kunitconfig="$here/compl_chain.kunitconfig" \
-		--jobs=$jobs --timeout=900 --json="$json") || ret=$?
+		--jobs=$jobs --timeout=300 --json="$json") || ret=$?
 	# kunit.py fails on a failed case; also insist that every case ran.
 	python3 - "$json" "$expected" <<'EOF' || ret=1
 import json, sys
