@@ -95,8 +95,8 @@ done
 # Linux, and lib/compl_chain.c builds as an out-of-tree module against
 # linux-headers-amd64 with W=1 and no warning.  The tree and the UML build
 # directory are cached in build-ci/kernel.  Measured on the 2-core machine:
-# cached, 1 minute; fresh, the unpacking (20 s) and a full UML build, which
-# is 5.5 minutes on an idle machine and took 27 minutes under a load of 12.
+# cached, 1 to 1.5 minutes; fresh, 24 minutes under a load of 10 to 15 (22 of
+# them the full UML build, which takes 5.5 minutes on an idle machine).
 kernel_failed=$failed
 run "kernel: packages (deps.sh kernel)" bash scripts/deps.sh kernel
 run "kernel: patch series applies to linux-source-6.1" bash kernel/ci.sh series
