@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Usage: scripts/deps.sh [main|test|deb]
-# Installs the Debian 12 packages that the main job or the test suite needs,
-# when any is missing (always in CI).  Needs root or sudo.
+# Usage: scripts/deps.sh [main|test|deb|kernel]
+# Installs the Debian 12 packages that the main job, the test suite, the
+# Debian package checks (scripts/deb-check.sh) or the kernel checks
+# (kernel/ci.sh: linux-source-6.1, User Mode Linux KUnit, an out-of-tree
+# module build against linux-headers-amd64) need, when any is missing
+# (always in CI).  Needs root or sudo.
 set -euo pipefail
 
 main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev zlib1g-dev systemtap-sdt-dev)
@@ -13,12 +16,15 @@ test_pkgs=("${main_pkgs[@]}" g++ clang libclang-rt-14-dev libcmocka-dev python3
 # build dependencies in debian/control, debhelper, lintian.
 deb_pkgs=(build-essential dpkg-dev debhelper lintian meson ninja-build pkg-config
 	liburcu-dev zlib1g-dev systemtap-sdt-dev pandoc python3 man-db gzip)
+kernel_pkgs=(linux-source-6.1 linux-headers-amd64 gcc make bc bison flex libelf-dev
+	python3 xz-utils git kmod)
 
 case "${1:-test}" in
 main) pkgs=("${main_pkgs[@]}") ;;
 test) pkgs=("${test_pkgs[@]}") ;;
 deb) pkgs=("${deb_pkgs[@]}") ;;
-*) echo "deps.sh: unknown set '$1' (main, test or deb)" >&2; exit 2 ;;
+kernel) pkgs=("${kernel_pkgs[@]}") ;;
+*) echo "deps.sh: unknown set '$1' (main, test, deb or kernel)" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -3,7 +3,8 @@
 # Every test, as CI runs them, for both wait backends: gcc builds with the
 # whole suite (the spin model, the nvme_sim checks, the stress and a one
 # minute soak), valgrind memcheck and DRD, clang ASan+UBSan (with a bounded
-# libFuzzer run) and TSan builds.
+# libFuzzer run) and TSan builds; then the kernel code of kernel/ (KUnit in
+# User Mode Linux, checkpatch, the patch series, an out-of-tree module).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test || exit 1
@@ -108,6 +109,23 @@ run "deb: dpkg-buildpackage -us -uc -b" bash scripts/deb-check.sh build build-ci
 run "deb: lintian" bash scripts/deb-check.sh lintian build-ci/deb
 run "deb: install, consumer with plain pkg-config, tools" \
 	bash scripts/deb-check.sh install build-ci/deb
+
+# ---- kernel: kernel/ against Debian's linux-source-6.1 (kernel/ci.sh) ------
+# The patch series from kernel/mkpatches.sh applies to the unpacked tree,
+# checkpatch.pl --strict reports nothing, every KUnit case passes in User Mode
+# Linux, and lib/compl_chain.c builds as an out-of-tree module against
+# linux-headers-amd64 with W=1 and no warning.  The tree and the UML build
+# directory are cached in build-ci/kernel.  Measured on the 2-core machine:
+# cached, 1 to 1.5 minutes; fresh, 24 minutes under a load of 10 to 15 (22 of
+# them the full UML build, which takes 5.5 minutes on an idle machine).
+kernel_failed=$failed
+run "kernel: packages (deps.sh kernel)" bash scripts/deps.sh kernel
+run "kernel: patch series applies to linux-source-6.1" bash kernel/ci.sh series
+if [ "$failed" -eq "$kernel_failed" ]; then
+	run "kernel: checkpatch.pl --strict" bash kernel/ci.sh checkpatch
+	run "kernel: KUnit in User Mode Linux" bash kernel/ci.sh kunit
+fi
+run "kernel: out-of-tree module, W=1" bash kernel/ci.sh module
 
 echo
 for f in "${failures[@]}"; do
