@@ -7,8 +7,12 @@
 # is single-threaded, as pigz's is).  Without INPUT, builds
 # a 120 MB mix of the machine's documentation and libraries (compressible
 # and less compressible data, as a real archive would be).
-# Targets: compression throughput >= 0.95 x pigz, output size within 1 %.
+# Targets: compression throughput >= 0.95 x pigz, output size within 1 %;
+# exits non-zero when one is missed.  PGZ_MIN_RATIO overrides the throughput
+# bound (the CI smoke run, on a machine whose load it does not control, uses
+# a looser one as an alarm for regressions).
 set -euo pipefail
+min_ratio=${PGZ_MIN_RATIO:-0.95}
 pgz=$1
 input=${2:-}
 reps=${3:-5}
@@ -75,11 +79,11 @@ awk -v b="$bytes" -v g="$gzbytes" -v p="$(median "${dpgz[@]}")" -v a="$(median "
 	printf "pgz -d   %6.3f s  %7.1f MB/s out\n", p, b / p / 1e6
 	printf "decompression pgz/pigz %.3f, pgz/gzip %.3f (reported, no target)\n", a / p, z / p
 }'
-awk -v b="$bytes" -v a="$mpigz" -v p="$mpgz" -v sa="$pigz_size" -v sp="$pgz_size" -v n="$reps" 'BEGIN {
+awk -v m="$min_ratio" -v b="$bytes" -v a="$mpigz" -v p="$mpgz" -v sa="$pigz_size" -v sp="$pgz_size" -v n="$reps" 'BEGIN {
 	printf "input %.1f MB, -6, 2 threads, median of %d runs each\n", b / 1e6, n
 	printf "pigz  %6.3f s  %7.1f MB/s  %d bytes\n", a, b / a / 1e6, sa
 	printf "pgz   %6.3f s  %7.1f MB/s  %d bytes\n", p, b / p / 1e6, sp
 	t = a / p; s = sp / sa
-	printf "throughput pgz/pigz %.3f (target >= 0.95), size pgz/pigz %.4f (target within 1%%)\n", t, s
-	exit !(t >= 0.95 && s <= 1.01 && s >= 0.99)
+	printf "throughput pgz/pigz %.3f (target >= %s), size pgz/pigz %.4f (target within 1%%)\n", t, m, s
+	exit !(t >= m + 0 && s <= 1.01 && s >= 0.99)
 }'
