@@ -6,5 +6,6 @@
 #include <cchain/version.h>
 #include <cchain/compl_chain.h>
 #include <cchain/async.h>
+#include <cchain/notify.h>
 
 #endif /* CCHAIN_CCHAIN_H */
