@@ -7,7 +7,8 @@ set -euo pipefail
 
 main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev zlib1g-dev)
 test_pkgs=("${main_pkgs[@]}" g++ clang libclang-rt-14-dev libcmocka-dev python3
-	valgrind strace binutils spin zlib1g-dev gzip pigz cmake pandoc libbenchmark-dev)
+	valgrind strace binutils spin zlib1g-dev gzip pigz cmake pandoc libbenchmark-dev
+	libuv1-dev liburing-dev redis-server redis-tools python3-redis)
 
 case "${1:-test}" in
 main) pkgs=("${main_pkgs[@]}") ;;

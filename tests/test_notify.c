@@ -190,7 +190,7 @@ static void *race_registrar(void *arg)
 
 static void test_registration_races_turn(void **state)
 {
-	unsigned long i, rounds = test_scale(20000);
+	unsigned long i, rounds = test_scale(5000);
 	uint64_t rnd = 7;
 	struct race r;
 
@@ -239,7 +239,7 @@ static void *race_canceller(void *arg)
 
 static void test_cancel_races_turn(void **state)
 {
-	unsigned long i, rounds = test_scale(20000), withdrawn = 0;
+	unsigned long i, rounds = test_scale(5000), withdrawn = 0;
 	uint64_t rnd = 11;
 	struct race r;
 

@@ -71,7 +71,8 @@ int main(int argc, char **argv)
 	sigset_t stop;
 	int c, sfd, status;
 
-	while ((c = getopt_long(argc, argv, "p:t:hV", opts, NULL)) != -1) {
+	opterr = 0; /* our own one-line messages */
+	while ((c = getopt_long(argc, argv, ":p:t:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			cfg.port = (uint16_t)number("--port", optarg, 1, 65535);
@@ -88,8 +89,13 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("respd (libcchain) %s\n", cchain_version_string());
 			return 0;
+		case ':':
+			fprintf(stderr, "respd: option '%s' needs a value (try 'respd --help')\n",
+				argv[optind - 1]);
+			return 2;
 		default:
-			fprintf(stderr, "respd: try 'respd --help'\n");
+			fprintf(stderr, "respd: unknown option '%s' (try 'respd --help')\n",
+				argv[optind - 1]);
 			return 2;
 		}
 	}
