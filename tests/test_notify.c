@@ -163,6 +163,27 @@ static void test_misuse(void **state)
 	assert_int_equal(misuse_count, 9);
 }
 
+/* A notifier with a ready entry not taken is not destroyed. */
+static void test_notifier_misuse(void **state)
+{
+	struct compl_notifier *n = compl_notifier_create();
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_notify_entry a;
+
+	(void)state;
+	assert_non_null(n);
+	compl_chain_add(&chain, &a.entry);
+	compl_notifier_watch(n, &a);
+	compl_notifier_destroy(n);
+	assert_int_equal(misuse_count, 1);
+	assert_string_equal(misuse_func, "compl_notifier_destroy");
+	assert_ptr_equal(compl_notifier_take(n), &a);
+	compl_chain_complete(&a.entry);
+	compl_notifier_destroy(n);
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 1);
+}
+
 /*
  * Registration racing the turn: one thread completes the head while the
  * owner of the next entry registers, many times over, with and without a
@@ -354,6 +375,8 @@ int main(void)
 		cmocka_unit_test(test_turn_later),
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test_setup_teardown(test_misuse, setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_notifier_misuse, setup_recorder,
+						restore_default),
 		cmocka_unit_test(test_registration_races_turn),
 		cmocka_unit_test(test_cancel_races_turn),
 		cmocka_unit_test(test_notifier_flag),
