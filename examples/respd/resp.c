@@ -192,12 +192,14 @@ static const char *line_end(const char *p, const char *end)
 enum resp_status resp_parse(const char *in, size_t len, long long max_bulk,
 			    struct args *a, size_t *used, const char **err)
 {
-	const char *p = in, *end = in + len, *le;
+	const char *p, *end, *le;
 	long long count, blen, i;
 
 	a->n = 0;
 	if (len == 0)
 		return RESP_MORE;
+	p = in;
+	end = in + len;
 	if (in[0] != '*')
 		return parse_inline(in, len, a, used, err);
 	le = line_end(p, end);

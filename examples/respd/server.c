@@ -143,7 +143,8 @@ static void pump(struct server *srv, struct conn *c)
 	for (;;) {
 		size_t pos = 0;
 
-		while (!c->closing && c->inflight < MAX_INFLIGHT && c->out.len < OUT_PAUSE) {
+		while (pos < c->in.len && !c->closing && c->inflight < MAX_INFLIGHT &&
+		       c->out.len < OUT_PAUSE) {
 			const char *err = NULL;
 			size_t used = 0;
 			enum resp_status st = resp_parse(c->in.p + pos, c->in.len - pos,
