@@ -202,7 +202,7 @@ static void flush(struct conn *c)
 		c->out.len = 0;
 		return;
 	}
-	while (off < c->out.len && c->writable) {
+	while (off < c->out.len && c->writable && !c->dead) {
 		ssize_t n = send(c->fd, c->out.p + off, c->out.len - off, MSG_NOSIGNAL);
 
 		if (n > 0)
@@ -210,7 +210,7 @@ static void flush(struct conn *c)
 		else if (n < 0 && errno == EAGAIN)
 			c->writable = false;
 		else if (n < 0 && errno != EINTR)
-			c->dead = c->closing = true;
+			c->dead = c->closing = true; /* EPIPE, ECONNRESET: replies dropped */
 	}
 	if (c->dead)
 		c->out.len = 0;
