@@ -139,18 +139,22 @@ def test_stop_signals():
         srv = Server()
         c = srv.client()
         c.set("k", "v")
-        # A slow request in flight: the stop waits for it and answers it.
-        result = []
-        t = threading.Thread(target=lambda: result.append(srv.client().execute_command(
-            "DEBUG", "SLEEP", "0.3")))
-        t.start()
-        time.sleep(0.1)
+        # A slow request in flight: the stop waits for it and answers it.  The
+        # connection is up (PONG) before the request, which has 0.5 s to be
+        # read before the signal.
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(resp("PING"))
+        assert s.recv(100) == b"+PONG\r\n"
+        s.sendall(resp("DEBUG", "SLEEP", "1"))
+        time.sleep(0.5)
         code, err = srv.stop(sig)
-        t.join()
+        s.settimeout(10)
+        reply = s.recv(100)
+        s.close()
         lines = err.strip().splitlines()
         assert code == 0, (code, err)
         assert len(lines) == 2 and "listening on port" in lines[0] and "stopped" in lines[1], err
-        assert result == [b"OK"], result
+        assert reply == b"+OK\r\n", reply
 
 
 # ---- clients nobody here wrote ---------------------------------------------------
