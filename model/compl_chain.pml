@@ -55,6 +55,8 @@
 #define K_DEFER_READD   5 /* defer; the function adds the entry again and defers it */
 #define K_TIMED_CANCEL  6 /* one wait_timeout; complete if the turn came, else cancel */
 #define K_WAIT_DEFER    7 /* wait (sleeping), then defer: runs at once */
+#define K_NOTIFY        8 /* compl_notifier_watch: the loop completes or cancels it */
+#define K_NOTIFY_CANCEL 9 /* compl_chain_notify, then compl_chain_cancel racing the turn */
 
 /* ---- shared state ---------------------------------------------------------- */
 
@@ -70,6 +72,15 @@ bool deferred[NE];        /* entry->chain carries the DEFERRED tag */
 bool inwait[NE];          /* condvar: the sleeper's parker (stack frame) exists */
 byte busy;                /* chain->busy: 0, or 1 + run entries not yet released */
 bool pinned;              /* CC_PIN: compl_chain_dump() walks the chain */
+bool notify[NE];          /* entry->chain carries the NOTIFY tag */
+
+/* The notifier (src/notify.c): ready entries in push order, the flag, the fd. */
+byte nq[NE];              /* pushed entries (the LIFO, reversed by the loop) */
+byte nqlen;
+bool armed;               /* the loop sleeps, or is about to */
+byte efd;                 /* the eventfd's counter */
+bool watched[NE];         /* compl_notifier_watch() returned */
+byte nnotify;             /* K_NOTIFY owners: entries the loop must see off */
 
 /* chain->tail, the word the lock-free add and complete swing with CAS. */
 #define T_EMPTY NE              /* NULL: empty, the turn is free */
@@ -85,6 +96,8 @@ byte deferrals[NE];       /* compl_chain_defer calls for the entry (all rounds) 
 bool inrun[NE];           /* taken off in a run, its function not called yet */
 byte readds[NE];          /* K_DEFER_READD: adds left for the function to make */
 byte kinds[NE];
+byte called[NE];          /* calls of the entry's notify function */
+byte arms, writes;        /* the loop's arms, the producers' eventfd writes */
 
 /* Every entry added before @e (in this round) has left the chain. */
 #define PREDECESSORS_GONE(e)                                          \
@@ -517,6 +530,117 @@ inline take_run(first)
 }
 
 /*
+ * The notifier's function (notify_ready()): push @e, its last access; then,
+ * if the loop is armed, take the flag with an exchange and write the fd.
+ */
+inline notifier_push(e)
+{
+#ifdef BUG_NOTIFIER_CHECK_BEFORE_PUSH
+	fl = armed;                                /* the flag read too early */
+#endif
+	d_step {                                   /* CAS onto the LIFO */
+		assert(!freed[e]);
+		nq[nqlen] = e;
+		nqlen++
+	};
+#ifndef BUG_NOTIFIER_CHECK_BEFORE_PUSH
+	fl = armed;                                /* load_seq_cst(armed) */
+#endif
+	if
+	:: fl ->
+#ifndef BUG_NOTIFIER_NO_EXCHANGE
+		atomic { fl = armed; armed = false };  /* exchange(armed, 0) */
+#endif
+		if
+		:: fl ->
+			d_step {                   /* write(fd): one per arm */
+				writes++;
+				assert(writes <= arms);
+				efd++
+			}
+		:: else -> skip
+		fi
+	:: else -> skip
+	fi;
+	fl = false
+}
+
+/*
+ * The function registered with compl_chain_notify(): runs while @e is
+ * pending, after its predecessors, once.  K_NOTIFY: the notifier's.
+ */
+inline notify_call(e)
+{
+	d_step {
+		assert(!freed[e] && inchain[e] && !notify[e]);
+		PREDECESSORS_GONE_D(e);
+		called[e]++;
+		assert(called[e] == 1)
+	};
+	if
+	:: kinds[e] == K_NOTIFY -> notifier_push(e)
+	:: else -> skip
+	fi
+}
+
+/*
+ * notify_turn(): @h, registered, became the head (lock held): the turn,
+ * untagged, then the function, still with the lock held.
+ */
+inline notify_turn(h)
+{
+	d_step {
+		assert(!freed[h]);
+		state[h] = READY;                  /* cchain__wake_init(head, true) */
+		notify[h] = false                  /* store_release(chain) */
+	};
+#ifdef BUG_NOTIFY_FN_UNLOCKED
+	nf = h                                     /* called once unlocked */
+#else
+	notify_call(h)
+#endif
+}
+
+/*
+ * compl_chain_notify(): at once if the turn is there (no lock); otherwise,
+ * with the lock held, check again (turns are given with the lock held) and
+ * tag the entry.
+ */
+inline notify_reg(e)
+{
+	assert(inchain[e] && !deferred[e] && !notify[e]);
+	if
+	:: TURN(e) -> notify_call(e)
+	:: else ->
+		lock_chain();
+		if
+#ifndef BUG_NOTIFY_UNLOCKED_CHECK
+		:: TURN(e) -> unlock_chain(); notify_call(e)
+#endif
+		:: else ->
+			assert(!freed[e]);         /* entry->wake.deferred = fn */
+			notify[e] = true;
+			unlock_chain()
+		fi
+	fi
+}
+
+/*
+ * compl_chain_unnotify(): with the lock held, withdrawn iff still tagged.
+ * Leaves ok = withdrawn.
+ */
+inline unnotify(e)
+{
+	lock_chain();
+	ok = notify[e];
+	if
+	:: ok -> state[e] = WAITING; notify[e] = false
+	:: else -> skip
+	fi;
+	unlock_chain()
+}
+
+/*
  * pass_turn(): lock held.  Gives the turn to @head (the next entry of the
  * one that left, not whatever is first by now: once the chain is empty, a
  * lock-free add may fill it) unless a deferred function holds it; a
@@ -530,7 +654,8 @@ inline pass_turn(head)
 	:: head < NE && !busy ->
 		h = head;
 		if
-		:: !deferred[h] -> wake_turn(h)
+		:: !deferred[h] && notify[h] -> notify_turn(h)
+		:: !deferred[h] && !notify[h] -> wake_turn(h)
 		:: else -> take_run(h)
 		fi;
 		h = 0
@@ -575,6 +700,12 @@ inline finish()
 	:: true ->
 		unlock_chain();
 		wake_finish();
+#ifdef BUG_NOTIFY_FN_UNLOCKED
+		if
+		:: nf < NE -> notify_call(nf); nf = NE
+		:: else -> skip
+		fi;
+#endif
 		if
 		:: nrun == 0 -> break
 		:: else ->
@@ -679,6 +810,7 @@ inline cancel(e)
 {
 	assert(inchain[e]);
 	lock_chain();
+	notify[e] = false;                         /* a registered entry: withdrawn */
 	leave(e)
 }
 
@@ -703,11 +835,14 @@ inline defer(e)
 
 /* ---- owners, the dump, an empty() observer ------------------------------------ */
 
+#define OWNER_LOCALS                                                  \
+	byte i, h, old, cur, ret, wk = NE, nf = NE, t, pv, nx, x, k, nrun; \
+	byte batch[RUN_MAX];                                          \
+	bool washead, ok, fl
+
 proctype owner(byte e; byte kind; byte rounds)
 {
-	byte i, h, old, cur, ret, wk = NE, t, pv, nx, x, k, nrun;
-	byte batch[RUN_MAX];
-	bool washead, ok;
+	OWNER_LOCALS;
 
 	kinds[e] = kind;
 	do
@@ -742,6 +877,12 @@ proctype owner(byte e; byte kind; byte rounds)
 			od;
 			PREDECESSORS_GONE(e);
 			complete(e)
+		:: kind == K_NOTIFY ->
+			notify_reg(e);                     /* compl_notifier_watch() */
+			watched[e] = true                  /* the loop completes it */
+		:: kind == K_NOTIFY_CANCEL ->
+			notify_reg(e);
+			cancel(e)                          /* the function ran, or never will */
 		:: kind == K_TIMED_CANCEL ->
 			await_turn(e, true);
 			if
@@ -755,6 +896,62 @@ proctype owner(byte e; byte kind; byte rounds)
 		fi;
 		rounds--
 	:: else -> break
+	od
+}
+
+/*
+ * The event loop: takes the ready entries (nq, in push order) and completes
+ * them; may cancel a watched entry it has not taken (compl_notifier_cancel:
+ * unnotify, then cancel if withdrawn); arms, sleeps until the fd is
+ * readable, disarms and consumes the fd.  A notification that is lost
+ * leaves it asleep for ever: an invalid end state.
+ */
+proctype loop()
+{
+	OWNER_LOCALS;
+	byte e, ndone, ntaken, c;
+
+	do
+	:: ndone == nnotify -> break
+	:: else ->
+		do
+		:: ntaken < nqlen ->               /* compl_notifier_take() */
+			e = nq[ntaken];
+			ntaken++;
+			assert(!freed[e] && inchain[e]);
+			PREDECESSORS_GONE(e);      /* the ordered step */
+			complete(e);
+			ndone++
+		:: else -> break
+		od;
+		c = 0;
+		do                                 /* perhaps cancel a watched entry */
+		:: c < NE && kinds[c] == K_NOTIFY && watched[c] && inchain[c] ->
+			unnotify(c);
+			if
+			:: ok -> cancel(c); ndone++
+			:: else -> skip            /* queued: taken later */
+			fi;
+			ok = false;
+			break
+		:: c < NE -> c++
+		:: true -> break
+		od;
+		c = 0;
+		if
+		:: ndone == nnotify -> skip
+		:: else ->
+			d_step { armed = true; arms++ };  /* compl_notifier_arm() */
+			if
+#ifndef BUG_NOTIFIER_NO_RECHECK
+			:: ntaken < nqlen -> armed = false
+#endif
+			:: else ->
+				efd > 0;           /* epoll_wait() */
+				armed = false;     /* compl_notifier_disarm() */
+				efd = 0            /* compl_notifier_ack() */
+			fi
+		fi
 	od
 }
 
@@ -885,6 +1082,24 @@ init {
 		run owner(1, K_CANCEL, 1);
 		run owner(2, K_WAIT_COMPLETE, 1);
 		run owner(3, K_EARLY, 1);
+#elif defined(CONFIG_NOTIFY)
+		/*
+		 * Registration racing the turn, an event loop that sleeps and
+		 * may cancel, a direct cancel of a registered entry racing its
+		 * call.
+		 */
+		nnotify = 1;
+		run owner(0, K_WAIT_COMPLETE, 1);
+		run owner(1, K_NOTIFY, 1);
+		run owner(2, K_NOTIFY_CANCEL, 1);
+		run loop();
+#elif defined(CONFIG_NOTIFY2)
+		/* Two producers for one sleeping loop, behind an early release. */
+		nnotify = 2;
+		run owner(0, K_EARLY, 1);
+		run owner(1, K_NOTIFY, 1);
+		run owner(2, K_NOTIFY, 1);
+		run loop();
 #elif defined(CONFIG_SLEEPERS)
 		/* Owners that sleep and then cancel or defer, and reuse. */
 		run owner(0, K_TIMED_CANCEL, 2);

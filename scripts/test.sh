@@ -71,7 +71,8 @@ for b in futex condvar; do
 	run "gcc $b: build" config "gcc-$b" -Dwait_backend=$b -Dwerror=true \
 		-Dmodel_check=$model -Dman=enabled -Dpgz=enabled -Dtests=enabled \
 		-Dbench=enabled
-	run "gcc $b: meson test" suite "gcc-$b" --no-suite soak --no-suite killstorm
+	run "gcc $b: meson test" suite "gcc-$b" --no-suite soak --no-suite killstorm \
+		--no-suite respd
 	run "gcc $b: soak (60 s, watchdog 5 s)" suite "gcc-$b" --suite soak
 	run "gcc $b: benchmark smoke run" suite "gcc-$b" --benchmark
 	run "gcc $b: valgrind memcheck (unit suite)" suite "gcc-$b" --setup valgrind --suite unit
@@ -79,19 +80,28 @@ for b in futex condvar; do
 		-Dvalgrind_annotations=true -Dexamples=false
 	run "gcc $b: valgrind drd stress, 8 threads" drd 8 3000 "$b"
 	run "gcc $b: valgrind drd stress, 24 threads" drd 24 600 "$b"
-	# Shared chains (issue 15): workers SIGKILLed thousands of times in a
+	# Shared chains: workers SIGKILLed thousands of times in a
 	# minute, with a watchdog; once, the chain does not use the backend.
 	[ "$b" = futex ] && run "gcc $b: shared chain kill storm (60 s, watchdog 5 s)" \
 		suite "gcc-$b" --suite killstorm
 	CC=clang run "clang $b asan+ubsan: build" config "asan-$b" -Dwait_backend=$b \
 		-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=enabled \
 		-Dmodel_check=disabled
-	run "clang $b asan+ubsan: meson test" suite "asan-$b" --no-suite soak --no-suite killstorm
+	run "clang $b asan+ubsan: meson test" suite "asan-$b" --no-suite soak \
+		--no-suite killstorm --no-suite respd
 	run "clang $b asan+ubsan: libFuzzer, 45 s" fuzz "asan-$b" 45
 	CC=clang run "clang $b tsan: build" config "tsan-$b" -Dwait_backend=$b \
 		-Db_sanitize=thread -Db_lundef=false -Dmodel_check=disabled
-	run "clang $b tsan: meson test" suite "tsan-$b" --no-suite soak --no-suite killstorm
+	run "clang $b tsan: meson test" suite "tsan-$b" --no-suite soak \
+		--no-suite killstorm --no-suite respd
 done
+
+# examples/respd against redis-cli, redis-benchmark, python3-redis and
+# redis-server (tests/test_respd.py): the gcc, ASan+UBSan and TSan builds of
+# the default backend (the notifier's tests run in every unit suite above).
+run "gcc futex: respd" suite gcc-futex --suite respd
+run "clang futex asan+ubsan: respd" suite asan-futex --suite respd
+run "clang futex tsan: respd" suite tsan-futex --suite respd
 
 # nvme_sim at scale: 100,000 namespaces in each mode within 60 s of wall
 # time (memory from /usr/bin/time -v) and a linearity check, once, on the

@@ -37,6 +37,14 @@
  * stays pending, and chain->busy counts it, until its function is called:
  * clearing its back pointer is the library's last access to it.
  *
+ * Entries registered with compl_chain_notify() carry a function too, and
+ * CC_NOTIFY in their back pointer.  Whoever gives such an entry its turn
+ * (always with the lock held, see notify_turn()) marks it ready, clears the
+ * tag and calls the function, still holding the lock: a cancel, which takes
+ * the lock, either withdraws the entry before the call or finds the call
+ * returned.  The entry stays in the chain and holds the turn until its
+ * owner completes it.
+ *
  * chain->busy: 0 while the turn is free or held by an owner; otherwise 1
  * plus the number of entries taken off in the current run whose functions
  * have not been called yet.  Written with the lock held, except for the
@@ -191,6 +199,7 @@ static void stats_wait(struct cc_stats *st, uint64_t ns, bool slept)
 }
 
 #define CC_DEFERRED ((uintptr_t)1)
+#define CC_NOTIFY ((uintptr_t)2)
 
 #define CC_BUSY ((struct compl_chain_entry *)(uintptr_t)1)
 #define CC_PIN ((uintptr_t)2)
@@ -415,6 +424,27 @@ static struct compl_chain_entry *take_run(struct compl_chain *chain,
 	return first;
 }
 
+static bool is_notify(const struct compl_chain_entry *entry)
+{
+	return (uintptr_t)cc_load_relaxed(&entry->chain) & CC_NOTIFY;
+}
+
+/*
+ * @head, registered with compl_chain_notify(), has just become the head
+ * (lock held): give it its turn, untag it, and call its function, which
+ * may hand the entry to a thread that completes and frees it at once: the
+ * call is the last access to @head.
+ */
+static void notify_turn(struct compl_chain *chain, struct compl_chain_entry *head)
+{
+	void (*fn)(struct compl_chain_entry *) = cc_load_relaxed(&head->wake.deferred);
+
+	cchain__wake_init(head, true);
+	cc_happens_before(head);
+	cc_store_release(&head->chain, chain); /* untagged: the turn is the owner's */
+	fn(head);
+}
+
 /*
  * The head left, or a deferred function returned (lock held): give the
  * turn to the new head, unless a deferred function holds it.  A deferred
@@ -431,7 +461,10 @@ static struct compl_chain_entry *pass_turn(struct compl_chain *chain,
 	stats_turn(chain, head);
 	if (!is_deferred(head)) {
 		CC_PROBE(turn, chain, head);
-		*wake = cchain__wake_turn(head);
+		if (is_notify(head))
+			notify_turn(chain, head);
+		else
+			*wake = cchain__wake_turn(head);
 		return NULL;
 	}
 	return take_run(chain, head);
@@ -527,6 +560,11 @@ static struct compl_chain *pending_chain(const struct compl_chain_entry *entry,
 
 	if ((uintptr_t)chain & CC_DEFERRED) {
 		cchain__misuse(func, "entry was handed to compl_chain_defer");
+		return NULL;
+	}
+	if ((uintptr_t)chain & CC_NOTIFY) {
+		cchain__misuse(func, "entry awaits the call of its compl_chain_notify "
+				     "function");
 		return NULL;
 	}
 	if (!chain)
@@ -775,7 +813,13 @@ void compl_chain_complete(struct compl_chain_entry *entry)
 
 void compl_chain_cancel(struct compl_chain_entry *entry)
 {
-	struct compl_chain *chain = pending_chain(entry, __func__);
+	struct compl_chain *chain = cc_load_acquire(&entry->chain);
+
+	/* A registered entry may be withdrawn: its function is then never called. */
+	if ((uintptr_t)chain & CC_NOTIFY)
+		chain = (struct compl_chain *)((uintptr_t)chain & ~CC_NOTIFY);
+	else
+		chain = pending_chain(entry, __func__);
 
 	if (!chain)
 		return;
@@ -806,6 +850,58 @@ void compl_chain_defer(struct compl_chain_entry *entry,
 	cc_store_release(&entry->chain,
 			 (struct compl_chain *)((uintptr_t)chain | CC_DEFERRED));
 	cchain__unlock(chain);
+}
+
+void compl_chain_notify(struct compl_chain_entry *entry,
+			void (*fn)(struct compl_chain_entry *entry))
+{
+	struct compl_chain *chain = pending_chain(entry, __func__);
+
+	if (!chain)
+		return;
+	if (!fn) {
+		cchain__misuse(__func__, "no function to call");
+		return;
+	}
+	/* The turn is final until the entry leaves: no lock to learn it. */
+	if (cchain__turn_ready(entry)) {
+		got_turn(entry);
+		fn(entry);
+		return;
+	}
+	cchain__lock(chain);
+	/* Turns are given with the lock held: this check cannot miss one. */
+	if (cchain__turn_ready(entry)) {
+		cchain__unlock(chain);
+		got_turn(entry);
+		fn(entry);
+		return;
+	}
+	cc_store_relaxed(&entry->wake.deferred, fn);
+	cc_store_release(&entry->chain, (struct compl_chain *)((uintptr_t)chain | CC_NOTIFY));
+	cchain__unlock(chain);
+}
+
+bool compl_chain_unnotify(struct compl_chain_entry *entry)
+{
+	struct compl_chain *chain = cc_load_acquire(&entry->chain);
+	bool withdrawn;
+
+	if (!((uintptr_t)chain & CC_NOTIFY)) {
+		/* Not registered, or its function was called: fine if pending. */
+		pending_chain(entry, __func__);
+		return false;
+	}
+	chain = (struct compl_chain *)((uintptr_t)chain & ~CC_NOTIFY);
+	cchain__lock(chain);
+	withdrawn = is_notify(entry);
+	if (withdrawn) {
+		/* Still not its turn (turns are given with the lock held). */
+		cchain__wake_init(entry, false);
+		cc_store_release(&entry->chain, chain);
+	}
+	cchain__unlock(chain);
+	return withdrawn;
 }
 
 bool compl_chain_pending(const struct compl_chain_entry *entry)
@@ -925,10 +1021,12 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 
 		if (back & CC_DEFERRED)
 			snprintf(state, sizeof(state), "deferred");
+		else if (back & CC_NOTIFY)
+			snprintf(state, sizeof(state), "notify registered");
 		else
 			cchain__wake_describe(e, state, sizeof(state));
 		fprintf(out, "  #%lu entry %p: %s%s\n", n++, (void *)e, state,
-			(back & ~CC_DEFERRED) == (uintptr_t)chain ? "" : ", BAD back pointer");
+			(back & ~(CC_DEFERRED | CC_NOTIFY)) == (uintptr_t)chain ? "" : ", BAD back pointer");
 	}
 	if (!locked && e)
 		fprintf(out, "  (walk stopped after %u entries)\n", CC_DUMP_UNLOCKED_MAX);

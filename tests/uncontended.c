@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The uncontended path makes no system call.  Between two getppid() markers
- * this program runs every chain operation that does not have to sleep;
+ * this program runs every chain operation that does not have to sleep,
+ * and the notifier's path for an awake loop (registration when the turn is
+ * there, a turn handed to a registered entry, take);
  * check-syscalls.sh runs it under strace and fails on any system call seen
  * between the markers.
  */
@@ -15,6 +17,8 @@ int main(void)
 {
 	static DEFINE_COMPL_CHAIN(chain);
 	struct compl_chain_entry a, b;
+	struct compl_notify_entry c, d;
+	struct compl_notifier *n = compl_notifier_create();
 	unsigned long bad = 0;
 	int i;
 
@@ -40,8 +44,21 @@ int main(void)
 		compl_chain_wait(&b);
 		compl_chain_complete(&b);
 		compl_chain_flush(&chain);
+
+		/* The loop is awake (not armed): no write, whoever gives the turn. */
+		compl_chain_add(&chain, &c.entry);
+		compl_chain_add(&chain, &d.entry);
+		compl_notifier_watch(n, &c);
+		compl_notifier_watch(n, &d);
+		bad += compl_notifier_take(n) != &c;
+		bad += compl_notifier_take(n) != NULL;
+		compl_chain_complete(&c.entry);
+		bad += compl_notifier_take(n) != &d;
+		compl_chain_complete(&d.entry);
 	}
 	getppid();
+
+	compl_notifier_destroy(n);
 
 	compl_chain_destroy(&chain);
 	if (bad) {

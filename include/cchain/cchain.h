@@ -7,5 +7,6 @@
 #include <cchain/compl_chain.h>
 #include <cchain/async.h>
 #include <cchain/shared.h>
+#include <cchain/notify.h>
 
 #endif /* CCHAIN_CCHAIN_H */

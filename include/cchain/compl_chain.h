@@ -266,6 +266,9 @@ CCHAIN_API int compl_chain_wait_timeout(struct compl_chain_entry *entry,
  * the turn passes to deferred entries, their functions run in the caller
  * before this returns, as for compl_chain_complete().
  *
+ * An entry registered with compl_chain_notify() may be cancelled before or
+ * after its function is called: if not yet, it never is.
+ *
  * Context: the entry's owner; never sleeps for a turn.
  * Memory ordering: release towards the next entry's owner when @entry was
  * the head; none otherwise.
@@ -327,6 +330,56 @@ CCHAIN_API bool compl_chain_empty(struct compl_chain *chain);
  */
 CCHAIN_API void compl_chain_defer(struct compl_chain_entry *entry,
 				  void (*fn)(struct compl_chain_entry *entry));
+
+/**
+ * compl_chain_notify() - be told when the entry's turn comes, keeping it
+ * @entry: a pending entry
+ * @fn: called as fn(@entry) exactly once, when every entry added before
+ *      @entry has completed or been cancelled
+ *
+ * The turn as an event, for owners that run the ordered step later on a
+ * thread of their own (an event loop): if the turn has come, @fn runs at
+ * once in the caller, without a lock or a system call; otherwise the call
+ * returns at once and @fn runs in the thread that hands over the turn,
+ * with the chain's internal lock held.  Unlike compl_chain_defer(), the
+ * entry keeps the turn once @fn has run: later entries wait until its
+ * owner calls compl_chain_complete() (or compl_chain_cancel()), from any
+ * thread.  No turn is lost when the registration races with it: the turn
+ * is given, and the registration checks it, with the lock held.
+ *
+ * Between the call and @fn, the owner may only withdraw the entry:
+ * compl_chain_unnotify() or compl_chain_cancel() (after either, @fn is not
+ * called and not running); waiting on, completing, deferring or registering
+ * it again is misuse (reported when detected; racing @fn it may go
+ * unnoticed).  When @fn is called the entry is pending and holds the turn.
+ *
+ * @fn must be short and must not call into the library for @entry's chain
+ * (it may run with that chain's lock held); it typically hands @entry to
+ * the owner's thread, which may complete and free it at once: @fn's hand-off
+ * must be its last access to @entry.  See <cchain/notify.h> for a ready-made
+ * @fn that wakes an event loop through one file descriptor.
+ *
+ * Context: the entry's owner.  Never sleeps (it may wait briefly for the
+ * chain's internal lock).
+ * Memory ordering: @fn runs after everything the owners of earlier entries
+ * did before completing (acquire).
+ */
+CCHAIN_API void compl_chain_notify(struct compl_chain_entry *entry,
+				   void (*fn)(struct compl_chain_entry *entry));
+
+/**
+ * compl_chain_unnotify() - withdraw a compl_chain_notify() registration
+ * @entry: a pending entry
+ *
+ * Context: the entry's owner; never sleeps (it may wait briefly for the
+ * chain's internal lock).
+ * Return: true if the registration was withdrawn before the turn came: the
+ * function will not be called and the entry is pending as after
+ * compl_chain_add(); false if the function has been called (it has
+ * returned) or the entry was not registered.  A non-pending entry is
+ * reported as misuse (false).
+ */
+CCHAIN_API bool compl_chain_unnotify(struct compl_chain_entry *entry);
 
 /**
  * cchain_set_spin_ns() - how long a waiter spins before it sleeps

@@ -7,7 +7,7 @@ set -eu
 build=$1
 src=$2
 . "$(dirname "$0")/../install-destdir.sh"
-for h in cchain.h compl_chain.h async.h version.h; do
+for h in cchain.h compl_chain.h async.h notify.h version.h; do
 	[ -n "$(find "$dest" -path "*/include/cchain/$h")" ] ||
 		{ echo "include/cchain/$h was not installed" >&2; exit 1; }
 done

@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: MIT
+/*
+ * compl_chain_notify() and the notifier of <cchain/notify.h>: the function
+ * runs at once when the turn is there, later in the turn-giver otherwise,
+ * exactly once, and the entry keeps the turn; unnotify and cancel withdraw
+ * it; misuse; registration racing the turn, many times; the notifier's
+ * flag (no write while the loop is awake, one per arm); and a plain epoll
+ * loop running the shared workload (notify-workload.h).
+ */
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "misuse-recorder.h"
+#include "notify-workload.h"
+
+struct ntest {
+	struct compl_chain_entry entry;
+	atomic_int calls;
+	pthread_t called_on;
+	bool pending_in_fn, turn_in_fn;
+};
+
+static void nfn(struct compl_chain_entry *e)
+{
+	struct ntest *t = (struct ntest *)e;
+
+	t->called_on = pthread_self();
+	t->pending_in_fn = compl_chain_pending(e);
+	atomic_fetch_add(&t->calls, 1);
+}
+
+static void test_entry_size(void **state)
+{
+	(void)state;
+	assert_true(sizeof(struct compl_chain_entry) <= 32);
+}
+
+static void test_turn_there(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct ntest a = { 0 }, b = { 0 };
+
+	(void)state;
+	compl_chain_add(&chain, &a.entry);
+	compl_chain_add(&chain, &b.entry);
+	compl_chain_notify(&a.entry, nfn);
+	assert_int_equal(atomic_load(&a.calls), 1);
+	assert_true(pthread_equal(a.called_on, pthread_self()));
+	assert_true(a.pending_in_fn);
+	/* a keeps the turn until it completes. */
+	assert_false(compl_chain_try_wait(&b.entry));
+	compl_chain_complete(&a.entry);
+	assert_true(compl_chain_try_wait(&b.entry));
+	compl_chain_complete(&b.entry);
+	compl_chain_destroy(&chain);
+}
+
+struct completer {
+	struct compl_chain_entry *entry;
+	pthread_t tid;
+};
+
+static void *complete_thread(void *arg)
+{
+	struct completer *c = arg;
+
+	c->tid = pthread_self();
+	compl_chain_complete(c->entry);
+	return NULL;
+}
+
+static void test_turn_later(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct ntest a = { 0 }, b = { 0 }, c = { 0 };
+	struct completer comp = { &a.entry, 0 };
+
+	(void)state;
+	compl_chain_add(&chain, &a.entry);
+	compl_chain_add(&chain, &b.entry);
+	compl_chain_add(&chain, &c.entry);
+	compl_chain_notify(&b.entry, nfn);
+	compl_chain_notify(&c.entry, nfn);
+	assert_int_equal(atomic_load(&b.calls), 0);
+	assert_true(compl_chain_pending(&b.entry));
+	join_thread(start_thread(complete_thread, &comp));
+	/* Called in the turn-giver, once; c still waits for b. */
+	assert_int_equal(atomic_load(&b.calls), 1);
+	assert_true(pthread_equal(b.called_on, comp.tid));
+	assert_true(b.pending_in_fn);
+	assert_int_equal(atomic_load(&c.calls), 0);
+	compl_chain_complete(&b.entry);
+	assert_int_equal(atomic_load(&c.calls), 1);
+	assert_true(pthread_equal(c.called_on, pthread_self()));
+	assert_int_equal(atomic_load(&b.calls), 1);
+	compl_chain_complete(&c.entry);
+	compl_chain_destroy(&chain);
+}
+
+static void test_withdraw(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct ntest a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+
+	(void)state;
+	compl_chain_add(&chain, &a.entry);
+	compl_chain_add(&chain, &b.entry);
+	compl_chain_add(&chain, &c.entry);
+	compl_chain_add(&chain, &d.entry);
+	compl_chain_notify(&b.entry, nfn);
+	compl_chain_notify(&c.entry, nfn);
+	compl_chain_notify(&d.entry, nfn);
+	/* b withdrawn: a plain pending entry again; c cancelled outright. */
+	assert_true(compl_chain_unnotify(&b.entry));
+	compl_chain_cancel(&c.entry);
+	assert_false(compl_chain_pending(&c.entry));
+	compl_chain_complete(&a.entry);
+	assert_int_equal(atomic_load(&b.calls), 0);
+	assert_true(compl_chain_try_wait(&b.entry));
+	compl_chain_complete(&b.entry);
+	assert_int_equal(atomic_load(&c.calls), 0);
+	assert_int_equal(atomic_load(&d.calls), 1);
+	/* After the call there is nothing to withdraw. */
+	assert_false(compl_chain_unnotify(&d.entry));
+	compl_chain_cancel(&d.entry);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
+static void test_misuse(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct ntest a = { 0 }, b = { 0 }, never = { 0 };
+
+	(void)state;
+	compl_chain_add(&chain, &a.entry);
+	compl_chain_add(&chain, &b.entry);
+	compl_chain_notify(&b.entry, nfn);
+	compl_chain_wait(&b.entry);
+	assert_int_equal(misuse_count, 1);
+	assert_string_equal(misuse_func, "compl_chain_wait");
+	assert_non_null(strstr(misuse_msg, "compl_chain_notify"));
+	compl_chain_complete(&b.entry);
+	compl_chain_notify(&b.entry, nfn);
+	assert_int_equal(compl_chain_wait_timeout(&b.entry, 1000), EINVAL);
+	assert_false(compl_chain_try_wait(&b.entry));
+	assert_int_equal(misuse_count, 5);
+	compl_chain_notify(&a.entry, NULL);
+	assert_int_equal(misuse_count, 6);
+	compl_chain_notify(&never.entry, nfn);
+	assert_false(compl_chain_unnotify(&never.entry));
+	assert_int_equal(misuse_count, 8);
+	compl_chain_destroy(&chain); /* not empty */
+	assert_int_equal(misuse_count, 9);
+	assert_int_equal(atomic_load(&b.calls), 0);
+	compl_chain_complete(&a.entry);
+	assert_int_equal(atomic_load(&b.calls), 1);
+	compl_chain_complete(&b.entry);
+	assert_int_equal(atomic_load(&never.calls), 0);
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 9);
+}
+
+/* A notifier with a ready entry not taken is not destroyed. */
+static void test_notifier_misuse(void **state)
+{
+	struct compl_notifier *n = compl_notifier_create();
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_notify_entry a;
+
+	(void)state;
+	assert_non_null(n);
+	compl_chain_add(&chain, &a.entry);
+	compl_notifier_watch(n, &a);
+	compl_notifier_destroy(n);
+	assert_int_equal(misuse_count, 1);
+	assert_string_equal(misuse_func, "compl_notifier_destroy");
+	assert_ptr_equal(compl_notifier_take(n), &a);
+	compl_chain_complete(&a.entry);
+	compl_notifier_destroy(n);
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 1);
+}
+
+/*
+ * Registration racing the turn: one thread completes the head while the
+ * owner of the next entry registers, many times over, with and without a
+ * cancel racing the call as well.  The function runs exactly once when the
+ * entry was not withdrawn, never when it was.
+ */
+struct race {
+	struct compl_chain chain;
+	struct compl_chain_entry head;
+	struct ntest next;
+	atomic_int go, ready;
+	int spin;
+	bool withdrawn;
+};
+
+static void *race_registrar(void *arg)
+{
+	struct race *r = arg;
+
+	while (!atomic_load(&r->go))
+		;
+	compl_chain_notify(&r->next.entry, nfn);
+	return NULL;
+}
+
+static void test_registration_races_turn(void **state)
+{
+	unsigned long i, rounds = test_scale(5000);
+	uint64_t rnd = 7;
+	struct race r;
+
+	(void)state;
+	for (i = 0; i < rounds; i++) {
+		pthread_t tid;
+		int spin = (int)(rnd_next(&rnd) % 64);
+
+		memset(&r, 0, sizeof(r));
+		compl_chain_init(&r.chain);
+		compl_chain_add(&r.chain, &r.head);
+		compl_chain_add(&r.chain, &r.next.entry);
+		tid = start_thread(race_registrar, &r);
+		atomic_store(&r.go, 1);
+		while (spin--)
+			__asm__ volatile("" ::: "memory");
+		compl_chain_complete(&r.head);
+		join_thread(tid);
+		CHECK(atomic_load(&r.next.calls) == 1);
+		CHECK(compl_chain_try_wait(&r.next.entry));
+		if (i & 1) {
+			compl_chain_complete(&r.next.entry);
+		} else {
+			CHECK(!compl_chain_unnotify(&r.next.entry));
+			compl_chain_cancel(&r.next.entry);
+		}
+		compl_chain_destroy(&r.chain);
+	}
+}
+
+/* A cancel racing the turn: the function runs once or never, never after. */
+static void *race_canceller(void *arg)
+{
+	struct race *r = arg;
+
+	atomic_store(&r->ready, 1);
+	while (!atomic_load(&r->go))
+		;
+	while (r->spin--)
+		__asm__ volatile("" ::: "memory");
+	r->withdrawn = compl_chain_unnotify(&r->next.entry);
+	if (r->withdrawn)
+		compl_chain_cancel(&r->next.entry);
+	return NULL;
+}
+
+static void test_cancel_races_turn(void **state)
+{
+	unsigned long i, rounds = test_scale(5000), withdrawn = 0;
+	uint64_t rnd = 11;
+	struct race r;
+
+	(void)state;
+	for (i = 0; i < rounds; i++) {
+		pthread_t tid;
+		int spin = (int)(rnd_next(&rnd) % 64);
+
+		memset(&r, 0, sizeof(r));
+		compl_chain_init(&r.chain);
+		compl_chain_add(&r.chain, &r.head);
+		compl_chain_add(&r.chain, &r.next.entry);
+		compl_chain_notify(&r.next.entry, nfn);
+		r.spin = (int)(rnd_next(&rnd) % 2048);
+		spin = (int)(rnd_next(&rnd) % 2048);
+		tid = start_thread(race_canceller, &r);
+		while (!atomic_load(&r.ready))
+			;
+		atomic_store(&r.go, 1);
+		while (spin--)
+			__asm__ volatile("" ::: "memory");
+		compl_chain_complete(&r.head);
+		join_thread(tid);
+		if (r.withdrawn) {
+			withdrawn++;
+			CHECK(atomic_load(&r.next.calls) == 0);
+			CHECK(!compl_chain_pending(&r.next.entry));
+		} else {
+			CHECK(atomic_load(&r.next.calls) == 1);
+			compl_chain_complete(&r.next.entry);
+		}
+		CHECK(compl_chain_empty(&r.chain));
+		compl_chain_destroy(&r.chain);
+	}
+	printf("cancel won %lu of %lu races\n", withdrawn, rounds);
+}
+
+/* The notifier's flag: no write while the loop is awake; one per arm. */
+static void test_notifier_flag(void **state)
+{
+	struct compl_notifier *n = compl_notifier_create();
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_notify_entry a, b, c;
+	struct completer comp = { &a.entry, 0 };
+
+	(void)state;
+	assert_non_null(n);
+	assert_true(compl_notifier_fd(n) >= 0);
+	assert_null(compl_notifier_take(n));
+	compl_chain_add(&chain, &a.entry);
+	compl_chain_add(&chain, &b.entry);
+	compl_chain_add(&chain, &c.entry);
+	/* Awake: the turn of a is there, b's comes later; no write either way. */
+	compl_notifier_watch(n, &a);
+	compl_notifier_watch(n, &b);
+	compl_notifier_watch(n, &c);
+	assert_false(compl_notifier_arm(n)); /* a is ready */
+	assert_ptr_equal(compl_notifier_take(n), &a);
+	assert_null(compl_notifier_take(n));
+	join_thread(start_thread(complete_thread, &comp));
+	assert_int_equal(compl_notifier_ack(n), 0);
+	assert_ptr_equal(compl_notifier_take(n), &b);
+	/* Armed: b's complete hands c the turn and writes once. */
+	assert_true(compl_notifier_arm(n));
+	comp.entry = &b.entry;
+	join_thread(start_thread(complete_thread, &comp));
+	compl_notifier_disarm(n);
+	assert_int_equal(compl_notifier_ack(n), 1);
+	assert_ptr_equal(compl_notifier_take(n), &c);
+	assert_null(compl_notifier_take(n));
+	compl_chain_complete(&c.entry);
+	compl_chain_destroy(&chain);
+	compl_notifier_destroy(n);
+}
+
+/* The workload on a plain epoll loop. */
+static void test_epoll_loop(void **state)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct nwork w;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	(void)state;
+	CHECK(ep >= 0);
+	nwork_init(&w, test_scale(100000), 42);
+	ev.data.fd = compl_notifier_fd(w.n);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev) == 0);
+	while (!nwork_done(&w)) {
+		struct epoll_event got;
+		int k;
+
+		nwork_drain(&w);
+		if (nwork_done(&w) || !compl_notifier_arm(w.n))
+			continue;
+		w.arms++;
+		/* A lost wake-up would hang here: 10 s is an eternity. */
+		k = epoll_wait(ep, &got, 1, 10000);
+		compl_notifier_disarm(w.n);
+		CHECK(k == 1 || (k < 0 && errno == EINTR));
+		if (k == 1)
+			w.writes += compl_notifier_ack(w.n);
+	}
+	nwork_finish(&w, "epoll");
+	close(ep);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_entry_size),
+		cmocka_unit_test(test_turn_there),
+		cmocka_unit_test(test_turn_later),
+		cmocka_unit_test(test_withdraw),
+		cmocka_unit_test_setup_teardown(test_misuse, setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_notifier_misuse, setup_recorder,
+						restore_default),
+		cmocka_unit_test(test_registration_races_turn),
+		cmocka_unit_test(test_cancel_races_turn),
+		cmocka_unit_test(test_notifier_flag),
+		cmocka_unit_test(test_epoll_loop),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
