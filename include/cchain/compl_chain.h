@@ -371,6 +371,11 @@ CCHAIN_API void compl_chain_notify(struct compl_chain_entry *entry,
  * compl_chain_unnotify() - withdraw a compl_chain_notify() registration
  * @entry: a pending entry
  *
+ * Takes back the function registered on @entry, racing safely with the
+ * turn: either the registration is withdrawn before the turn comes, or the
+ * function has already been called and returned.  Event loops use it before
+ * they cancel or free an entry they watch.
+ *
  * Context: the entry's owner; never sleeps (it may wait briefly for the
  * chain's internal lock).
  * Return: true if the registration was withdrawn before the turn came: the

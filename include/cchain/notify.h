@@ -44,6 +44,13 @@
 extern "C" {
 #endif
 
+/**
+ * struct compl_notifier - an event loop's notifier (opaque)
+ *
+ * Created by compl_notifier_create() and used by one event loop: it queues
+ * the watched entries whose turn has come, in turn order, and owns the
+ * eventfd that wakes the loop.  Its members are private to the library.
+ */
 struct compl_notifier;
 
 /**
@@ -63,6 +70,10 @@ struct compl_notify_entry {
 
 /**
  * compl_notifier_create() - create a notifier and its file descriptor
+ *
+ * One notifier serves one event loop, whatever the number of entries and
+ * chains it watches: entries whose turn comes are queued on it, and its
+ * eventfd (compl_notifier_fd()) tells a sleeping loop to take them.
  *
  * Context: any thread; allocates.
  * Return: the notifier, or NULL with errno set (ENOMEM, or eventfd()'s
@@ -117,6 +128,10 @@ CCHAIN_API void compl_notifier_watch(struct compl_notifier *n,
  * compl_notifier_cancel() - withdraw a watched entry from its chain
  * @ne: an entry passed to compl_notifier_watch()
  *
+ * Withdraws the registration and cancels the entry if its turn has not
+ * come, racing safely with the turn; otherwise leaves it to the loop,
+ * which will take it.
+ *
  * Context: the entry's owner; never sleeps for a turn.
  * Return: true if the turn had not come: @ne was cancelled
  * (compl_chain_cancel()) and will never be returned by
@@ -144,6 +159,10 @@ CCHAIN_API struct compl_notify_entry *compl_notifier_take(struct compl_notifier 
 /**
  * compl_notifier_arm() - the loop is about to sleep
  * @n: the notifier
+ *
+ * Called by the loop just before it polls: from then on the first entry
+ * whose turn comes writes the file descriptor, once.  Pair it with
+ * compl_notifier_disarm() when the loop wakes.
  *
  * Context: the loop's thread; lock-free, no system call.
  * Return: true if no entry is ready: the loop may sleep, and the first
