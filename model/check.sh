@@ -2,19 +2,11 @@
 # SPDX-License-Identifier: MIT
 # Usage: model/check.sh [SPIN_WORK_DIR]
 # Exhaustively verifies model/compl_chain.pml in each configuration, then
-# makes sure that every mutant (a known bug put back) is caught.
+# makes sure that every mutant (a known bug put back) is caught.  The
+# verifications run CHECK_JOBS at a time (default: the online CPUs), each in
+# a directory of its own; compiling pan dominates, and it is one job each.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-if [ $# -gt 0 ]; then
-	work=$1
-else
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
-fi
-mkdir -p "$work"
-cd "$work"
-cp "$here/compl_chain.pml" .
-
 # verify NAME DEFINES... : prints pan's verdict; exit status 0 if no error.
 verify() {
 	name=$1
@@ -35,6 +27,68 @@ verify() {
 	[ "$errors" = 0 ] || return 1
 }
 
+# defines CONFIG: the spin -D options for one configuration.
+defines() {
+	case $1 in
+	*+CONDVAR) echo "-DCONFIG_${1%+CONDVAR} -DCONDVAR" ;;
+	*) echo "-DCONFIG_$1" ;;
+	esac
+}
+
+# check.sh --job WORK config NAME | check.sh --job WORK mutant BUG:CONFIGS
+# One verification (or one mutant, tried against its configurations in
+# turn) in a directory of its own; prints its verdicts and a last line
+# "RESULT ok|fail|error WHAT".
+if [ "${1:-}" = --job ]; then
+	kind=$3
+	what=$4
+	dir=$2/$kind-$(printf '%s' "$what" | tr ':,+' '___')
+	mkdir -p "$dir"
+	cd "$dir"
+	cp "$here/compl_chain.pml" .
+	case $kind in
+	config)
+		rc=0
+		# shellcheck disable=SC2046 # word splitting of the defines is wanted
+		verify "config $what" $(defines "$what") || rc=$?
+		case $rc in
+		0) echo "RESULT ok config $what" ;;
+		1) grep -E "assert|invalid end|pan:" pan.log | head -5
+		   echo "RESULT fail config $what" ;;
+		*) echo "RESULT error config $what" ;;
+		esac
+		;;
+	mutant)
+		bug=${what%%:*}
+		for cfg in $(echo "${what#*:}" | tr , ' '); do
+			rc=0
+			# shellcheck disable=SC2046
+			# -O0: a mutant's search stops at its first error, so
+			# compiling pan dominates
+			OPT=-O0 verify "mutant $bug ($cfg)" -D"$bug" $(defines "$cfg") >/dev/null ||
+				rc=$?
+			[ "$rc" -ne 2 ] || { echo "RESULT error mutant $bug ($cfg)"; exit 0; }
+			[ "$rc" -eq 1 ] || continue
+			echo "mutant $bug ($cfg): caught: $(grep -m1 -E 'assertion violated|invalid end state' pan.log)"
+			echo "RESULT ok mutant $bug"
+			exit 0
+		done
+		echo "mutant $bug: NOT caught"
+		echo "RESULT fail mutant $bug"
+		;;
+	esac
+	exit 0
+fi
+
+if [ $# -gt 0 ]; then
+	work=$1
+else
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work"
+cd "$work"
+
 status=0
 
 # The correspondence table in README.md: every C fragment must still exist.
@@ -53,20 +107,6 @@ echo "correspondence: $(wc -l <map.tsv) C statements found"
 # Configurations: NAME or NAME+CONDVAR (the condvar backend).
 configs="ALL REUSE FLUSH DEFER DEFER2 READD RUNS DUMP EMPTY SLEEPERS NOTIFY NOTIFY2
 	ALL+CONDVAR DEFER+CONDVAR SLEEPERS+CONDVAR NOTIFY+CONDVAR"
-
-# defines CONFIG: the spin -D options for one configuration.
-defines() {
-	case $1 in
-	*+CONDVAR) echo "-DCONFIG_${1%+CONDVAR} -DCONDVAR" ;;
-	*) echo "-DCONFIG_$1" ;;
-	esac
-}
-
-for cfg in $configs; do
-	# shellcheck disable=SC2046 # word splitting of the defines is wanted
-	verify "config $cfg" $(defines "$cfg") ||
-		{ status=1; grep -E "assert|invalid end|pan:" pan.log | head -5; }
-done
 
 # Every step that protects something, removed one at a time, with the
 # configurations that exercise it: spin must find a violation.
@@ -94,27 +134,17 @@ BUG_NOTIFIER_CHECK_BEFORE_PUSH:NOTIFY2,NOTIFY
 BUG_NOTIFIER_NO_EXCHANGE:NOTIFY2
 BUG_NOTIFIER_NO_RECHECK:NOTIFY2,NOTIFY"
 
-nmut=0
-for m in $mutants; do
-	bug=${m%%:*}
-	nmut=$((nmut + 1))
-	caught=
-	for cfg in $(echo "${m#*:}" | tr , ' '); do
-		rc=0
-		# shellcheck disable=SC2046
-		# -O0: a mutant's search stops at its first error, so compiling
-		# pan dominates
-		OPT=-O0 verify "mutant $bug ($cfg)" -D"$bug" $(defines "$cfg") >/dev/null || rc=$?
-		[ "$rc" -ne 2 ] || { status=1; caught=error; break; }
-		[ "$rc" -eq 1 ] || continue
-		echo "mutant $bug ($cfg): caught: $(grep -m1 -E 'assertion violated|invalid end state' pan.log)"
-		caught=yes
-		break
-	done
-	if [ -z "$caught" ]; then
-		echo "mutant $bug: NOT caught" >&2
-		status=1
-	fi
-done
-echo "$nmut mutants"
+jobs=${CHECK_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
+{
+	for cfg in $configs; do echo "config $cfg"; done
+	for m in $mutants; do echo "mutant $m"; done
+} | xargs -P "$jobs" -n 2 sh "$here/check.sh" --job "$work" >results.log 2>&1 || true
+grep -v '^RESULT ' results.log || true
+ncfg=$(echo $configs | wc -w)
+nmut=$(echo "$mutants" | wc -l)
+[ "$(grep -c '^RESULT ok config ' results.log)" -eq "$ncfg" ] ||
+	{ echo "not every configuration verified:" >&2; grep '^RESULT [fe]' results.log >&2 || true; status=1; }
+[ "$(grep -c '^RESULT ok mutant ' results.log)" -eq "$nmut" ] ||
+	{ echo "not every mutant caught:" >&2; grep '^RESULT [fe].* mutant' results.log >&2 || true; status=1; }
+echo "$ncfg configurations, $nmut mutants"
 exit $status
