@@ -3,8 +3,10 @@
 # Every test, as CI runs them, for both wait backends: gcc builds with the
 # whole suite (the spin model, the nvme_sim checks, the stress and a one
 # minute soak), valgrind memcheck and DRD, clang ASan+UBSan (with a bounded
-# libFuzzer run) and TSan builds; then the kernel code of kernel/ (KUnit in
-# User Mode Linux, checkpatch, the patch series, an out-of-tree module).
+# libFuzzer run) and TSan builds, the shared chains' kill storm; then respd
+# against Redis's own clients, nvme_sim at 100,000 namespaces, the ABI check,
+# the Debian packages, and the kernel code of kernel/ (KUnit in User Mode
+# Linux, checkpatch, the patch series, an out-of-tree module).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh test || exit 1
