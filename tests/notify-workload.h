@@ -9,9 +9,10 @@
  * now and then cancels a registered task it has not taken yet.
  *
  * The loop drives it with nwork_drain() before it arms the notifier, and
- * counts its arms and the writes compl_notifier_ack() consumed: at the end
- * nwork_check() wants every task delivered or cancelled, exactly once, and
- * no more writes than arms.
+ * counts its calls of compl_notifier_arm() (also those that return false,
+ * as the header's bound is per call) and the writes compl_notifier_ack()
+ * consumed: at the end nwork_check() wants every task delivered or
+ * cancelled, exactly once, and no more writes than arms.
  */
 #ifndef CCHAIN_TESTS_NOTIFY_WORKLOAD_H
 #define CCHAIN_TESTS_NOTIFY_WORKLOAD_H

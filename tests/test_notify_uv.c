@@ -32,8 +32,8 @@ static void on_prepare(uv_prepare_t *h)
 			uv_stop(&t->loop);
 			return;
 		}
+		t->w.arms++; /* every call: one that returns false may still see a write */
 		if (compl_notifier_arm(t->w.n)) {
-			t->w.arms++;
 			t->armed = true;
 			return;
 		}
