@@ -21,11 +21,29 @@
  * The futex backend reaches the kernel through syscall(SYS_futex, ...),
  * which this definition interposes: it records which thread made the last
  * FUTEX_WAIT and, while slow_wake is set, sleeps after each FUTEX_WAKE, as
- * a turn-giver preempted right after the wake-up would.  Otherwise it only
- * forwards the call; it never dereferences the futex address.
+ * a turn-giver preempted right after the wake-up would.  While late_wake is
+ * set, it holds each FUTEX_WAIT until a FUTEX_WAKE has begun, and holds that
+ * FUTEX_WAKE until the test has freed the entry (late_wake_freed): the
+ * owner's wait then fails on the READY word, and the wake-up names freed
+ * memory.  Otherwise it only forwards the call; it never dereferences the
+ * futex address.
  */
 static _Atomic bool slow_wake;
 static _Atomic pid_t futex_waiter = -1;
+static _Atomic bool late_wake, late_wake_begun, late_wake_freed, late_wake_hit;
+
+/* Poll @flag for up to 2 s: the late wake-up's hand-over, never a sleep. */
+static bool await_flag(_Atomic bool *flag)
+{
+	uint64_t t0 = now_ns();
+
+	while (!atomic_load(flag))
+		if (now_ns() - t0 > 2000 * MS)
+			return false;
+		else
+			sched_yield();
+	return true;
+}
 
 long syscall(long n, ...)
 {
@@ -46,6 +64,14 @@ long syscall(long n, ...)
 	}
 	if (n == SYS_futex && (a[1] & 127) == 0)
 		atomic_store(&futex_waiter, gettid());
+	if (n == SYS_futex && atomic_load(&late_wake)) {
+		if ((a[1] & 127) == 0) {
+			await_flag(&late_wake_begun);
+		} else if ((a[1] & 127) == 1) {
+			atomic_store(&late_wake_begun, true);
+			atomic_store(&late_wake_hit, await_flag(&late_wake_freed));
+		}
+	}
 	ret = fwd(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (n == SYS_futex && (a[1] & 127) == 1 && atomic_load(&slow_wake)) {
 		err = errno;
@@ -694,6 +720,69 @@ static void test_release_while_waking(void **state)
 	cchain_set_spin_ns(spin);
 }
 
+/*
+ * The owner announces that it sleeps, but its turn comes before its
+ * FUTEX_WAIT: the wait fails on the READY word, the owner completes and
+ * frees the entry, and only then does the turn-giver's FUTEX_WAKE name the
+ * entry's address.  The wake-up must neither fail nor touch the memory,
+ * and memcheck's report on it is the one that valgrind/libcchain.supp
+ * suppresses (the unit suite runs under memcheck with that file).
+ */
+static _Atomic pid_t late_owner = -1;
+
+static void *free_after_turn(void *arg)
+{
+	struct compl_chain_entry *b = arg;
+
+	atomic_store(&late_owner, gettid());
+	compl_chain_wait(b);
+	compl_chain_complete(b);
+	free(b);
+	atomic_store(&late_wake_freed, true);
+	return NULL;
+}
+
+static void test_wake_names_freed_entry(void **state)
+{
+	bool futex = strcmp(cchain_wait_backend(), "futex") == 0;
+	uint64_t spin = cchain_set_spin_ns(0); /* the owner sleeps at once */
+	struct compl_chain_entry a, *b = xmalloc(sizeof(*b));
+	struct compl_chain chain;
+	uint64_t t0 = now_ns();
+	pthread_t owner;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, b);
+	atomic_store(&late_wake_begun, false);
+	atomic_store(&late_wake_freed, false);
+	atomic_store(&late_wake_hit, false);
+	atomic_store(&late_owner, -1);
+	atomic_store(&futex_waiter, -1);
+	atomic_store(&late_wake, true);
+	owner = start_thread(free_after_turn, b);
+	if (futex) {
+		/* The owner announced that it sleeps, and is held before its wait. */
+		while (atomic_load(&late_owner) == -1 ||
+		       atomic_load(&futex_waiter) != atomic_load(&late_owner))
+			if (now_ns() - t0 > 2000 * MS)
+				fail_msg("the owner never reached its FUTEX_WAIT");
+			else
+				sched_yield();
+	} else {
+		sleep_ns(5 * MS); /* no FUTEX_WAKE to hold */
+	}
+	compl_chain_complete(&a);
+	join_thread(owner);
+	atomic_store(&late_wake, false);
+	if (futex)
+		assert_true(atomic_load(&late_wake_hit)); /* the wake-up came after free() */
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+	cchain_set_spin_ns(spin);
+}
+
 /* ---- many sleepers wake one at a time, in order ------------------------- */
 
 #define SLEEPERS 64
@@ -758,6 +847,7 @@ int main(void)
 		cmocka_unit_test(test_lockfree_races_locked),
 		cmocka_unit_test(test_dump_while_lockfree),
 		cmocka_unit_test(test_release_while_waking),
+		cmocka_unit_test(test_wake_names_freed_entry),
 		cmocka_unit_test(test_many_sleepers),
 	};
 

@@ -30,6 +30,9 @@ ldd ./consumer | grep -q "$prefix/p/lib/$triplet/libcchain.so.0" ||
 	{ echo "consumer does not use the prefix's libcchain.so.0" >&2; exit 1; }
 [ "$(man -w 3 compl_chain_add)" = "$prefix/p/share/man/man3/compl_chain_add.3" ] ||
 	{ echo "man 3 compl_chain_add: $(man -w 3 compl_chain_add 2>&1)" >&2; exit 1; }
+# The README's "With valgrind": the suppression file, where it says.
+[ -f "$prefix/p/share/libcchain/valgrind/libcchain.supp" ] ||
+	{ echo "libcchain.supp is not in share/libcchain/valgrind" >&2; exit 1; }
 # The final ':' keeps the system's pages.
 manpath 2>/dev/null | tr ':' '\n' | grep -qx /usr/share/man ||
 	{ echo "MANPATH hides the system's pages: $(manpath 2>&1)" >&2; exit 1; }
