@@ -18,7 +18,9 @@
  * does not read or write the word for a private FUTEX_WAKE: it only looks
  * for threads sleeping on the address.  Any such thread is a spurious
  * wake-up, which every futex waiter must tolerate (the state word, not the
- * wake-up, is the truth); our own waiters recheck their word.
+ * wake-up, is the truth); our own waiters recheck their word.  valgrind's
+ * memcheck reports the freed address as a system call parameter:
+ * valgrind/libcchain.supp suppresses that one report.
  */
 #include <errno.h>
 #include <stdint.h>
