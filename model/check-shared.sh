@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Usage: model/check-shared.sh [SPIN_WORK_DIR]
 # Exhaustively verifies model/shared_chain.pml (shared chains, participants
-# killed at any step) in each configuration, then makes sure that every
-# mutant (one protective step removed) is caught.
+# killed at any step) and model/shared_lock.pml (the chain's lock word) in
+# each configuration, then makes sure that every mutant (one protective
+# step removed) is caught.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 if [ $# -gt 0 ]; then
@@ -14,16 +15,17 @@ else
 fi
 mkdir -p "$work"
 cd "$work"
-cp "$here/shared_chain.pml" .
+cp "$here/shared_chain.pml" "$here/shared_lock.pml" .
 
-# verify NAME DEFINES... : prints pan's verdict; exit status 0 if no error.
+# verify NAME DEFINES... : prints pan's verdict on $model (default
+# shared_chain.pml); exit status 0 if no error.
 verify() {
 	name=$1
 	shift
 	rm -f pan pan.* ./*.trail
 	# -O0: compiling pan (large: a death point between any two stores)
 	# costs more than the search it would speed up
-	spin -a "$@" shared_chain.pml >spin.log 2>&1 || { cat spin.log; return 2; }
+	spin -a "$@" "${model:-shared_chain.pml}" >spin.log 2>&1 || { cat spin.log; return 2; }
 	cc "${OPT:--O0}" -DSAFETY -DNOFAIR -DVECTORSZ=2048 -o pan pan.c 2>cc.log ||
 		{ cat cc.log; return 2; }
 	./pan -m1000000 >pan.log 2>&1 || true
@@ -69,6 +71,14 @@ for cfg in $configs; do
 		{ status=1; grep -E "assert|invalid end|pan:" pan.log | head -5; }
 done
 
+# The lock word: three processes, two rounds of lock and unlock each; one
+# death, then two.
+lock_configs="LOCK:-DMAXDEATH=1 LOCKx2:-DMAXDEATH=2"
+for cfg in $lock_configs; do
+	model=shared_lock.pml verify "config ${cfg%%:*}" "${cfg#*:}" ||
+		{ status=1; grep -E "assert|invalid end|pan:" pan.log | head -5; }
+done
+
 # Every protective step, removed one at a time, with the configurations
 # that exercise it: spin must find a violation.
 mutants="BUG_NO_REDO:WAIT3,MIXED
@@ -79,7 +89,24 @@ BUG_NO_ORPHAN:WAIT3,MIXED
 BUG_NO_CHECK:WAIT3,MIXED
 BUG_RELEASE_AFTER_TURN:WAIT3,MIXED"
 
+lock_mutants="BUG_STEAL_STORE:LOCK
+BUG_UNLOCK_STORE:LOCK
+BUG_TAKE_NO_WAITERS:LOCK"
+
 nmut=0
+for m in $lock_mutants; do
+	bug=${m%%:*}
+	nmut=$((nmut + 1))
+	cfg=$(echo "$lock_configs" | tr ' ' '\n' | grep "^${m#*:}:")
+	rc=0
+	model=shared_lock.pml OPT=-O0 verify "mutant $bug" -D"$bug" "${cfg#*:}" >/dev/null || rc=$?
+	if [ "$rc" -eq 1 ]; then
+		echo "mutant $bug (${m#*:}): caught: $(grep -m1 -E 'assertion violated|invalid end state' pan.log)"
+	else
+		echo "mutant $bug: NOT caught" >&2
+		status=1
+	fi
+done
 for m in $mutants; do
 	bug=${m%%:*}
 	nmut=$((nmut + 1))

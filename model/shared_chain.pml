@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Promela model of shared chains (src/shared_chain.c): the list under a
- * robust mutex, the intent record, the turn and its report, the reaping of
- * dead processes' entries; with processes killed at any step, inside the
- * critical section included, and while repairing another's death.
+ * lock word that names its holder, the intent record, the turn and its
+ * report, the reaping of dead processes' entries; with processes killed at
+ * any step, inside the critical section included, and while repairing
+ * another's death.
  *
  * Process p owns entry p.  Death is a nondeterministic choice at every
  * DIE point (between any two stores the C code makes in that place), up
- * to MAXDEATH deaths in all.  The robust mutex hands a dead owner's lock to
- * the next locker with EOWNERDEAD.  A waiter sleeps until its turn comes;
+ * to MAXDEATH deaths in all.  The lock word is taken when free, or from a
+ * holder seen dead, and the taker then repairs (shared_lock.pml checks the
+ * word's own protocol).  A waiter sleeps until its turn comes;
  * its periodic check (every CCHAIN_SHARED_DETECT_MS in C) is modelled as
  * enabled whenever it would find something to do: the lock held by a dead
  * process, or the head owned by one.  So a stall is a state where a live
@@ -22,7 +24,8 @@
  *             died holding it, before its own complete logged the hand-over
  *             (owed[]); no death is reported twice; at the end every owed
  *             report was given, or is left to the next entry added (orphan);
- *  DONE       at the end no entry of a live process is pending.
+ *  DONE       at the end no entry of a live process is pending;
+ *  MUTEX      nobody else holds the lock while its holder releases it.
  */
 
 #ifndef MAXDEATH
@@ -49,7 +52,7 @@ byte orphan_dead;
 byte iop, ie, iprev, inext, iseq, idead;
 bool iinh;
 
-/* the robust mutex: 0 free, else owner + 1 */
+/* the lock word: 0 free, else owner + 1 */
 byte lockowner;
 
 bool alive[N];
@@ -106,6 +109,19 @@ inline give_turn(e, inhv, dv)
 #endif
 }
 
+/* add gives its own entry the turn: nobody else writes its state, a store */
+inline give_own_turn(e, inhv, dv)
+{
+	atomic {
+		ready[e] = true;
+		inh[e] = inhv;
+		if
+		:: inhv -> deadfrom[e] = dv
+		:: else
+		fi
+	}
+}
+
 inline set_intent(op, e, p, n, inhv, dv, s)
 {
 	ie = e; iprev = p; inext = n; iinh = inhv; idead = dv; iseq = s;
@@ -135,9 +151,9 @@ inline do_add(e, p, inhv, dv, s)
 	if
 	:: p == NIL ->
 		orphan = false;
-		head = e;
+		give_own_turn(e, inhv, dv);
 		DIE;
-		give_turn(e, inhv, dv)
+		head = e
 	:: else
 	fi
 }
@@ -246,6 +262,11 @@ inline check_list()
 	assert(c_n == 0)
 }
 
+/*
+ * The lock word, abstracted: taken from free, or from a holder seen dead
+ * (then the taker repairs).  shared_lock.pml checks the lock word itself:
+ * one taker per death, and no wake-up lost.
+ */
 inline lock()
 {
 	atomic {
@@ -266,12 +287,14 @@ inline lock()
 	check_list()
 }
 
+/* MUTEX: nobody took the lock over from a live holder. */
 inline unlock()
 {
+	assert(lockowner == me + 1);
 	lockowner = 0
 }
 
-/* The turn has come: mark it seen; report an inheritance once. */
+/* The turn has come: mark it seen and take the report, in one store. */
 inline took_turn()
 {
 	k = 0;
@@ -279,17 +302,18 @@ inline took_turn()
 	:: k < N -> assert(seq[k] == 0 || seq[k] >= seq[me] || k == me); k++
 	:: else -> break
 	od;
-	seen[me] = true;
-	DIE;
-	if
-	:: inh[me] ->
-		assert(owed[deadfrom[me]]);
-		assert(told[deadfrom[me]] == 0);
-		told[deadfrom[me]]++;
-		owed[deadfrom[me]] = false;
-		inh[me] = false
-	:: else
-	fi
+	atomic {
+		seen[me] = true;
+		if
+		:: inh[me] ->
+			assert(owed[deadfrom[me]]);
+			assert(told[deadfrom[me]] == 0);
+			told[deadfrom[me]]++;
+			owed[deadfrom[me]] = false;
+			inh[me] = false
+		:: else
+		fi
+	}
 }
 
 inline check_turn()

@@ -1,9 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * Shared chains: a FIFO of entries in shared memory, under a process-shared
- * robust mutex, linked by offsets from the chain.  Every change to the list
- * is made with the lock held; an owner learns that its turn came from its
- * entry's state word, lock-free, and sleeps on it with a shared futex.
+ * Shared chains: a FIFO of entries in shared memory, under one lock word,
+ * linked by offsets from the chain.  Every change to the list is made with
+ * the lock held; an owner learns that its turn came from its entry's state
+ * word, lock-free, and sleeps on it with a shared futex.
+ *
+ * The lock word names its holder: process id (bits 0-30), WAITERS (bit 31:
+ * somebody sleeps on the low half, a shared futex) and the low 32 bits of
+ * the holder's start time (bits 32-63), so that a process id reused by
+ * another process is told apart.  Taken with one compare-and-swap from 0,
+ * released with one exchange.  A process that finds it held sleeps on the
+ * low half for at most CCHAIN_SHARED_DETECT_MS at a time; between sleeps it
+ * checks whether the holder died, and if so takes the lock over with a
+ * compare-and-swap from the very word it found (so two processes never
+ * both take over one dead holder's lock) and finishes the dead holder's
+ * step, as below.  The threads of one process are one holder: a thread
+ * never takes the lock over from its own process.
  *
  * State word (struct compl_chain_shared_entry.state):
  *
@@ -16,18 +28,24 @@
  * Death of a participant.  Every change to the list is one step, described
  * by the intent record in the chain before its first store to the list and
  * cleared after its last; each step is idempotent, so a process that gets
- * EOWNERDEAD from the lock redoes the dead holder's step, from the record,
- * before anything else.  The turn-giver sets READY with a compare-and-swap
- * from a state without READY, so a redo never gives a turn twice (nor
- * reports an inheritance twice).  Entries of dead processes are withdrawn
+ * the lock over from a dead holder redoes the dead holder's step, from the
+ * record, before anything else.  The turn-giver sets READY on a linked entry with
+ * a compare-and-swap from a state without READY, so a redo never gives a
+ * turn twice (nor reports an inheritance twice); an add gives the turn to
+ * its own entry, which nobody else writes, with a store.  Once READY is
+ * set only the owner writes the state word, with stores.  Entries of dead processes are withdrawn
  * (unlinked as if cancelled) by whoever takes the lock after noticing that
  * the owner of the head died: waiters check it every CCHAIN_SHARED_DETECT_MS,
  * and so does a process that repairs a dead holder's step.
  *
  * The stores of a step are atomic, and a compiler barrier keeps them in
  * program order: a process killed between two of them has made exactly the
- * first ones visible, since the kernel's exit path (which marks the robust
- * mutex owner-dead) orders everything the process stored before.
+ * first ones visible: the kernel's exit path, which a process that takes
+ * the lock over has seen completed (through /proc), orders everything the
+ * dead process stored before.
+ *
+ * The flush generation (chain->gen) is written by lock holders only; a
+ * flusher that is about to sleep sets its bit 0 with the lock held.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -113,10 +131,10 @@ static void self_register(void)
 }
 
 /*
- * Read the state letter and start time of process @pid.
+ * Read the state letter, number of threads and start time of process @pid.
  * Return: 0, or ESRCH if there is no such process.
  */
-static int proc_stat(pid_t pid, char *state, uint64_t *start)
+static int proc_stat(pid_t pid, char *state, long *threads, uint64_t *start)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long st;
@@ -143,6 +161,8 @@ static int proc_stat(pid_t pid, char *state, uint64_t *start)
 		if (!p)
 			return EIO;
 		p++;
+		if (i == 19 && sscanf(p, "%ld", threads) != 1) /* field 20: num_threads */
+			return EIO;
 	}
 	if (sscanf(p, "%llu", &st) != 1)
 		return EIO;
@@ -150,18 +170,26 @@ static int proc_stat(pid_t pid, char *state, uint64_t *start)
 	return 0;
 }
 
+static const struct identity *whoami_slow(void);
+
 /* This process's identity; reads /proc once per process. */
-static const struct identity *whoami(void)
+static inline const struct identity *whoami(void)
 {
+	if (__builtin_expect(atomic_load_explicit(&self_valid, memory_order_acquire), 1))
+		return &self;
+	return whoami_slow();
+}
+
+static __attribute__((noinline)) const struct identity *whoami_slow(void)
+{
+	long threads;
 	char st;
 
-	if (atomic_load_explicit(&self_valid, memory_order_acquire))
-		return &self;
 	pthread_once(&self_once, self_register);
 	pthread_mutex_lock(&self_lock);
 	if (!atomic_load_explicit(&self_valid, memory_order_relaxed)) {
 		self.pid = getpid();
-		if (proc_stat(self.pid, &st, &self.start))
+		if (proc_stat(self.pid, &st, &threads, &self.start))
 			self.start = 0; /* no /proc: process ids alone */
 		atomic_store_explicit(&self_valid, true, memory_order_release);
 	}
@@ -169,34 +197,47 @@ static const struct identity *whoami(void)
 	return &self;
 }
 
-/* Has the process that added @e died (or been reaped and its id reused)? */
-static bool owner_dead(const entry_t *e)
+/*
+ * Has process @pid, started at @start (0: unknown), died, or been reaped
+ * and its id reused?  Only the bits of @mask of the start time are compared.
+ * A zombie thread group leader whose other threads still run (its main
+ * thread called pthread_exit()) is alive.
+ */
+static bool process_dead(pid_t pid, uint64_t start, uint64_t mask)
 {
-	pid_t pid = cc_load_relaxed(&e->pid);
-	uint64_t start = cc_load_relaxed(&e->start), now;
+	uint64_t now;
+	long threads = 0;
 	char st;
 	int err;
 
 	if (pid == whoami()->pid)
 		return false;
-	err = proc_stat(pid, &st, &now);
+	err = proc_stat(pid, &st, &threads, &now);
 	if (err == ESRCH)
 		return true;
 	if (err)
 		return kill(pid, 0) && errno == ESRCH;
-	return st == 'Z' || st == 'X' || st == 'x' || (start && now != start);
+	if (start && (now & mask) != (start & mask))
+		return true;
+	return (st == 'Z' || st == 'X' || st == 'x') && threads <= 1;
+}
+
+/* Has the process that added @e died (or been reaped and its id reused)? */
+static bool owner_dead(const entry_t *e)
+{
+	return process_dead(cc_load_relaxed(&e->pid), cc_load_relaxed(&e->start), UINT64_MAX);
 }
 
 /* ---- futexes (shared: the word may be mapped at different addresses) ------ */
 
-static void futex_wake_all(uint32_t *word, int n)
+static void futex_wake_all(void *word, int n)
 {
 	if (syscall(SYS_futex, word, FUTEX_WAKE, n, NULL, NULL, 0) < 0 && errno != EFAULT)
 		CC_DIE("futex(FUTEX_WAKE)", errno);
 }
 
 /* Sleep while *@word == @val, for at most @ns. */
-static void futex_sleep(uint32_t *word, uint32_t val, uint64_t ns)
+static void futex_sleep(void *word, uint32_t val, uint64_t ns)
 {
 	struct timespec rel = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 
@@ -236,7 +277,7 @@ static bool give_turn(entry_t *e, bool inherit, pid_t dead)
 	return old & ST_SLEEPING;
 }
 
-static void set_intent(chain_t *chain, uint32_t op, entry_t *e, int64_t prev, int64_t next,
+static inline void set_intent(chain_t *chain, uint32_t op, entry_t *e, int64_t prev, int64_t next,
 		       bool inherit, pid_t dead, uint64_t seq)
 {
 	struct compl_chain_shared_intent *in = &chain->intent;
@@ -252,15 +293,19 @@ static void set_intent(chain_t *chain, uint32_t op, entry_t *e, int64_t prev, in
 	step_barrier();
 }
 
-static void clear_intent(chain_t *chain)
+static inline void clear_intent(chain_t *chain)
 {
 	step_barrier();
 	cc_store_relaxed(&chain->intent.op, (uint32_t)OP_NONE);
 	step_barrier();
 }
 
-/* OP_ADD: link @e after @prev (lock held).  Return: whether to wake @e's owner. */
-static bool do_add(chain_t *chain, entry_t *e, int64_t prev, bool inherit, pid_t dead,
+/*
+ * OP_ADD: link @e after @prev (lock held).  @e's state word was zeroed by
+ * its owner, the adder, before the lock was taken, and nobody else writes
+ * it: the turn is given with a store (redone, the same store).
+ */
+static inline void do_add(chain_t *chain, entry_t *e, int64_t prev, bool inherit, pid_t dead,
 		   uint64_t seq)
 {
 	int64_t off = off_of(chain, e);
@@ -275,25 +320,24 @@ static bool do_add(chain_t *chain, entry_t *e, int64_t prev, bool inherit, pid_t
 	cc_store_relaxed(&chain->seq, seq);
 	if (!prev) {
 		cc_store_relaxed(&chain->orphan, 0u);
+		if (inherit)
+			cc_store_relaxed(&e->dead, (int32_t)dead);
+		cc_store_relaxed(&e->state, ST_READY | (inherit ? ST_INHERIT : 0u));
 		cc_store_release(&chain->head, off);
-		return give_turn(e, inherit, dead);
 	}
-	return false;
 }
 
 /*
  * The head left (lock held): move the flush generation on, waking the
- * flushers if one announced that it sleeps (bit 0).  A flusher that died
+ * flushers if one announced, with the lock held, that it sleeps (bit 0).
+ * Every write of the word is made with the lock held.  A flusher that died
  * asleep costs one needless wake-up.
  */
 static void head_moved(chain_t *chain)
 {
-	_Atomic uint32_t *gen = CC_ATOMIC(&chain->gen);
-	uint32_t old = atomic_load_explicit(gen, memory_order_relaxed);
+	uint32_t old = cc_load_relaxed(&chain->gen);
 
-	while (!atomic_compare_exchange_weak_explicit(gen, &old, (old + 2) & ~1u,
-						      memory_order_release, memory_order_relaxed))
-		;
+	cc_store_release(&chain->gen, (old + 2) & ~1u);
 	if (old & 1)
 		futex_wake_all(&chain->gen, INT_MAX);
 }
@@ -302,12 +346,13 @@ static void head_moved(chain_t *chain)
  * OP_UNLINK: take @e out from between @prev and @next (lock held); if it was
  * the head, pass the turn to @next, or, if the chain empties and @inherit,
  * leave it to the next entry added.  Clearing @e's sequence number (it is
- * no longer pending) is the last access to @e: redone, it writes only an
- * entry that still holds @seq.
+ * no longer pending) is the last access to @e: redone (@redo), it writes
+ * only an entry that still holds @seq; first done, @e holds @seq, and only
+ * lock holders write it.
  * Return: the entry whose owner must be woken once the lock is released.
  */
-static entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64_t next,
-			  bool inherit, pid_t dead, uint64_t seq)
+static inline entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64_t next,
+			  bool inherit, pid_t dead, uint64_t seq, bool redo)
 {
 	entry_t *n = at(chain, next), *wake = NULL;
 	uint64_t held = seq;
@@ -325,8 +370,11 @@ static entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64_t next
 	 * Not pending from here on, before the turn passes (so a successor's
 	 * turn never sees it pending): the last access to @e.
 	 */
-	atomic_compare_exchange_strong_explicit(CC_ATOMIC(&e->seq), &held, (uint64_t)0,
-						memory_order_release, memory_order_relaxed);
+	if (redo)
+		atomic_compare_exchange_strong_explicit(CC_ATOMIC(&e->seq), &held, (uint64_t)0,
+							memory_order_release, memory_order_relaxed);
+	else
+		cc_store_release(&e->seq, (uint64_t)0);
 	step_barrier();
 	if (!prev) {
 		if (n && give_turn(n, inherit, dead))
@@ -341,14 +389,14 @@ static entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64_t next
 }
 
 /* Unlink @e with an intent record (lock held).  Return: as do_unlink(). */
-static entry_t *unlink_entry(chain_t *chain, entry_t *e, bool inherit, pid_t dead)
+static inline entry_t *unlink_entry(chain_t *chain, entry_t *e, bool inherit, pid_t dead)
 {
 	int64_t prev = cc_load_relaxed(&e->prev), next = cc_load_relaxed(&e->next);
 	uint64_t seq = cc_load_relaxed(&e->seq);
 	entry_t *wake;
 
 	set_intent(chain, OP_UNLINK, e, prev, next, inherit, dead, seq);
-	wake = do_unlink(chain, e, prev, next, inherit, dead, seq);
+	wake = do_unlink(chain, e, prev, next, inherit, dead, seq, false);
 	clear_intent(chain);
 	return wake;
 }
@@ -363,12 +411,12 @@ static entry_t *redo(chain_t *chain)
 	pid_t dead = cc_load_relaxed(&in->dead);
 
 	if (op == OP_ADD) {
-		if (do_add(chain, e, cc_load_relaxed(&in->prev), inherit, dead,
-			   cc_load_relaxed(&in->seq)))
-			wake = e;
+		/* The adder died in add: its own entry, nobody sleeps on it. */
+		do_add(chain, e, cc_load_relaxed(&in->prev), inherit, dead,
+		       cc_load_relaxed(&in->seq));
 	} else if (op == OP_UNLINK) {
 		wake = do_unlink(chain, e, cc_load_relaxed(&in->prev), cc_load_relaxed(&in->next),
-				 inherit, dead, cc_load_relaxed(&in->seq));
+				 inherit, dead, cc_load_relaxed(&in->seq), true);
 	}
 	clear_intent(chain);
 	return wake;
@@ -417,29 +465,118 @@ static unsigned int reap_locked(chain_t *chain, entry_t **wake)
 	return n;
 }
 
-static void lock(chain_t *chain, entry_t **wake)
-{
-	int err = pthread_mutex_lock(&chain->lock);
+/* ---- the lock word (see the top of the file) -------------------------------- */
 
-	if (err == EOWNERDEAD) {
+#define LK_WAITERS 0x80000000u
+#define LK_PID 0x7fffffffu
+
+/* The half of the lock word that holds the process id and WAITERS: the futex. */
+static uint32_t *lock_futex(chain_t *chain)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (uint32_t *)&chain->lock;
+#else
+	return (uint32_t *)&chain->lock + 1;
+#endif
+}
+
+/* The lock word naming this process as holder. */
+static inline uint64_t lock_word(void)
+{
+	const struct identity *me = whoami();
+
+	return ((uint32_t)me->pid & LK_PID) | (me->start << 32);
+}
+
+/* Is the holder named by lock word @w dead? */
+static bool holder_dead(uint64_t w)
+{
+	return process_dead((pid_t)(w & LK_PID), w >> 32, 0xffffffffu);
+}
+
+/*
+ * The lock is held (by @cur): spin briefly, then sleep on it, checking the
+ * holder every CCHAIN_SHARED_DETECT_MS.  Return: whether the lock was taken
+ * over from a dead holder.
+ */
+static __attribute__((noinline)) bool lock_slow(chain_t *chain, uint64_t mine, uint64_t cur)
+{
+	_Atomic uint64_t *word = CC_ATOMIC(&chain->lock);
+	uint64_t tick = (uint64_t)CCHAIN_SHARED_DETECT_MS * 1000000u, last = 0, now;
+	uint64_t take = mine; /* WAITERS once this thread has slept: others may */
+	int spins = 128;
+
+	for (;;) {
+		if (!cur) {
+			if (atomic_compare_exchange_weak_explicit(word, &cur, take,
+								  memory_order_acquire,
+								  memory_order_relaxed))
+				return false;
+			continue;
+		}
+		if (spins > 0) {
+			spins--;
+			caa_cpu_relax();
+			cur = atomic_load_explicit(word, memory_order_relaxed);
+			continue;
+		}
+		now = mono_ns();
+		if (!last) {
+			last = now;
+		} else if (now - last >= tick) {
+			last = now;
+			if (holder_dead(cur)) {
+				/* From the word seen dead: one taker per death. */
+				if (atomic_compare_exchange_strong_explicit(word, &cur, mine | LK_WAITERS,
+									    memory_order_acquire,
+									    memory_order_relaxed))
+					return true;
+				continue;
+			}
+		}
+		if (!(cur & LK_WAITERS) &&
+		    !atomic_compare_exchange_weak_explicit(word, &cur, cur | LK_WAITERS,
+							   memory_order_relaxed,
+							   memory_order_relaxed))
+			continue;
+		take = mine | LK_WAITERS;
+		futex_sleep(lock_futex(chain), (uint32_t)(cur | LK_WAITERS),
+			    tick - (now - last));
+		cur = atomic_load_explicit(word, memory_order_relaxed);
+	}
+}
+
+/*
+ * Take the chain's lock; if it was taken over from a dead holder, finish
+ * the holder's step and withdraw the dead.  *@wake: an owner to wake once
+ * the lock is released.
+ */
+static inline void lock(chain_t *chain, entry_t **wake)
+{
+	uint64_t mine = lock_word(), cur = 0;
+
+	if (__builtin_expect(atomic_compare_exchange_strong_explicit(CC_ATOMIC(&chain->lock), &cur,
+								     mine, memory_order_acquire,
+								     memory_order_relaxed),
+			     1))
+		return;
+	if (lock_slow(chain, mine, cur)) {
 		entry_t *w = redo(chain);
 
 		if (w)
 			*wake = w;
 		reap_locked(chain, wake);
-		err = pthread_mutex_consistent(&chain->lock);
 	}
-	if (err)
-		CC_DIE("pthread_mutex_lock", err);
 }
 
 /* Release the lock, then wake @wake's owner (named, never dereferenced). */
-static void unlock(chain_t *chain, entry_t *wake)
+static inline void unlock(chain_t *chain, entry_t *wake)
 {
-	int err = pthread_mutex_unlock(&chain->lock);
+	uint64_t old = atomic_exchange_explicit(CC_ATOMIC(&chain->lock), (uint64_t)0,
+						memory_order_release);
 
-	if (err)
-		CC_DIE("pthread_mutex_unlock", err);
+	if (old & LK_WAITERS)
+		futex_wake_all(lock_futex(chain), 1);
 	if (wake)
 		futex_wake_all(&wake->state, 1);
 }
@@ -448,28 +585,18 @@ static void unlock(chain_t *chain, entry_t *wake)
 
 int compl_chain_shared_init(chain_t *chain)
 {
-	pthread_mutexattr_t attr;
-	int err;
-
+	if ((uintptr_t)chain % _Alignof(struct compl_chain_shared)) {
+		cchain__misuse(__func__, "chain is not aligned for its type");
+		return EINVAL;
+	}
 	memset(chain, 0, sizeof(*chain));
-	err = pthread_mutexattr_init(&attr);
-	if (err)
-		return err;
-	err = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-	if (!err)
-		err = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	if (!err)
-		err = pthread_mutex_init(&chain->lock, &attr);
-	pthread_mutexattr_destroy(&attr);
-	if (!err)
-		atomic_store_explicit(CC_ATOMIC(&chain->magic), CHAIN_MAGIC, memory_order_release);
-	return err;
+	atomic_store_explicit(CC_ATOMIC(&chain->magic), CHAIN_MAGIC, memory_order_release);
+	return 0;
 }
 
 int compl_chain_shared_destroy(chain_t *chain)
 {
 	entry_t *wake = NULL;
-	int err;
 
 	lock(chain, &wake);
 	reap_locked(chain, &wake);
@@ -480,9 +607,6 @@ int compl_chain_shared_destroy(chain_t *chain)
 	}
 	unlock(chain, wake);
 	cc_store_relaxed(&chain->magic, 0u);
-	err = pthread_mutex_destroy(&chain->lock);
-	if (err)
-		CC_DIE("pthread_mutex_destroy", err);
 	return 0;
 }
 
@@ -517,7 +641,7 @@ uint64_t compl_chain_shared_add(chain_t *chain, entry_t *entry)
 }
 
 /* The entry's chain, or NULL after reporting misuse on behalf of @func. */
-static chain_t *owned_chain(const entry_t *entry, const char *func)
+static inline chain_t *owned_chain(const entry_t *entry, const char *func)
 {
 	int64_t delta;
 
@@ -538,17 +662,13 @@ static chain_t *owned_chain(const entry_t *entry, const char *func)
  * The turn has come (state @s has READY): mark it seen and report an
  * inheritance once.  Return: 0 or EOWNERDEAD.
  */
-static int took_turn(entry_t *e, uint32_t s)
+static inline int took_turn(entry_t *e, uint32_t s)
 {
-	_Atomic uint32_t *state = CC_ATOMIC(&e->state);
-
-	if ((s & (ST_SEEN | ST_INHERIT)) == ST_SEEN)
+	if (s & ST_SEEN)
 		return 0;
-	s = atomic_fetch_or_explicit(state, ST_SEEN, memory_order_acquire);
-	if (!(s & ST_INHERIT))
-		return 0;
-	atomic_fetch_and_explicit(state, ~ST_INHERIT, memory_order_relaxed);
-	return EOWNERDEAD;
+	/* Only the owner writes the word once READY is set: a store suffices. */
+	cc_store_relaxed(&e->state, (s | ST_SEEN) & ~ST_INHERIT);
+	return s & ST_INHERIT ? EOWNERDEAD : 0;
 }
 
 /* Spin for up to 20 us before sleeping when another CPU may hand the turn over. */
@@ -740,40 +860,32 @@ static bool flushed(chain_t *chain, uint64_t seq)
 
 void compl_chain_shared_flush(chain_t *chain)
 {
-	uint64_t tick = (uint64_t)CCHAIN_SHARED_DETECT_MS * 1000000u, start;
-	entry_t *wake = NULL;
-	uint32_t gen;
-	uint64_t seq;
-	bool done;
+	uint64_t tick = (uint64_t)CCHAIN_SHARED_DETECT_MS * 1000000u, start = mono_ns();
+	uint64_t seq = 0;
+	bool first = true;
 
-	lock(chain, &wake);
-	seq = cc_load_relaxed(&chain->seq);
-	done = flushed(chain, seq);
-	gen = cc_load_relaxed(&chain->gen);
-	unlock(chain, wake);
-	if (done)
-		return;
-	start = mono_ns();
 	for (;;) {
-		/* gen moves on whenever the head leaves; recheck under the lock. */
-		uint32_t cur = gen;
+		entry_t *wake = NULL, *head;
+		uint32_t gen;
 
-		if (atomic_compare_exchange_strong(CC_ATOMIC(&chain->gen), &cur, gen | 1u) ||
-		    cur == (gen | 1u))
-			futex_sleep(&chain->gen, gen | 1u, tick);
-		wake = NULL;
 		lock(chain, &wake);
-		if (mono_ns() - start >= tick) {
-			entry_t *head = at(chain, cc_load_relaxed(&chain->head));
-
+		if (first)
+			seq = cc_load_relaxed(&chain->seq);
+		else if (mono_ns() - start >= tick) {
+			head = at(chain, cc_load_relaxed(&chain->head));
 			if (head && owner_dead(head))
 				reap_locked(chain, &wake);
 			start = mono_ns();
 		}
-		done = flushed(chain, seq);
-		gen = cc_load_relaxed(&chain->gen);
-		unlock(chain, wake);
-		if (done)
+		first = false;
+		if (flushed(chain, seq)) {
+			unlock(chain, wake);
 			return;
+		}
+		/* Announced with the lock held: the next head_moved() sees it. */
+		gen = cc_load_relaxed(&chain->gen) | 1u;
+		cc_store_relaxed(&chain->gen, gen);
+		unlock(chain, wake);
+		futex_sleep(&chain->gen, gen, tick);
 	}
 }

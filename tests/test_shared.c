@@ -7,6 +7,7 @@
  * and what fork() does to a private chain with a pending entry.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ enum role {
 	ROLE_WAIT_BEHIND,
 	ROLE_HOLD_UNSEEN,
 	ROLE_CHURN,
+	ROLE_LEADER_EXITS,
 };
 
 #define PEER_CHECK(cond)                                                              \
@@ -66,6 +68,20 @@ static void peer_misuse(const char *func, const char *msg)
 	(void)func;
 	(void)msg;
 	atomic_fetch_add(&R->peer_misuse, 1);
+}
+
+/* ROLE_LEADER_EXITS: the thread that outlives the main thread. */
+static void *late_completer(void *arg)
+{
+	struct region *r = arg;
+	struct compl_chain_shared_entry *e = &r->e[1];
+
+	sr_sleep_us(200000); /* ten detection periods */
+	PEER_CHECK(compl_chain_shared_wait(e) == 0);
+	r->data = 9;
+	PEER_CHECK(compl_chain_shared_complete(e) == 0);
+	/* _exit: the main thread's stack is gone, a leak checker would see its memory lost. */
+	_exit(atomic_load(&r->errors) ? 1 : 0);
 }
 
 /* Each peer's part of a scenario; @arg is the peer's index. */
@@ -161,6 +177,15 @@ static void run_role(void *region, int role, long arg)
 		atomic_store(&r->step, 1);
 		for (;;)
 			pause();
+	case ROLE_LEADER_EXITS: {
+		/* The main thread leaves; the process lives on in another. */
+		pthread_t t;
+
+		compl_chain_shared_add(&r->chain, e);
+		PEER_CHECK(pthread_create(&t, NULL, late_completer, r) == 0);
+		atomic_store(&r->step, 1);
+		pthread_exit(NULL);
+	}
 	case ROLE_CHURN:
 		/* Every call, back to back, until killed. */
 		for (i = 0;; i++) {
@@ -391,6 +416,27 @@ static void test_dead_orphan(void **state)
 }
 
 /*
+ * A process whose main thread called pthread_exit() while another thread
+ * goes on is alive, though /proc shows its leader as a zombie: its entry
+ * keeps the turn until that thread completes it.
+ */
+static void test_leader_exited(void **state)
+{
+	struct compl_chain_shared_entry *c = &R->e[2];
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(ROLE_LEADER_EXITS, 1);
+	sr_await(&R->step, 1);
+	assert_int_equal(compl_chain_shared_add(&R->chain, c), 2);
+	assert_int_equal(compl_chain_shared_wait(c), 0);
+	assert_int_equal(R->data, 9); /* the peer's turn came first */
+	assert_int_equal(compl_chain_shared_inherited_from(c), 0);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_int_equal(sr_reap(pid), 0);
+}
+
+/*
  * Killed at random instants inside every call, the chain's lock included:
  * each time, the chain serves our next entry within a bounded time.
  */
@@ -478,7 +524,7 @@ int main(int argc, char **argv)
 		BOTH(test_order),	  BOTH(test_semantics),	  BOTH(test_cancel_middle),
 		BOTH(test_flush),	  BOTH(test_misuse),	  BOTH(test_dead_holder),
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
-		BOTH(test_dead_anywhere),
+		BOTH(test_leader_exited), BOTH(test_dead_anywhere),
 		cmocka_unit_test(test_private_fork),
 	};
 

@@ -36,15 +36,20 @@
  *   shared chains.
  * - There are no deferred entries and no dump.
  *
+ * - A process must not call execve() while it has pending entries, or while
+ *   another of its threads is inside a call on a shared chain: to the other
+ *   participants it stays the same, live process.
+ *
+ * The chain's lock is one word that names the process holding it (process
+ * id and start time); a process that waits for it checks the holder every
+ * CCHAIN_SHARED_DETECT_MS and takes the lock over from a dead one.
  * The uncontended path (add, try_wait, wait whose turn has come, complete
- * with nobody asleep, cancel, pending, empty) makes no system call: the
- * lock is a process-shared robust mutex, which glibc takes and releases
- * with atomic instructions when nobody waits for it.
+ * with nobody asleep, cancel, pending, empty) makes no system call: the lock
+ * is taken with one compare-and-swap and released with one exchange.
  */
 #ifndef CCHAIN_SHARED_H
 #define CCHAIN_SHARED_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -110,7 +115,7 @@ struct compl_chain_shared_intent {
  * are private to the library.
  */
 struct compl_chain_shared {
-	pthread_mutex_t lock; /* process-shared, robust */
+	uint64_t lock;   /* holder (pid, start time); 0: free */
 	uint32_t magic;
 	uint32_t gen;    /* flush's futex: bumped as entries leave */
 	int64_t head;    /* offsets from the chain; 0: none */
@@ -125,18 +130,19 @@ struct compl_chain_shared {
  * compl_chain_shared_init() - initialise a shared chain
  * @chain: the chain, in memory shared with the other participants
  *
- * Sets up the chain's process-shared robust mutex and makes the chain
- * empty.  The memory may be inherited across fork() or mapped by other
- * processes at other addresses; every entry used with the chain must lie
- * in the same mapping.
+ * Makes the chain empty and its lock free.  The memory may be inherited
+ * across fork() or mapped by other processes at other addresses; every
+ * entry used with the chain must lie in the same mapping.
  *
- * Context: one process, before any other uses the chain.
- * Return: 0, or the error of pthread_mutex_init() (ENOMEM, ENOTSUP...).
+ * Context: one process, before any other uses the chain.  Never sleeps,
+ * makes no system call.
+ * Return: 0, or EINVAL if @chain is not aligned for its type (reported as
+ * misuse).
  */
 CCHAIN_API int compl_chain_shared_init(struct compl_chain_shared *chain);
 
 /**
- * compl_chain_shared_destroy() - release a shared chain's lock
+ * compl_chain_shared_destroy() - retire a shared chain
  * @chain: an empty chain
  *
  * Entries of dead processes are withdrawn first.  A chain that still has
