@@ -34,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -752,6 +753,125 @@ static void relay(struct bench_ctx *c)
 	free(t);
 }
 
+/* ---- scenario: relay on a shared chain, threads or processes ------------------ */
+
+/*
+ * The two-member relay (W = 0) on a shared chain in a MAP_SHARED mapping,
+ * between two threads of one process or two processes (fork()): what a
+ * handoff between processes costs against one between threads.  Everything
+ * the members touch lives in the mapping, the timing span and the barriers
+ * (process-shared) included; processes are pinned and timed as threads are.
+ */
+struct relay_shared {
+	struct compl_chain_shared chain;
+	struct compl_chain_shared_entry e[4];
+	pthread_barrier_t added, start, end;
+	struct span span;
+	unsigned long per_member;
+	bool pin;
+};
+
+struct relay_shared_arg {
+	struct relay_shared *r;
+	unsigned int index;
+};
+
+static void relay_shared_member(struct relay_shared *r, unsigned int me)
+{
+	struct compl_chain_shared_entry *e = &r->e[2 * me];
+	struct thread_usage u;
+	unsigned long j;
+
+	if (r->pin)
+		pin_to_cpu(me);
+	/* An entry belongs to its adder: each member adds its first, in turn. */
+	if (me == 0)
+		compl_chain_shared_add(&r->chain, &e[0]);
+	pthread_barrier_wait(&r->added);
+	if (me == 1)
+		compl_chain_shared_add(&r->chain, &e[0]);
+	pthread_barrier_wait(&r->start);
+	u = span_begin();
+	for (j = 0; j < r->per_member; j++) {
+		compl_chain_shared_wait(&e[j & 1]);
+		if (j + 1 < r->per_member)
+			compl_chain_shared_add(&r->chain, &e[(j + 1) & 1]);
+		compl_chain_shared_complete(&e[j & 1]);
+	}
+	span_end(&r->span, u);
+	pthread_barrier_wait(&r->end);
+}
+
+static void *relay_shared_thread(void *arg)
+{
+	struct relay_shared_arg *a = arg;
+
+	relay_shared_member(a->r, a->index);
+	return NULL;
+}
+
+static void relay_shared(struct bench_ctx *c)
+{
+	bool processes = bench_arg(c, 0) != 0;
+	struct relay_shared *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct relay_shared_arg ra[2];
+	pthread_barrierattr_t ba;
+	struct totals tot = { 0 };
+	pthread_t t[2];
+	pid_t pid[2];
+	unsigned int i;
+	int status;
+
+	if (r == MAP_FAILED)
+		die("mmap");
+	r->per_member = RELAY_HANDOFFS / 2;
+	r->pin = nr_allowed_cpus >= 2;
+	pthread_barrierattr_init(&ba);
+	pthread_barrierattr_setpshared(&ba, PTHREAD_PROCESS_SHARED);
+	while (bench_running(c)) {
+		if (compl_chain_shared_init(&r->chain))
+			die("compl_chain_shared_init");
+		pthread_barrier_init(&r->added, &ba, 2);
+		pthread_barrier_init(&r->start, &ba, 3);
+		pthread_barrier_init(&r->end, &ba, 3);
+		span_reset(&r->span);
+		for (i = 0; i < 2; i++) {
+			ra[i].r = r;
+			ra[i].index = i;
+			if (!processes) {
+				if (pthread_create(&t[i], NULL, relay_shared_thread, &ra[i]))
+					die("pthread_create");
+				continue;
+			}
+			pid[i] = fork();
+			if (pid[i] < 0)
+				die("fork");
+			if (!pid[i]) {
+				relay_shared_member(r, i);
+				_exit(0);
+			}
+		}
+		pthread_barrier_wait(&r->start);
+		pthread_barrier_wait(&r->end);
+		for (i = 0; i < 2; i++) {
+			if (!processes)
+				pthread_join(t[i], NULL);
+			else if (waitpid(pid[i], &status, 0) != pid[i] || status)
+				die("relay_shared member");
+		}
+		report(c, &tot, &r->span, r->per_member * 2);
+		pthread_barrier_destroy(&r->added);
+		pthread_barrier_destroy(&r->start);
+		pthread_barrier_destroy(&r->end);
+		if (compl_chain_shared_destroy(&r->chain))
+			die("compl_chain_shared_destroy");
+	}
+	pthread_barrierattr_destroy(&ba);
+	report_totals(c, &tot);
+	munmap(r, sizeof(*r));
+}
+
 /* ---- floors: ping-pong ----------------------------------------------------------- */
 
 struct pingpong {
@@ -1010,6 +1130,8 @@ static const long relay_args[][2] = {
 	{ O_CCHAIN, 8100 }, { O_CCHAIN, 32100 }, { O_CCHAIN, 128100 },
 };
 static const long pingpong_args[][2] = { { 0, 0 }, { 1, 0 } };
+/* 0: two threads, 1: two processes */
+static const long relay_shared_args[][2] = { { 0 }, { 1 } };
 /* (ordering, workers * 10 + sleep_bound) */
 static const long pool_args[][2] = {
 	{ O_CCHAIN, 40 }, { O_KPORT, 40 }, { O_TICKET, 40 }, { O_NONE, 40 },
@@ -1026,6 +1148,7 @@ static const struct bench_def defs[] = {
 	{ "uncontended_mutex", uncontended_mutex, false, 0, NULL, 0 },
 	{ "uncontended_shared", uncontended_shared, false, 0, NULL, 0 },
 	{ "relay", relay, true, 2, relay_args, COUNT(relay_args) },
+	{ "relay_shared", relay_shared, true, 1, relay_shared_args, COUNT(relay_shared_args) },
 	{ "pingpong", pingpong, true, 2, pingpong_args, COUNT(pingpong_args) },
 	{ "pool", pool, true, 2, pool_args, COUNT(pool_args) },
 	{ "pool_defer", pool_defer, true, 2, pool_defer_args, COUNT(pool_defer_args) },
