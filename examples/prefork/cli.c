@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+/*
+ * prefork's command line: options, input and output, the summary.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/stat.h>
+
+#include <cchain/cchain.h>
+
+#include "prefork.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: prefork [OPTION]... -o OUTPUT [INPUT]\n"
+	      "Process the lines of INPUT (standard input if absent or -) in a pool of\n"
+	      "worker processes, and write them to OUTPUT in input order: for each line,\n"
+	      "its number, its FNV-1a hash and the line, separated by tabs.  Workers\n"
+	      "that die are restarted; no line is lost or written twice.\n"
+	      "\n"
+	      "  -o, --output=FILE      the output file (created or truncated; required)\n"
+	      "  -w, --workers=N        worker processes, 1 to 64 (default: online CPUs)\n"
+	      "      --work-us=US       CPU time each line costs, in microseconds (default 0)\n"
+	      "      --kill-every=MS    drill: SIGKILL a random worker every MS milliseconds\n"
+	      "      --seed=N           seed of the drill's choices (default 1)\n"
+	      "  -q, --quiet            no summary on standard error\n"
+	      "  -h, --help             show this help and exit\n"
+	      "  -V, --version          show the version and exit\n"
+	      "\n"
+	      "Exit status: 0 on success, 1 on failure, 2 for bad usage.\n",
+	      f);
+}
+
+static void bad_usage(const char *fmt, const char *arg)
+{
+	fputs("prefork: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\nTry 'prefork --help' for more information.\n", stderr);
+	exit(2);
+}
+
+/* A decimal number in [@min, @max], or a bad-usage exit naming --@opt. */
+static unsigned long number(const char *s, const char *opt, unsigned long min,
+			    unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || *s == '-' || *s == '+' || v < min || v > max) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "invalid --%s value '%%s' (%lu to %lu)", opt, min, max);
+		bad_usage(msg, s);
+	}
+	return v;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "work-us", required_argument, NULL, 'u' },
+		{ "kill-every", required_argument, NULL, 'k' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pf_options o = { 0, 0, 1 };
+	const char *output = NULL, *input = "-";
+	unsigned long work_us = 0;
+	struct pf_result res;
+	struct pf_region *r;
+	bool quiet = false;
+	int c, in, out, ret;
+	long ncpu;
+	double t0;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:w:qhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			output = optarg;
+			break;
+		case 'w':
+			o.workers = (unsigned int)number(optarg, "workers", 1, PF_MAX_WORKERS);
+			break;
+		case 'u':
+			work_us = number(optarg, "work-us", 0, 10000000);
+			break;
+		case 'k':
+			o.kill_every_ms = (unsigned int)number(optarg, "kill-every", 1, 3600000);
+			break;
+		case 's':
+			o.seed = number(optarg, "seed", 0, ULONG_MAX);
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("prefork (libcchain) %s\n", CCHAIN_VERSION_STRING);
+			return 0;
+		case ':':
+			bad_usage("option '%s' requires an argument", argv[optind - 1]);
+			break;
+		default:
+			bad_usage("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		input = argv[optind++];
+	if (optind < argc)
+		bad_usage("extra operand '%s'", argv[optind]);
+	if (!output)
+		bad_usage("%sno output file: give one with -o FILE", "");
+	if (!o.workers) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		o.workers = ncpu < 1 ? 1 : ncpu > PF_MAX_WORKERS ? PF_MAX_WORKERS : (unsigned int)ncpu;
+	}
+
+	in = strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	if (in < 0) {
+		fprintf(stderr, "prefork: %s: %s\n", input, strerror(errno));
+		return 1;
+	}
+	r = pf_region_load(in, strcmp(input, "-") ? input : "standard input");
+	if (in != STDIN_FILENO)
+		close(in);
+	if (!r)
+		return 1;
+	r->work_ns = work_us * 1000u;
+
+	out = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (out < 0) {
+		fprintf(stderr, "prefork: %s: %s\n", output, strerror(errno));
+		return 1;
+	}
+	{
+		struct stat st;
+
+		/* The workers write at offsets and cut the file back: a regular file only. */
+		if (fstat(out, &st) || !S_ISREG(st.st_mode)) {
+			fprintf(stderr, "prefork: %s: not a regular file\n", output);
+			return 1;
+		}
+	}
+	if (compl_chain_shared_init(&r->chain)) {
+		fprintf(stderr, "prefork: cannot set up the shared chain\n");
+		return 1;
+	}
+
+	t0 = now_s();
+	ret = pf_supervise(r, out, &o, &res);
+	t0 = now_s() - t0;
+	if (!ret && atomic_load(&r->written) != r->nrec) {
+		fprintf(stderr, "prefork: %llu of %llu records written\n",
+			(unsigned long long)atomic_load(&r->written), (unsigned long long)r->nrec);
+		ret = 1;
+	}
+	if (close(out)) {
+		fprintf(stderr, "prefork: %s: %s\n", output, strerror(errno));
+		ret = 1;
+	}
+	if (!quiet)
+		fprintf(stderr,
+			"prefork: %llu records, %u workers, %.3f s (%.0f records/s); "
+			"%lu killed, %lu restarted, %llu inherited turns, %llu records "
+			"written for dead takers\n",
+			(unsigned long long)r->nrec, o.workers, t0, t0 > 0 ? (double)r->nrec / t0 : 0,
+			res.kills, res.restarts,
+			(unsigned long long)atomic_load(&r->inherited),
+			(unsigned long long)atomic_load(&r->rewritten));
+	compl_chain_shared_destroy(&r->chain);
+	pf_region_free(r);
+	return ret;
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A worker: take a record by adding an entry to the chain, process it
+ * while earlier records are still being processed, then, in its turn,
+ * write it at the end of the output.
+ *
+ * Contract with the other workers (all of it happens in a turn, so one
+ * worker at a time, in record order): the output holds exactly records
+ * 0 .. written-1, the last one ending at end_off[written - 1].  Writing
+ * record k: pwrite() it there, set end_off[k], then written = k + 1 (the
+ * commit point).  A worker that dies before the commit point leaves at
+ * most a partial record past it: the next owner of the turn is told so by
+ * EOWNERDEAD and cuts the file back.  Records whose takers died before
+ * writing them are written by the next owner of the turn, before its own.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "prefork.h"
+
+/* Record @k's text and length (without its newline). */
+static const char *record(struct pf_region *r, uint64_t k, size_t *len)
+{
+	uint64_t a = pf_rec_off(r)[k], b = pf_rec_off(r)[k + 1];
+
+	*len = (size_t)(b - a - 1);
+	return pf_text(r) + a;
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The processing: FNV-1a over the record, repeated until the record has
+ * cost work_ns of CPU time.  Output line: number, hash, the record.
+ * Return: a malloc()ed line; its length in *@n.
+ */
+static char *process(struct pf_region *r, uint64_t k, size_t *n)
+{
+	uint64_t h = 14695981039346656037u, start = cpu_ns(), i;
+	size_t len;
+	const char *text = record(r, k, &len);
+	char *line = malloc(len + 48);
+
+	if (!line) {
+		perror("prefork: worker");
+		exit(1);
+	}
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)text[i]) * 1099511628211u;
+	if (r->work_ns) {
+		uint64_t x = h;
+
+		while (cpu_ns() - start < r->work_ns)
+			for (i = 0; i < 64; i++)
+				x = (x ^ i) * 1099511628211u;
+		__asm__ volatile("" : : "r"(x));
+	}
+	*n = (size_t)sprintf(line, "%" PRIu64 "\t%016" PRIx64 "\t", k + 1, h);
+	memcpy(line + *n, text, len);
+	*n += len;
+	line[(*n)++] = '\n';
+	return line;
+}
+
+static uint64_t committed(struct pf_region *r, uint64_t written)
+{
+	return written ? pf_end_off(r)[written - 1] : 0;
+}
+
+/* Write record @k, the next one due (turn held). */
+static void write_record(struct pf_region *r, int out, uint64_t k, const char *line, size_t n)
+{
+	uint64_t off = committed(r, k);
+	size_t done = 0;
+	ssize_t w;
+
+	while (done < n) {
+		w = pwrite(out, line + done, n - done, (off_t)(off + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			perror("prefork: writing the output");
+			exit(1);
+		}
+		done += (size_t)w;
+	}
+	pf_end_off(r)[k] = off + n;
+	atomic_store_explicit(&r->written, k + 1, memory_order_relaxed); /* commit */
+}
+
+void pf_worker(struct pf_region *r, unsigned int slot, int out)
+{
+	struct compl_chain_shared_entry *e = &r->entry[slot];
+	uint64_t k, w;
+	size_t n = 0;
+	char *line;
+	int rc;
+
+	for (;;) {
+		k = compl_chain_shared_add(&r->chain, e) - 1; /* take record k */
+		line = k < r->nrec ? process(r, k, &n) : NULL;
+		rc = compl_chain_shared_wait(e);
+		w = atomic_load_explicit(&r->written, memory_order_relaxed);
+		if (rc == EOWNERDEAD) {
+			/* The dead owner may have left part of a record past the commit point. */
+			atomic_fetch_add(&r->inherited, 1);
+			if (ftruncate(out, (off_t)committed(r, w))) {
+				perror("prefork: cutting the output back");
+				exit(1);
+			}
+		}
+		/* Records of takers that died before writing them. */
+		for (; w < k && w < r->nrec; w++) {
+			size_t m;
+			char *other = process(r, w, &m);
+
+			write_record(r, out, w, other, m);
+			free(other);
+			atomic_fetch_add(&r->rewritten, 1);
+		}
+		if (line)
+			write_record(r, out, k, line, n);
+		free(line);
+		compl_chain_shared_complete(e);
+		if (k >= r->nrec)
+			exit(0); /* every record was taken, and those before are written */
+	}
+}

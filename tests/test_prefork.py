@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""examples/prefork end to end: every line once, in input order, with
+workers killed at random instants; the command line and its errors.
+
+Usage: test_prefork.py PREFORK [CASE...]
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runner import run_tests  # noqa: E402
+
+PREFORK = sys.argv[1]
+TMP = tempfile.mkdtemp(prefix="prefork-test-")
+
+
+def expected(lines):
+    out = []
+    for i, line in enumerate(lines):
+        h = 14695981039346656037
+        for c in line:
+            h = ((h ^ c) * 1099511628211) & (2**64 - 1)
+        out.append(b"%d\t%016x\t" % (i + 1, h) + line + b"\n")
+    return b"".join(out)
+
+
+def run(*args, stdin=None, expect=0):
+    p = subprocess.run([PREFORK, *args], input=stdin, capture_output=True, timeout=300)
+    if p.returncode != expect:
+        raise AssertionError(f"prefork {' '.join(args)}: exit {p.returncode}, expected "
+                             f"{expect}\n{p.stderr.decode(errors='replace')}")
+    return p
+
+
+def write_input(name, lines, final_newline=True):
+    path = os.path.join(TMP, name)
+    with open(path, "wb") as f:
+        f.write(b"\n".join(lines) + (b"\n" if final_newline and lines else b""))
+    return path
+
+
+def check(lines, *args, final_newline=True):
+    inp = write_input("in", lines, final_newline)
+    out = os.path.join(TMP, "out")
+    p = run("-o", out, *args, inp)
+    with open(out, "rb") as f:
+        got = f.read()
+    assert got == expected(lines), f"output differs ({len(got)} bytes)"
+    return p.stderr.decode()
+
+
+def test_in_order():
+    lines = [b"record %d %s" % (i, b"x" * (i % 37)) for i in range(30000)]
+    for w in ("1", "2", "5"):
+        check(lines, "-w", w, "-q")
+
+
+def test_edges():
+    check([], "-w", "3")
+    check([b"only"], "-w", "3", final_newline=False)
+    check([b"", b"", b"a\tb", b""], "-w", "2")
+    lines = [b"x" * 100000, b"y"]
+    check(lines, "-w", "2")
+
+
+def test_stdin():
+    lines = [b"%d" % i for i in range(1000)]
+    out = os.path.join(TMP, "out-stdin")
+    run("-o", out, "-w", "3", "-q", stdin=b"\n".join(lines) + b"\n")
+    with open(out, "rb") as f:
+        assert f.read() == expected(lines)
+
+
+def test_drill():
+    """Workers SIGKILLed every few milliseconds: nothing lost, nothing twice."""
+    lines = [b"line %d" % i for i in range(6000)]
+    err = check(lines, "-w", "4", "--work-us", "100", "--kill-every", "3", "--seed", "7")
+    m = re.search(r"(\d+) killed, (\d+) restarted", err)
+    assert m and int(m.group(1)) > 20, err
+    print(err.strip())
+
+
+def test_usage_errors():
+    inp = write_input("u", [b"a"])
+    for args, msg in [
+        (["-w", "0", "-o", "x"], b"invalid --workers value '0'"),
+        (["-w", "65", "-o", "x"], b"invalid --workers value '65'"),
+        (["-w", "2x", "-o", "x"], b"invalid --workers value '2x'"),
+        (["--kill-every", "-1", "-o", "x"], b"invalid --kill-every value '-1'"),
+        (["--bogus"], b"unknown option '--bogus'"),
+        (["-o"], b"option '-o' requires an argument"),
+        ([inp], b"no output file"),
+        (["-o", "x", inp, inp], b"extra operand"),
+    ]:
+        p = run(*args, expect=2)
+        first = p.stderr.splitlines()[0]
+        assert msg in first, (args, p.stderr)
+        assert first.startswith(b"prefork: "), p.stderr
+
+
+def test_file_errors():
+    p = run("-o", os.path.join(TMP, "o"), os.path.join(TMP, "missing"), expect=1)
+    assert p.stderr.splitlines() == [b"prefork: " + os.path.join(TMP, "missing").encode() +
+                                     b": No such file or directory"], p.stderr
+    p = run("-o", "/dev/null", write_input("n", [b"a"]), expect=1)
+    assert b"not a regular file" in p.stderr, p.stderr
+    p = run("-o", os.path.join(TMP, "no", "such", "dir"), write_input("n", [b"a"]), expect=1)
+    assert b"No such file or directory" in p.stderr, p.stderr
+
+
+def test_help_version():
+    assert run("--help").stdout.startswith(b"Usage: prefork")
+    assert re.match(rb"prefork \(libcchain\) \d+\.\d+\.\d+", run("--version").stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests(globals(), sys.argv[2:]))
