@@ -132,23 +132,25 @@ static void self_register(void)
 
 /*
  * Read the state letter, number of threads and start time of process @pid.
- * Return: 0, or ESRCH if there is no such process.
+ * Raw system calls: open(), read() and close() are cancellation points,
+ * and this runs with the chain's lock held.
+ * Return: 0, or an error number (the file could not be read or parsed).
  */
 static int proc_stat(pid_t pid, char *state, long *threads, uint64_t *start)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long st;
-	ssize_t n;
+	long n;
 	int fd, i;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT || errno == ESRCH ? ESRCH : errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+		return errno;
+	n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	syscall(SYS_close, fd);
 	if (n <= 0)
-		return ESRCH;
+		return n < 0 ? errno : EIO;
 	buf[n] = '\0';
 	/* pid (comm) state ppid ... starttime is field 22; comm may hold spaces. */
 	p = strrchr(buf, ')');
@@ -198,26 +200,38 @@ static __attribute__((noinline)) const struct identity *whoami_slow(void)
 }
 
 /*
- * Has process @pid, started at @start (0: unknown), died, or been reaped
- * and its id reused?  Only the bits of @mask of the start time are compared.
- * A zombie thread group leader whose other threads still run (its main
- * thread called pthread_exit()) is alive.
+ * A start time as kept: whole (@low32 false), or its low 32 bits, never 0
+ * for a known start time (0 means unknown).
  */
-static bool process_dead(pid_t pid, uint64_t start, uint64_t mask)
+static uint64_t start_key(uint64_t start, bool low32)
 {
+	if (!low32)
+		return start;
+	return (uint32_t)start ? (uint32_t)start : start != 0;
+}
+
+/*
+ * Has process @pid, started at @start (as start_key(.., @low32) keeps it;
+ * 0: unknown), died, or been reaped and its id reused?  A zombie thread
+ * group leader whose other threads still run (its main thread called
+ * pthread_exit()) is alive.  Without a readable /proc/PID/stat (no /proc,
+ * hidepid, another user's process), a process that the kernel still knows
+ * (kill(pid, 0)) counts as alive: zombies until they are waited for, and
+ * a reused id, are then not told apart; a live process is never taken for
+ * dead.
+ */
+static bool process_dead(pid_t pid, uint64_t start, bool low32)
+{
+	const struct identity *me = whoami();
 	uint64_t now;
 	long threads = 0;
 	char st;
-	int err;
 
-	if (pid == whoami()->pid)
-		return false;
-	err = proc_stat(pid, &st, &threads, &now);
-	if (err == ESRCH)
-		return true;
-	if (err)
+	if (pid == me->pid) /* us, or a dead process whose id we got */
+		return start && me->start && start_key(me->start, low32) != start;
+	if (proc_stat(pid, &st, &threads, &now))
 		return kill(pid, 0) && errno == ESRCH;
-	if (start && (now & mask) != (start & mask))
+	if (start && start_key(now, low32) != start)
 		return true;
 	return (st == 'Z' || st == 'X' || st == 'x') && threads <= 1;
 }
@@ -225,7 +239,7 @@ static bool process_dead(pid_t pid, uint64_t start, uint64_t mask)
 /* Has the process that added @e died (or been reaped and its id reused)? */
 static bool owner_dead(const entry_t *e)
 {
-	return process_dead(cc_load_relaxed(&e->pid), cc_load_relaxed(&e->start), UINT64_MAX);
+	return process_dead(cc_load_relaxed(&e->pid), cc_load_relaxed(&e->start), false);
 }
 
 /* ---- futexes (shared: the word may be mapped at different addresses) ------ */
@@ -485,13 +499,13 @@ static inline uint64_t lock_word(void)
 {
 	const struct identity *me = whoami();
 
-	return ((uint32_t)me->pid & LK_PID) | (me->start << 32);
+	return ((uint32_t)me->pid & LK_PID) | (start_key(me->start, true) << 32);
 }
 
 /* Is the holder named by lock word @w dead? */
 static bool holder_dead(uint64_t w)
 {
-	return process_dead((pid_t)(w & LK_PID), w >> 32, 0xffffffffu);
+	return process_dead((pid_t)(w & LK_PID), w >> 32, true);
 }
 
 /*
@@ -502,7 +516,7 @@ static bool holder_dead(uint64_t w)
 static __attribute__((noinline)) bool lock_slow(chain_t *chain, uint64_t mine, uint64_t cur)
 {
 	_Atomic uint64_t *word = CC_ATOMIC(&chain->lock);
-	uint64_t tick = (uint64_t)CCHAIN_SHARED_DETECT_MS * 1000000u, last = 0, now;
+	uint64_t tick = (uint64_t)CCHAIN_SHARED_DETECT_MS * 1000000u, check = 0, now;
 	uint64_t take = mine; /* WAITERS once this thread has slept: others may */
 	int spins = 128;
 
@@ -520,11 +534,13 @@ static __attribute__((noinline)) bool lock_slow(chain_t *chain, uint64_t mine, u
 			cur = atomic_load_explicit(word, memory_order_relaxed);
 			continue;
 		}
+		/* The holder is checked 1 ms into the wait (a live one holds it for
+		 * microseconds), then every tick. */
 		now = mono_ns();
-		if (!last) {
-			last = now;
-		} else if (now - last >= tick) {
-			last = now;
+		if (!check) {
+			check = now + 1000000u;
+		} else if (now >= check) {
+			check = now + tick;
 			if (holder_dead(cur)) {
 				/* From the word seen dead: one taker per death. */
 				if (atomic_compare_exchange_strong_explicit(word, &cur, mine | LK_WAITERS,
@@ -541,7 +557,7 @@ static __attribute__((noinline)) bool lock_slow(chain_t *chain, uint64_t mine, u
 			continue;
 		take = mine | LK_WAITERS;
 		futex_sleep(lock_futex(chain), (uint32_t)(cur | LK_WAITERS),
-			    tick - (now - last));
+			    check > now ? check - now : 1);
 		cur = atomic_load_explicit(word, memory_order_relaxed);
 	}
 }
@@ -549,9 +565,9 @@ static __attribute__((noinline)) bool lock_slow(chain_t *chain, uint64_t mine, u
 /*
  * Take the chain's lock; if it was taken over from a dead holder, finish
  * the holder's step and withdraw the dead.  *@wake: an owner to wake once
- * the lock is released.
+ * the lock is released.  Return: the number of entries withdrawn.
  */
-static inline void lock(chain_t *chain, entry_t **wake)
+static inline unsigned int lock(chain_t *chain, entry_t **wake)
 {
 	uint64_t mine = lock_word(), cur = 0;
 
@@ -559,14 +575,15 @@ static inline void lock(chain_t *chain, entry_t **wake)
 								     mine, memory_order_acquire,
 								     memory_order_relaxed),
 			     1))
-		return;
+		return 0;
 	if (lock_slow(chain, mine, cur)) {
 		entry_t *w = redo(chain);
 
 		if (w)
 			*wake = w;
-		reap_locked(chain, wake);
+		return reap_locked(chain, wake);
 	}
+	return 0;
 }
 
 /* Release the lock, then wake @wake's owner (named, never dereferenced). */
@@ -839,8 +856,8 @@ unsigned int compl_chain_shared_reap(chain_t *chain)
 	entry_t *wake = NULL;
 	unsigned int n;
 
-	lock(chain, &wake);
-	n = reap_locked(chain, &wake);
+	n = lock(chain, &wake);
+	n += reap_locked(chain, &wake);
 	unlock(chain, wake);
 	return n;
 }

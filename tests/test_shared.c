@@ -52,6 +52,7 @@ enum role {
 	ROLE_HOLD_UNSEEN,
 	ROLE_CHURN,
 	ROLE_LEADER_EXITS,
+	ROLE_HOLD_A_WHILE,
 };
 
 #define PEER_CHECK(cond)                                                              \
@@ -186,6 +187,14 @@ static void run_role(void *region, int role, long arg)
 		atomic_store(&r->step, 1);
 		pthread_exit(NULL);
 	}
+	case ROLE_HOLD_A_WHILE:
+		/* Takes the turn, holds it 200 ms (ten detection periods), passes it on. */
+		compl_chain_shared_add(&r->chain, e);
+		PEER_CHECK(compl_chain_shared_wait(e) == 0);
+		atomic_store(&r->step, 1);
+		sr_sleep_us(200000);
+		PEER_CHECK(compl_chain_shared_complete(e) == 0);
+		break;
 	case ROLE_CHURN:
 		/* Every call, back to back, until killed. */
 		for (i = 0;; i++) {
@@ -418,7 +427,7 @@ static void test_dead_orphan(void **state)
 /*
  * A process whose main thread called pthread_exit() while another thread
  * goes on is alive, though /proc shows its leader as a zombie: its entry
- * keeps the turn until that thread completes it.
+ * keeps the turn until that thread completes it.  (MAPPED: see below.)
  */
 static void test_leader_exited(void **state)
 {
@@ -434,6 +443,93 @@ static void test_leader_exited(void **state)
 	assert_int_equal(compl_chain_shared_inherited_from(c), 0);
 	assert_int_equal(compl_chain_shared_complete(c), 0);
 	assert_int_equal(sr_reap(pid), 0);
+}
+
+/* test_cancel_waiter's thread: waits behind the peer, then completes. */
+static _Atomic int cancel_waiter_rc = -1;
+
+static void *cancel_waiter(void *arg)
+{
+	struct compl_chain_shared_entry *b = arg;
+
+	compl_chain_shared_add(&R->chain, b);
+	atomic_store(&cancel_waiter_rc, compl_chain_shared_wait(b));
+	compl_chain_shared_complete(b);
+	for (;;)
+		pthread_testcancel();
+	return NULL;
+}
+
+/*
+ * pthread_cancel() of a thread that waits for its turn behind another
+ * process: no call on a shared chain is a cancellation point, so the
+ * thread is not cancelled inside the library (where it may hold the
+ * chain's lock, which its own process would never take over).
+ */
+static void test_cancel_waiter(void **state)
+{
+	struct compl_chain_shared_entry *b = &R->e[2], *c = &R->e[3];
+	pthread_t t;
+	void *ret;
+	pid_t pid;
+
+	(void)state;
+	alarm(30); /* a lock left held would hang the calls below */
+	atomic_store(&cancel_waiter_rc, -1);
+	pid = spawn(ROLE_HOLD_A_WHILE, 1);
+	sr_await(&R->step, 1);
+	assert_int_equal(pthread_create(&t, NULL, cancel_waiter, b), 0);
+	sr_sleep_us(50000); /* its waits check the turn's owner every 20 ms */
+	assert_int_equal(pthread_cancel(t), 0);
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_true(ret == PTHREAD_CANCELED);
+	assert_int_equal(atomic_load(&cancel_waiter_rc), 0);
+	assert_false(compl_chain_shared_pending(b));
+	compl_chain_shared_add(&R->chain, c);
+	assert_int_equal(compl_chain_shared_wait_timeout(c, 5000 * MS), 0);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_int_equal(sr_reap(pid), 0);
+	alarm(0);
+}
+
+/* This process's start time, from /proc/self/stat (field 22). */
+static uint64_t my_start_time(void)
+{
+	char buf[1024], *p;
+	unsigned long long st = 0;
+	FILE *f = fopen("/proc/self/stat", "r");
+	int i;
+
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	p = strrchr(buf, ')') + 2;
+	for (i = 3; i < 22; i++)
+		p = strchr(p, ' ') + 1;
+	assert_int_equal(sscanf(p, "%llu", &st), 1);
+	return st;
+}
+
+/*
+ * A dead process whose id this process got (pid reuse) left the chain's
+ * lock held, and an entry: both are the dead's, not ours, and are taken
+ * over and withdrawn.
+ */
+static void test_reused_pid(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0];
+	uint64_t other = my_start_time() + 1;
+
+	(void)state;
+	alarm(30);
+	compl_chain_shared_add(&R->chain, a);
+	a->start = other; /* as if added by the earlier process with our id */
+	R->chain.lock = (uint64_t)(uint32_t)getpid() | ((other & 0xffffffffu) << 32);
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_false(compl_chain_shared_pending(a));
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_true(R->chain.lock == 0);
+	alarm(0);
 }
 
 /*
@@ -512,6 +608,15 @@ static void test_private_fork(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * Exec'd peers only: a forked peer whose main thread exits leaves the test
+ * runner's memory, reachable from that thread's stack alone, to the leak
+ * checkers (valgrind, LeakSanitizer) of the peer.
+ */
+#define MAPPED(fn)                                                                             \
+	cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,           \
+						 (void *)(uintptr_t)SR_MAPPED)
+
 #define BOTH(fn)                                                                               \
 	cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,           \
 						 (void *)(uintptr_t)SR_FORK),                 \
@@ -524,7 +629,8 @@ int main(int argc, char **argv)
 		BOTH(test_order),	  BOTH(test_semantics),	  BOTH(test_cancel_middle),
 		BOTH(test_flush),	  BOTH(test_misuse),	  BOTH(test_dead_holder),
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
-		BOTH(test_leader_exited), BOTH(test_dead_anywhere),
+		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
+		BOTH(test_reused_pid),	  BOTH(test_dead_anywhere),
 		cmocka_unit_test(test_private_fork),
 	};
 

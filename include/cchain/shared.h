@@ -33,7 +33,13 @@
  *   /proc/PID/stat), which the library reads once per process, and again in
  *   a child after fork() (a pthread_atfork() handler).  A child made with a
  *   raw clone() system call, which runs no such handler, must not use
- *   shared chains.
+ *   shared chains.  All participants must be in one pid namespace and one
+ *   time namespace.  A process whose main thread called pthread_exit() while
+ *   its other threads run is alive.  Where a participant's /proc/PID/stat
+ *   cannot be read (no /proc, hidepid, another user), it counts as alive as
+ *   long as the kernel knows its id (kill(pid, 0)): a live process is never
+ *   taken for dead, but such a process that died is noticed only once it
+ *   has been waited for.
  * - There are no deferred entries and no dump.
  *
  * - A process must not call execve() while it has pending entries, or while
@@ -41,8 +47,10 @@
  *   participants it stays the same, live process.
  *
  * The chain's lock is one word that names the process holding it (process
- * id and start time); a process that waits for it checks the holder every
- * CCHAIN_SHARED_DETECT_MS and takes the lock over from a dead one.
+ * id and start time); a process that waits for it checks the holder after
+ * 1 ms, then every CCHAIN_SHARED_DETECT_MS, and takes the lock over from a
+ * dead one.  No call is a cancellation point, and none holds the lock
+ * across one.
  * The uncontended path (add, try_wait, wait whose turn has come, complete
  * with nobody asleep, cancel, pending, empty) makes no system call: the lock
  * is taken with one compare-and-swap and released with one exchange.
