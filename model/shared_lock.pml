@@ -85,12 +85,20 @@ proctype proc(byte me)
 		:: atomic {	/* held by the live: set WAITERS */
 			holder != 0 && alive[holder - 1] ->
 			seen = holder;
+#ifndef BUG_WAIT_NO_BIT
 			waiters = true
+#else
+			skip	/* sleeps on the word as seen, WAITERS or not */
+#endif
 		   };
 			DIE;
 			atomic {	/* FUTEX_WAIT(seen | WAITERS) */
 				if
+#ifndef BUG_WAIT_NO_BIT
 				:: holder == seen && waiters -> asleep[me] = true
+#else
+				:: holder == seen -> asleep[me] = true
+#endif
 				:: else
 				fi
 			};
