@@ -92,6 +92,7 @@ def test_usage_errors():
         (["-w", "2x", "-o", "x"], b"invalid --workers value '2x'"),
         (["--kill-every", "-1", "-o", "x"], b"invalid --kill-every value '-1'"),
         (["--bogus"], b"unknown option '--bogus'"),
+        (["-qz", "-o", "x"], b"unknown option '-z'"),
         (["-o"], b"option '-o' requires an argument"),
         ([inp], b"no output file"),
         (["-o", "x", inp, inp], b"extra operand"),
@@ -107,6 +108,10 @@ def test_file_errors():
     assert p.stderr.splitlines() == [b"prefork: " + os.path.join(TMP, "missing").encode() +
                                      b": No such file or directory"], p.stderr
     p = run("-o", "/dev/null", write_input("n", [b"a"]), expect=1)
+    assert b"not a regular file" in p.stderr, p.stderr
+    fifo = os.path.join(TMP, "fifo")
+    os.mkfifo(fifo)
+    p = run("-o", fifo, write_input("n", [b"a"]), expect=1)  # no reader: must not hang
     assert b"not a regular file" in p.stderr, p.stderr
     p = run("-o", os.path.join(TMP, "no", "such", "dir"), write_input("n", [b"a"]), expect=1)
     assert b"No such file or directory" in p.stderr, p.stderr

@@ -127,6 +127,11 @@ int main(int argc, char **argv)
 			bad_usage("option '%s' requires an argument", argv[optind - 1]);
 			break;
 		default:
+			if (optopt) { /* a short option, maybe in a cluster */
+				char opt[3] = { '-', (char)optopt, '\0' };
+
+				bad_usage("unknown option '%s'", opt);
+			}
 			bad_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -153,8 +158,9 @@ int main(int argc, char **argv)
 		return 1;
 	r->work_ns = work_us * 1000u;
 
-	out = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (out < 0) {
+	/* Non-blocking: a FIFO must not hang the open; truncated once known regular. */
+	out = open(output, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0666);
+	if (out < 0 && errno != ENXIO) {
 		fprintf(stderr, "prefork: %s: %s\n", output, strerror(errno));
 		return 1;
 	}
@@ -162,10 +168,14 @@ int main(int argc, char **argv)
 		struct stat st;
 
 		/* The workers write at offsets and cut the file back: a regular file only. */
-		if (fstat(out, &st) || !S_ISREG(st.st_mode)) {
+		if (out < 0 || fstat(out, &st) || !S_ISREG(st.st_mode)) {
 			fprintf(stderr, "prefork: %s: not a regular file\n", output);
 			return 1;
 		}
+	}
+	if (ftruncate(out, 0)) {
+		fprintf(stderr, "prefork: %s: %s\n", output, strerror(errno));
+		return 1;
 	}
 	if (compl_chain_shared_init(&r->chain)) {
 		fprintf(stderr, "prefork: cannot set up the shared chain\n");

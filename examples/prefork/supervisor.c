@@ -29,6 +29,22 @@ static pid_t start_worker(struct pf_region *r, unsigned int slot, int out)
 	return pid;
 }
 
+/* On failure: no worker outlives the supervisor, and none is left in the chain. */
+static int stop_all(struct pf_region *r, pid_t *pid, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (pid[i] > 0)
+			kill(pid[i], SIGKILL);
+	for (i = 0; i < n; i++)
+		if (pid[i] > 0)
+			while (waitpid(pid[i], NULL, 0) < 0 && errno == EINTR)
+				;
+	compl_chain_shared_reap(&r->chain);
+	return 1;
+}
+
 static uint64_t next_rand(unsigned long *s)
 {
 	*s = *s * 6364136223846793005u + 1442695040888963407u;
@@ -42,13 +58,15 @@ int pf_supervise(struct pf_region *r, int out, const struct pf_options *o,
 	unsigned long seed = o->seed;
 	unsigned int i, live = 0;
 	bool done = false;
-	int status, ret = 0;
+	int status;
 
 	memset(res, 0, sizeof(*res));
+	for (i = 0; i < o->workers; i++)
+		pid[i] = 0;
 	for (i = 0; i < o->workers; i++) {
 		pid[i] = start_worker(r, i, out);
 		if (pid[i] < 0)
-			return 1;
+			return stop_all(r, pid, o->workers);
 		live++;
 	}
 	while (live) {
@@ -62,8 +80,10 @@ int pf_supervise(struct pf_region *r, int out, const struct pf_options *o,
 			i = (unsigned int)(next_rand(&seed) % o->workers);
 			p = 0;
 			if (pid[i] > 0 && !kill(pid[i], SIGKILL)) {
-				res->kills++;
 				p = waitpid(pid[i], &status, 0); /* now, so it is killed once */
+				/* Not if it had exited already (a zombie takes signals too). */
+				res->kills += p > 0 && WIFSIGNALED(status) &&
+					      WTERMSIG(status) == SIGKILL;
 			}
 			if (p <= 0)
 				p = waitpid(-1, &status, WNOHANG);
@@ -72,7 +92,7 @@ int pf_supervise(struct pf_region *r, int out, const struct pf_options *o,
 		}
 		if (p < 0 && errno != EINTR) {
 			perror("prefork: waitpid");
-			return 1;
+			return stop_all(r, pid, o->workers);
 		}
 		for (; p > 0; p = waitpid(-1, &status, WNOHANG)) {
 			for (i = 0; i < o->workers && pid[i] != p; i++)
@@ -85,20 +105,18 @@ int pf_supervise(struct pf_region *r, int out, const struct pf_options *o,
 				done = true; /* it saw every record written */
 				continue;
 			}
-			if (WIFEXITED(status)) {
-				ret = 1; /* the worker said why */
-				continue;
-			}
+			if (WIFEXITED(status)) /* the worker said why */
+				return stop_all(r, pid, o->workers);
 			/* Killed: withdraw its entry, then give the slot a new worker. */
 			compl_chain_shared_reap(&r->chain);
-			if (done || ret)
+			if (done)
 				continue;
 			pid[i] = start_worker(r, i, out);
 			if (pid[i] < 0)
-				return 1;
+				return stop_all(r, pid, o->workers);
 			res->restarts++;
 			live++;
 		}
 	}
-	return ret;
+	return 0;
 }

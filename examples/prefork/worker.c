@@ -108,9 +108,18 @@ void pf_worker(struct pf_region *r, unsigned int slot, int out)
 	int rc;
 
 	for (;;) {
-		k = compl_chain_shared_add(&r->chain, e) - 1; /* take record k */
+		k = compl_chain_shared_add(&r->chain, e); /* take record k - 1 */
+		if (!k--) {
+			fprintf(stderr, "prefork: worker %u: its entry is still in the chain\n", slot);
+			exit(1);
+		}
 		line = k < r->nrec ? process(r, k, &n) : NULL;
 		rc = compl_chain_shared_wait(e);
+		if (rc && rc != EOWNERDEAD) {
+			fprintf(stderr, "prefork: worker %u: waiting for the turn: %s\n", slot,
+				strerror(rc));
+			exit(1);
+		}
 		w = atomic_load_explicit(&r->written, memory_order_relaxed);
 		if (rc == EOWNERDEAD) {
 			/* The dead owner may have left part of a record past the commit point. */
