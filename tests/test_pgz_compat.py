@@ -140,6 +140,10 @@ def run(tool, files, args, stdin=b"", user=None, setup=None, tty=None, full=Fals
     else:
         p = subprocess.run(cmd, cwd=root, input=stdin, capture_output=True, timeout=120,
                            env=env)
+    if user and p.returncode == 127:
+        raise AssertionError(f"{prog} cannot be started as the user nobody: make the "
+                             "directories above the build tree searchable by others "
+                             f"(chmod o+x)\n{p.stderr.decode(errors='replace')}")
     name = {"gzip": "gzip", "pgz": "pgz", "pigz": "pigz"}[tool]
     if setup:  # let the snapshot read what the tool could not
         subprocess.run(["chmod", "-R", "u+rwX", root], check=True)
