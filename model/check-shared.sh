@@ -17,28 +17,12 @@ mkdir -p "$work"
 cd "$work"
 cp "$here/shared_chain.pml" "$here/shared_lock.pml" .
 
-# verify NAME DEFINES... : prints pan's verdict on $model (default
-# shared_chain.pml); exit status 0 if no error.
-verify() {
-	name=$1
-	shift
-	rm -f pan pan.* ./*.trail
-	# -O0: compiling pan (large: a death point between any two stores)
-	# costs more than the search it would speed up
-	spin -a "$@" "${model:-shared_chain.pml}" >spin.log 2>&1 || { cat spin.log; return 2; }
-	cc "${OPT:--O0}" -DSAFETY -DNOFAIR -DVECTORSZ=2048 -o pan pan.c 2>cc.log ||
-		{ cat cc.log; return 2; }
-	./pan -m1000000 >pan.log 2>&1 || true
-	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.log | head -n 1)
-	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.log | head -n 1)
-	if grep -q "max search depth too small" pan.log; then
-		echo "$name: search depth too small" >&2
-		return 2
-	fi
-	[ -n "$errors" ] || { echo "$name: pan gave no verdict" >&2; cat pan.log >&2; return 2; }
-	echo "$name: $states states, $errors errors"
-	[ "$errors" = 0 ] || return 1
-}
+# -O0: compiling pan (large: a death point between any two stores) costs
+# more than the search it would speed up
+model=shared_chain.pml
+opt_default=-O0
+# shellcheck source=model/lib.sh
+. "$here/lib.sh"
 
 # Configurations: what each of the three processes does (0: add, wait,
 # complete; 1: add, complete; 2: add, cancel) and how many may die.
@@ -74,8 +58,9 @@ done
 # The lock word: three processes, two rounds of lock and unlock each; one
 # death, then two.
 lock_configs="LOCK:-DMAXDEATH=1 LOCKx2:-DMAXDEATH=2"
+model=shared_lock.pml
 for cfg in $lock_configs; do
-	model=shared_lock.pml verify "config ${cfg%%:*}" "${cfg#*:}" ||
+	verify "config ${cfg%%:*}" "${cfg#*:}" ||
 		{ status=1; grep -E "assert|invalid end|pan:" pan.log | head -5; }
 done
 
@@ -100,7 +85,7 @@ for m in $lock_mutants; do
 	nmut=$((nmut + 1))
 	cfg=$(echo "$lock_configs" | tr ' ' '\n' | grep "^${m#*:}:")
 	rc=0
-	model=shared_lock.pml OPT=-O0 verify "mutant $bug" -D"$bug" "${cfg#*:}" >/dev/null || rc=$?
+	OPT=-O0 verify "mutant $bug" -D"$bug" "${cfg#*:}" >/dev/null || rc=$?
 	if [ "$rc" -eq 1 ]; then
 		echo "mutant $bug (${m#*:}): caught: $(grep -m1 -E 'assertion violated|invalid end state' pan.log)"
 	else
@@ -108,6 +93,7 @@ for m in $lock_mutants; do
 		status=1
 	fi
 done
+model=shared_chain.pml
 for m in $mutants; do
 	bug=${m%%:*}
 	nmut=$((nmut + 1))

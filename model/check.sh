@@ -7,25 +7,10 @@
 # a directory of its own; compiling pan dominates, and it is one job each.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-# verify NAME DEFINES... : prints pan's verdict; exit status 0 if no error.
-verify() {
-	name=$1
-	shift
-	rm -f pan pan.* ./*.trail
-	spin -a "$@" compl_chain.pml >spin.log 2>&1 || { cat spin.log; return 2; }
-	cc "${OPT:--O2}" -DSAFETY -DNOFAIR -DVECTORSZ=2048 -o pan pan.c 2>cc.log ||
-		{ cat cc.log; return 2; }
-	./pan -m1000000 >pan.log 2>&1 || true
-	errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.log | head -n 1)
-	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.log | head -n 1)
-	if grep -q "max search depth too small" pan.log; then
-		echo "$name: search depth too small" >&2
-		return 2
-	fi
-	[ -n "$errors" ] || { echo "$name: pan gave no verdict" >&2; cat pan.log >&2; return 2; }
-	echo "$name: $states states, $errors errors"
-	[ "$errors" = 0 ] || return 1
-}
+model=compl_chain.pml
+opt_default=-O2
+# shellcheck source=model/lib.sh
+. "$here/lib.sh"
 
 # defines CONFIG: the spin -D options for one configuration.
 defines() {

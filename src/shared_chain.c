@@ -29,12 +29,12 @@
  * by the intent record in the chain before its first store to the list and
  * cleared after its last; each step is idempotent, so a process that gets
  * the lock over from a dead holder redoes the dead holder's step, from the
- * record, before anything else.  The turn-giver sets READY on a linked entry with
- * a compare-and-swap from a state without READY, so a redo never gives a
- * turn twice (nor reports an inheritance twice); an add gives the turn to
- * its own entry, which nobody else writes, with a store.  Once READY is
- * set only the owner writes the state word, with stores.  Entries of dead processes are withdrawn
- * (unlinked as if cancelled) by whoever takes the lock after noticing that
+ * record, before anything else.  The turn-giver sets READY on a linked
+ * entry with a compare-and-swap from a state without READY, so a redo never
+ * gives a turn twice (nor reports an inheritance twice); an add gives the
+ * turn to its own entry, which nobody else writes, with a store.  Once
+ * READY is set only the owner writes the state word, with stores.  Entries
+ * of dead processes are withdrawn (unlinked as if cancelled) by whoever takes the lock after noticing that
  * the owner of the head died: waiters check it every CCHAIN_SHARED_DETECT_MS,
  * and so does a process that repairs a dead holder's step.
  *
@@ -291,8 +291,8 @@ static bool give_turn(entry_t *e, bool inherit, pid_t dead)
 	return old & ST_SLEEPING;
 }
 
-static inline void set_intent(chain_t *chain, uint32_t op, entry_t *e, int64_t prev, int64_t next,
-		       bool inherit, pid_t dead, uint64_t seq)
+static inline void set_intent(chain_t *chain, uint32_t op, entry_t *e, int64_t prev,
+			      int64_t next, bool inherit, pid_t dead, uint64_t seq)
 {
 	struct compl_chain_shared_intent *in = &chain->intent;
 
@@ -319,8 +319,8 @@ static inline void clear_intent(chain_t *chain)
  * its owner, the adder, before the lock was taken, and nobody else writes
  * it: the turn is given with a store (redone, the same store).
  */
-static inline void do_add(chain_t *chain, entry_t *e, int64_t prev, bool inherit, pid_t dead,
-		   uint64_t seq)
+static inline void do_add(chain_t *chain, entry_t *e, int64_t prev, bool inherit,
+			  pid_t dead, uint64_t seq)
 {
 	int64_t off = off_of(chain, e);
 
@@ -366,7 +366,7 @@ static void head_moved(chain_t *chain)
  * Return: the entry whose owner must be woken once the lock is released.
  */
 static inline entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64_t next,
-			  bool inherit, pid_t dead, uint64_t seq, bool redo)
+				 bool inherit, pid_t dead, uint64_t seq, bool redo)
 {
 	entry_t *n = at(chain, next), *wake = NULL;
 	uint64_t held = seq;
@@ -534,8 +534,10 @@ static __attribute__((noinline)) bool lock_slow(chain_t *chain, uint64_t mine, u
 			cur = atomic_load_explicit(word, memory_order_relaxed);
 			continue;
 		}
-		/* The holder is checked 1 ms into the wait (a live one holds it for
-		 * microseconds), then every tick. */
+		/*
+		 * The holder is checked 1 ms into the wait (a live one holds it
+		 * for microseconds), then every tick.
+		 */
 		now = mono_ns();
 		if (!check) {
 			check = now + 1000000u;
@@ -886,9 +888,9 @@ void compl_chain_shared_flush(chain_t *chain)
 		uint32_t gen;
 
 		lock(chain, &wake);
-		if (first)
+		if (first) {
 			seq = cc_load_relaxed(&chain->seq);
-		else if (mono_ns() - start >= tick) {
+		} else if (mono_ns() - start >= tick) {
 			head = at(chain, cc_load_relaxed(&chain->head));
 			if (head && owner_dead(head))
 				reap_locked(chain, &wake);
