@@ -47,6 +47,21 @@ static void bad_usage(const char *fmt, const char *arg)
 	exit(2);
 }
 
+/*
+ * A bad option: named as written if long (without any "=value"), else as
+ * the one letter getopt stopped at (optopt), which may be inside a cluster.
+ */
+static void option_error(const char *fmt, const char *arg)
+{
+	char name[64];
+
+	if (strncmp(arg, "--", 2))
+		snprintf(name, sizeof(name), "-%c", optopt);
+	else
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
+	bad_usage(fmt, name);
+}
+
 /* A decimal number in [@min, @max], or a bad-usage exit naming --@opt. */
 static unsigned long number(const char *s, const char *opt, unsigned long min,
 			    unsigned long max)
@@ -124,15 +139,13 @@ int main(int argc, char **argv)
 			printf("prefork (libcchain) %s\n", CCHAIN_VERSION_STRING);
 			return 0;
 		case ':':
-			bad_usage("option '%s' requires an argument", argv[optind - 1]);
+			option_error("option '%s' requires an argument", argv[optind - 1]);
 			break;
 		default:
-			if (optopt) { /* a short option, maybe in a cluster */
-				char opt[3] = { '-', (char)optopt, '\0' };
-
-				bad_usage("unknown option '%s'", opt);
-			}
-			bad_usage("unknown option '%s'", argv[optind - 1]);
+			if (!strncmp(argv[optind - 1], "--", 2) && optopt)
+				option_error("option '%s' doesn't allow an argument",
+					     argv[optind - 1]);
+			option_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -49,8 +49,9 @@
  * The chain's lock is one word that names the process holding it (process
  * id and start time); a process that waits for it checks the holder after
  * 1 ms, then every CCHAIN_SHARED_DETECT_MS, and takes the lock over from a
- * dead one.  No call is a cancellation point, and none holds the lock
- * across one.
+ * dead one.  No call holds the lock across a cancellation point, and none
+ * is one, except through a misuse report (the default handler writes to
+ * standard error).
  * The uncontended path (add, try_wait, wait whose turn has come, complete
  * with nobody asleep, cancel, pending, empty) makes no system call: the lock
  * is taken with one compare-and-swap and released with one exchange.
@@ -320,7 +321,8 @@ CCHAIN_API bool compl_chain_shared_empty(struct compl_chain_shared *chain);
  *
  * Context: any thread of any participant; takes the chain's lock and reads
  * /proc for each distinct owner.
- * Return: the number of entries withdrawn.
+ * Return: the number of entries withdrawn, not counting one whose withdrawal
+ * a process that died holding the lock had begun (this call finishes it).
  */
 CCHAIN_API unsigned int compl_chain_shared_reap(struct compl_chain_shared *chain);
 
