@@ -30,6 +30,26 @@ PGZ = os.path.abspath(sys.argv[1])
 PIGZ = shutil.which("pigz")
 TMP = tempfile.mkdtemp(prefix="pgz-compat-")
 os.chmod(TMP, 0o755)
+
+
+def stage_for_nobody():
+    """pgz and the libcchain it loads, copied where the user nobody can run them:
+    the build tree may lie under a directory only its owner may enter (mktemp -d).
+    Return: the staged binary and the environment that makes it find its library."""
+    stage = os.path.join(TMP, "nobody-bin")
+    os.mkdir(stage)
+    os.chmod(stage, 0o755)
+    binary = os.path.join(stage, "pgz")
+    shutil.copy2(PGZ, binary)
+    ldd = subprocess.run(["ldd", PGZ], capture_output=True, text=True, check=True).stdout
+    for line in ldd.splitlines():
+        parts = line.split()
+        if parts and parts[0].startswith("libcchain.so") and "=>" in parts:
+            shutil.copy2(parts[parts.index("=>") + 1], os.path.join(stage, parts[0]))
+    return binary, {"LD_LIBRARY_PATH": stage}
+
+
+PGZ_NOBODY, NOBODY_ENV = stage_for_nobody()
 T0 = 1577934245  # input mtimes, so that header and file times are checked
 
 TEXT = b"".join(b"line %d of some compressible text\n" % i for i in range(20000))
@@ -116,13 +136,16 @@ def run(tool, files, args, stdin=b"", user=None, setup=None, tty=None, full=Fals
     make_tree(root, files)
     if setup:
         setup(root)
-    prog = {"gzip": "gzip", "pgz": PGZ, "pigz": PIGZ}[tool]
+    pgz = PGZ_NOBODY if user else PGZ
+    prog = {"gzip": "gzip", "pgz": pgz, "pigz": PIGZ}[tool]
     cmd = [prog, *args]
     if tool == "pgz":
-        cmd = [PGZ, "-p", "2", *args]
+        cmd = [pgz, "-p", "2", *args]
+    env = dict(os.environ, LC_ALL="C", TZ="UTC")
     if user:
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
-    env = dict(os.environ, LC_ALL="C", TZ="UTC")
+        if tool == "pgz":
+            env.update(NOBODY_ENV)
     if tty:
         # A terminal on the standard stream named by tty.
         master, slave = pty.openpty()
@@ -141,9 +164,8 @@ def run(tool, files, args, stdin=b"", user=None, setup=None, tty=None, full=Fals
         p = subprocess.run(cmd, cwd=root, input=stdin, capture_output=True, timeout=120,
                            env=env)
     if user and p.returncode == 127:
-        raise AssertionError(f"{prog} cannot be started as the user nobody: make the "
-                             "directories above the build tree searchable by others "
-                             f"(chmod o+x)\n{p.stderr.decode(errors='replace')}")
+        raise AssertionError(f"{prog} cannot be started as the user nobody\n"
+                             f"{p.stderr.decode(errors='replace')}")
     name = {"gzip": "gzip", "pgz": "pgz", "pigz": "pigz"}[tool]
     if setup:  # let the snapshot read what the tool could not
         subprocess.run(["chmod", "-R", "u+rwX", root], check=True)
