@@ -678,9 +678,14 @@ uint64_t compl_chain_shared_add(chain_t *chain, entry_t *entry)
 	return seq;
 }
 
-/* The entry's chain, or NULL after reporting misuse on behalf of @func. */
+/*
+ * The entry's chain, or NULL after reporting misuse on behalf of @func:
+ * the entry is not pending, or another process (by id and start time: an
+ * earlier process with our id included) added it.
+ */
 static inline chain_t *owned_chain(const entry_t *entry, const char *func)
 {
+	struct identity owner;
 	int64_t delta;
 
 	if (!cc_load_acquire(&entry->seq)) {
@@ -688,7 +693,8 @@ static inline chain_t *owned_chain(const entry_t *entry, const char *func)
 				     "cancelled, or withdrawn with its dead owner)");
 		return NULL;
 	}
-	if (cc_load_relaxed(&entry->pid) != whoami()->pid) {
+	owner = owner_of(entry);
+	if (!same_process(&owner, whoami())) {
 		cchain__misuse(func, "entry belongs to another process");
 		return NULL;
 	}

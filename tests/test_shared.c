@@ -572,6 +572,33 @@ static void test_reused_pid_live(void **state)
 	alarm(0);
 }
 
+/*
+ * An entry of a dead process whose id this process got is another
+ * process's entry: every call of its owner's on it is misuse, and changes
+ * nothing; a reap withdraws it.
+ */
+static void test_reused_pid_foreign(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0];
+
+	(void)state;
+	alarm(30);
+	compl_chain_shared_add(&R->chain, a);
+	a->start = my_start_time() + 1; /* as if added by the earlier process with our id */
+	assert_int_equal(compl_chain_shared_try_wait(a), EINVAL);
+	assert_int_equal(compl_chain_shared_wait_timeout(a, 0), EINVAL);
+	assert_int_equal(compl_chain_shared_wait(a), EINVAL);
+	assert_int_equal(compl_chain_shared_complete(a), EINVAL);
+	assert_int_equal(compl_chain_shared_cancel(a), EINVAL);
+	assert_int_equal(misuse_count, 5);
+	assert_string_equal(misuse_msg, "entry belongs to another process");
+	assert_true(compl_chain_shared_pending(a));
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_false(compl_chain_shared_pending(a));
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
 /* Start time of process @pid (field 22 of /proc/PID/stat), or 0.  Any process. */
 static uint64_t proc_start_time(pid_t pid)
 {
@@ -844,7 +871,7 @@ int main(int argc, char **argv)
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
 		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live),
-		FORKED(test_pid_reuse),
+		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		BOTH(test_dead_anywhere),
 		cmocka_unit_test(test_private_fork),
 	};
