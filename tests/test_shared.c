@@ -681,7 +681,7 @@ static int ns_init(struct region *r)
 	ssize_t n;
 	int fd;
 
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
 		return ns_skip(r, "mount(\"/\", MS_REC | MS_PRIVATE)", errno);
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
 		return ns_skip(r, "mount(\"proc\", \"/proc\")", errno);
