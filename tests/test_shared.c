@@ -4,7 +4,9 @@
  * with peers that inherit the region across fork() and with peers that map
  * it themselves, at another address, after exec() (the memfd passed over a
  * UNIX socket); the death of a participant at the instants that matter;
- * and what fork() does to a private chain with a pending entry.
+ * the reuse of a dead participant's process id (planted, and for real in a
+ * pid namespace of the test's own); and what fork() does to a private
+ * chain with a pending entry.
  */
 #include <errno.h>
 #include <fcntl.h>
