@@ -25,13 +25,15 @@ opt_default=-O0
 . "$here/lib.sh"
 
 # Configurations: what each of the three processes does (0: add, wait,
-# complete; 1: add, complete; 2: add, cancel) and how many may die.
-configs="WAIT3:0,0,0,1 MIXED:0,1,2,1 WAIT3x2:0,0,2,2 MIXEDx2:0,1,2,2 ALLDIE:0,0,0,3"
+# complete; 1: add, complete; 2: add, cancel), how many may die, and
+# whether process 2 may be given the id of process 0 once it died (1).
+configs="WAIT3:0,0,0,1 MIXED:0,1,2,1 WAIT3x2:0,0,2,2 MIXEDx2:0,1,2,2 ALLDIE:0,0,0,3
+REUSE:0,1,0,1,1 REUSEx2:0,2,0,2,1"
 
 # defines CONFIG: the spin -D options for one configuration.
 defines() {
 	set -- $(echo "${1#*:}" | tr , ' ')
-	echo "-DKIND0=$1 -DKIND1=$2 -DKIND2=$3 -DMAXDEATH=$4"
+	echo "-DKIND0=$1 -DKIND1=$2 -DKIND2=$3 -DMAXDEATH=$4 -DREUSE=${5:-0}"
 }
 
 status=0
@@ -72,7 +74,9 @@ BUG_NO_SEEN:MIXED,WAIT3
 BUG_NO_CAS_TURN:WAIT3,MIXED,WAIT3x2
 BUG_NO_ORPHAN:WAIT3,MIXED
 BUG_NO_CHECK:WAIT3,MIXED
-BUG_RELEASE_AFTER_TURN:WAIT3,MIXED"
+BUG_RELEASE_AFTER_TURN:WAIT3,MIXED
+BUG_REAP_PID_ONLY:REUSE
+BUG_LOCK_PID_ONLY:REUSE"
 
 lock_mutants="BUG_STEAL_STORE:LOCK
 BUG_UNLOCK_STORE:LOCK

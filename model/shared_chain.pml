@@ -16,8 +16,18 @@
  * process, or the head owned by one.  So a stall is a state where a live
  * process can never go on: spin reports it as an invalid end state.
  *
+ * Processes are told apart by identity: a process id (pidv[]) and a start
+ * time (gen[]), as in C.  With REUSE, process 2 may start after process 0
+ * died and be given its id (with a later start time): its entry then lies
+ * behind the dead one's, whose owner has its id.  Entry p records the
+ * identity of process p, fixed before its add.
+ *
  * Properties (assertions):
  *  FIFO       when a wait returns, no entry added before is still pending;
+ *  ONE TURN   when a wait returns, no other live process holds the turn
+ *             (took it and has not completed or cancelled since);
+ *  OWNED      a live process's entry is never withdrawn, and its owner's
+ *             complete or cancel finds it pending (not misuse);
  *  LIST       after every lock (and repair): the list from the head holds
  *             exactly the pending entries, linked both ways, tail last;
  *  REPORT     a report names a dead process that had seen its turn and
@@ -30,6 +40,10 @@
 
 #ifndef MAXDEATH
 #define MAXDEATH 1
+#endif
+
+#ifndef REUSE
+#define REUSE 0
 #endif
 
 #define N 3
@@ -59,9 +73,40 @@ bool alive[N];
 bool finished[N];
 byte deaths;
 
+/* identity: process id and start time (1: later, given a dead one's id) */
+byte pidv[N];
+bit gen[N];
+
+/* Is a process with id p and start time g alive?  (process_dead() in C) */
+#define LIVE(p, g) \
+	((alive[0] && pidv[0] == (p) && gen[0] == (g)) || \
+	 (alive[1] && pidv[1] == (p) && gen[1] == (g)) || \
+	 (alive[2] && pidv[2] == (p) && gen[2] == (g)))
+#define LIVE_PID(p) \
+	((alive[0] && pidv[0] == (p)) || (alive[1] && pidv[1] == (p)) || \
+	 (alive[2] && pidv[2] == (p)))
+
+/* owner_dead(): the owner of entry e, by the identity the entry records */
+#define OWNER_DEAD(e) (!LIVE(pidv[e], gen[e]))
+
+/* holder_dead(): the lock word names its holder k by identity */
+#ifdef BUG_LOCK_PID_ONLY
+#define HOLDER_DEAD(k) (!LIVE_PID(pidv[k]))
+#else
+#define HOLDER_DEAD(k) (!LIVE(pidv[k], gen[k]))
+#endif
+
+/* reap's caches: is entry e's owner the process (p, g) checked before? */
+#ifdef BUG_REAP_PID_ONLY
+#define SAME(p, g, e) ((p) == pidv[e])
+#else
+#define SAME(p, g, e) ((p) == pidv[e] && (g) == gen[e])
+#endif
+
 /* ghosts */
 bool owed[N];	/* died holding a turn it had seen, hand-over not logged */
 byte told[N];	/* reports naming this process */
+bool holds[N];	/* took the turn, has not completed or cancelled since */
 
 /* Death of process me, here: the kernel marks its lock owner-dead. */
 #define DIE \
@@ -214,15 +259,32 @@ inline redo()
 	clear_intent()
 }
 
+/*
+ * Withdraw the dead's entries.  The owners already checked are remembered
+ * (in C up to 8 of each; one of each here, the chain holds 3 entries): the
+ * last found dead (r_gp, r_gg) and the last found alive (r_lp, r_lg).
+ */
 inline reap()
 {
 	r_e = head;
+	r_gp = NIL; r_lp = NIL;
 	do
 	:: r_e == NIL -> break
 	:: else ->
 		r_n = nxt[r_e];
 		if
-		:: !alive[r_e] ->
+		:: r_lp != NIL && SAME(r_lp, r_lg, r_e) -> r_dead = false
+		:: r_gp != NIL && SAME(r_gp, r_gg, r_e) -> r_dead = true
+		:: else ->
+			r_dead = OWNER_DEAD(r_e);
+			if
+			:: r_dead -> r_gp = pidv[r_e]; r_gg = gen[r_e]
+			:: else -> r_lp = pidv[r_e]; r_lg = gen[r_e]
+			fi
+		fi;
+		if
+		:: r_dead ->
+			assert(!alive[r_e]); /* OWNED */
 #ifdef BUG_NO_SEEN
 			r_inh = prv[r_e] == NIL;
 #else
@@ -270,7 +332,7 @@ inline check_list()
 inline lock()
 {
 	atomic {
-		(lockowner == 0 || !alive[lockowner - 1]) ->
+		(lockowner == 0 || HOLDER_DEAD(lockowner - 1)) ->
 		eod = lockowner != 0;
 		lockowner = me + 1
 	};
@@ -299,11 +361,15 @@ inline took_turn()
 {
 	k = 0;
 	do
-	:: k < N -> assert(seq[k] == 0 || seq[k] >= seq[me] || k == me); k++
+	:: k < N ->
+		assert(seq[k] == 0 || seq[k] >= seq[me] || k == me);
+		assert(k == me || !holds[k] || !alive[k]); /* ONE TURN */
+		k++
 	:: else -> break
 	od;
 	atomic {
 		seen[me] = true;
+		holds[me] = true;
 		if
 		:: inh[me] ->
 			assert(owed[deadfrom[me]]);
@@ -320,7 +386,7 @@ inline check_turn()
 {
 	lock();
 	if
-	:: head != NIL && !alive[head] -> reap()
+	:: head != NIL && OWNER_DEAD(head) -> reap()
 	:: else
 	fi;
 	unlock()
@@ -331,8 +397,8 @@ inline await_turn()
 	do
 	:: ready[me] -> took_turn(); break
 #ifndef BUG_NO_CHECK
-	:: !ready[me] && ((lockowner != 0 && !alive[lockowner - 1]) ||
-			  (head != NIL && !alive[head])) ->
+	:: !ready[me] && ((lockowner != 0 && HOLDER_DEAD(lockowner - 1)) ||
+			  (head != NIL && OWNER_DEAD(head))) ->
 		check_turn()
 #endif
 	od
@@ -360,30 +426,46 @@ inline add()
 	unlock()
 }
 
+/*
+ * OWNED: owned_chain() finds the entry pending (else: misuse, EINVAL), and
+ * it is still pending when unlinked.
+ */
 inline complete()
 {
+	assert(seq[me] != 0);
 	await_turn();
 	lock();
+	assert(seq[me] != 0);
+	holds[me] = false;
 	unlink_entry(me, false, 0);
 	unlock()
 }
 
 inline cancel()
 {
+	assert(seq[me] != 0);
 	lock();
+	assert(seq[me] != 0);
+	holds[me] = false;
 	unlink_entry(me, inh[me] && prv[me] == NIL, deadfrom[me]);
 	unlock()
 }
 
 #define LOCALS \
-	byte ue_p, ue_n, ue_s, r_e, r_n, r_dv, c_e, c_p, c_n, c_k, k, a_t, a_s, a_dv; \
-	bool r_inh, eod, a_inh
+	byte ue_p, ue_n, ue_s, r_e, r_n, r_dv, r_gp, r_lp, c_e, c_p, c_n, c_k, k, a_t, a_s, a_dv; \
+	bool r_inh, r_dead, eod, a_inh; \
+	bit r_gg, r_lg
 
 /* kind 0: add, wait, complete; 1: add, complete; 2: add, cancel */
 proctype owner(byte me; byte kind)
 {
 	LOCALS;
 
+	/* REUSE: process 2 may start once process 0 died, and get its id */
+	if
+	:: REUSE && me == 2 && !alive[0] -> atomic { pidv[me] = pidv[0]; gen[me] = 1 }
+	:: true
+	fi;
 	add();
 	DIE;
 	if
@@ -405,7 +487,7 @@ proctype checker()
 
 	(finished[0] || !alive[0]) && (finished[1] || !alive[1]) && (finished[2] || !alive[2]);
 	atomic {
-		(lockowner == 0 || !alive[lockowner - 1]) ->
+		(lockowner == 0 || HOLDER_DEAD(lockowner - 1)) ->
 		eod = lockowner != 0;
 		lockowner = N + 1
 	};
@@ -432,6 +514,7 @@ dead:
 init {
 	atomic {
 		alive[0] = true; alive[1] = true; alive[2] = true;
+		pidv[0] = 0; pidv[1] = 1; pidv[2] = 2;
 		run owner(0, KIND0);
 		run owner(1, KIND1);
 		run owner(2, KIND2);

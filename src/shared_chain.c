@@ -236,10 +236,26 @@ static bool process_dead(pid_t pid, uint64_t start, bool low32)
 	return (st == 'Z' || st == 'X' || st == 'x') && threads <= 1;
 }
 
+/* The process that added @e: its id and start time. */
+static inline struct identity owner_of(const entry_t *e)
+{
+	struct identity id = { cc_load_relaxed(&e->pid), cc_load_relaxed(&e->start) };
+
+	return id;
+}
+
+/* Are @a and @b one process?  Never by process id alone: ids are reused. */
+static inline bool same_process(const struct identity *a, const struct identity *b)
+{
+	return a->pid == b->pid && a->start == b->start;
+}
+
 /* Has the process that added @e died (or been reaped and its id reused)? */
 static bool owner_dead(const entry_t *e)
 {
-	return process_dead(cc_load_relaxed(&e->pid), cc_load_relaxed(&e->start), false);
+	struct identity id = owner_of(e);
+
+	return process_dead(id.pid, id.start, false);
 }
 
 /* ---- futexes (shared: the word may be mapped at different addresses) ------ */
@@ -439,30 +455,33 @@ static entry_t *redo(chain_t *chain)
 /*
  * Withdraw the entries of dead processes (lock held).  A dead head that had
  * seen its turn passes it on with a report; so does a dead head that had
- * inherited one and not reported it.  Return: the number withdrawn; in
- * *@wake the owner to wake once the lock is released.
+ * inherited one and not reported it.  Owners already checked are
+ * remembered by identity (id and start time): the process given a dead
+ * one's id is another, live, process, whose entries stay.  Return: the
+ * number withdrawn; in *@wake the owner to wake once the lock is released.
  */
 static unsigned int reap_locked(chain_t *chain, entry_t **wake)
 {
 	entry_t *e = at(chain, cc_load_relaxed(&chain->head)), *next, *w;
-	pid_t live[8], gone[8];
+	struct identity live[8], gone[8];
 	unsigned int nlive = 0, ngone = 0, n = 0, i;
 
 	for (; e; e = next) {
-		pid_t pid = cc_load_relaxed(&e->pid);
+		struct identity id = owner_of(e);
+		pid_t pid = id.pid;
 		bool dead = false, known = false;
 
 		next = at(chain, cc_load_relaxed(&e->next));
 		for (i = 0; i < nlive && !known; i++)
-			known = live[i] == pid;
+			known = same_process(&live[i], &id);
 		for (i = 0; i < ngone && !known; i++)
-			known = dead = gone[i] == pid;
+			known = dead = same_process(&gone[i], &id);
 		if (!known) {
-			dead = owner_dead(e);
+			dead = process_dead(id.pid, id.start, false);
 			if (dead && ngone < 8)
-				gone[ngone++] = pid;
+				gone[ngone++] = id;
 			else if (!dead && nlive < 8)
-				live[nlive++] = pid;
+				live[nlive++] = id;
 		}
 		if (dead) {
 			uint32_t s = cc_load_relaxed(&e->state);
@@ -659,9 +678,14 @@ uint64_t compl_chain_shared_add(chain_t *chain, entry_t *entry)
 	return seq;
 }
 
-/* The entry's chain, or NULL after reporting misuse on behalf of @func. */
+/*
+ * The entry's chain, or NULL after reporting misuse on behalf of @func:
+ * the entry is not pending, or another process (by id and start time: an
+ * earlier process with our id included) added it.
+ */
 static inline chain_t *owned_chain(const entry_t *entry, const char *func)
 {
+	struct identity owner;
 	int64_t delta;
 
 	if (!cc_load_acquire(&entry->seq)) {
@@ -669,7 +693,8 @@ static inline chain_t *owned_chain(const entry_t *entry, const char *func)
 				     "cancelled, or withdrawn with its dead owner)");
 		return NULL;
 	}
-	if (cc_load_relaxed(&entry->pid) != whoami()->pid) {
+	owner = owner_of(entry);
+	if (!same_process(&owner, whoami())) {
 		cchain__misuse(func, "entry belongs to another process");
 		return NULL;
 	}

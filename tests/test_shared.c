@@ -4,9 +4,12 @@
  * with peers that inherit the region across fork() and with peers that map
  * it themselves, at another address, after exec() (the memfd passed over a
  * UNIX socket); the death of a participant at the instants that matter;
- * and what fork() does to a private chain with a pending entry.
+ * the reuse of a dead participant's process id (planted, and for real in a
+ * pid namespace of the test's own); and what fork() does to a private
+ * chain with a pending entry.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -14,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/mount.h>
 
 #include <cchain/cchain.h>
 
@@ -34,6 +39,10 @@ struct region {
 	_Atomic uintptr_t peer_base;
 	uint64_t log[NPEERS * ORDER_ITERS + 16];
 	uint64_t data; /* plain: written in a turn, read in the next */
+	pid_t dead_pid; /* test_pid_reuse: the killed process, its start time */
+	uint64_t dead_start;
+	uint64_t reuse_start;
+	char reason[256]; /* why a test skipped */
 };
 
 static const char *self_exe;
@@ -533,6 +542,235 @@ static void test_reused_pid(void **state)
 }
 
 /*
+ * The entry of a dead process whose id this process got, then an entry of
+ * ours (the process that now has the id): the dead's entry is withdrawn,
+ * and ours keeps its place, and the turn (with the report, the dead process
+ * had seen its turn); an entry added next waits for it, and our complete is
+ * no misuse.
+ */
+static void test_reused_pid_live(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1], *c = &R->e[2];
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	assert_int_equal(compl_chain_shared_try_wait(a), 0); /* seen */
+	a->start = my_start_time() + 1; /* as if added by the earlier process with our id */
+	assert_int_equal(compl_chain_shared_add(&R->chain, b), 2);
+	assert_int_equal(compl_chain_shared_try_wait(b), EBUSY);
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_false(compl_chain_shared_pending(a));
+	assert_true(compl_chain_shared_pending(b));
+	assert_int_equal(compl_chain_shared_add(&R->chain, c), 3);
+	assert_int_equal(compl_chain_shared_try_wait(c), EBUSY); /* one turn holder */
+	assert_int_equal(compl_chain_shared_try_wait(b), EOWNERDEAD);
+	assert_int_equal(compl_chain_shared_inherited_from(b), getpid());
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+	assert_int_equal(misuse_count, 0);
+	assert_int_equal(compl_chain_shared_try_wait(c), 0);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
+/*
+ * An entry of a dead process whose id this process got is another
+ * process's entry: every call of its owner's on it is misuse, and changes
+ * nothing; a reap withdraws it.
+ */
+static void test_reused_pid_foreign(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0];
+
+	(void)state;
+	alarm(30);
+	compl_chain_shared_add(&R->chain, a);
+	a->start = my_start_time() + 1; /* as if added by the earlier process with our id */
+	assert_int_equal(compl_chain_shared_try_wait(a), EINVAL);
+	assert_int_equal(compl_chain_shared_wait_timeout(a, 0), EINVAL);
+	assert_int_equal(compl_chain_shared_wait(a), EINVAL);
+	assert_int_equal(compl_chain_shared_complete(a), EINVAL);
+	assert_int_equal(compl_chain_shared_cancel(a), EINVAL);
+	assert_int_equal(misuse_count, 5);
+	assert_string_equal(misuse_msg, "entry belongs to another process");
+	assert_true(compl_chain_shared_pending(a));
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_false(compl_chain_shared_pending(a));
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
+/* Start time of process @pid (field 22 of /proc/PID/stat), or 0.  Any process. */
+static uint64_t proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st = 0;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!p || !(p = strrchr(buf, ')')))
+		return 0;
+	p++;
+	for (i = 3; i < 22 && p; i++)
+		p = strchr(p + 1, ' ');
+	return p && sscanf(p, "%llu", &st) == 1 ? st : 0;
+}
+
+#define NS_SKIP 77
+
+/* Record why the test cannot run here.  Return: NS_SKIP. */
+static int ns_skip(struct region *r, const char *what, int err)
+{
+	snprintf(r->reason, sizeof(r->reason), "%s: %s", what, strerror(err));
+	return NS_SKIP;
+}
+
+/* test_pid_reuse: the first process; takes the turn, is told so, and is killed. */
+static void ns_victim(struct region *r)
+{
+	struct compl_chain_shared_entry *e = &r->e[1];
+
+	PEER_CHECK(compl_chain_shared_add(&r->chain, e) == 1);
+	PEER_CHECK(compl_chain_shared_wait(e) == 0);
+	r->dead_pid = getpid();
+	r->dead_start = proc_start_time(getpid());
+	atomic_store(&r->step, 1);
+	for (;;)
+		pause();
+}
+
+/*
+ * test_pid_reuse: the process given the dead one's id.  Its entry, behind
+ * the dead's, inherits the turn (with the report) when its wait withdraws
+ * the dead's entry, and keeps it until its complete.
+ */
+static void ns_reuser(struct region *r)
+{
+	struct compl_chain_shared_entry *e = &r->e[2];
+	uint64_t start = proc_start_time(getpid());
+
+	R = r;
+	r->reuse_start = start;
+	cchain_set_misuse_handler(peer_misuse);
+	PEER_CHECK(getpid() == r->dead_pid);
+	PEER_CHECK(start && start != r->dead_start);
+	PEER_CHECK(compl_chain_shared_add(&r->chain, e) == 2);
+	PEER_CHECK(compl_chain_shared_wait_timeout(e, 5000 * MS) == EOWNERDEAD);
+	PEER_CHECK(compl_chain_shared_inherited_from(e) == r->dead_pid);
+	PEER_CHECK(!compl_chain_shared_pending(&r->e[1]));
+	PEER_CHECK(compl_chain_shared_pending(e));
+	atomic_store(&r->step, 2);
+	sr_await(&r->step, 3); /* an entry was added behind ours */
+	PEER_CHECK(compl_chain_shared_try_wait(e) == 0);
+	PEER_CHECK(compl_chain_shared_complete(e) == 0);
+	PEER_CHECK(atomic_load(&r->peer_misuse) == 0);
+	_exit(atomic_load(&r->errors) ? 1 : 0);
+}
+
+/* test_pid_reuse: process 1 of a new pid namespace, with its own /proc. */
+static int ns_init(struct region *r)
+{
+	struct compl_chain_shared_entry *c = &r->e[3];
+	char buf[32];
+	pid_t victim, reuser;
+	ssize_t n;
+	int fd;
+
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
+		return ns_skip(r, "mount(\"/\", MS_REC | MS_PRIVATE)", errno);
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		return ns_skip(r, "mount(\"proc\", \"/proc\")", errno);
+	/* The pid given next is set through ns_last_pid: write back its value. */
+	fd = open("/proc/sys/kernel/ns_last_pid", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return ns_skip(r, "open(/proc/sys/kernel/ns_last_pid)", errno);
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		return ns_skip(r, "write(/proc/sys/kernel/ns_last_pid)", n < 0 ? errno : EIO);
+
+	victim = fork();
+	SR_CHECK(victim >= 0);
+	if (victim == 0)
+		ns_victim(r);
+	sr_await(&r->step, 1);
+	SR_CHECK(kill(victim, SIGKILL) == 0);
+	SR_CHECK(sr_reap(victim) == 128 + SIGKILL);
+	/* Start times count clock ticks: the next process starts a few later. */
+	sr_sleep_us(50000);
+	n = snprintf(buf, sizeof(buf), "%d", (int)victim - 1);
+	SR_CHECK(pwrite(fd, buf, (size_t)n, 0) == n);
+	close(fd);
+	reuser = fork();
+	SR_CHECK(reuser >= 0);
+	if (reuser == 0)
+		ns_reuser(r);
+	SR_CHECK(reuser == victim);
+
+	sr_await(&r->step, 2); /* its wait withdrew the dead's entry */
+	PEER_CHECK(compl_chain_shared_add(&r->chain, c) == 3);
+	PEER_CHECK(compl_chain_shared_try_wait(c) == EBUSY); /* one turn holder */
+	atomic_store(&r->step, 3);
+	PEER_CHECK(compl_chain_shared_wait_timeout(c, 5000 * MS) == 0);
+	PEER_CHECK(compl_chain_shared_complete(c) == 0);
+	PEER_CHECK(sr_reap(reuser) == 0);
+	PEER_CHECK(compl_chain_shared_empty(&r->chain));
+	return atomic_load(&r->errors) ? 1 : 0;
+}
+
+/* test_pid_reuse: a new pid namespace (as unshare -p -f --mount-proc). */
+static int ns_enter(struct region *r)
+{
+	pid_t init;
+
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS))
+		return ns_skip(r, "unshare(CLONE_NEWPID | CLONE_NEWNS)", errno);
+	init = fork();
+	SR_CHECK(init >= 0);
+	if (init == 0)
+		_exit(ns_init(r));
+	return sr_reap(init);
+}
+
+/*
+ * Real pid reuse, in a pid namespace of our own: a process adds an entry,
+ * takes the turn and is killed; the next process, given its id (through
+ * ns_last_pid), adds an entry behind the dead one's and waits.  Its wait
+ * withdraws the dead's entry and gives it the turn: its entry stays, an
+ * entry added next waits for it (one turn holder), and its complete is no
+ * misuse.  Skipped, with the reason, where the namespace or ns_last_pid is
+ * refused.
+ */
+static void test_pid_reuse(void **state)
+{
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	alarm(60);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(ns_enter(R));
+	rc = sr_reap(pid);
+	alarm(0);
+	if (rc == NS_SKIP) {
+		printf("# skipped: %s\n", R->reason);
+		skip();
+	}
+	assert_int_equal(rc, 0);
+	printf("# pid %d reused: start time %llu, then %llu (clock ticks)\n", (int)R->dead_pid,
+	       (unsigned long long)R->dead_start, (unsigned long long)R->reuse_start);
+	assert_true(compl_chain_shared_empty(&R->chain));
+}
+
+/*
  * Killed at random instants inside every call, the chain's lock included:
  * each time, the chain serves our next entry within a bounded time.
  */
@@ -617,6 +855,10 @@ static void test_private_fork(void **state)
 	cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,           \
 						 (void *)(uintptr_t)SR_MAPPED)
 
+#define FORKED(fn)                                                                             \
+	cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,           \
+						 (void *)(uintptr_t)SR_FORK)
+
 #define BOTH(fn)                                                                               \
 	cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,           \
 						 (void *)(uintptr_t)SR_FORK),                 \
@@ -630,7 +872,9 @@ int main(int argc, char **argv)
 		BOTH(test_flush),	  BOTH(test_misuse),	  BOTH(test_dead_holder),
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
-		BOTH(test_reused_pid),	  BOTH(test_dead_anywhere),
+		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live),
+		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
+		BOTH(test_dead_anywhere),
 		cmocka_unit_test(test_private_fork),
 	};
 

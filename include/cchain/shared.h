@@ -31,7 +31,13 @@
  *   entry added inherits it.
  * - Processes are told apart by process id and start time (from
  *   /proc/PID/stat), which the library reads once per process, and again in
- *   a child after fork() (a pthread_atfork() handler).  A child made with a
+ *   a child after fork() (a pthread_atfork() handler), never by process id
+ *   alone: an entry belongs to the process that added it, and the process
+ *   that was given a dead process's id is another process (its entries stay
+ *   pending while the dead one's are withdrawn, and the dead one's entries
+ *   are not its own).  Two processes with one id that started within the
+ *   same clock tick (a privileged process may choose a new process's id)
+ *   are not told apart.  A child made with a
  *   raw clone() system call, which runs no such handler, must not use
  *   shared chains.  All participants must be in one pid namespace and one
  *   time namespace.  A process whose main thread called pthread_exit() while
@@ -47,7 +53,8 @@
  *   participants it stays the same, live process.
  *
  * The chain's lock is one word that names the process holding it (process
- * id and start time); a process that waits for it checks the holder after
+ * id and the low 32 bits of its start time, in clock ticks: 497 days at
+ * 100 Hz); a process that waits for it checks the holder after
  * 1 ms, then every CCHAIN_SHARED_DETECT_MS, and takes the lock over from a
  * dead one.  No call holds the lock across a cancellation point, and none
  * is one, except through a misuse report (the default handler writes to
