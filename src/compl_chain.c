@@ -605,11 +605,14 @@ static _Atomic uint64_t spin_ns = SPIN_NS_UNSET;
 static _Atomic uint64_t waiting;
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 
-/* The most CCHAIN_SPIN_NS may ask for: 10 ms, longer than any useful spin. */
-#define SPIN_NS_ENV_MAX 10000000u
+/*
+ * The longest spin budget: 10 ms, longer than any useful spin.  CCHAIN_SPIN_NS
+ * above it is refused; cchain_set_spin_ns() caps a larger @ns to it.
+ */
+#define SPIN_NS_MAX 10000000u
 
 /*
- * CCHAIN_SPIN_NS, if set: plain decimal digits, at most SPIN_NS_ENV_MAX.
+ * CCHAIN_SPIN_NS, if set: plain decimal digits, at most SPIN_NS_MAX.
  * Anything else is reported on stderr (once: spin_init runs once) and the
  * default is kept.
  */
@@ -620,9 +623,9 @@ static uint64_t spin_ns_from_env(const char *env)
 
 	if (!env)
 		return SPIN_NS_DEFAULT;
-	for (p = env; *p >= '0' && *p <= '9' && v <= SPIN_NS_ENV_MAX; p++)
+	for (p = env; *p >= '0' && *p <= '9' && v <= SPIN_NS_MAX; p++)
 		v = v * 10 + (uint64_t)(*p - '0');
-	if (*env && !*p && v <= SPIN_NS_ENV_MAX)
+	if (*env && !*p && v <= SPIN_NS_MAX)
 		return v;
 	fprintf(stderr, "libcchain: CCHAIN_SPIN_NS=\"%.40s%s\" ignored, using %u ns\n",
 		env, strlen(env) > 40 ? "..." : "", SPIN_NS_DEFAULT);
@@ -641,7 +644,7 @@ uint64_t cchain_set_spin_ns(uint64_t ns)
 	uint64_t old;
 
 	pthread_once(&spin_once, spin_init);
-	old = atomic_exchange(&spin_ns, ns);
+	old = atomic_exchange(&spin_ns, ns < SPIN_NS_MAX ? ns : SPIN_NS_MAX);
 	return old;
 }
 

@@ -388,7 +388,8 @@ CCHAIN_API bool compl_chain_unnotify(struct compl_chain_entry *entry);
 
 /**
  * cchain_set_spin_ns() - how long a waiter spins before it sleeps
- * @ns: the spin budget in nanoseconds; 0 never spins
+ * @ns: the spin budget in nanoseconds; 0 never spins; above 10000000
+ *      (10 ms), 10000000
  *
  * A waiter whose turn has not come polls for up to @ns before it sleeps,
  * so that a handoff between two running threads costs a cache-line
@@ -411,10 +412,12 @@ CCHAIN_API bool compl_chain_unnotify(struct compl_chain_entry *entry);
  * CCHAIN_SPIN_NS must be plain decimal digits (no sign,
  * space, exponent or base prefix) worth at most 10000000 (10 ms); any other
  * value, the empty string included, is reported in one line on stderr and
- * the default is used.  This function itself takes any @ns.
+ * the default is used.  This function caps @ns to the same 10 ms, with no
+ * report: a longer spin would only burn CPU time.
  *
  * Context: any thread; takes effect for waits that start afterwards.
- * Return: the previous budget.
+ * Return: the previous budget, as it was set (after the cap): at most
+ * 10000000.
  */
 CCHAIN_API uint64_t cchain_set_spin_ns(uint64_t ns);
 
