@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <cchain/compl_chain.h>
@@ -88,6 +89,16 @@ bool cchain__turn_ready(struct compl_chain_entry *entry);
  */
 int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entry,
 		       const struct timespec *deadline);
+
+/*
+ * The number of CPUs the calling thread may run on: the CPUs of its affinity
+ * mask (sched_getaffinity(); the CPUs online if it cannot be read), as read
+ * by this thread at most 100 ms before @now (CLOCK_MONOTONIC, in ns).  A
+ * system call only when that read is older: never on a fast path.  Spinning
+ * decisions use it: a waiter whose mask allows one CPU does not spin (see
+ * cchain_set_spin_ns() for the rule).
+ */
+unsigned int cchain__cpus(uint64_t now);
 
 /* Describe @entry's wait state in @buf, for compl_chain_dump(). */
 void cchain__wake_describe(struct compl_chain_entry *entry, char *buf, size_t len);

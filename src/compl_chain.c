@@ -56,7 +56,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <urcu/arch.h>
 
@@ -575,11 +574,26 @@ static struct compl_chain *pending_chain(const struct compl_chain_entry *entry,
 
 /* ---- spinning before sleeping ------------------------------------------------ */
 
+/*
+ * Whose CPUs count: the waiter's (cchain__cpus(), its affinity mask).  A
+ * spin pays only while the thread that is to hand over the turn runs on
+ * another CPU at the same time.  The waiter cannot know which thread that
+ * will be, nor that thread's mask, but it knows its own.  If its own allows
+ * one CPU, a turn-giver confined with it (the usual case: taskset, a cpuset
+ * or a container CPU set confines the whole process) cannot run until the
+ * spin ends: every handoff costs the whole budget, and under SCHED_FIFO the
+ * giver is kept off the CPU all that time.  A giver pinned to another CPU
+ * would make the spin pay, but sleeping costs that case one wake-up, a few
+ * microseconds, where spinning in the other costs the budget: a waiter
+ * whose mask allows one CPU never spins.  With more, its count bounds the
+ * spinners (one CPU is left to the giver) and the waiters it spins among,
+ * compared with the process-wide waiting word.
+ */
+
 #define SPIN_NS_DEFAULT 20000u
 #define SPIN_NS_UNSET UINT64_MAX
 
 static _Atomic uint64_t spin_ns = SPIN_NS_UNSET;
-static unsigned int max_spinners, ncpus;
 
 /*
  * Threads in wait_turn_slow() (high half) and those of them spinning (low
@@ -591,11 +605,14 @@ static unsigned int max_spinners, ncpus;
 static _Atomic uint64_t waiting;
 static pthread_once_t spin_once = PTHREAD_ONCE_INIT;
 
-/* The most CCHAIN_SPIN_NS may ask for: 10 ms, longer than any useful spin. */
-#define SPIN_NS_ENV_MAX 10000000u
+/*
+ * The longest spin budget: 10 ms, longer than any useful spin.  CCHAIN_SPIN_NS
+ * above it is refused; cchain_set_spin_ns() caps a larger @ns to it.
+ */
+#define SPIN_NS_MAX 10000000u
 
 /*
- * CCHAIN_SPIN_NS, if set: plain decimal digits, at most SPIN_NS_ENV_MAX.
+ * CCHAIN_SPIN_NS, if set: plain decimal digits, at most SPIN_NS_MAX.
  * Anything else is reported on stderr (once: spin_init runs once) and the
  * default is kept.
  */
@@ -606,9 +623,9 @@ static uint64_t spin_ns_from_env(const char *env)
 
 	if (!env)
 		return SPIN_NS_DEFAULT;
-	for (p = env; *p >= '0' && *p <= '9' && v <= SPIN_NS_ENV_MAX; p++)
+	for (p = env; *p >= '0' && *p <= '9' && v <= SPIN_NS_MAX; p++)
 		v = v * 10 + (uint64_t)(*p - '0');
-	if (*env && !*p && v <= SPIN_NS_ENV_MAX)
+	if (*env && !*p && v <= SPIN_NS_MAX)
 		return v;
 	fprintf(stderr, "libcchain: CCHAIN_SPIN_NS=\"%.40s%s\" ignored, using %u ns\n",
 		env, strlen(env) > 40 ? "..." : "", SPIN_NS_DEFAULT);
@@ -618,11 +635,7 @@ static uint64_t spin_ns_from_env(const char *env)
 static void spin_init(void)
 {
 	uint64_t unset = SPIN_NS_UNSET, v = spin_ns_from_env(getenv("CCHAIN_SPIN_NS"));
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-	/* Leave at least one CPU to the thread that is to hand over the turn. */
-	ncpus = ncpu > 0 ? (unsigned int)ncpu : 1;
-	max_spinners = ncpus - 1;
 	atomic_compare_exchange_strong(&spin_ns, &unset, v);
 }
 
@@ -631,7 +644,7 @@ uint64_t cchain_set_spin_ns(uint64_t ns)
 	uint64_t old;
 
 	pthread_once(&spin_once, spin_init);
-	old = atomic_exchange(&spin_ns, ns);
+	old = atomic_exchange(&spin_ns, ns < SPIN_NS_MAX ? ns : SPIN_NS_MAX);
 	return old;
 }
 
@@ -643,10 +656,12 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Poll @entry's state word for up to @budget ns.  Return: true if the turn came. */
-static bool poll_turn(struct compl_chain_entry *entry, uint64_t budget)
+/*
+ * Poll @entry's state word for up to @budget ns from @start (mono_ns()).
+ * Return: true if the turn came.
+ */
+static bool poll_turn(struct compl_chain_entry *entry, uint64_t budget, uint64_t start)
 {
-	uint64_t start = mono_ns();
 	int i;
 
 	do {
@@ -671,41 +686,52 @@ static uint64_t spin_budget(void)
  * CC_QUIET_SPIN_NS (or the budget, if smaller): a turn handed over within a
  * microsecond or two, as in a tight relay, then costs no write to a shared
  * word, whose cache line would otherwise travel between the waiters on
- * every handoff.  Skipped on a single CPU and while as many other threads wait
- * as there are CPUs.  Return: true if the turn came.
+ * every handoff.  Skipped when the waiter's mask allows one CPU and while as
+ * many other threads wait as it has CPUs.  Return: true if the turn came.
  */
 #define CC_QUIET_SPIN_NS 2000u
 
 static bool quiet_spin(struct compl_chain_entry *entry)
 {
-	uint64_t budget = spin_budget();
+	uint64_t budget = spin_budget(), now;
+	unsigned int cpus;
 
+	if (!budget)
+		return false;
+	now = mono_ns();
+	cpus = cchain__cpus(now);
 	/*
 	 * One CPU: the turn-giver cannot run while we poll.  As many threads
 	 * sleeping or spinning as CPUs: the CPUs are wanted elsewhere.  A
 	 * plain read, which stays in this CPU's cache while no one counts in.
 	 */
-	return budget && max_spinners &&
-	       (atomic_load_explicit(&waiting, memory_order_relaxed) >> 32) < ncpus &&
-	       poll_turn(entry, budget < CC_QUIET_SPIN_NS ? budget : CC_QUIET_SPIN_NS);
+	return cpus > 1 &&
+	       (atomic_load_explicit(&waiting, memory_order_relaxed) >> 32) < cpus &&
+	       poll_turn(entry, budget < CC_QUIET_SPIN_NS ? budget : CC_QUIET_SPIN_NS, now);
 }
 
 /*
  * Then poll for the rest of the spin budget, bounded by time (a PAUSE
  * costs anything from 10 to 140 cycles), unless enough threads spin already
- * or more threads wait than there are CPUs (@before: the waiting word
+ * or more threads wait than the waiter has CPUs (@before: the waiting word
  * before this thread counted itself in): then the threads ahead of us need
- * the CPUs more than we need a fast wake-up.
+ * the CPUs more than we need a fast wake-up.  At most one CPU less than the
+ * waiter's spin, so that one is left to the thread that is to hand over the
+ * turn: none on one CPU.
  * Return: true if the turn came.
  */
 static bool spin_for_turn(struct compl_chain_entry *entry, uint64_t before)
 {
-	uint64_t budget = spin_budget();
+	uint64_t budget = spin_budget(), now;
+	unsigned int cpus;
 
-	if (budget <= CC_QUIET_SPIN_NS || (before >> 32) + 1 > ncpus ||
-	    (uint32_t)before >= max_spinners)
+	if (budget <= CC_QUIET_SPIN_NS)
 		return false;
-	return poll_turn(entry, budget - CC_QUIET_SPIN_NS);
+	now = mono_ns();
+	cpus = cchain__cpus(now);
+	if ((before >> 32) + 1 > cpus || (uint32_t)before >= cpus - 1)
+		return false;
+	return poll_turn(entry, budget - CC_QUIET_SPIN_NS, now);
 }
 
 /* ---- waiting ------------------------------------------------------------------ */

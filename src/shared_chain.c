@@ -715,21 +715,18 @@ static inline int took_turn(entry_t *e, uint32_t s)
 	return s & ST_INHERIT ? EOWNERDEAD : 0;
 }
 
-/* Spin for up to 20 us before sleeping when another CPU may hand the turn over. */
+/*
+ * Spin for up to 20 us before sleeping when another CPU may hand the turn
+ * over: never when the waiter's affinity mask allows one CPU (the rule and
+ * its reason: src/compl_chain.c, "spinning before sleeping").
+ */
 static bool spin_for(const uint32_t *word, uint32_t mask)
 {
-	static _Atomic long ncpus;
-	long ncpu = atomic_load_explicit(&ncpus, memory_order_relaxed);
-	uint64_t start;
+	uint64_t start = mono_ns();
 	int i;
 
-	if (!ncpu) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		atomic_store_explicit(&ncpus, ncpu, memory_order_relaxed);
-	}
-	if (ncpu < 2)
+	if (cchain__cpus(start) < 2)
 		return false;
-	start = mono_ns();
 	do {
 		for (i = 0; i < 64; i++) {
 			if (atomic_load_explicit(CC_ATOMIC(word), memory_order_acquire) & mask)

@@ -734,6 +734,38 @@ static void test_spin_knob(void **state)
 	assert_int_equal(cchain_set_spin_ns(old), 5000);
 }
 
+/*
+ * Budgets above 10 ms, the most CCHAIN_SPIN_NS may ask for, are capped to
+ * it: a 5 s budget makes a waiter whose turn does not come spin 10 ms, not
+ * 5 s, past a timeout of 20 ms (where it may spin at all: two CPUs).
+ */
+static void test_spin_cap(void **state)
+{
+	const uint64_t cap = 10 * MS;
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+	uint64_t old, t0, took;
+
+	(void)state;
+	compl_chain_init(&chain);
+	old = cchain_set_spin_ns(5000 * MS);
+	assert_true(old <= cap);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	t0 = now_ns();
+	assert_int_equal(compl_chain_wait_timeout(&b, 20 * MS), ETIMEDOUT);
+	took = now_ns() - t0;
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+	assert_int_equal(cchain_set_spin_ns(cap), cap);
+	assert_int_equal(cchain_set_spin_ns(cap + 1), cap);
+	assert_int_equal(cchain_set_spin_ns(UINT64_MAX), cap);
+	assert_int_equal(cchain_set_spin_ns(old), cap);
+	/* 20 ms, the spin's 10 ms on top at most, and room for a slow host. */
+	assert_true(took < 1000 * MS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -753,6 +785,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reentry_is_misuse, setup_recorder,
 						restore_default),
 		cmocka_unit_test(test_spin_knob),
+		cmocka_unit_test(test_spin_cap),
 	};
 
 	return cmocka_run_group_tests_name("defer", tests, NULL, NULL);

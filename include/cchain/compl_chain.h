@@ -388,24 +388,36 @@ CCHAIN_API bool compl_chain_unnotify(struct compl_chain_entry *entry);
 
 /**
  * cchain_set_spin_ns() - how long a waiter spins before it sleeps
- * @ns: the spin budget in nanoseconds; 0 never spins
+ * @ns: the spin budget in nanoseconds; 0 never spins; above 10000000
+ *      (10 ms), 10000000
  *
  * A waiter whose turn has not come polls for up to @ns before it sleeps,
  * so that a handoff between two running threads costs a cache-line
- * transfer instead of a sleep and a wake-up.  No waiter spins on a single
- * CPU, or while as many other threads wait as there are CPUs; the first
- * 2 us of the budget are polled without counting in as a spinner, the rest
- * only while fewer threads spin than there are CPUs less one, so that
- * spinners do not keep the CPU that the thread they wait for needs for
- * longer than that.  The default is 20000 (20 us), or the value of the
- * environment variable CCHAIN_SPIN_NS when the library first needs it.
+ * transfer instead of a sleep and a wake-up.  The CPUs that count are
+ * those of the waiter's own affinity mask (sched_getaffinity(), which
+ * taskset, cpusets and container CPU sets restrict), read by the waiting
+ * thread at most 100 ms before its wait: a change of the mask takes effect
+ * within 100 ms.  No waiter whose mask allows a single CPU spins: the
+ * thread that is to hand it the turn may well share that CPU and could not
+ * run until the spin ended (a turn-giver pinned to another CPU then costs a
+ * wake-up instead).  Nor does a waiter spin while as many other threads
+ * wait as it has CPUs; the first 2 us of the budget are polled without
+ * counting in as a spinner, the rest only while fewer threads spin than
+ * the waiter has CPUs less one, so that spinners do not keep the CPU that
+ * the thread they wait for needs for longer than that.  A CPU time quota
+ * (cgroup cpu.max) is not an affinity and is not taken into account.
+ * Shared chains (<cchain/shared.h>) follow the same rule for their own
+ * spin.  The default is 20000 (20 us), or the value of the environment
+ * variable CCHAIN_SPIN_NS when the library first needs it.
  * CCHAIN_SPIN_NS must be plain decimal digits (no sign,
  * space, exponent or base prefix) worth at most 10000000 (10 ms); any other
  * value, the empty string included, is reported in one line on stderr and
- * the default is used.  This function itself takes any @ns.
+ * the default is used.  This function caps @ns to the same 10 ms, with no
+ * report: a longer spin would only burn CPU time.
  *
  * Context: any thread; takes effect for waits that start afterwards.
- * Return: the previous budget.
+ * Return: the previous budget, as it was set (after the cap): at most
+ * 10000000.
  */
 CCHAIN_API uint64_t cchain_set_spin_ns(uint64_t ns);
 

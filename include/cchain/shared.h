@@ -192,9 +192,12 @@ CCHAIN_API uint64_t compl_chain_shared_add(struct compl_chain_shared *chain,
  * @entry: a pending entry of the calling process
  *
  * Blocks until every entry added before @entry has completed, been
- * cancelled or been withdrawn with its dead process.  While it sleeps it
- * checks, every CCHAIN_SHARED_DETECT_MS, whether the owner of the turn has
- * died, and withdraws the dead process's entries if so.
+ * cancelled or been withdrawn with its dead process.  Before it sleeps it
+ * polls for up to 20 us, unless the calling thread's affinity mask allows
+ * a single CPU (the rule of cchain_set_spin_ns(), whose budget does not
+ * apply here).  While it sleeps it checks, every CCHAIN_SHARED_DETECT_MS,
+ * whether the owner of the turn has died, and withdraws the dead process's
+ * entries if so.
  *
  * Context: the entry's owner; may sleep.  Signals do not interrupt it.
  * Return: 0 when the turn has come; EOWNERDEAD when it has come from a dead
