@@ -589,19 +589,19 @@ static bool back_plausible(uintptr_t back)
 	return true;
 }
 
-/* @entry, whose back pointer is @back, is not plainly pending: say why, for @func. */
+/*
+ * @entry, whose back pointer is @back, is not plainly pending: say why, for
+ * @func.  Calls nothing but the misuse handler (try_wait is signal-safe).
+ */
 static __attribute__((noinline, cold)) void report_not_pending(uintptr_t back,
 							       const char *func)
 {
-	char msg[160];
-
 	if (!back) {
 		cchain__misuse(func, "entry is not pending (never added, "
 				     "already completed or cancelled)");
 	} else if (!back_plausible(back)) {
-		snprintf(msg, sizeof(msg), "entry is not pending, or is corrupt (back pointer "
-			 "%#jx; CCHAIN_DEBUG=1 tells which)", (uintmax_t)back);
-		cchain__misuse(func, msg);
+		cchain__misuse(func, "entry is not pending, or is corrupt (its back pointer "
+				     "is no chain's address; CCHAIN_DEBUG=1 tells which)");
 	} else if (back & CC_DEFERRED) {
 		cchain__misuse(func, "entry was handed to compl_chain_defer");
 	} else {

@@ -370,21 +370,20 @@ static void test_garbage_entry(void **state)
 {
 	static const unsigned char fills[] = { 0xa5, 0xa6, 0xa7, 0xff };
 	struct compl_chain_entry e;
-	char back[32];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(fills); i++) {
 		memset(&e, fills[i], sizeof(e));
-		snprintf(back, sizeof(back), "%#jx", (uintmax_t)(uintptr_t)e.chain);
 		compl_chain_wait(&e);
 		assert_misuse("compl_chain_wait");
-		/* No claim about a deferral or a registration; the value read is named. */
+		/* No claim about a deferral or a registration. */
 		assert_null(strstr(misuse_msg, "compl_chain_defer"));
 		assert_null(strstr(misuse_msg, "compl_chain_notify"));
-		assert_non_null(strstr(misuse_msg, back));
 		if (sizeof(void *) == 8)
-			assert_non_null(strstr(misuse_msg, "entry is not pending, or is corrupt"));
+			assert_string_equal(misuse_msg, "entry is not pending, or is corrupt "
+					    "(its back pointer is no chain's address; "
+					    "CCHAIN_DEBUG=1 tells which)");
 		compl_chain_complete(&e);
 		assert_misuse("compl_chain_complete");
 		assert_null(strstr(misuse_msg, "compl_chain_defer"));
@@ -401,10 +400,10 @@ static void test_garbage_entry(void **state)
 		assert_null(strstr(misuse_msg, "compl_chain_notify"));
 		compl_chain_defer(&e, never_called);
 		assert_misuse("compl_chain_defer");
-		assert_non_null(strstr(misuse_msg, back));
+		assert_null(strstr(misuse_msg, "compl_chain_defer"));
 		compl_chain_notify(&e, never_called);
 		assert_misuse("compl_chain_notify");
-		assert_non_null(strstr(misuse_msg, back));
+		assert_null(strstr(misuse_msg, "compl_chain_notify"));
 	}
 }
 
