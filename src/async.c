@@ -199,6 +199,8 @@ async_cookie_t async_schedule_domain(async_func_t func, void *data,
 	struct async_entry *e = NULL;
 	async_cookie_t cookie;
 
+	if (CC_NULL_ARG(func, "func", __func__) || CC_NULL_ARG(domain, "domain", __func__))
+		return 0;
 	pthread_once(&work_cond_once, work_cond_init);
 	lock();
 	if (entry_count < MAX_WORK)
@@ -242,6 +244,8 @@ async_cookie_t async_schedule_domain(async_func_t func, void *data,
 
 async_cookie_t async_schedule(async_func_t func, void *data)
 {
+	if (CC_NULL_ARG(func, "func", __func__))
+		return 0;
 	return async_schedule_domain(func, data, &async_dfl_domain);
 }
 
@@ -275,6 +279,8 @@ void async_synchronize_full(void)
 
 void async_unregister_domain(struct async_domain *domain)
 {
+	if (CC_NULL_ARG(domain, "domain", __func__))
+		return;
 	lock();
 	if (domain->first) {
 		unlock();

@@ -53,6 +53,58 @@ _Noreturn void cchain__die(const char *file, int line, const char *func,
 /* Report misuse detected in public function @func through the handler. */
 void cchain__misuse(const char *func, const char *msg);
 
+/*
+ * A pointer argument that must not be NULL is: report it on behalf of @func
+ * (@name is the parameter's name, a string literal) and evaluate to true.
+ * One predictable branch on the fast path.
+ */
+#define CC_NULL_ARG(p, name, func)                                        \
+	(__builtin_expect((p) == NULL, 0) ?                               \
+		 (cchain__misuse((func), name " is NULL"), true) : false)
+
+/*
+ * Debug mode (CCHAIN_DEBUG=1, src/debug.c): a side table of the pending
+ * entries of private chains, which catches re-adding a pending entry and
+ * operating on an entry the library does not know (freed, foreign,
+ * garbage).  cchain__debug is CC_DEBUG_OFF, CC_DEBUG_ON, or CC_DEBUG_UNREAD
+ * until the first call that looks reads the environment.
+ */
+#define CC_DEBUG_OFF 0u
+#define CC_DEBUG_ON 1u
+#define CC_DEBUG_UNREAD 2u
+extern _Atomic unsigned int cchain__debug;
+
+/* Read CCHAIN_DEBUG (once per process).  Return: whether debug mode is on. */
+bool cchain__debug_init(void);
+
+/* Is debug mode on?  Off: one relaxed load and a predictable branch. */
+static inline bool cc_debug(void)
+{
+	unsigned int d = atomic_load_explicit(&cchain__debug, memory_order_relaxed);
+
+	if (__builtin_expect(d == CC_DEBUG_OFF, 1))
+		return false;
+	return d == CC_DEBUG_ON || cchain__debug_init();
+}
+
+/*
+ * Debug mode: @entry is about to be added to @chain.  Return: true (it is
+ * recorded), or false after reporting misuse if it is pending already.
+ */
+bool cchain__debug_add(struct compl_chain *chain, struct compl_chain_entry *entry,
+		       const char *func);
+
+/*
+ * Debug mode: @entry is passed to @func.  Return: true if it is pending in
+ * the table with its back pointer intact, or not pending and zeroed as the
+ * library leaves it (the caller reports that); false after reporting misuse
+ * (not an entry of the library, freed, or overwritten while pending).
+ */
+bool cchain__debug_check(const struct compl_chain_entry *entry, const char *func);
+
+/* Debug mode: @entry leaves the library (before its back pointer is cleared). */
+void cchain__debug_forget(const struct compl_chain_entry *entry);
+
 void cchain__lock(struct compl_chain *chain);
 void cchain__unlock(struct compl_chain *chain);
 

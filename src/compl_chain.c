@@ -200,6 +200,14 @@ static void stats_wait(struct cc_stats *st, uint64_t ns, bool slept)
 #define CC_DEFERRED ((uintptr_t)1)
 #define CC_NOTIFY ((uintptr_t)2)
 
+/*
+ * The low bits of a back pointer that are neither tag: a chain is aligned
+ * at least as its pthread_mutex_t, so they are clear unless the entry is
+ * garbage (misuse reports tell the two apart).
+ */
+#define CC_BACK_ODD ((uintptr_t)(_Alignof(struct compl_chain) - 1) & ~(CC_DEFERRED | CC_NOTIFY))
+_Static_assert(_Alignof(struct compl_chain) >= 4, "the back pointer's tags need two bits");
+
 #define CC_BUSY ((struct compl_chain_entry *)(uintptr_t)1)
 #define CC_PIN ((uintptr_t)2)
 
@@ -234,8 +242,11 @@ void cchain__unlock(struct compl_chain *chain)
 
 void compl_chain_init(struct compl_chain *chain)
 {
-	int err = pthread_mutex_init(&chain->lock, NULL);
+	int err;
 
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return;
+	err = pthread_mutex_init(&chain->lock, NULL);
 	if (err)
 		CC_DIE("pthread_mutex_init", err);
 	cc_store_relaxed(&chain->head, NULL);
@@ -249,6 +260,8 @@ void compl_chain_destroy(struct compl_chain *chain)
 
 	struct compl_chain_entry *tail;
 
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return;
 	cchain__lock(chain);
 	tail = cc_load_relaxed(&chain->tail);
 	if (tail) {
@@ -297,6 +310,10 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
 	struct compl_chain_entry *empty = NULL;
 
+	if (CC_NULL_ARG(chain, "chain", __func__) || CC_NULL_ARG(entry, "entry", __func__))
+		return;
+	if (cc_debug() && !cchain__debug_add(chain, entry, __func__))
+		return;
 	/* Every member is written before it is read: @entry may be garbage. */
 	entry->next = NULL;
 	entry->prev = NULL;
@@ -329,6 +346,8 @@ static bool is_deferred(const struct compl_chain_entry *entry)
 /* @entry leaves the library: its last access, after which it may be freed. */
 static void release_entry(struct compl_chain_entry *entry)
 {
+	if (cc_debug())
+		cchain__debug_forget(entry);
 	cc_happens_before(entry);
 	cc_store_release(&entry->chain, NULL);
 }
@@ -551,25 +570,79 @@ static void leave(struct compl_chain *chain, struct compl_chain_entry *entry)
 	finish(chain, run, wake);
 }
 
-/* The entry's chain, or NULL after reporting misuse on behalf of @func. */
-static struct compl_chain *pending_chain(const struct compl_chain_entry *entry,
-					 const char *func)
+/*
+ * Could @back be a tagged back pointer?  Its bits between the tags and the
+ * chain's alignment are clear, it has one tag at most, and on 64-bit
+ * systems bits 48-55 are clear, as in every user address unless the
+ * program mapped memory above 256 TiB (the top byte may be a pointer tag).
+ * For misuse reports only: a byte-filled entry fails it.
+ */
+static bool back_plausible(uintptr_t back)
+{
+	if ((back & CC_BACK_ODD) || (back & (CC_DEFERRED | CC_NOTIFY)) == (CC_DEFERRED | CC_NOTIFY))
+		return false;
+#if UINTPTR_MAX > 0xffffffffu
+	if ((back >> 48) & 0xff)
+		return false;
+#endif
+	return true;
+}
+
+/*
+ * @entry, whose back pointer is @back, is not plainly pending: say why, for
+ * @func.  Calls nothing but the misuse handler (try_wait is signal-safe).
+ */
+static __attribute__((noinline, cold)) void report_not_pending(uintptr_t back,
+							       const char *func)
+{
+	if (!back) {
+		cchain__misuse(func, "entry is not pending (never added, "
+				     "already completed or cancelled)");
+	} else if (!back_plausible(back)) {
+		cchain__misuse(func, "entry is not pending, or is corrupt (its back pointer "
+				     "is no chain's address; CCHAIN_DEBUG=1 tells which)");
+	} else if (back & CC_DEFERRED) {
+		cchain__misuse(func, "entry was handed to compl_chain_defer");
+	} else {
+		cchain__misuse(func, "entry awaits the call of its compl_chain_notify "
+				     "function");
+	}
+}
+
+/*
+ * @entry is not NULL and, in debug mode, an entry the library knows.
+ * Return: true, or false after reporting misuse on behalf of @func.
+ */
+static inline bool entry_ok(const struct compl_chain_entry *entry, const char *func)
+{
+	if (CC_NULL_ARG(entry, "entry", func))
+		return false;
+	return !cc_debug() || cchain__debug_check(entry, func);
+}
+
+/* The chain of @entry, a pending entry, or NULL after reporting misuse. */
+static inline struct compl_chain *back_chain(const struct compl_chain_entry *entry,
+					     const char *func)
 {
 	struct compl_chain *chain = cc_load_acquire(&entry->chain);
 
-	if ((uintptr_t)chain & CC_DEFERRED) {
-		cchain__misuse(func, "entry was handed to compl_chain_defer");
-		return NULL;
-	}
-	if ((uintptr_t)chain & CC_NOTIFY) {
-		cchain__misuse(func, "entry awaits the call of its compl_chain_notify "
-				     "function");
-		return NULL;
-	}
-	if (!chain)
-		cchain__misuse(func, "entry is not pending (never added, "
-				     "already completed or cancelled)");
-	return chain;
+	if (__builtin_expect(chain && !((uintptr_t)chain & (CC_DEFERRED | CC_NOTIFY | CC_BACK_ODD)), 1))
+		return chain;
+	report_not_pending((uintptr_t)chain, func);
+	return NULL;
+}
+
+/* The entry's chain, or NULL after reporting misuse on behalf of @func. */
+static inline struct compl_chain *pending_chain(const struct compl_chain_entry *entry,
+						const char *func)
+{
+	return entry_ok(entry, func) ? back_chain(entry, func) : NULL;
+}
+
+/* Does @back tag an entry registered with compl_chain_notify()? */
+static bool is_registered(const struct compl_chain *back)
+{
+	return ((uintptr_t)back & (CC_DEFERRED | CC_NOTIFY | CC_BACK_ODD)) == CC_NOTIFY;
 }
 
 /* ---- spinning before sleeping ------------------------------------------------ */
@@ -839,13 +912,16 @@ void compl_chain_complete(struct compl_chain_entry *entry)
 
 void compl_chain_cancel(struct compl_chain_entry *entry)
 {
-	struct compl_chain *chain = cc_load_acquire(&entry->chain);
+	struct compl_chain *chain;
 
+	if (!entry_ok(entry, __func__))
+		return;
+	chain = cc_load_acquire(&entry->chain);
 	/* A registered entry may be withdrawn: its function is then never called. */
-	if ((uintptr_t)chain & CC_NOTIFY)
+	if (is_registered(chain))
 		chain = (struct compl_chain *)((uintptr_t)chain & ~CC_NOTIFY);
 	else
-		chain = pending_chain(entry, __func__);
+		chain = back_chain(entry, __func__);
 
 	if (!chain)
 		return;
@@ -910,12 +986,15 @@ void compl_chain_notify(struct compl_chain_entry *entry,
 
 bool compl_chain_unnotify(struct compl_chain_entry *entry)
 {
-	struct compl_chain *chain = cc_load_acquire(&entry->chain);
+	struct compl_chain *chain;
 	bool withdrawn;
 
-	if (!((uintptr_t)chain & CC_NOTIFY)) {
+	if (!entry_ok(entry, __func__))
+		return false;
+	chain = cc_load_acquire(&entry->chain);
+	if (!is_registered(chain)) {
 		/* Not registered, or its function was called: fine if pending. */
-		pending_chain(entry, __func__);
+		back_chain(entry, __func__);
 		return false;
 	}
 	chain = (struct compl_chain *)((uintptr_t)chain & ~CC_NOTIFY);
@@ -932,6 +1011,8 @@ bool compl_chain_unnotify(struct compl_chain_entry *entry)
 
 bool compl_chain_pending(const struct compl_chain_entry *entry)
 {
+	if (CC_NULL_ARG(entry, "entry", __func__))
+		return false;
 	if (cc_load_acquire(&entry->chain))
 		return true;
 	cc_happens_after(entry);
@@ -942,6 +1023,8 @@ void compl_chain_flush(struct compl_chain *chain)
 {
 	struct compl_chain_entry barrier;
 
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return;
 	if (runs_deferred_of(chain)) {
 		cchain__misuse(__func__, "called from a deferred function of the same "
 					 "chain (it would wait for itself)");
@@ -992,8 +1075,11 @@ int compl_chain_wait_timeout(struct compl_chain_entry *entry, uint64_t timeout_n
 
 bool compl_chain_empty(struct compl_chain *chain)
 {
-	struct compl_chain_entry *tail = unpinned(cc_load_acquire(&chain->tail));
+	struct compl_chain_entry *tail;
 
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return false;
+	tail = unpinned(cc_load_acquire(&chain->tail));
 	/* A busy chain's taken-off entries are pending until their functions run. */
 	if (tail && (tail != CC_BUSY || cc_load_acquire(&chain->busy) > 1))
 		return false;
@@ -1014,6 +1100,8 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 	char state[64];
 	int i;
 
+	if (CC_NULL_ARG(chain, "chain", __func__) || CC_NULL_ARG(out, "out", __func__))
+		return;
 	for (i = 0; i < 100 && !locked; i++) {
 		locked = pthread_mutex_trylock(&chain->lock) == 0;
 		if (!locked)

@@ -57,6 +57,8 @@ struct compl_notifier *compl_notifier_create(void)
 
 void compl_notifier_destroy(struct compl_notifier *n)
 {
+	if (CC_NULL_ARG(n, "n", __func__))
+		return;
 	if (n->taken || atomic_load_explicit(&n->ready, memory_order_acquire)) {
 		cchain__misuse(__func__, "ready entries were not taken");
 		return;
@@ -67,6 +69,8 @@ void compl_notifier_destroy(struct compl_notifier *n)
 
 int compl_notifier_fd(const struct compl_notifier *n)
 {
+	if (CC_NULL_ARG(n, "n", __func__))
+		return -1;
 	return n->fd;
 }
 
@@ -99,12 +103,16 @@ static void notify_ready(struct compl_chain_entry *entry)
 
 void compl_notifier_watch(struct compl_notifier *n, struct compl_notify_entry *ne)
 {
+	if (CC_NULL_ARG(n, "n", __func__) || CC_NULL_ARG(ne, "ne", __func__))
+		return;
 	ne->notifier = n;
 	compl_chain_notify(&ne->entry, notify_ready);
 }
 
 bool compl_notifier_cancel(struct compl_notify_entry *ne)
 {
+	if (CC_NULL_ARG(ne, "ne", __func__))
+		return false;
 	if (!compl_chain_unnotify(&ne->entry))
 		return false;
 	compl_chain_cancel(&ne->entry);
@@ -113,8 +121,11 @@ bool compl_notifier_cancel(struct compl_notify_entry *ne)
 
 struct compl_notify_entry *compl_notifier_take(struct compl_notifier *n)
 {
-	struct compl_notify_entry *ne = n->taken, *lifo, *next;
+	struct compl_notify_entry *ne, *lifo, *next;
 
+	if (CC_NULL_ARG(n, "n", __func__))
+		return NULL;
+	ne = n->taken;
 	if (!ne) {
 		if (!atomic_load_explicit(&n->ready, memory_order_relaxed))
 			return NULL;
@@ -133,6 +144,8 @@ struct compl_notify_entry *compl_notifier_take(struct compl_notifier *n)
 
 bool compl_notifier_arm(struct compl_notifier *n)
 {
+	if (CC_NULL_ARG(n, "n", __func__))
+		return false;
 	if (n->taken)
 		return false;
 	atomic_store_explicit(&n->armed, 1, memory_order_seq_cst);
@@ -145,6 +158,8 @@ bool compl_notifier_arm(struct compl_notifier *n)
 
 void compl_notifier_disarm(struct compl_notifier *n)
 {
+	if (CC_NULL_ARG(n, "n", __func__))
+		return;
 	atomic_store_explicit(&n->armed, 0, memory_order_relaxed);
 }
 
@@ -152,6 +167,8 @@ uint64_t compl_notifier_ack(struct compl_notifier *n)
 {
 	uint64_t count;
 
+	if (CC_NULL_ARG(n, "n", __func__))
+		return 0;
 	if (read(n->fd, &count, sizeof(count)) != sizeof(count)) {
 		if (errno != EAGAIN)
 			CC_DIE("read(eventfd)", errno);

@@ -623,6 +623,8 @@ static inline void unlock(chain_t *chain, entry_t *wake)
 
 int compl_chain_shared_init(chain_t *chain)
 {
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return EINVAL;
 	if ((uintptr_t)chain % _Alignof(struct compl_chain_shared)) {
 		cchain__misuse(__func__, "chain is not aligned for its type");
 		return EINVAL;
@@ -636,6 +638,8 @@ int compl_chain_shared_destroy(chain_t *chain)
 {
 	entry_t *wake = NULL;
 
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return EINVAL;
 	lock(chain, &wake);
 	reap_locked(chain, &wake);
 	if (cc_load_relaxed(&chain->head)) {
@@ -650,13 +654,16 @@ int compl_chain_shared_destroy(chain_t *chain)
 
 uint64_t compl_chain_shared_add(chain_t *chain, entry_t *entry)
 {
-	const struct identity *me = whoami();
+	const struct identity *me;
 	entry_t *wake = NULL;
 	int64_t tail;
 	uint64_t seq;
 	bool inherit;
 	pid_t dead;
 
+	if (CC_NULL_ARG(chain, "chain", __func__) || CC_NULL_ARG(entry, "entry", __func__))
+		return 0;
+	me = whoami();
 	if (cc_load_acquire(&entry->seq)) {
 		cchain__misuse(__func__, "entry is already pending");
 		return 0;
@@ -688,6 +695,8 @@ static inline chain_t *owned_chain(const entry_t *entry, const char *func)
 	struct identity owner;
 	int64_t delta;
 
+	if (CC_NULL_ARG(entry, "entry", func))
+		return NULL;
 	if (!cc_load_acquire(&entry->seq)) {
 		cchain__misuse(func, "entry is not pending (never added, already completed, "
 				     "cancelled, or withdrawn with its dead owner)");
@@ -867,11 +876,15 @@ int compl_chain_shared_cancel(entry_t *entry)
 
 bool compl_chain_shared_pending(const entry_t *entry)
 {
+	if (CC_NULL_ARG(entry, "entry", __func__))
+		return false;
 	return cc_load_acquire(&entry->seq) != 0;
 }
 
 bool compl_chain_shared_empty(chain_t *chain)
 {
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return false;
 	return cc_load_acquire(&chain->head) == 0;
 }
 
@@ -880,6 +893,8 @@ unsigned int compl_chain_shared_reap(chain_t *chain)
 	entry_t *wake = NULL;
 	unsigned int n;
 
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return 0;
 	n = lock(chain, &wake);
 	n += reap_locked(chain, &wake);
 	unlock(chain, wake);
@@ -888,6 +903,8 @@ unsigned int compl_chain_shared_reap(chain_t *chain)
 
 pid_t compl_chain_shared_inherited_from(const entry_t *entry)
 {
+	if (CC_NULL_ARG(entry, "entry", __func__))
+		return 0;
 	return cc_load_relaxed(&entry->dead);
 }
 
@@ -905,6 +922,8 @@ void compl_chain_shared_flush(chain_t *chain)
 	uint64_t seq = 0;
 	bool first = true;
 
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return;
 	for (;;) {
 		entry_t *wake = NULL, *head;
 		uint32_t gen;

@@ -61,6 +61,8 @@ int compl_chain_stats_enable(struct compl_chain *chain)
 {
 	unsigned int i, n;
 
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return EINVAL;
 	table_lock_take();
 	if (find_slot(chain, cc_stats_hash(chain)) >= 0) {
 		table_lock_drop();
@@ -100,6 +102,8 @@ void cchain__stats_forget(const struct compl_chain *chain)
 
 void compl_chain_stats_disable(struct compl_chain *chain)
 {
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return;
 	cchain__stats_forget(chain);
 }
 
@@ -114,11 +118,14 @@ static uint64_t now_ns(void)
 
 int compl_chain_get_stats(struct compl_chain *chain, struct compl_chain_stats *out)
 {
-	struct cc_stats *st = cc_stats_of(chain);
+	struct cc_stats *st;
 	const struct compl_chain_entry *head;
 	uint64_t now, listed;
 	unsigned int busy;
 
+	if (CC_NULL_ARG(chain, "chain", __func__) || CC_NULL_ARG(out, "stats", __func__))
+		return EINVAL;
+	st = cc_stats_of(chain);
 	if (!st)
 		return ENOENT;
 	memset(out, 0, sizeof(*out));

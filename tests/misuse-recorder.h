@@ -22,6 +22,18 @@ static void record_misuse(const char *func, const char *msg)
 	snprintf(misuse_msg, sizeof(misuse_msg), "%s", msg);
 }
 
+/*
+ * The call just made reported exactly one misuse, from @func, about its
+ * NULL argument @arg (a string literal); forget it.  cmocka assertions.
+ */
+#define assert_null_misuse(func, arg)                          \
+	do {                                                   \
+		assert_int_equal(misuse_count, 1);             \
+		assert_string_equal(misuse_func, (func));      \
+		assert_string_equal(misuse_msg, arg " is NULL"); \
+		misuse_count = 0;                              \
+	} while (0)
+
 static int setup_recorder(void **state)
 {
 	(void)state;

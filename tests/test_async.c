@@ -367,6 +367,38 @@ static void test_shutdown_from_async_is_misuse(void **state)
 	cchain_async_shutdown();
 }
 
+static atomic_int null_test_calls;
+
+static void count_call(void *data, async_cookie_t cookie)
+{
+	(void)data;
+	(void)cookie;
+	atomic_fetch_add(&null_test_calls, 1);
+}
+
+/* The async calls given NULL: misuse, cookie 0, nothing run. */
+static void test_null_arguments(void **state)
+{
+	ASYNC_DOMAIN_EXCLUSIVE(domain);
+
+	(void)state;
+	assert_int_equal(async_schedule(NULL, NULL), 0);
+	assert_null_misuse("async_schedule", "func");
+	assert_int_equal(async_schedule_domain(NULL, NULL, &domain), 0);
+	assert_null_misuse("async_schedule_domain", "func");
+	assert_int_equal(async_schedule_domain(count_call, NULL, NULL), 0);
+	assert_null_misuse("async_schedule_domain", "domain");
+	async_unregister_domain(NULL);
+	assert_null_misuse("async_unregister_domain", "domain");
+	/* NULL is documented for these: every registered domain. */
+	async_synchronize_full_domain(NULL);
+	async_synchronize_cookie_domain(ASYNC_COOKIE_MAX, NULL);
+	assert_int_equal(misuse_count, 0);
+	async_synchronize_full_domain(&domain);
+	assert_int_equal(atomic_load(&null_test_calls), 0);
+	assert_null(domain.first);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +413,8 @@ int main(void)
 		cmocka_unit_test(test_shutdown_and_restart),
 		cmocka_unit_test_setup_teardown(test_shutdown_from_async_is_misuse,
 						setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,
+						restore_default),
 	};
 
 	main_threads = process_threads();

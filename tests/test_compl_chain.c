@@ -308,6 +308,105 @@ static void test_misuse_destroy_nonempty(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/* Every function of <cchain/compl_chain.h> given NULL: misuse, and its documented return. */
+static void test_null_arguments(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_init(NULL);
+	assert_null_misuse("compl_chain_init", "chain");
+	compl_chain_add(NULL, &a);
+	assert_null_misuse("compl_chain_add", "chain");
+	compl_chain_add(&chain, NULL);
+	assert_null_misuse("compl_chain_add", "entry");
+	assert_true(compl_chain_empty(&chain)); /* nothing was added */
+	compl_chain_wait(NULL);
+	assert_null_misuse("compl_chain_wait", "entry");
+	compl_chain_complete(NULL);
+	assert_null_misuse("compl_chain_complete", "entry");
+	assert_false(compl_chain_pending(NULL));
+	assert_null_misuse("compl_chain_pending", "entry");
+	compl_chain_flush(NULL);
+	assert_null_misuse("compl_chain_flush", "chain");
+	compl_chain_destroy(NULL);
+	assert_null_misuse("compl_chain_destroy", "chain");
+	assert_false(compl_chain_try_wait(NULL));
+	assert_null_misuse("compl_chain_try_wait", "entry");
+	assert_int_equal(compl_chain_wait_timeout(NULL, 0), EINVAL);
+	assert_null_misuse("compl_chain_wait_timeout", "entry");
+	assert_int_equal(compl_chain_wait_timeout(NULL, 1000), EINVAL);
+	assert_null_misuse("compl_chain_wait_timeout", "entry");
+	compl_chain_cancel(NULL);
+	assert_null_misuse("compl_chain_cancel", "entry");
+	assert_false(compl_chain_empty(NULL));
+	assert_null_misuse("compl_chain_empty", "chain");
+	compl_chain_dump(NULL, stderr);
+	assert_null_misuse("compl_chain_dump", "chain");
+	compl_chain_dump(&chain, NULL);
+	assert_null_misuse("compl_chain_dump", "out");
+	/* The chain still works. */
+	compl_chain_add(&chain, &a);
+	compl_chain_complete(&a);
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 0);
+}
+
+static void never_called(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	fail_msg("a function was called for a garbage entry");
+}
+
+/*
+ * An entry filled with garbage (as freed or uninitialised memory may be) is
+ * reported as not pending or corrupt, by every call that takes an entry:
+ * not as an entry handed to compl_chain_defer, nor as registered with
+ * compl_chain_notify (0xa5 has the deferred tag bit, 0xa6 the notify one).
+ */
+static void test_garbage_entry(void **state)
+{
+	static const unsigned char fills[] = { 0xa5, 0xa6, 0xa7, 0xff };
+	struct compl_chain_entry e;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(fills); i++) {
+		memset(&e, fills[i], sizeof(e));
+		compl_chain_wait(&e);
+		assert_misuse("compl_chain_wait");
+		/* No claim about a deferral or a registration. */
+		assert_null(strstr(misuse_msg, "compl_chain_defer"));
+		assert_null(strstr(misuse_msg, "compl_chain_notify"));
+		if (sizeof(void *) == 8)
+			assert_string_equal(misuse_msg, "entry is not pending, or is corrupt "
+					    "(its back pointer is no chain's address; "
+					    "CCHAIN_DEBUG=1 tells which)");
+		compl_chain_complete(&e);
+		assert_misuse("compl_chain_complete");
+		assert_null(strstr(misuse_msg, "compl_chain_defer"));
+		compl_chain_cancel(&e);
+		assert_misuse("compl_chain_cancel");
+		assert_null(strstr(misuse_msg, "compl_chain_defer"));
+		assert_false(compl_chain_try_wait(&e));
+		assert_misuse("compl_chain_try_wait");
+		assert_int_equal(compl_chain_wait_timeout(&e, 1000), EINVAL);
+		assert_misuse("compl_chain_wait_timeout");
+		assert_null(strstr(misuse_msg, "compl_chain_defer"));
+		assert_false(compl_chain_unnotify(&e));
+		assert_misuse("compl_chain_unnotify");
+		assert_null(strstr(misuse_msg, "compl_chain_notify"));
+		compl_chain_defer(&e, never_called);
+		assert_misuse("compl_chain_defer");
+		assert_null(strstr(misuse_msg, "compl_chain_defer"));
+		compl_chain_notify(&e, never_called);
+		assert_misuse("compl_chain_notify");
+		assert_null(strstr(misuse_msg, "compl_chain_notify"));
+	}
+}
+
 static void other_handler(const char *func, const char *msg)
 {
 	(void)func;
@@ -514,6 +613,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_misuse_double_complete, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_misuse_destroy_nonempty, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_set_handler_returns_old, setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_garbage_entry, setup_recorder, restore_default),
 		cmocka_unit_test(test_default_handler_aborts),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_empty_during_dump),

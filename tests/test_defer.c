@@ -766,6 +766,16 @@ static void test_spin_cap(void **state)
 	assert_true(took < 1000 * MS);
 }
 
+/* compl_chain_defer() given NULL for its entry: misuse, nothing runs. */
+static void test_null_entry(void **state)
+{
+	(void)state;
+	compl_chain_defer(NULL, nop);
+	assert_null_misuse("compl_chain_defer", "entry");
+	compl_chain_defer(NULL, NULL);
+	assert_null_misuse("compl_chain_defer", "entry");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -782,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_misuse),
 		cmocka_unit_test_setup_teardown(test_destroy_in_fn_is_misuse, setup_recorder,
 						restore_default),
+		cmocka_unit_test_setup_teardown(test_null_entry, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_reentry_is_misuse, setup_recorder,
 						restore_default),
 		cmocka_unit_test(test_spin_knob),

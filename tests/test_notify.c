@@ -369,6 +369,45 @@ static void test_epoll_loop(void **state)
 	close(ep);
 }
 
+/* Every function of <cchain/notify.h>, and notify/unnotify, given NULL. */
+static void test_null_arguments(void **state)
+{
+	struct compl_notifier *n = compl_notifier_create();
+	struct compl_notify_entry ne = { 0 };
+
+	(void)state;
+	assert_non_null(n);
+	compl_chain_notify(NULL, nfn);
+	assert_null_misuse("compl_chain_notify", "entry");
+	assert_false(compl_chain_unnotify(NULL));
+	assert_null_misuse("compl_chain_unnotify", "entry");
+	compl_notifier_destroy(NULL);
+	assert_null_misuse("compl_notifier_destroy", "n");
+	assert_int_equal(compl_notifier_fd(NULL), -1);
+	assert_null_misuse("compl_notifier_fd", "n");
+	compl_notifier_watch(NULL, &ne);
+	assert_null_misuse("compl_notifier_watch", "n");
+	assert_null(ne.notifier); /* untouched */
+	compl_notifier_watch(n, NULL);
+	assert_null_misuse("compl_notifier_watch", "ne");
+	assert_false(compl_notifier_cancel(NULL));
+	assert_null_misuse("compl_notifier_cancel", "ne");
+	assert_null(compl_notifier_take(NULL));
+	assert_null_misuse("compl_notifier_take", "n");
+	assert_false(compl_notifier_arm(NULL));
+	assert_null_misuse("compl_notifier_arm", "n");
+	compl_notifier_disarm(NULL);
+	assert_null_misuse("compl_notifier_disarm", "n");
+	assert_int_equal(compl_notifier_ack(NULL), 0);
+	assert_null_misuse("compl_notifier_ack", "n");
+	/* The notifier was not touched: nothing ready, and it goes away cleanly. */
+	assert_null(compl_notifier_take(n));
+	assert_true(compl_notifier_arm(n));
+	compl_notifier_disarm(n);
+	compl_notifier_destroy(n);
+	assert_int_equal(misuse_count, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +417,8 @@ int main(void)
 		cmocka_unit_test(test_withdraw),
 		cmocka_unit_test_setup_teardown(test_misuse, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_notifier_misuse, setup_recorder,
+						restore_default),
+		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,
 						restore_default),
 		cmocka_unit_test(test_registration_races_turn),
 		cmocka_unit_test(test_cancel_races_turn),

@@ -865,6 +865,52 @@ static void test_private_fork(void **state)
 		cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,   \
 							 (void *)(uintptr_t)SR_MAPPED)
 
+/* Every function of <cchain/shared.h> given NULL: misuse, and its documented return. */
+static void test_null_arguments(void **state)
+{
+	struct compl_chain_shared chain;
+	struct compl_chain_shared_entry e;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(compl_chain_shared_init(&chain), 0);
+	assert_int_equal(compl_chain_shared_init(NULL), EINVAL);
+	assert_null_misuse("compl_chain_shared_init", "chain");
+	assert_int_equal(compl_chain_shared_destroy(NULL), EINVAL);
+	assert_null_misuse("compl_chain_shared_destroy", "chain");
+	assert_int_equal(compl_chain_shared_add(NULL, &e), 0);
+	assert_null_misuse("compl_chain_shared_add", "chain");
+	assert_false(compl_chain_shared_pending(&e)); /* untouched */
+	assert_int_equal(compl_chain_shared_add(&chain, NULL), 0);
+	assert_null_misuse("compl_chain_shared_add", "entry");
+	assert_true(compl_chain_shared_empty(&chain));
+	assert_int_equal(compl_chain_shared_wait(NULL), EINVAL);
+	assert_null_misuse("compl_chain_shared_wait", "entry");
+	assert_int_equal(compl_chain_shared_try_wait(NULL), EINVAL);
+	assert_null_misuse("compl_chain_shared_try_wait", "entry");
+	assert_int_equal(compl_chain_shared_wait_timeout(NULL, 1000), EINVAL);
+	assert_null_misuse("compl_chain_shared_wait_timeout", "entry");
+	assert_int_equal(compl_chain_shared_complete(NULL), EINVAL);
+	assert_null_misuse("compl_chain_shared_complete", "entry");
+	assert_int_equal(compl_chain_shared_cancel(NULL), EINVAL);
+	assert_null_misuse("compl_chain_shared_cancel", "entry");
+	assert_false(compl_chain_shared_pending(NULL));
+	assert_null_misuse("compl_chain_shared_pending", "entry");
+	compl_chain_shared_flush(NULL);
+	assert_null_misuse("compl_chain_shared_flush", "chain");
+	assert_false(compl_chain_shared_empty(NULL));
+	assert_null_misuse("compl_chain_shared_empty", "chain");
+	assert_int_equal(compl_chain_shared_reap(NULL), 0);
+	assert_null_misuse("compl_chain_shared_reap", "chain");
+	assert_int_equal(compl_chain_shared_inherited_from(NULL), 0);
+	assert_null_misuse("compl_chain_shared_inherited_from", "entry");
+	/* The chain still works. */
+	assert_int_equal(compl_chain_shared_add(&chain, &e), 1);
+	assert_int_equal(compl_chain_shared_complete(&e), 0);
+	assert_int_equal(compl_chain_shared_destroy(&chain), 0);
+	assert_int_equal(misuse_count, 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -876,6 +922,8 @@ int main(int argc, char **argv)
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		BOTH(test_dead_anywhere),
 		cmocka_unit_test(test_private_fork),
+		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,
+						restore_default),
 	};
 
 	if (argc == 6 && !strcmp(argv[1], "--peer"))

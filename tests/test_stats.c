@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "util.h"
+#include "misuse-recorder.h"
 
 static struct compl_chain_stats get(struct compl_chain *chain)
 {
@@ -342,6 +343,28 @@ static void test_concurrent_counts(void **state)
 	compl_chain_destroy(&shared);
 }
 
+/* The statistics calls given NULL: misuse, and EINVAL where they return a value. */
+static void test_null_arguments(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_stats st;
+
+	(void)state;
+	compl_chain_init(&chain);
+	assert_int_equal(compl_chain_stats_enable(NULL), EINVAL);
+	assert_null_misuse("compl_chain_stats_enable", "chain");
+	compl_chain_stats_disable(NULL);
+	assert_null_misuse("compl_chain_stats_disable", "chain");
+	assert_int_equal(compl_chain_get_stats(NULL, &st), EINVAL);
+	assert_null_misuse("compl_chain_get_stats", "chain");
+	assert_int_equal(compl_chain_stats_enable(&chain), 0);
+	assert_int_equal(compl_chain_get_stats(&chain, NULL), EINVAL);
+	assert_null_misuse("compl_chain_get_stats", "stats");
+	assert_int_equal(compl_chain_get_stats(&chain, &st), 0);
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +376,8 @@ int main(void)
 		cmocka_unit_test(test_stats_inside_run),
 		cmocka_unit_test(test_table_limit),
 		cmocka_unit_test(test_concurrent_counts),
+		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,
+						restore_default),
 	};
 
 	return cmocka_run_group_tests_name("stats", tests, NULL, NULL);

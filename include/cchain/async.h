@@ -101,7 +101,8 @@ struct async_domain {
  * the caller before this returns, as in the kernel.
  *
  * Context: any thread, including an async function.
- * Return: the call's cookie.
+ * Return: the call's cookie; 0 (nothing is scheduled or run) if @func or
+ * @domain is NULL (reported as misuse).
  * Memory ordering: everything the caller did before the call happens
  * before @func runs.
  */
@@ -117,7 +118,8 @@ CCHAIN_API async_cookie_t async_schedule_domain(async_func_t func, void *data,
  * async_schedule_domain() with that domain.
  *
  * Context: any thread.
- * Return: the call's cookie.
+ * Return: the call's cookie; 0 (nothing is scheduled or run) if @func is
+ * NULL (reported as misuse).
  */
 CCHAIN_API async_cookie_t async_schedule(async_func_t func, void *data);
 
@@ -139,7 +141,8 @@ CCHAIN_API void async_synchronize_cookie_domain(async_cookie_t cookie,
 
 /**
  * async_synchronize_full_domain() - wait for every call of a domain
- * @domain: the domain
+ * @domain: the domain, or NULL for every registered domain (as
+ *          async_synchronize_full())
  *
  * Returns once every call of @domain scheduled before this call has
  * returned (async_synchronize_cookie_domain() with ASYNC_COOKIE_MAX).

@@ -11,6 +11,18 @@
  * compl_chain_add, compl_chain_wait, compl_chain_complete,
  * compl_chain_pending, compl_chain_flush); everything else is a userspace
  * extension, prefixed by the kernel name where it extends a kernel object.
+ *
+ * Misuse (see cchain_set_misuse_handler()) is detected where it costs no
+ * more than a predictable branch: an entry that is not pending, a NULL
+ * pointer argument, and the other cases each function names.  Debug mode,
+ * off by default, catches more at a cost: with the environment variable
+ * CCHAIN_DEBUG set to 1 when the library first looks (its first chain
+ * call), the library keeps a table of the pending entries of private
+ * chains beside them, and reports re-adding a pending entry, and waiting
+ * on, completing, cancelling, deferring or registering memory that is no
+ * pending entry of the library (freed, never added, a copy, garbage) or an
+ * entry overwritten while pending.  CCHAIN_DEBUG=0 or unset: off; any
+ * other value is reported in one line on stderr, and debug mode stays off.
  */
 #ifndef CCHAIN_COMPL_CHAIN_H
 #define CCHAIN_COMPL_CHAIN_H
@@ -175,14 +187,14 @@ CCHAIN_API void compl_chain_complete(struct compl_chain_entry *entry);
  * @entry: an entry that was added, completed, or zero-filled
  *
  * Tells whether @entry is in a chain, without locking and without
- * reporting misuse: it may be called on any entry that was added, is
- * zero-filled, or has left its chain.
+ * reporting misuse (but for a NULL @entry): it may be called on any entry
+ * that was added, is zero-filled, or has left its chain.
  *
  * Context: any thread; lock-free, never sleeps.
  * Return: true from compl_chain_add() until compl_chain_complete() or
  * compl_chain_cancel() has finished with the entry, or, for an entry handed
  * to compl_chain_defer(), until its function is about to be called; false
- * otherwise.
+ * otherwise, and for a NULL @entry (reported as misuse).
  * Memory ordering: acquire; once it returns false, on any thread, the
  * library never reads or writes the entry again: it may be freed at once.
  */
@@ -230,8 +242,8 @@ CCHAIN_API void compl_chain_destroy(struct compl_chain *chain);
  *
  * Context: the entry's owner; lock-free, never sleeps.
  * Return: true iff every entry added before @entry has completed (or been
- * cancelled); false otherwise, and for a non-pending entry (reported as
- * misuse).
+ * cancelled); false otherwise, and for a non-pending or NULL entry
+ * (reported as misuse).
  * Memory ordering: acquire when it returns true.
  */
 CCHAIN_API bool compl_chain_try_wait(struct compl_chain_entry *entry);
@@ -247,7 +259,7 @@ CCHAIN_API bool compl_chain_try_wait(struct compl_chain_entry *entry);
  *
  * Context: the entry's owner; may sleep.
  * Return: 0 when the turn has come, ETIMEDOUT when it has not, EINVAL for a
- * non-pending entry, or for a timeout so long that it means none in a wait
+ * non-pending or NULL entry, or for a timeout so long that it means none in a wait
  * that could only deadlock (see compl_chain_wait()); both are reported as
  * misuse.
  * Memory ordering: acquire when it returns 0.
@@ -294,7 +306,8 @@ CCHAIN_API void compl_chain_cancel(struct compl_chain_entry *entry);
  *
  * Context: any thread; lock-free, never sleeps.  The answer may be stale by
  * the time the caller looks at it if other threads add entries.
- * Return: true if no entry is in @chain.
+ * Return: true if no entry is in @chain; false for a NULL @chain (reported
+ * as misuse).
  * Memory ordering: acquire; when it returns true, everything done before
  * the last complete or cancel is visible.
  */
@@ -381,8 +394,8 @@ CCHAIN_API void compl_chain_notify(struct compl_chain_entry *entry,
  * Return: true if the registration was withdrawn before the turn came: the
  * function will not be called and the entry is pending as after
  * compl_chain_add(); false if the function has been called (it has
- * returned) or the entry was not registered.  A non-pending entry is
- * reported as misuse (false).
+ * returned) or the entry was not registered.  A non-pending or NULL entry
+ * is reported as misuse (false).
  */
 CCHAIN_API bool compl_chain_unnotify(struct compl_chain_entry *entry);
 
@@ -497,7 +510,8 @@ struct compl_chain_stats {
  * Enabling a chain that has them on keeps its counts.
  *
  * Context: any thread, while no other thread uses @chain.
- * Return: 0, or ENOSPC when 64 chains have statistics on.
+ * Return: 0, ENOSPC when 64 chains have statistics on, or EINVAL for a
+ * NULL @chain (reported as misuse).
  */
 CCHAIN_API int compl_chain_stats_enable(struct compl_chain *chain);
 
@@ -525,7 +539,8 @@ CCHAIN_API void compl_chain_stats_disable(struct compl_chain *chain);
  *
  * Context: any thread, concurrently with any other chain call; takes the
  * chain's lock.
- * Return: 0, or ENOENT if the chain's statistics are off.
+ * Return: 0, ENOENT if the chain's statistics are off, or EINVAL if @chain
+ * or @stats is NULL (reported as misuse).
  */
 CCHAIN_API int compl_chain_get_stats(struct compl_chain *chain,
 				     struct compl_chain_stats *stats);
@@ -536,8 +551,10 @@ CCHAIN_API int compl_chain_get_stats(struct compl_chain *chain,
  * @msg: one-line description of the problem
  *
  * When the handler returns, the offending call does nothing and returns
- * (with EINVAL or false where it returns a value); the chain stays
- * consistent.
+ * (with EINVAL or false where it returns a value, or what its Return: line
+ * names); the chain stays consistent.  A NULL pointer given to any public
+ * function of the library for an argument that its header does not say
+ * may be NULL is misuse too, reported with @msg "<argument> is NULL".
  */
 typedef void (*cchain_misuse_fn)(const char *func, const char *msg);
 

@@ -103,7 +103,7 @@ CCHAIN_API void compl_notifier_destroy(struct compl_notifier *n);
  * entry became ready while the loop was armed.  Poll it for reading only;
  * consume it with compl_notifier_ack(), never close it.
  *
- * Return: the file descriptor.
+ * Return: the file descriptor; -1 for a NULL @n (reported as misuse).
  */
 CCHAIN_API int compl_notifier_fd(const struct compl_notifier *n);
 
@@ -136,7 +136,8 @@ CCHAIN_API void compl_notifier_watch(struct compl_notifier *n,
  * Return: true if the turn had not come: @ne was cancelled
  * (compl_chain_cancel()) and will never be returned by
  * compl_notifier_take(); false if it had: @ne is queued (or about to be)
- * and holds the turn; take it and complete or cancel it then.
+ * and holds the turn; take it and complete or cancel it then.  False for a
+ * NULL @ne (reported as misuse).
  */
 CCHAIN_API bool compl_notifier_cancel(struct compl_notify_entry *ne);
 
@@ -150,7 +151,8 @@ CCHAIN_API bool compl_notifier_cancel(struct compl_notify_entry *ne);
  *
  * Context: the loop's thread only (one consumer); lock-free, never sleeps,
  * no system call.
- * Return: the entry, or NULL if none is ready.
+ * Return: the entry, or NULL if none is ready or @n is NULL (reported as
+ * misuse).
  * Memory ordering: acquire; what the owners of the entry's predecessors
  * did before completing is visible.
  */
@@ -167,7 +169,8 @@ CCHAIN_API struct compl_notify_entry *compl_notifier_take(struct compl_notifier 
  * Context: the loop's thread; lock-free, no system call.
  * Return: true if no entry is ready: the loop may sleep, and the first
  * entry to become ready from now on makes the fd readable (one write).
- * False if entries are ready: take them, do not sleep.
+ * False if entries are ready: take them, do not sleep; false for a NULL @n
+ * too (reported as misuse).
  */
 CCHAIN_API bool compl_notifier_arm(struct compl_notifier *n);
 
@@ -190,7 +193,8 @@ CCHAIN_API void compl_notifier_disarm(struct compl_notifier *n);
  * Call it when the fd was reported readable (one read(2)).
  *
  * Context: the loop's thread.
- * Return: the number of writes consumed (0 if none was pending).
+ * Return: the number of writes consumed (0 if none was pending, or for a
+ * NULL @n, reported as misuse).
  */
 CCHAIN_API uint64_t compl_notifier_ack(struct compl_notifier *n);
 

@@ -152,8 +152,8 @@ struct compl_chain_shared {
  *
  * Context: one process, before any other uses the chain.  Never sleeps,
  * makes no system call.
- * Return: 0, or EINVAL if @chain is not aligned for its type (reported as
- * misuse).
+ * Return: 0, or EINVAL if @chain is NULL or not aligned for its type
+ * (reported as misuse).
  */
 CCHAIN_API int compl_chain_shared_init(struct compl_chain_shared *chain);
 
@@ -165,7 +165,8 @@ CCHAIN_API int compl_chain_shared_init(struct compl_chain_shared *chain);
  * entries of live processes is reported as misuse and left untouched.
  *
  * Context: one process; no other call on the chain may run concurrently.
- * Return: 0, or EBUSY when entries remain.
+ * Return: 0, EBUSY when entries remain, or EINVAL for a NULL @chain (both
+ * reported as misuse).
  */
 CCHAIN_API int compl_chain_shared_destroy(struct compl_chain_shared *chain);
 
@@ -182,7 +183,7 @@ CCHAIN_API int compl_chain_shared_destroy(struct compl_chain_shared *chain);
  * briefly wait for the chain's lock (and finish a dead holder's step).
  * Return: the entry's sequence number: 1 for the first entry added after
  * compl_chain_shared_init(), then one more for each add; 0 for a pending
- * @entry (reported as misuse).
+ * @entry, or a NULL @chain or @entry (reported as misuse).
  */
 CCHAIN_API uint64_t compl_chain_shared_add(struct compl_chain_shared *chain,
 					   struct compl_chain_shared_entry *entry);
@@ -202,8 +203,8 @@ CCHAIN_API uint64_t compl_chain_shared_add(struct compl_chain_shared *chain,
  * Context: the entry's owner; may sleep.  Signals do not interrupt it.
  * Return: 0 when the turn has come; EOWNERDEAD when it has come from a dead
  * process that had been told its turn had come (reported once: later calls
- * return 0); EINVAL for an entry that is not pending or belongs to another
- * process (reported as misuse).
+ * return 0); EINVAL for an entry that is NULL, not pending or belongs to
+ * another process (reported as misuse).
  * Memory ordering: acquire.  Everything the owners of earlier entries did
  * before their complete (or cancel of the head) happens before this returns.
  */
@@ -281,7 +282,8 @@ CCHAIN_API int compl_chain_shared_cancel(struct compl_chain_shared_entry *entry)
  *
  * Context: any thread of any participant; lock-free, never sleeps.
  * Return: true from compl_chain_shared_add() until the entry was completed,
- * cancelled, or withdrawn with its dead owner.
+ * cancelled, or withdrawn with its dead owner; false for a NULL @entry
+ * (reported as misuse).
  * Memory ordering: acquire; once it returns false the library does not
  * touch the entry again, with one exception: if the process that released
  * it dies at that instant, the next holder of the chain's lock writes zero
@@ -314,7 +316,8 @@ CCHAIN_API void compl_chain_shared_flush(struct compl_chain_shared *chain);
  * by compl_chain_shared_reap()).
  *
  * Context: any thread of any participant; lock-free, never sleeps.
- * Return: true if no entry is in @chain.
+ * Return: true if no entry is in @chain; false for a NULL @chain (reported
+ * as misuse).
  * Memory ordering: acquire; when it returns true, everything done before
  * the last complete or cancel is visible.
  */
@@ -332,7 +335,8 @@ CCHAIN_API bool compl_chain_shared_empty(struct compl_chain_shared *chain);
  * Context: any thread of any participant; takes the chain's lock and reads
  * /proc for each distinct owner.
  * Return: the number of entries withdrawn, not counting one whose withdrawal
- * a process that died holding the lock had begun (this call finishes it).
+ * a process that died holding the lock had begun (this call finishes it);
+ * 0 for a NULL @chain (reported as misuse).
  */
 CCHAIN_API unsigned int compl_chain_shared_reap(struct compl_chain_shared *chain);
 
@@ -345,7 +349,7 @@ CCHAIN_API unsigned int compl_chain_shared_reap(struct compl_chain_shared *chain
  *
  * Context: the entry's owner, while the entry is pending.
  * Return: the process id of the dead process whose turn @entry inherited,
- * or 0 if it inherited none.
+ * or 0 if it inherited none (and for a NULL @entry, reported as misuse).
  */
 CCHAIN_API pid_t compl_chain_shared_inherited_from(const struct compl_chain_shared_entry *entry);
 
