@@ -572,6 +572,87 @@ static void test_dead_anywhere(void **state)
 }
 
 /*
+ * The turn arrives while a wait's timeout runs out, over and over with
+ * varying timing (two threads of this process: an entry may be used by any
+ * of its owner's threads, one at a time): the wait must never return
+ * ETIMEDOUT when the turn was given before it began, and must return 0 once
+ * the turn has come.
+ */
+struct shared_racer {
+	struct compl_chain_shared_entry *entry;
+	_Atomic bool *given;
+	unsigned long lost, timeouts;
+};
+
+static void *shared_race_fn(void *arg)
+{
+	struct shared_racer *r = arg;
+
+	for (;;) {
+		bool given = atomic_load(r->given);
+		int ret = compl_chain_shared_wait_timeout(r->entry, 1000 + r->timeouts % 50000);
+
+		if (ret == 0)
+			break;
+		CHECK(ret == ETIMEDOUT);
+		r->timeouts++;
+		if (given)
+			r->lost++; /* the turn was given before the call */
+	}
+	return NULL;
+}
+
+static void test_timeout_races_turn(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	unsigned long rounds = test_scale(300), i, timeouts = 0;
+	uint64_t rnd = 77;
+
+	(void)state;
+	for (i = 0; i < rounds; i++) {
+		_Atomic bool given = false;
+		struct shared_racer r = { .entry = b, .given = &given };
+		pthread_t t;
+
+		compl_chain_shared_add(&R->chain, a);
+		compl_chain_shared_add(&R->chain, b);
+		t = start_thread(shared_race_fn, &r);
+		sleep_ns(rnd_next(&rnd) % 200000);
+		assert_int_equal(compl_chain_shared_complete(a), 0);
+		atomic_store(&given, true);
+		join_thread(t);
+		assert_int_equal(r.lost, 0);
+		assert_int_equal(compl_chain_shared_try_wait(b), 0);
+		assert_int_equal(compl_chain_shared_complete(b), 0);
+		timeouts += r.timeouts;
+	}
+	/* The race must actually have been exercised. */
+	assert_true(timeouts > 0);
+}
+
+/* A chain that is not aligned for its type: misuse, EINVAL, nothing written. */
+static void test_init_misaligned(void **state)
+{
+	static union {
+		struct compl_chain_shared chain;
+		unsigned char bytes[sizeof(struct compl_chain_shared) + 8];
+	} buf;
+	size_t i;
+
+	(void)state;
+	memset(buf.bytes, 0x5a, sizeof(buf.bytes));
+	assert_int_equal(compl_chain_shared_init((struct compl_chain_shared *)(void *)(buf.bytes + 1)),
+			 EINVAL);
+	assert_int_equal(misuse_count, 1);
+	assert_string_equal(misuse_func, "compl_chain_shared_init");
+	for (i = 0; i < sizeof(buf.bytes); i++)
+		assert_int_equal(buf.bytes[i], 0x5a);
+	assert_int_equal(compl_chain_shared_init(&buf.chain), 0);
+	assert_int_equal(misuse_count, 1);
+	assert_true(compl_chain_shared_empty(&buf.chain));
+}
+
+/*
  * fork() of a process with a pending entry in a private chain: the child
  * has a copy of the chain, independent of the parent's.  What the child
  * does with its copy (here: complete the inherited entry) changes nothing
@@ -631,6 +712,9 @@ int main(int argc, char **argv)
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
 		BOTH(test_reused_pid),	  BOTH(test_dead_anywhere),
+		cmocka_unit_test_prestate_setup_teardown(test_timeout_races_turn, setup_region,
+							 teardown_region, (void *)(uintptr_t)SR_FORK),
+		cmocka_unit_test_setup_teardown(test_init_misaligned, setup_recorder, restore_default),
 		cmocka_unit_test(test_private_fork),
 	};
 
