@@ -425,6 +425,32 @@ static void test_dead_orphan(void **state)
 }
 
 /*
+ * Our entry inherited the turn of a process killed while it held it (told
+ * of it), and is cancelled before the report is taken: the report passes on
+ * with the turn, to our next entry.
+ */
+static void test_cancel_passes_report(void **state)
+{
+	struct compl_chain_shared_entry *c = &R->e[2], *d = &R->e[3];
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(ROLE_HOLD_SEEN, 1);
+	sr_await(&R->step, 1);
+	compl_chain_shared_add(&R->chain, c);
+	compl_chain_shared_add(&R->chain, d);
+	kill(pid, SIGKILL);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_int_equal(compl_chain_shared_cancel(c), 0);
+	assert_false(compl_chain_shared_pending(c));
+	assert_int_equal(compl_chain_shared_try_wait(d), EOWNERDEAD);
+	assert_int_equal(compl_chain_shared_inherited_from(d), pid);
+	assert_int_equal(compl_chain_shared_try_wait(d), 0); /* told once */
+	assert_int_equal(compl_chain_shared_complete(d), 0);
+}
+
+/*
  * A process whose main thread called pthread_exit() while another thread
  * goes on is alive, though /proc shows its leader as a zombie: its entry
  * keeps the turn until that thread completes it.  (MAPPED: see below.)
@@ -710,6 +736,7 @@ int main(int argc, char **argv)
 		BOTH(test_order),	  BOTH(test_semantics),	  BOTH(test_cancel_middle),
 		BOTH(test_flush),	  BOTH(test_misuse),	  BOTH(test_dead_holder),
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
+		BOTH(test_cancel_passes_report),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
 		BOTH(test_reused_pid),	  BOTH(test_dead_anywhere),
 		cmocka_unit_test_prestate_setup_teardown(test_timeout_races_turn, setup_region,
