@@ -217,8 +217,13 @@ class Checkers:
             if not re.search(rf"\btest\('{re.escape(rest)}',", self.read("tests/meson.build") or ""):
                 return f"{checker!r}: no meson test named {rest!r} in tests/meson.build"
             return None
-        path, sep, what = rest.rpartition(":")
-        if not sep or not path or not what:
+        if kind == "model":
+            # The marker is everything after the file name: it may hold ':'.
+            m = re.match(r"(.+?\.pml):(.+)$", rest)
+            path, what = m.groups() if m else ("", "")
+        else:
+            path, _, what = rest.rpartition(":")
+        if not path or not what:
             return f"{checker!r}: expected {kind}:FILE:{'FUNCTION' if kind == 'test' else 'MARKER'}"
         text = self.read(path)
         if text is None:
