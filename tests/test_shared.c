@@ -656,6 +656,106 @@ static void test_timeout_races_turn(void **state)
 	assert_true(timeouts > 0);
 }
 
+/*
+ * What the turn-giver wrote before its complete (or its cancel of the head)
+ * is visible where the next owner learns of the turn: try_wait or
+ * wait_timeout returning 0, empty() true, flush() returning.  Two threads
+ * of this process, so that ThreadSanitizer sees both sides: the main thread
+ * reads the plain variable before it joins the giver, and a missing acquire
+ * or release is reported as a data race; anywhere, an older value fails.
+ */
+enum shared_observe { SOBS_TRY_WAIT, SOBS_WAIT_TIMEOUT, SOBS_EMPTY, SOBS_FLUSH };
+
+struct shared_giver {
+	struct compl_chain_shared_entry *head;
+	uint64_t value;
+	bool cancel;
+};
+
+static void *shared_give_turn(void *arg)
+{
+	struct shared_giver *g = arg;
+
+	R->data = g->value;
+	if (g->cancel)
+		CHECK(compl_chain_shared_cancel(g->head) == 0);
+	else
+		CHECK(compl_chain_shared_complete(g->head) == 0);
+	return NULL;
+}
+
+static void shared_observe(enum shared_observe how, bool cancel)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	unsigned long rounds = test_scale(200), i;
+
+	for (i = 1; i <= rounds; i++) {
+		struct shared_giver g = { a, i, cancel };
+		bool second = how == SOBS_TRY_WAIT || how == SOBS_WAIT_TIMEOUT;
+		uint64_t seen;
+		pthread_t t;
+
+		compl_chain_shared_add(&R->chain, a);
+		if (second)
+			compl_chain_shared_add(&R->chain, b);
+		t = start_thread(shared_give_turn, &g);
+		switch (how) {
+		case SOBS_TRY_WAIT:
+			while (compl_chain_shared_try_wait(b) == EBUSY)
+				sched_yield();
+			break;
+		case SOBS_WAIT_TIMEOUT:
+			while (compl_chain_shared_wait_timeout(b, i & 1 ? 0 : 100000) == ETIMEDOUT)
+				;
+			break;
+		case SOBS_EMPTY:
+			while (!compl_chain_shared_empty(&R->chain))
+				sched_yield();
+			break;
+		case SOBS_FLUSH:
+			compl_chain_shared_flush(&R->chain);
+			break;
+		}
+		seen = R->data;
+		join_thread(t);
+		assert_int_equal(seen, i);
+		if (second)
+			assert_int_equal(compl_chain_shared_complete(b), 0);
+	}
+}
+
+static void test_shared_try_wait_acquires(void **state)
+{
+	(void)state;
+	shared_observe(SOBS_TRY_WAIT, false);
+}
+
+static void test_shared_wait_timeout_acquires(void **state)
+{
+	(void)state;
+	shared_observe(SOBS_WAIT_TIMEOUT, false);
+}
+
+static void test_shared_empty_acquires(void **state)
+{
+	(void)state;
+	shared_observe(SOBS_EMPTY, false);
+	shared_observe(SOBS_EMPTY, true);
+}
+
+static void test_shared_flush_acquires(void **state)
+{
+	(void)state;
+	shared_observe(SOBS_FLUSH, false);
+}
+
+static void test_shared_cancel_releases(void **state)
+{
+	(void)state;
+	shared_observe(SOBS_TRY_WAIT, true);
+	shared_observe(SOBS_WAIT_TIMEOUT, true);
+}
+
 /* A chain that is not aligned for its type: misuse, EINVAL, nothing written. */
 static void test_init_misaligned(void **state)
 {
@@ -730,6 +830,11 @@ static void test_private_fork(void **state)
 		cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,   \
 							 (void *)(uintptr_t)SR_MAPPED)
 
+/* No peer process: threads of this one (the mode does not matter). */
+#define IN_PROCESS(fn)                                                                         \
+	cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,           \
+						 (void *)(uintptr_t)SR_FORK)
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,8 +844,12 @@ int main(int argc, char **argv)
 		BOTH(test_cancel_passes_report),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
 		BOTH(test_reused_pid),	  BOTH(test_dead_anywhere),
-		cmocka_unit_test_prestate_setup_teardown(test_timeout_races_turn, setup_region,
-							 teardown_region, (void *)(uintptr_t)SR_FORK),
+		IN_PROCESS(test_timeout_races_turn),
+		IN_PROCESS(test_shared_try_wait_acquires),
+		IN_PROCESS(test_shared_wait_timeout_acquires),
+		IN_PROCESS(test_shared_empty_acquires),
+		IN_PROCESS(test_shared_flush_acquires),
+		IN_PROCESS(test_shared_cancel_releases),
 		cmocka_unit_test_setup_teardown(test_init_misaligned, setup_recorder, restore_default),
 		cmocka_unit_test(test_private_fork),
 	};
