@@ -339,13 +339,57 @@ static void test_shutdown_and_restart(void **state)
 		/* Workers started again (each call sleeps for milliseconds). */
 		assert_true(process_threads() > base_threads);
 		cchain_async_shutdown();
-		for (i = 0; i < 8; i++)
+		for (i = 0; i < 8; i++) {
 			assert_true(atomic_load(&calls[i].done));
+			/* A plain write of the function: TSan checks the ordering. */
+			assert_true(calls[i].was_async);
+		}
 		assert_int_equal(process_threads(), base_threads);
 	}
 	/* With no worker at all, it returns at once. */
 	cchain_async_shutdown();
 	assert_int_equal(process_threads(), base_threads);
+}
+
+static void *unregister_fn(void *arg)
+{
+	async_unregister_domain(arg);
+	return NULL;
+}
+
+/*
+ * With a call pending, unregistering is misuse and the domain stays
+ * registered (async_synchronize_full() still waits for it); once it has
+ * none, a call from another thread makes it exclusive.
+ */
+static void test_unregister_domain(void **state)
+{
+	ASYNC_DOMAIN(domain);
+	struct gate g1 = GATE_INIT, g2 = GATE_INIT;
+	struct call c1 = { .gate = &g1 }, c2 = { .gate = &g2 };
+	struct syncer s = { .full = 1 };
+	pthread_t t;
+
+	(void)state;
+	async_schedule_domain(call_fn, &c1, &domain);
+	async_unregister_domain(&domain);
+	assert_int_equal(misuse_count, 1);
+	assert_string_equal(misuse_func, "async_unregister_domain");
+	t = start_thread(syncer_fn, &s);
+	sleep_ns(30 * MS);
+	assert_false(atomic_load(&s.done));
+	gate_open(&g1);
+	join_thread(t);
+	assert_true(atomic_load(&c1.done));
+
+	join_thread(start_thread(unregister_fn, &domain));
+	assert_int_equal(misuse_count, 1);
+	async_schedule_domain(call_fn, &c2, &domain);
+	async_synchronize_full(); /* exclusive now: not waited for */
+	assert_false(atomic_load(&c2.done));
+	gate_open(&g2);
+	async_synchronize_full_domain(&domain);
+	assert_true(atomic_load(&c2.done));
 }
 
 static void shutdown_fn(void *data, async_cookie_t cookie)
@@ -411,6 +455,8 @@ int main(void)
 		cmocka_unit_test(test_stack_domain),
 		cmocka_unit_test(test_nested_schedule),
 		cmocka_unit_test(test_shutdown_and_restart),
+		cmocka_unit_test_setup_teardown(test_unregister_domain, setup_recorder,
+						restore_default),
 		cmocka_unit_test_setup_teardown(test_shutdown_from_async_is_misuse,
 						setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,

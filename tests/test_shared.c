@@ -434,6 +434,32 @@ static void test_dead_orphan(void **state)
 }
 
 /*
+ * Our entry inherited the turn of a process killed while it held it (told
+ * of it), and is cancelled before the report is taken: the report passes on
+ * with the turn, to our next entry.
+ */
+static void test_cancel_passes_report(void **state)
+{
+	struct compl_chain_shared_entry *c = &R->e[2], *d = &R->e[3];
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(ROLE_HOLD_SEEN, 1);
+	sr_await(&R->step, 1);
+	compl_chain_shared_add(&R->chain, c);
+	compl_chain_shared_add(&R->chain, d);
+	kill(pid, SIGKILL);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_int_equal(compl_chain_shared_cancel(c), 0);
+	assert_false(compl_chain_shared_pending(c));
+	assert_int_equal(compl_chain_shared_try_wait(d), EOWNERDEAD);
+	assert_int_equal(compl_chain_shared_inherited_from(d), pid);
+	assert_int_equal(compl_chain_shared_try_wait(d), 0); /* told once */
+	assert_int_equal(compl_chain_shared_complete(d), 0);
+}
+
+/*
  * A process whose main thread called pthread_exit() while another thread
  * goes on is alive, though /proc shows its leader as a zombie: its entry
  * keeps the turn until that thread completes it.  (MAPPED: see below.)
@@ -810,6 +836,187 @@ static void test_dead_anywhere(void **state)
 }
 
 /*
+ * The turn arrives while a wait's timeout runs out, over and over with
+ * varying timing (two threads of this process: an entry may be used by any
+ * of its owner's threads, one at a time): the wait must never return
+ * ETIMEDOUT when the turn was given before it began, and must return 0 once
+ * the turn has come.
+ */
+struct shared_racer {
+	struct compl_chain_shared_entry *entry;
+	_Atomic bool *given;
+	unsigned long lost, timeouts;
+};
+
+static void *shared_race_fn(void *arg)
+{
+	struct shared_racer *r = arg;
+
+	for (;;) {
+		bool given = atomic_load(r->given);
+		int ret = compl_chain_shared_wait_timeout(r->entry, 1000 + r->timeouts % 50000);
+
+		if (ret == 0)
+			break;
+		CHECK(ret == ETIMEDOUT);
+		r->timeouts++;
+		if (given)
+			r->lost++; /* the turn was given before the call */
+	}
+	return NULL;
+}
+
+static void test_timeout_races_turn(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	unsigned long rounds = test_scale(300), i, timeouts = 0;
+	uint64_t rnd = 77;
+
+	(void)state;
+	for (i = 0; i < rounds; i++) {
+		_Atomic bool given = false;
+		struct shared_racer r = { .entry = b, .given = &given };
+		pthread_t t;
+
+		compl_chain_shared_add(&R->chain, a);
+		compl_chain_shared_add(&R->chain, b);
+		t = start_thread(shared_race_fn, &r);
+		sleep_ns(rnd_next(&rnd) % 200000);
+		assert_int_equal(compl_chain_shared_complete(a), 0);
+		atomic_store(&given, true);
+		join_thread(t);
+		assert_int_equal(r.lost, 0);
+		assert_int_equal(compl_chain_shared_try_wait(b), 0);
+		assert_int_equal(compl_chain_shared_complete(b), 0);
+		timeouts += r.timeouts;
+	}
+	/* The race must actually have been exercised. */
+	assert_true(timeouts > 0);
+}
+
+/*
+ * What the turn-giver wrote before its complete (or its cancel of the head)
+ * is visible where the next owner learns of the turn: try_wait or
+ * wait_timeout returning 0, empty() true, flush() returning.  Two threads
+ * of this process, so that ThreadSanitizer sees both sides: the main thread
+ * reads the plain variable before it joins the giver, and a missing acquire
+ * or release is reported as a data race; anywhere, an older value fails.
+ */
+enum shared_observe { SOBS_TRY_WAIT, SOBS_WAIT_TIMEOUT, SOBS_EMPTY, SOBS_FLUSH };
+
+struct shared_giver {
+	struct compl_chain_shared_entry *head;
+	uint64_t value;
+	bool cancel;
+};
+
+static void *shared_give_turn(void *arg)
+{
+	struct shared_giver *g = arg;
+
+	R->data = g->value;
+	if (g->cancel)
+		CHECK(compl_chain_shared_cancel(g->head) == 0);
+	else
+		CHECK(compl_chain_shared_complete(g->head) == 0);
+	return NULL;
+}
+
+static void shared_observe(enum shared_observe how, bool cancel)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	unsigned long rounds = test_scale(200), i;
+
+	for (i = 1; i <= rounds; i++) {
+		struct shared_giver g = { a, i, cancel };
+		bool second = how == SOBS_TRY_WAIT || how == SOBS_WAIT_TIMEOUT;
+		uint64_t seen;
+		pthread_t t;
+
+		compl_chain_shared_add(&R->chain, a);
+		if (second)
+			compl_chain_shared_add(&R->chain, b);
+		t = start_thread(shared_give_turn, &g);
+		switch (how) {
+		case SOBS_TRY_WAIT:
+			while (compl_chain_shared_try_wait(b) == EBUSY)
+				sched_yield();
+			break;
+		case SOBS_WAIT_TIMEOUT:
+			while (compl_chain_shared_wait_timeout(b, i & 1 ? 0 : 100000) == ETIMEDOUT)
+				;
+			break;
+		case SOBS_EMPTY:
+			while (!compl_chain_shared_empty(&R->chain))
+				sched_yield();
+			break;
+		case SOBS_FLUSH:
+			compl_chain_shared_flush(&R->chain);
+			break;
+		}
+		seen = R->data;
+		join_thread(t);
+		assert_int_equal(seen, i);
+		if (second)
+			assert_int_equal(compl_chain_shared_complete(b), 0);
+	}
+}
+
+static void test_shared_try_wait_acquires(void **state)
+{
+	(void)state;
+	shared_observe(SOBS_TRY_WAIT, false);
+}
+
+static void test_shared_wait_timeout_acquires(void **state)
+{
+	(void)state;
+	shared_observe(SOBS_WAIT_TIMEOUT, false);
+}
+
+static void test_shared_empty_acquires(void **state)
+{
+	(void)state;
+	shared_observe(SOBS_EMPTY, false);
+	shared_observe(SOBS_EMPTY, true);
+}
+
+static void test_shared_flush_acquires(void **state)
+{
+	(void)state;
+	shared_observe(SOBS_FLUSH, false);
+}
+
+static void test_shared_cancel_releases(void **state)
+{
+	(void)state;
+	shared_observe(SOBS_TRY_WAIT, true);
+	shared_observe(SOBS_WAIT_TIMEOUT, true);
+}
+
+/* A chain that is not aligned for its type: misuse, EINVAL, nothing written. */
+static void test_init_misaligned(void **state)
+{
+	static union {
+		struct compl_chain_shared chain;
+		unsigned char bytes[sizeof(struct compl_chain_shared) + 8];
+	} buf;
+	size_t i;
+
+	(void)state;
+	memset(buf.bytes, 0x5a, sizeof(buf.bytes));
+	assert_int_equal(compl_chain_shared_init((struct compl_chain_shared *)(void *)(buf.bytes + 1)),
+			 EINVAL);
+	assert_int_equal(misuse_count, 1);
+	assert_string_equal(misuse_func, "compl_chain_shared_init");
+	for (i = 0; i < sizeof(buf.bytes); i++)
+		assert_int_equal(buf.bytes[i], 0x5a);
+	assert_int_equal(compl_chain_shared_init(&buf.chain), 0);
+	assert_int_equal(misuse_count, 1);
+	assert_true(compl_chain_shared_empty(&buf.chain));
+}
+
+/*
  * fork() of a process with a pending entry in a private chain: the child
  * has a copy of the chain, independent of the parent's.  What the child
  * does with its copy (here: complete the inherited entry) changes nothing
@@ -911,16 +1118,29 @@ static void test_null_arguments(void **state)
 	assert_int_equal(misuse_count, 0);
 }
 
+/* No peer process: threads of this one (the mode does not matter). */
+#define IN_PROCESS(fn)                                                                         \
+	cmocka_unit_test_prestate_setup_teardown(fn, setup_region, teardown_region,           \
+						 (void *)(uintptr_t)SR_FORK)
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		BOTH(test_order),	  BOTH(test_semantics),	  BOTH(test_cancel_middle),
 		BOTH(test_flush),	  BOTH(test_misuse),	  BOTH(test_dead_holder),
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
+		BOTH(test_cancel_passes_report),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
 		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live),
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		BOTH(test_dead_anywhere),
+		IN_PROCESS(test_timeout_races_turn),
+		IN_PROCESS(test_shared_try_wait_acquires),
+		IN_PROCESS(test_shared_wait_timeout_acquires),
+		IN_PROCESS(test_shared_empty_acquires),
+		IN_PROCESS(test_shared_flush_acquires),
+		IN_PROCESS(test_shared_cancel_releases),
+		cmocka_unit_test_setup_teardown(test_init_misaligned, setup_recorder, restore_default),
 		cmocka_unit_test(test_private_fork),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,
 						restore_default),

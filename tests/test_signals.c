@@ -6,6 +6,7 @@
  */
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 
 #include "util.h"
 
@@ -161,12 +162,70 @@ static void test_signal_then_turn(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * A shared chain's wait: interrupted 50 times by a signal handler while it
+ * sleeps for its turn (EINTR from its futex), it keeps waiting, and the
+ * entry keeps its place.  The waiter is a thread of this process, which
+ * owns the entries.
+ */
+struct shared_region {
+	struct compl_chain_shared chain;
+	struct compl_chain_shared_entry a, b;
+};
+
+struct shared_waiter {
+	struct compl_chain_shared_entry *entry;
+	int ret;
+	_Atomic bool started, done;
+};
+
+static void *shared_waiter_fn(void *arg)
+{
+	struct shared_waiter *w = arg;
+
+	atomic_store(&w->started, true);
+	w->ret = compl_chain_shared_wait(w->entry);
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+static void test_shared_wait_survives_signals(void **state)
+{
+	struct shared_region *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct shared_waiter w = { .ret = -1 };
+	pthread_t t;
+
+	(void)state;
+	assert_true(r != MAP_FAILED);
+	install_handler();
+	assert_int_equal(compl_chain_shared_init(&r->chain), 0);
+	assert_int_equal(compl_chain_shared_add(&r->chain, &r->a), 1);
+	assert_int_equal(compl_chain_shared_add(&r->chain, &r->b), 2);
+	w.entry = &r->b;
+	t = start_thread(shared_waiter_fn, &w);
+	while (!atomic_load(&w.started))
+		sched_yield();
+	sleep_ns(20 * MS); /* let it fall asleep */
+	assert_int_equal(pelt(t, 50, &w.done), 50);
+	assert_false(atomic_load(&w.done));
+	assert_true(compl_chain_shared_pending(&r->b));
+	assert_int_equal(compl_chain_shared_try_wait(&r->b), EBUSY);
+	assert_int_equal(compl_chain_shared_complete(&r->a), 0);
+	join_thread(t);
+	assert_int_equal(w.ret, 0);
+	assert_int_equal(compl_chain_shared_complete(&r->b), 0);
+	assert_int_equal(compl_chain_shared_destroy(&r->chain), 0);
+	assert_int_equal(munmap(r, sizeof(*r)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wait_survives_signals),
 		cmocka_unit_test(test_timed_wait_survives_signals),
 		cmocka_unit_test(test_signal_then_turn),
+		cmocka_unit_test(test_shared_wait_survives_signals),
 	};
 
 	return cmocka_run_group_tests_name("signals", tests, NULL, NULL);

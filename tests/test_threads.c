@@ -783,6 +783,105 @@ static void test_wake_names_freed_entry(void **state)
 	cchain_set_spin_ns(spin);
 }
 
+/* ---- what the turn-giver wrote is visible once the turn is seen --------- */
+
+/*
+ * A giver thread writes a plain variable, then hands the turn on (complete
+ * or cancel of the head); the main thread learns of the turn in one way
+ * only (compl_chain_try_wait() true, compl_chain_wait_timeout() 0, or
+ * compl_chain_empty() true) and reads the variable before it joins the
+ * giver.  Nothing else orders the two accesses: under ThreadSanitizer a
+ * call that does not acquire is reported as a data race, and anywhere a
+ * read of an older value fails the test.
+ */
+enum observe { OBSERVE_TRY_WAIT, OBSERVE_WAIT_TIMEOUT, OBSERVE_EMPTY };
+
+struct giver {
+	struct compl_chain_entry *head;
+	unsigned long *data;
+	unsigned long value;
+	bool cancel;
+};
+
+static void *give_turn(void *arg)
+{
+	struct giver *g = arg;
+
+	*g->data = g->value;
+	if (g->cancel)
+		compl_chain_cancel(g->head);
+	else
+		compl_chain_complete(g->head);
+	return NULL;
+}
+
+static void observe_handoffs(enum observe how, bool cancel)
+{
+	unsigned long rounds = test_scale(200), i, data = 0;
+
+	for (i = 1; i <= rounds; i++) {
+		struct compl_chain chain;
+		struct compl_chain_entry a, b;
+		struct giver g = { &a, &data, i, cancel };
+		unsigned long seen;
+		pthread_t t;
+
+		compl_chain_init(&chain);
+		compl_chain_add(&chain, &a);
+		if (how != OBSERVE_EMPTY)
+			compl_chain_add(&chain, &b);
+		t = start_thread(give_turn, &g);
+		switch (how) {
+		case OBSERVE_TRY_WAIT:
+			while (!compl_chain_try_wait(&b))
+				sched_yield();
+			break;
+		case OBSERVE_WAIT_TIMEOUT:
+			/* Polls and short sleeps, each returning ETIMEDOUT or 0. */
+			while (compl_chain_wait_timeout(&b, i & 1 ? 0 : 100000) == ETIMEDOUT)
+				;
+			break;
+		case OBSERVE_EMPTY:
+			while (!compl_chain_empty(&chain))
+				sched_yield();
+			break;
+		}
+		seen = data;
+		join_thread(t);
+		assert_int_equal(seen, i);
+		if (how != OBSERVE_EMPTY)
+			compl_chain_complete(&b);
+		compl_chain_destroy(&chain);
+	}
+}
+
+static void test_try_wait_acquires(void **state)
+{
+	(void)state;
+	observe_handoffs(OBSERVE_TRY_WAIT, false);
+}
+
+static void test_wait_timeout_acquires(void **state)
+{
+	(void)state;
+	observe_handoffs(OBSERVE_WAIT_TIMEOUT, false);
+}
+
+static void test_empty_acquires(void **state)
+{
+	(void)state;
+	observe_handoffs(OBSERVE_EMPTY, false);
+	observe_handoffs(OBSERVE_EMPTY, true);
+}
+
+/* A cancel of the head releases towards the next owner, like a complete. */
+static void test_cancel_releases(void **state)
+{
+	(void)state;
+	observe_handoffs(OBSERVE_TRY_WAIT, true);
+	observe_handoffs(OBSERVE_WAIT_TIMEOUT, true);
+}
+
 /* ---- many sleepers wake one at a time, in order ------------------------- */
 
 #define SLEEPERS 64
@@ -849,6 +948,10 @@ int main(void)
 		cmocka_unit_test(test_release_while_waking),
 		cmocka_unit_test(test_wake_names_freed_entry),
 		cmocka_unit_test(test_many_sleepers),
+		cmocka_unit_test(test_try_wait_acquires),
+		cmocka_unit_test(test_wait_timeout_acquires),
+		cmocka_unit_test(test_empty_acquires),
+		cmocka_unit_test(test_cancel_releases),
 	};
 
 	return cmocka_run_group_tests_name("threads", tests, NULL, NULL);

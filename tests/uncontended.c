@@ -3,7 +3,7 @@
  * The uncontended path makes no system call.  Between two getppid() markers
  * this program runs every chain operation that does not have to sleep,
  * and the notifier's path for an awake loop (registration when the turn is
- * there, a turn handed to a registered entry, take);
+ * there, a turn handed to a registered entry, take, arm and disarm);
  * check-syscalls.sh runs it under strace and fails on any system call seen
  * between the markers.
  */
@@ -45,11 +45,17 @@ int main(void)
 		compl_chain_complete(&b);
 		compl_chain_flush(&chain);
 
+		/* Nothing ready: the loop may sleep; it wakes with nothing. */
+		bad += !compl_notifier_arm(n);
+		compl_notifier_disarm(n);
+
 		/* The loop is awake (not armed): no write, whoever gives the turn. */
 		compl_chain_add(&chain, &c.entry);
 		compl_chain_add(&chain, &d.entry);
 		compl_notifier_watch(n, &c);
 		compl_notifier_watch(n, &d);
+		bad += compl_notifier_arm(n); /* c is ready: do not sleep */
+		compl_notifier_disarm(n);
 		bad += compl_notifier_take(n) != &c;
 		bad += compl_notifier_take(n) != NULL;
 		compl_chain_complete(&c.entry);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The uncontended path of a shared chain makes no system call: between two
- * getppid() markers, every operation that does not have to sleep, on a
- * chain in a shared mapping; check-syscalls.sh runs it under strace.
+ * getppid() markers, every operation that does not have to sleep, and
+ * compl_chain_shared_init(), on a chain in a shared mapping;
+ * check-syscalls.sh runs it under strace.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 #include <cchain/cchain.h>
 
 struct region {
-	struct compl_chain_shared chain;
+	struct compl_chain_shared chain, other;
 	struct compl_chain_shared_entry a, b;
 };
 
@@ -47,6 +48,7 @@ int main(void)
 		bad += compl_chain_shared_wait(&r->b) != 0;
 		bad += compl_chain_shared_complete(&r->b) != 0;
 		compl_chain_shared_flush(&r->chain);
+		bad += compl_chain_shared_init(&r->other) != 0;
 	}
 	getppid();
 
