@@ -40,8 +40,9 @@
  * Entries registered with compl_chain_notify() carry a function too, and
  * CC_NOTIFY in their back pointer.  Whoever gives such an entry its turn
  * (always with the lock held, see notify_turn()) marks it ready, clears the
- * tag and calls the function, still holding the lock: a cancel, which takes
- * the lock, either withdraws the entry before the call or finds the call
+ * tag and calls the function, still holding the lock: a cancel or an
+ * unnotify, which take the lock (an unnotify that finds the tag cleared
+ * too), either withdraw the entry before the call or find the call
  * returned.  The entry stays in the chain and holds the turn until its
  * owner completes it.
  *
@@ -888,8 +889,16 @@ bool compl_chain_unnotify(struct compl_chain_entry *entry)
 	bool withdrawn;
 
 	if (!((uintptr_t)chain & CC_NOTIFY)) {
-		/* Not registered, or its function was called: fine if pending. */
-		pending_chain(entry, __func__);
+		/*
+		 * Not registered, or the turn was given: the turn-giver
+		 * clears the tag and calls the function in one hold of the
+		 * lock, so once we have held it the call has returned.
+		 */
+		chain = pending_chain(entry, __func__);
+		if (chain) {
+			cchain__lock(chain);
+			cchain__unlock(chain);
+		}
 		return false;
 	}
 	chain = (struct compl_chain *)((uintptr_t)chain & ~CC_NOTIFY);
