@@ -883,22 +883,28 @@ void compl_chain_notify(struct compl_chain_entry *entry,
 	cchain__unlock(chain);
 }
 
+/*
+ * Return once every call of a compl_chain_notify() function that a
+ * turn-giver of @chain began before, by untagging its entry, has returned:
+ * the turn-giver untags the entry and calls the function in one hold of
+ * the lock.
+ */
+static void await_notify_calls(struct compl_chain *chain)
+{
+	cchain__lock(chain);
+	cchain__unlock(chain);
+}
+
 bool compl_chain_unnotify(struct compl_chain_entry *entry)
 {
 	struct compl_chain *chain = cc_load_acquire(&entry->chain);
 	bool withdrawn;
 
 	if (!((uintptr_t)chain & CC_NOTIFY)) {
-		/*
-		 * Not registered, or the turn was given: the turn-giver
-		 * clears the tag and calls the function in one hold of the
-		 * lock, so once we have held it the call has returned.
-		 */
+		/* Not registered, or the turn was given: false once the call returned. */
 		chain = pending_chain(entry, __func__);
-		if (chain) {
-			cchain__lock(chain);
-			cchain__unlock(chain);
-		}
+		if (chain)
+			await_notify_calls(chain);
 		return false;
 	}
 	chain = (struct compl_chain *)((uintptr_t)chain & ~CC_NOTIFY);
