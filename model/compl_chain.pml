@@ -21,7 +21,11 @@
  *     entry reuse); a condition variable is signalled only while its
  *     sleeper's stack frame exists;
  *   - compl_chain_empty() never answers true while an entry stays in the
- *     chain throughout the call.
+ *     chain throughout the call;
+ *   - notification: a registered entry's function runs once, while the
+ *     entry is pending, after its predecessors, never after a withdrawal;
+ *     compl_chain_unnotify() returns true only if the function has not been
+ *     called, false only once it has been called and has returned.
  *
  * Configurations (-DCONFIG_...): see the init process at the end.  Mutants
  * (-DBUG_...) re-introduce a known mistake; check.sh makes sure each one
@@ -56,7 +60,8 @@
 #define K_TIMED_CANCEL  6 /* one wait_timeout; complete if the turn came, else cancel */
 #define K_WAIT_DEFER    7 /* wait (sleeping), then defer: runs at once */
 #define K_NOTIFY        8 /* compl_notifier_watch: the loop completes or cancels it */
-#define K_NOTIFY_CANCEL 9 /* compl_chain_notify, then compl_chain_cancel racing the turn */
+#define K_NOTIFY_CANCEL 9 /* compl_chain_notify, then, racing the turn, compl_chain_cancel,
+			     or compl_chain_unnotify and cancel or complete */
 
 /* ---- shared state ---------------------------------------------------------- */
 
@@ -97,6 +102,8 @@ bool inrun[NE];           /* taken off in a run, its function not called yet */
 byte readds[NE];          /* K_DEFER_READD: adds left for the function to make */
 byte kinds[NE];
 byte called[NE];          /* calls of the entry's notify function */
+bool fnret[NE];           /* ... and the call returned (all rounds, as called[]) */
+bool unnotified[NE];      /* compl_chain_unnotify() withdrew the registration */
 byte arms, writes;        /* the loop's arms, the producers' eventfd writes */
 
 /* Every entry added before @e (in this round) has left the chain. */
@@ -572,7 +579,7 @@ inline notifier_push(e)
 inline notify_call(e)
 {
 	d_step {
-		assert(!freed[e] && inchain[e] && !notify[e]);
+		assert(!freed[e] && inchain[e] && !notify[e] && !unnotified[e]);
 		PREDECESSORS_GONE_D(e);
 		called[e]++;
 		assert(called[e] == 1)
@@ -580,7 +587,8 @@ inline notify_call(e)
 	if
 	:: kinds[e] == K_NOTIFY -> notifier_push(e)
 	:: else -> skip
-	fi
+	fi;
+	fnret[e] = true                            /* returns */
 }
 
 /*
@@ -626,18 +634,46 @@ inline notify_reg(e)
 }
 
 /*
- * compl_chain_unnotify(): with the lock held, withdrawn iff still tagged.
- * Leaves ok = withdrawn.
+ * compl_chain_unnotify(): reads the tag without the lock.  Tagged: with the
+ * lock held, withdrawn iff still tagged.  Untagged (the turn was given, or
+ * the entry was never registered): not withdrawn, once the lock has been
+ * held, which a turn-giver holds while it calls the function.  Leaves ok =
+ * withdrawn, and asserts the promise of the header (the model calls it on
+ * registered entries only): true, the function has not been called (and
+ * notify_call() asserts that it never is); false, it has been called and
+ * has returned.
  */
 inline unnotify(e)
 {
-	lock_chain();
-	ok = notify[e];
+	assert(inchain[e] && !deferred[e]);
 	if
-	:: ok -> state[e] = WAITING; notify[e] = false
-	:: else -> skip
+	:: notify[e] ->                            /* load_acquire(chain): tagged */
+		lock_chain();
+#ifdef BUG_UNNOTIFY_NO_RECHECK
+		ok = true;                         /* trusts the unlocked load */
+#else
+		ok = notify[e];                    /* is_notify(), lock held */
+#endif
+		if
+		:: ok -> state[e] = WAITING; notify[e] = false
+		:: else -> skip
+		fi;
+		unlock_chain()
+	:: else ->                                 /* untagged: the early return */
+		ok = false;
+#ifndef BUG_UNNOTIFY_NO_SYNC
+		lock_chain();                      /* waits for a call in progress */
+		unlock_chain()
+#else
+		skip
+#endif
 	fi;
-	unlock_chain()
+	d_step {
+		if
+		:: ok -> assert(called[e] == 0); unnotified[e] = true
+		:: else -> assert(called[e] == 1 && fnret[e])
+		fi
+	}
 }
 
 /*
@@ -882,7 +918,15 @@ proctype owner(byte e; byte kind; byte rounds)
 			watched[e] = true                  /* the loop completes it */
 		:: kind == K_NOTIFY_CANCEL ->
 			notify_reg(e);
-			cancel(e)                          /* the function ran, or never will */
+			if
+			:: cancel(e)                       /* the function ran, or never will */
+			:: unnotify(e);
+			   if
+			   :: ok -> cancel(e)              /* withdrawn: never called */
+			   :: else -> complete(e)          /* called: complete, freed at once */
+			   fi;
+			   ok = false
+			fi
 		:: kind == K_TIMED_CANCEL ->
 			await_turn(e, true);
 			if
@@ -1085,8 +1129,9 @@ init {
 #elif defined(CONFIG_NOTIFY)
 		/*
 		 * Registration racing the turn, an event loop that sleeps and
-		 * may cancel, a direct cancel of a registered entry racing its
-		 * call.
+		 * may cancel, a registered entry withdrawn directly while its
+		 * turn comes (a cancel, or an unnotify and then a cancel or a
+		 * complete that frees it).
 		 */
 		nnotify = 1;
 		run owner(0, K_WAIT_COMPLETE, 1);

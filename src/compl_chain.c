@@ -40,8 +40,9 @@
  * Entries registered with compl_chain_notify() carry a function too, and
  * CC_NOTIFY in their back pointer.  Whoever gives such an entry its turn
  * (always with the lock held, see notify_turn()) marks it ready, clears the
- * tag and calls the function, still holding the lock: a cancel, which takes
- * the lock, either withdraws the entry before the call or finds the call
+ * tag and calls the function, still holding the lock: a cancel or an
+ * unnotify, which take the lock (an unnotify that finds the tag cleared
+ * too), either withdraw the entry before the call or find the call
  * returned.  The entry stays in the chain and holds the turn until its
  * owner completes it.
  *
@@ -984,6 +985,18 @@ void compl_chain_notify(struct compl_chain_entry *entry,
 	cchain__unlock(chain);
 }
 
+/*
+ * Return once every call of a compl_chain_notify() function that a
+ * turn-giver of @chain began before, by untagging its entry, has returned:
+ * the turn-giver untags the entry and calls the function in one hold of
+ * the lock.
+ */
+static void await_notify_calls(struct compl_chain *chain)
+{
+	cchain__lock(chain);
+	cchain__unlock(chain);
+}
+
 bool compl_chain_unnotify(struct compl_chain_entry *entry)
 {
 	struct compl_chain *chain;
@@ -993,8 +1006,10 @@ bool compl_chain_unnotify(struct compl_chain_entry *entry)
 		return false;
 	chain = cc_load_acquire(&entry->chain);
 	if (!is_registered(chain)) {
-		/* Not registered, or its function was called: fine if pending. */
-		back_chain(entry, __func__);
+		/* Not registered, or the turn was given: false once the call returned. */
+		chain = back_chain(entry, __func__);
+		if (chain)
+			await_notify_calls(chain);
 		return false;
 	}
 	chain = (struct compl_chain *)((uintptr_t)chain & ~CC_NOTIFY);

@@ -3,7 +3,8 @@
  * compl_chain_notify() and the notifier of <cchain/notify.h>: the function
  * runs at once when the turn is there, later in the turn-giver otherwise,
  * exactly once, and the entry keeps the turn; unnotify and cancel withdraw
- * it; misuse; registration racing the turn, many times; the notifier's
+ * it; misuse; registration racing the turn, many times; unnotify racing
+ * the turn (false only once the function has returned); the notifier's
  * flag (no write while the loop is awake, one per arm); and a plain epoll
  * loop running the shared workload (notify-workload.h).
  */
@@ -300,6 +301,121 @@ static void test_cancel_races_turn(void **state)
 	printf("cancel won %lu of %lu races\n", withdrawn, rounds);
 }
 
+/*
+ * unnotify racing the turn: false promises that the function has been
+ * called and has returned.  The function dawdles for a few microseconds
+ * between two records kept outside the entry; the owner, on a thread of
+ * its own, checks them as soon as unnotify says false, then completes the
+ * entry and frees it (under ASan, anything that touches it afterwards is
+ * reported).  Even rounds call unnotify once the function has started in
+ * the turn-giver: the window itself.  Odd rounds withdraw and register
+ * again, at random moments, until unnotify says false.  At most 2 s.
+ */
+struct fn_record {
+	atomic_int entered, returned;
+	pthread_t on;		/* the thread that called the function */
+};
+
+struct slow_entry {
+	struct compl_chain_entry entry;
+	struct fn_record *rec;
+};
+
+static void slow_fn(struct compl_chain_entry *e)
+{
+	struct fn_record *rec = ((struct slow_entry *)e)->rec; /* the last access to @e */
+	uint64_t until = now_ns() + 5000;
+
+	rec->on = pthread_self();
+	atomic_fetch_add(&rec->entered, 1);
+	while (now_ns() < until)
+		;
+	atomic_fetch_add(&rec->returned, 1);
+}
+
+struct unnotify_race {
+	struct slow_entry *next;
+	struct fn_record rec;
+	atomic_int go, ready;
+	bool in_fn;		/* unnotify once the function has started */
+	bool in_giver;		/* the function ran in the turn-giver */
+	uint64_t rnd;
+	unsigned long withdrawals;
+};
+
+static void *race_unnotifier(void *arg)
+{
+	struct unnotify_race *r = arg;
+	struct slow_entry *s = r->next;
+
+	atomic_store(&r->ready, 1);
+	while (!atomic_load(&r->go))
+		sched_yield();
+	if (r->in_fn) {
+		while (!atomic_load(&r->rec.entered))
+			__asm__ volatile("" ::: "memory");
+		CHECK(!compl_chain_unnotify(&s->entry));
+	} else {
+		for (;;) {
+			int spin = (int)(rnd_next(&r->rnd) % 1024);
+
+			while (spin--)
+				__asm__ volatile("" ::: "memory");
+			if (!compl_chain_unnotify(&s->entry))
+				break;
+			r->withdrawals++;
+			compl_chain_notify(&s->entry, slow_fn);
+		}
+	}
+	/* False: the function has been called and has returned. */
+	CHECK(atomic_load(&r->rec.entered) == 1);
+	CHECK(atomic_load(&r->rec.returned) == 1);
+	r->in_giver = !pthread_equal(r->rec.on, pthread_self());
+	compl_chain_complete(&s->entry);
+	free(s);
+	return NULL;
+}
+
+static void test_unnotify_races_turn(void **state)
+{
+	unsigned long i, rounds = test_scale(4000), withdrawals = 0, in_giver = 0;
+	uint64_t rnd = 13, start = now_ns();
+	struct unnotify_race r;
+
+	(void)state;
+	for (i = 0; i < rounds && now_ns() - start < 2000 * MS; i++) {
+		DEFINE_COMPL_CHAIN(chain);
+		struct compl_chain_entry head;
+		pthread_t tid;
+		int spin = (int)(rnd_next(&rnd) % 2048);
+
+		memset(&r, 0, sizeof(r));
+		r.in_fn = !(i & 1);
+		r.rnd = rnd_next(&rnd) | 1;
+		r.next = xmalloc(sizeof(*r.next));
+		r.next->rec = &r.rec;
+		compl_chain_add(&chain, &head);
+		compl_chain_add(&chain, &r.next->entry);
+		compl_chain_notify(&r.next->entry, slow_fn);
+		tid = start_thread(race_unnotifier, &r);
+		while (!atomic_load(&r.ready))
+			sched_yield();
+		atomic_store(&r.go, 1);
+		while (!r.in_fn && spin--)
+			__asm__ volatile("" ::: "memory");
+		compl_chain_complete(&head);
+		join_thread(tid);
+		withdrawals += r.withdrawals;
+		in_giver += !r.in_fn && r.in_giver;
+		CHECK(compl_chain_empty(&chain));
+		compl_chain_destroy(&chain);
+	}
+	/* Odd rounds race unnotify with the function when the turn-giver calls it. */
+	printf("%lu rounds in %llu ms; odd rounds: %lu withdrawals, the function "
+	       "called by the turn-giver in %lu of %lu\n", i,
+	       (unsigned long long)((now_ns() - start) / MS), withdrawals, in_giver, i / 2);
+}
+
 /* The notifier's flag: no write while the loop is awake; one per arm. */
 static void test_notifier_flag(void **state)
 {
@@ -562,6 +678,7 @@ int main(void)
 						restore_default),
 		cmocka_unit_test(test_registration_races_turn),
 		cmocka_unit_test(test_cancel_races_turn),
+		cmocka_unit_test(test_unnotify_races_turn),
 		cmocka_unit_test(test_notifier_flag),
 		cmocka_unit_test(test_epoll_loop),
 		cmocka_unit_test(test_notify_fn_acquires),

@@ -386,11 +386,13 @@ CCHAIN_API void compl_chain_notify(struct compl_chain_entry *entry,
  *
  * Takes back the function registered on @entry, racing safely with the
  * turn: either the registration is withdrawn before the turn comes, or the
- * function has already been called and returned.  Event loops use it before
- * they cancel or free an entry they watch.
+ * function has already been called and returned (when another thread is
+ * calling it, this waits for the call to return).  Event loops use it
+ * before they cancel or free an entry they watch.
  *
  * Context: the entry's owner; never sleeps (it may wait briefly for the
- * chain's internal lock).
+ * chain's internal lock, which the turn-giver holds while it calls the
+ * function).
  * Return: true if the registration was withdrawn before the turn came: the
  * function will not be called and the entry is pending as after
  * compl_chain_add(); false if the function has been called (it has

@@ -135,9 +135,9 @@ CCHAIN_API void compl_notifier_watch(struct compl_notifier *n,
  * Context: the entry's owner; never sleeps for a turn.
  * Return: true if the turn had not come: @ne was cancelled
  * (compl_chain_cancel()) and will never be returned by
- * compl_notifier_take(); false if it had: @ne is queued (or about to be)
- * and holds the turn; take it and complete or cancel it then.  False for a
- * NULL @ne (reported as misuse).
+ * compl_notifier_take(); false if it had: @ne is queued (the function
+ * that queues it has returned) and holds the turn; take it and complete
+ * or cancel it then.  False for a NULL @ne (reported as misuse).
  */
 CCHAIN_API bool compl_notifier_cancel(struct compl_notify_entry *ne);
 
