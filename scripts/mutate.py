@@ -53,10 +53,10 @@ import concurrent.futures
 import datetime
 import difflib
 import hashlib
+import json
 import os
 import platform
 import queue
-import random
 import re
 import shutil
 import signal
@@ -588,16 +588,17 @@ def targets_of(tests):
     return sorted({t[0] for t in tests})
 
 
-def run_all(mutants, sources, args, log):
-    """Run @mutants; return {id: (verdict, detail, seconds)}."""
+def run_all(mutants, sources, args, log, results):
+    """Run @mutants; add {id: (verdict, detail, seconds)} to @results."""
     files = tree_files()
-    results = {}
+    digests = {f: hashlib.sha1(t.encode()).hexdigest() for f, t in sources.items()}
+    done = len(results)
     lock = threading.Lock()
     work = queue.Queue()
     # Grouped by file, so that a copy rebuilds one file per mutant.
     for m in sorted(mutants, key=lambda m: (backend_of(m.file), m.file, m.start)):
         work.put(m)
-    total = len(mutants)
+    total = len(mutants) + done
     ninja_jobs = max(1, (os.cpu_count() or 1) // args.jobs)
 
     def worker(slot):
@@ -628,6 +629,11 @@ def run_all(mutants, sources, args, log):
             dt = time.monotonic() - t0
             with lock:
                 results[m.id] = (verdict, detail, dt)
+                if args.results:
+                    with open(args.results, 'a') as f:
+                        f.write(json.dumps({'id': m.id, 'file': m.file,
+                                            'source': digests[m.file], 'verdict': verdict,
+                                            'detail': detail, 'seconds': round(dt, 1)}) + '\n')
                 log('[%d/%d] %-10s %5.1fs %s  %s' % (len(results), total, verdict, dt, m.id,
                                                     detail))
 
@@ -657,6 +663,28 @@ def baseline(files_sel, args, log):
         if r:
             raise SystemExit('the unmutated %s build fails its tests: %s (%s)' % (b, r[1], r[0]))
         log('baseline %s: build and tests pass (%.1f s)' % (b, time.monotonic() - t0))
+
+
+def sample(mutants, n, seed):
+    """The @n mutants whose ids hash lowest with @seed: a mutant added or
+    removed elsewhere changes at most one member of the sample."""
+    def key(m):
+        return hashlib.sha1(('%d:%s' % (seed, m.id)).encode()).hexdigest()
+    return sorted(mutants, key=key)[:n]
+
+
+def load_results(path, sources):
+    """Results of an earlier run (--results) for today's sources."""
+    out = {}
+    if not path or not os.path.exists(path):
+        return out
+    digests = {f: hashlib.sha1(t.encode()).hexdigest() for f, t in sources.items()}
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            if digests.get(r['file']) == r['source']:
+                out[r['id']] = (r['verdict'], r['detail'], r['seconds'])
+    return out
 
 
 def cpu_model():
@@ -727,6 +755,9 @@ def main(argv=None):
                     help='run the listed (equivalent, weak-memory) mutants too, to check them')
     ap.add_argument('--no-baseline', action='store_true',
                     help='skip the run of the unmutated tree')
+    ap.add_argument('--results', metavar='FILE',
+                    help='append each result to FILE (JSON lines) and reuse the results '
+                    'it holds for unchanged sources: an interrupted run resumes')
     ap.add_argument('--record', metavar='FILE', help='write the result (markdown) to FILE')
     ap.add_argument('--min-score', type=float, help='fail if a file scores below this (percent)')
     args = ap.parse_args(argv)
@@ -770,20 +801,23 @@ def main(argv=None):
             ap.error('no such mutant: ' + ', '.join(sorted(missing)))
     to_run = [m for m in chosen if args.run_listed or args.ids or m.id not in listed]
     if args.sample is not None:
-        pool = sorted(to_run, key=lambda m: m.id)
-        to_run = random.Random(args.seed).sample(pool, min(args.sample, len(pool)))
+        to_run = sample(to_run, args.sample, args.seed)
         chosen = to_run
 
     def log(msg):
         print(msg, flush=True)
 
     os.makedirs(args.workdir, exist_ok=True)
+    earlier = load_results(args.results, sources)
     t0 = time.monotonic()
     log('%d mutants generated, %d listed, %d to run, %d job(s)' % (
         len(mutants), sum(1 for m in mutants if m.id in listed), len(to_run), args.jobs))
-    if not args.no_baseline:
+    if not args.no_baseline and any(m.id not in earlier for m in to_run):
         baseline(sorted({m.file for m in to_run}) or files_sel, args, log)
-    results = run_all(to_run, sources, args, log)
+    results = {m.id: r for m in to_run for r in [earlier.get(m.id)] if r}
+    if results:
+        log('%d result(s) reused from %s' % (len(results), args.results))
+    run_all([m for m in to_run if m.id not in results], sources, args, log, results)
     wall = time.monotonic() - t0
 
     rows = summarize(chosen, {} if args.run_listed else listed, results, sources)

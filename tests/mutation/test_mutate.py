@@ -106,6 +106,15 @@ class Generator(unittest.TestCase):
         got = set(triples(src))
         self.assertIn(('lock-del', 'pthread_mutex_unlock(&l)', '0'), got)
 
+    def test_sample_stable(self):
+        ms = mutate.generate('src/x.c', SNIPPET)
+        a = mutate.sample(ms, 8, 21)
+        self.assertEqual(a, mutate.sample(list(reversed(ms)), 8, 21))
+        self.assertNotEqual(a, mutate.sample(ms, 8, 22))
+        gone = a[3]
+        b = mutate.sample([m for m in ms if m is not gone], 8, 21)
+        self.assertEqual(len(set(a) - set(b)), 1)
+
     def test_sources_parse(self):
         root = os.path.join(HERE, '..', '..')
         for f in mutate.FILES:
