@@ -464,7 +464,9 @@ def load_list(path):
 
 # ---- running ----------------------------------------------------------------
 
-# (program, arguments, CCHAIN_TEST_SCALE): fastest first, as a mutant is
+# (program, arguments, CCHAIN_TEST_SCALE): a program of the build, or a
+# python script of the tree; @build/PATH is a path in the build directory,
+# @corpus the fuzzer's seed corpus.  Fastest first, as a mutant is
 # killed by the first failure.  The scales keep a survivor's run to a few
 # seconds; test_notify's three races run 150 rounds each at 3%.
 PRIVATE_TESTS = [
@@ -480,6 +482,7 @@ PRIVATE_TESTS = [
     ('tests/stress', ['--threads', '8', '--iterations', '5000', '--stall-timeout', '5',
                       '--monitor'], 10),
     ('tests/test_notify', [], 3),
+    ('tests/test_spin_env.py', ['@build/tests/spin_env'], 100),
 ]
 TESTS = {
     'src/compl_chain.c': PRIVATE_TESTS,
@@ -558,10 +561,15 @@ class Copy:
         corpus = os.path.join(self.tree, 'tests', 'fuzz', 'corpus')
         for exe, args, scale in tests:
             env = dict(os.environ, CCHAIN_TEST_SCALE=str(scale))
-            argv = [os.path.join(self.build, exe)]
+            if exe.endswith('.py'):
+                argv = [sys.executable, os.path.join(self.tree, exe)]
+            else:
+                argv = [os.path.join(self.build, exe)]
             for a in args:
                 if a == '@corpus':
                     argv += sorted(os.path.join(corpus, c) for c in os.listdir(corpus))
+                elif a.startswith('@build/'):
+                    argv.append(os.path.join(self.build, a[len('@build/'):]))
                 else:
                     argv.append(a)
             what = ' '.join([exe] + [a for a in args if a != '@corpus'])
@@ -585,7 +593,9 @@ class Copy:
 
 
 def targets_of(tests):
-    return sorted({t[0] for t in tests})
+    out = {t[0] for t in tests if not t[0].endswith('.py')}
+    out |= {a[len('@build/'):] for t in tests for a in t[1] if a.startswith('@build/')}
+    return sorted(out)
 
 
 def run_all(mutants, sources, args, log, results):
