@@ -490,7 +490,7 @@ TESTS = {
     'src/wait-condvar.c': PRIVATE_TESTS,
     'src/notify.c': [('tests/test_compl_chain', [], 10), ('tests/test_notify', [], 10)],
     'src/shared_chain.c': [('tests/test_shared', [], 10),
-                           ('tests/kill_storm', ['--seconds', '2', '--stall-timeout', '2'], 10)],
+                           ('tests/kill_storm', ['--seconds', '2', '--stall-timeout', '5'], 10)],
 }
 
 
@@ -542,11 +542,23 @@ class Copy:
             if r.returncode:
                 log(r.stdout + r.stderr)
                 raise SystemExit('meson setup failed in ' + self.build)
+        with open(os.path.join(self.tree, 'meson.build')) as f:
+            self.version = re.search(r"version: '([^']+)'", f.read()).group(1)
         self.ready = True
+        self.clean_code = {}
 
     def write(self, path, text):
         with open(os.path.join(self.tree, path), 'w') as f:
             f.write(text)
+
+    def code(self, path):
+        """The machine code compiled from @path (a wait backend is part of
+        compl_chain.c's object), as objdump disassembles it."""
+        base = 'compl_chain.c' if path.startswith('src/wait-') else os.path.basename(path)
+        obj = os.path.join(self.build, 'libcchain.so.%s.p' % self.version, 'src_' + base + '.o')
+        r = subprocess.run(['objdump', '-d', '--no-show-raw-insn', obj],
+                           capture_output=True, text=True)
+        return r.stdout.split('\n', 2)[-1] if r.returncode == 0 else None
 
     def make(self, targets, timeout):
         cmd = ['ninja', '-C', self.build, '-j', str(self.ninja_jobs)] + targets
@@ -635,7 +647,19 @@ def run_all(mutants, sources, args, log, results):
             else:
                 r = c.run_tests(tests, args.timeout)
                 verdict, detail = r if r else ('survived', '')
+                if not r:
+                    mutated = c.code(m.file)
             c.write(m.file, sources[m.file])
+            if verdict == 'survived':
+                # The same machine code as the unmutated source: a hint
+                # that the mutant is equivalent (or, for mo-relax, needs
+                # weak memory) on this compiler and CPU.
+                if m.file not in c.clean_code:
+                    c.make(targets_of(tests), args.build_timeout)
+                    c.clean_code[m.file] = c.code(m.file)
+                if mutated is not None and mutated == c.clean_code[m.file]:
+                    detail = 'same machine code as the original'
+
             dt = time.monotonic() - t0
             with lock:
                 results[m.id] = (verdict, detail, dt)
