@@ -38,7 +38,8 @@ Not generated: comments, preprocessor lines, declarations (their
 initialisers get only mo-relax, lock-del and wake-del), `(void)x;`, and the
 statements that are no-ops in the builds tested (CC_PROBE: USDT probes are
 disabled here; cc_happens_before/after, cc_atomic_var: DRD annotations,
-empty without -Dvalgrind_annotations), along with the conditions of an if
+empty without -Dvalgrind_annotations; calls of a function of the file whose
+body holds only such no-ops), along with the conditions of an if
 whose only statement is such a no-op; CC_DIE and abort calls are not
 deleted (they run only when a system call that cannot fail fails).
 
@@ -160,8 +161,10 @@ FENCES = {'atomic_thread_fence', 'atomic_signal_fence'}
 class Parser:
     """Finds, in each function body, statements and conditions to mutate."""
 
-    def __init__(self, toks):
+    def __init__(self, toks, noop_calls=NOOP_CALLS):
         self.t = toks
+        self.noop_calls = noop_calls
+        self.funcs = []      # every function defined
         self.stmts = []      # (func, first, last, kind): kind expr/jump/decl/return
         self.conds = []      # (func, open, close, keyword, noop_body)
         self.exprs = []      # (func, first, last): token ranges for token operators
@@ -199,6 +202,7 @@ class Parser:
                                 break
                         j -= 1
                     self.func = self.t[j - 1].text
+                    self.funcs.append(self.func)
                     i = self.block(i)
                     self.func = None
                     continue
@@ -250,7 +254,7 @@ class Parser:
         a = self.t[first]
         if a.text == '(' and self.t[first + 1].text == 'void' and self.t[first + 2].text == ')':
             return True
-        return a.text in NOOP_CALLS or a.text in DIE_CALLS
+        return a.text in self.noop_calls or a.text in DIE_CALLS
 
     def stmt(self, i):
         tok = self.t[i]
@@ -264,7 +268,7 @@ class Parser:
             body = close + 1
             k = self.stmt(body)
             noop = (self.t[body].text != '{' and self.noop_stmt(body, k - 1)
-                    and self.t[body].text in NOOP_CALLS)
+                    and self.t[body].text in self.noop_calls)
             if x != 'switch':
                 self.conds.append((self.func, i + 1, close, x, noop))
             if not noop:
@@ -344,6 +348,11 @@ def generate(path, src):
     """Every mutant of the file @path (relative to the tree) whose text is @src."""
     toks = tokenize(src)
     p = Parser(toks).parse()
+    # A function whose body is only no-ops (an annotation wrapper) is one.
+    busy = {x[0] for x in p.stmts + p.conds + p.exprs}
+    idle = {f for f in p.funcs if f not in busy}
+    if idle:
+        p = Parser(toks, NOOP_CALLS | idle).parse()
     raw = []  # (func, op, start, end, repl)
 
     def add(func, op, start, end, repl):

@@ -135,6 +135,48 @@ static void test_head_age_lockfree(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * A new turn starts a new age: for the same address after the head was
+ * cancelled (not only completed), and for a deferred run that starts at
+ * once, on a head the library had not seen.
+ */
+static struct compl_chain_stats age_in_run;
+static DEFINE_COMPL_CHAIN(age_chain);
+
+static void age_reading_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	assert_int_equal(compl_chain_get_stats(&age_chain, &age_in_run), 0);
+}
+
+static void test_head_age_new_turns(void **state)
+{
+	struct compl_chain_entry a, d;
+	uint64_t t;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&age_chain), 0);
+	compl_chain_add(&age_chain, &a);
+	get(&age_chain); /* a seen now */
+	sleep_ns(20 * MS);
+	compl_chain_cancel(&a);
+	t = now_ns();
+	compl_chain_add(&age_chain, &a); /* lock-free again, the same address */
+	assert_true(get(&age_chain).head_age_ns <= now_ns() - t);
+
+	/* d, unseen, runs at once: its run's age starts then. */
+	get(&age_chain);
+	sleep_ns(20 * MS);
+	compl_chain_complete(&a);
+	t = now_ns();
+	compl_chain_add(&age_chain, &d);
+	compl_chain_defer(&d, age_reading_fn);
+	assert_true(age_in_run.head_age_ns <= now_ns() - t);
+	assert_int_equal(age_in_run.deferred_runs, 1);
+	assert_true(compl_chain_empty(&age_chain));
+	compl_chain_destroy(&age_chain);
+}
+
 struct waiter {
 	struct compl_chain_entry entry;
 	pthread_t tid;
@@ -349,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_head_age_lockfree),
 		cmocka_unit_test(test_waits),
+		cmocka_unit_test(test_head_age_new_turns),
 		cmocka_unit_test(test_deferred_runs),
 		cmocka_unit_test(test_stats_inside_run),
 		cmocka_unit_test(test_table_limit),

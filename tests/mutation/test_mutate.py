@@ -106,6 +106,11 @@ class Generator(unittest.TestCase):
         got = set(triples(src))
         self.assertIn(('lock-del', 'pthread_mutex_unlock(&l)', '0'), got)
 
+    def test_idle_function_calls_skipped(self):
+        src = 'static void seen(int *p)\n{\n\tcc_happens_after(p);\n}\n\n' \
+              'void use(int *p)\n{\n\tseen(p);\n\tif (*p)\n\t\tseen(p);\n\t*p = 1;\n}\n'
+        self.assertEqual(triples(src), [('stmt-del', '*p = 1;', ';'), ('const', '1', '0')])
+
     def test_sample_stable(self):
         ms = mutate.generate('src/x.c', SNIPPET)
         a = mutate.sample(ms, 8, 21)
