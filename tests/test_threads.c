@@ -62,8 +62,14 @@ long syscall(long n, ...)
 		CHECK(fwd != NULL);
 		atomic_store(&real, fwd);
 	}
-	if (n == SYS_futex && (a[1] & 127) == 0)
+	if (n == SYS_futex && (a[1] & 127) == 0) {
+		const struct timespec *rel = (const struct timespec *)a[3];
+
 		atomic_store(&futex_waiter, gettid());
+		/* A relative timeout is normalised and not zero. */
+		CHECK(!rel || (rel->tv_nsec >= 0 && rel->tv_nsec < 1000000000L &&
+			       rel->tv_sec >= 0 && (rel->tv_sec > 0 || rel->tv_nsec > 0)));
+	}
 	if (n == SYS_futex && atomic_load(&late_wake)) {
 		if ((a[1] & 127) == 0) {
 			await_flag(&late_wake_begun);
@@ -78,6 +84,37 @@ long syscall(long n, ...)
 		sleep_ns(3 * MS);
 		errno = err;
 	}
+	return ret;
+}
+
+/*
+ * clock_gettime(2) interposed: while coarse_clock is set, CLOCK_MONOTONIC
+ * keeps whole seconds only, with 0 or 1 ns (first or second half of the
+ * second) for the fraction, so that deadlines and the time left fall on
+ * exact seconds: the futex backend's arithmetic of the time left meets
+ * its edge cases (0 ns, a borrow, exactly one second) deterministically.
+ */
+static _Atomic bool coarse_clock;
+static int (*_Atomic real_clock_gettime)(clockid_t, struct timespec *);
+
+static int forward_clock_gettime(clockid_t id, struct timespec *ts)
+{
+	int (*fwd)(clockid_t, struct timespec *) = atomic_load(&real_clock_gettime);
+
+	if (!fwd) {
+		*(void **)&fwd = dlsym(RTLD_NEXT, "clock_gettime");
+		CHECK(fwd != NULL);
+		atomic_store(&real_clock_gettime, fwd);
+	}
+	return fwd(id, ts);
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	int ret = forward_clock_gettime(id, ts);
+
+	if (!ret && id == CLOCK_MONOTONIC && atomic_load(&coarse_clock))
+		ts->tv_nsec = ts->tv_nsec >= 500000000L ? 1 : 0;
 	return ret;
 }
 
@@ -374,6 +411,38 @@ static void test_flush_with_pool(void **state)
 }
 
 /* ---- timeouts ------------------------------------------------------------ */
+
+/*
+ * A one second timeout under the coarse clock, started early in a second:
+ * the time left is exactly 1 s, then exactly 0 (the waiter wakes in the
+ * same half second), and the wait lasts its second.
+ */
+static void test_timeout_exact_seconds(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry head, e;
+	struct timespec t0, t1;
+	uint64_t old_spin = cchain_set_spin_ns(0), waited;
+
+	(void)state;
+	compl_chain_add(&chain, &head);
+	compl_chain_add(&chain, &e);
+	do {
+		sleep_ns(MS);
+		forward_clock_gettime(CLOCK_MONOTONIC, &t0);
+	} while (t0.tv_nsec > 100 * (long)MS);
+	atomic_store(&coarse_clock, true);
+	assert_int_equal(compl_chain_wait_timeout(&e, 1000 * MS), ETIMEDOUT);
+	atomic_store(&coarse_clock, false);
+	forward_clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 * MS + (uint64_t)t1.tv_nsec -
+		 (uint64_t)t0.tv_nsec;
+	assert_true(waited >= 800 * MS);
+	compl_chain_complete(&head);
+	compl_chain_complete(&e);
+	compl_chain_destroy(&chain);
+	cchain_set_spin_ns(old_spin);
+}
 
 static void test_timeout_then_turn(void **state)
 {
@@ -841,6 +910,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_head_wakes_next),
 		cmocka_unit_test(test_flush_before_and_after),
 		cmocka_unit_test(test_flush_with_pool),
+		cmocka_unit_test(test_timeout_exact_seconds),
 		cmocka_unit_test(test_timeout_then_turn),
 		cmocka_unit_test(test_timeout_races_turn),
 		cmocka_unit_test(test_concurrent_adders),
