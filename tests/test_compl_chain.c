@@ -221,6 +221,20 @@ static void test_wait_timeout(void **state)
 	assert_int_equal(compl_chain_wait_timeout(&b, 30 * MS), ETIMEDOUT);
 	dt = now_ns() - t0;
 	assert_true(dt >= 30 * MS);
+	/* It no longer sleeps: the dump says so (the turn-giver wakes no one). */
+	{
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		assert_non_null(f);
+		compl_chain_dump(&chain, f);
+		fclose(f);
+		assert_non_null(strstr(buf, strcmp(cchain_wait_backend(), "futex") == 0 ?
+						"futex word waiting" :
+						"waiting, owner not sleeping"));
+		free(buf);
+	}
 	/* Still pending, still in its place: a second timeout, then the turn. */
 	assert_true(compl_chain_pending(&b));
 	assert_int_equal(compl_chain_wait_timeout(&b, 1 * MS), ETIMEDOUT);
