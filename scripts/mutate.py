@@ -53,6 +53,7 @@ import collections
 import concurrent.futures
 import datetime
 import difflib
+import fcntl
 import hashlib
 import json
 import os
@@ -517,7 +518,17 @@ class Copy:
     """A private copy of the tree with its own build directory."""
 
     def __init__(self, workdir, backend, slot, ninja_jobs):
-        self.dir = os.path.join(workdir, '%s-%d' % (backend, slot))
+        # One run at a time in a copy: a busy slot is skipped for the next.
+        while True:
+            self.dir = os.path.join(workdir, '%s-%d' % (backend, slot))
+            os.makedirs(self.dir, exist_ok=True)
+            self.lock = open(os.path.join(self.dir, 'lock'), 'w')
+            try:
+                fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                self.lock.close()
+                slot += 1
         self.tree = os.path.join(self.dir, 'tree')
         self.build = os.path.join(self.dir, 'build')
         self.backend = backend
@@ -705,6 +716,7 @@ def baseline(files_sel, args, log):
         r = c.run_tests(tests, args.timeout)
         if r:
             raise SystemExit('the unmutated %s build fails its tests: %s (%s)' % (b, r[1], r[0]))
+        c.lock.close()
         log('baseline %s: build and tests pass (%.1f s)' % (b, time.monotonic() - t0))
 
 

@@ -50,7 +50,7 @@ static void test_counters(void **state)
 {
 	DEFINE_COMPL_CHAIN(chain);
 	DEFINE_COMPL_CHAIN(other);
-	struct compl_chain_entry e[4], o;
+	struct compl_chain_entry e[4], o, o2;
 	struct compl_chain_stats st;
 	uint64_t t;
 
@@ -60,9 +60,11 @@ static void test_counters(void **state)
 	compl_chain_add(&chain, &e[1]);
 	compl_chain_add(&chain, &e[2]);
 	compl_chain_add(&chain, &e[3]);
-	/* Another chain, without statistics, works alongside. */
+	/* Another chain, without statistics, works alongside (locked paths too). */
 	compl_chain_add(&other, &o);
+	compl_chain_add(&other, &o2);
 	compl_chain_complete(&o);
+	compl_chain_complete(&o2);
 	assert_int_equal(compl_chain_get_stats(&other, &st), ENOENT);
 
 	st = get(&chain);
@@ -277,6 +279,53 @@ static void test_stats_inside_run(void **state)
 	compl_chain_destroy(&run_chain);
 }
 
+/*
+ * Adds made while a deferred run holds the turn count the run's pending
+ * entries too: the most entries at once is the peak, read after it passed.
+ */
+static DEFINE_COMPL_CHAIN(peak_chain);
+static struct compl_chain_entry peak_extra[3];
+
+static void adding_fn(struct compl_chain_entry *entry)
+{
+	int i;
+
+	(void)entry;
+	for (i = 0; i < 3; i++)
+		compl_chain_add(&peak_chain, &peak_extra[i]);
+	for (i = 0; i < 3; i++)
+		compl_chain_cancel(&peak_extra[i]);
+}
+
+static void quiet_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+}
+
+static void test_peak_during_run(void **state)
+{
+	struct compl_chain_entry head, d[3];
+	struct compl_chain_stats st;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&peak_chain), 0);
+	compl_chain_add(&peak_chain, &head);
+	compl_chain_add(&peak_chain, &d[0]);
+	compl_chain_add(&peak_chain, &d[1]);
+	compl_chain_add(&peak_chain, &d[2]);
+	compl_chain_defer(&d[0], adding_fn);
+	compl_chain_defer(&d[1], quiet_fn);
+	compl_chain_defer(&d[2], quiet_fn);
+	assert_int_equal(get(&peak_chain).max_entries, 4);
+	compl_chain_complete(&head);
+	/* In d[0]'s function: d[1] and d[2] pending (as in_run counts), then 3 more. */
+	st = get(&peak_chain);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.max_entries, 5);
+	assert_int_equal(st.cancels, 3);
+	compl_chain_destroy(&peak_chain);
+}
+
 static void test_deferred_runs(void **state)
 {
 	DEFINE_COMPL_CHAIN(chain);
@@ -392,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_head_age_lockfree),
 		cmocka_unit_test(test_waits),
 		cmocka_unit_test(test_head_age_new_turns),
+		cmocka_unit_test(test_peak_during_run),
 		cmocka_unit_test(test_deferred_runs),
 		cmocka_unit_test(test_stats_inside_run),
 		cmocka_unit_test(test_table_limit),
