@@ -153,7 +153,7 @@ static void age_reading_fn(struct compl_chain_entry *entry)
 
 static void test_head_age_new_turns(void **state)
 {
-	struct compl_chain_entry a, d;
+	struct compl_chain_entry a, b, d;
 	uint64_t t;
 
 	(void)state;
@@ -165,6 +165,13 @@ static void test_head_age_new_turns(void **state)
 	t = now_ns();
 	compl_chain_add(&age_chain, &a); /* lock-free again, the same address */
 	assert_true(get(&age_chain).head_age_ns <= now_ns() - t);
+
+	/* An add behind a head already seen keeps its age. */
+	get(&age_chain);
+	sleep_ns(20 * MS);
+	compl_chain_add(&age_chain, &b);
+	assert_true(get(&age_chain).head_age_ns >= 20 * MS);
+	compl_chain_cancel(&b);
 
 	/* d, unseen, runs at once: its run's age starts then. */
 	get(&age_chain);
