@@ -609,6 +609,46 @@ static void test_private_fork(void **state)
 }
 
 /*
+ * Two threads of one process: a wait with the longest timeout is a wait
+ * without one, and the head's cancel wakes the sleeping owner of the next.
+ */
+static void *complete_later(void *arg)
+{
+	sleep_ns(30 * MS);
+	CHECK(compl_chain_shared_complete(arg) == 0);
+	return NULL;
+}
+
+static void *wait_then_complete(void *arg)
+{
+	CHECK(compl_chain_shared_wait(arg) == 0);
+	CHECK(compl_chain_shared_complete(arg) == 0);
+	return NULL;
+}
+
+static void test_threads_of_one_process(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	pthread_t t;
+
+	(void)state;
+	compl_chain_shared_add(&R->chain, a);
+	compl_chain_shared_add(&R->chain, b);
+	t = start_thread(complete_later, a);
+	assert_int_equal(compl_chain_shared_wait_timeout(b, UINT64_MAX), 0);
+	join_thread(t);
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+
+	compl_chain_shared_add(&R->chain, a);
+	compl_chain_shared_add(&R->chain, b);
+	t = start_thread(wait_then_complete, b);
+	sleep_ns(30 * MS); /* b's owner sleeps */
+	assert_int_equal(compl_chain_shared_cancel(a), 0);
+	join_thread(t);
+	assert_true(compl_chain_shared_empty(&R->chain));
+}
+
+/*
  * Exec'd peers only: a forked peer whose main thread exits leaves the test
  * runner's memory, reachable from that thread's stack alone, to the leak
  * checkers (valgrind, LeakSanitizer) of the peer.
@@ -631,6 +671,7 @@ int main(int argc, char **argv)
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
 		BOTH(test_reused_pid),	  BOTH(test_dead_anywhere),
+		MAPPED(test_threads_of_one_process),
 		cmocka_unit_test(test_private_fork),
 	};
 
