@@ -398,6 +398,22 @@ static void test_dead_unseen(void **state)
 	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
 }
 
+/* The only entry is a dead process's: destroy withdraws it and succeeds. */
+static void test_destroy_dead(void **state)
+{
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(ROLE_HOLD_UNSEEN, 1);
+	sr_await(&R->step, 1);
+	kill(pid, SIGKILL);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	assert_false(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(compl_chain_shared_destroy(&R->chain), 0);
+	assert_int_equal(misuse_count, 0);
+	assert_int_equal(compl_chain_shared_init(&R->chain), 0);
+}
+
 /*
  * Killed holding a seen turn with nobody behind: a supervisor's reap
  * withdraws it, and the next entry added inherits the turn.
@@ -671,7 +687,7 @@ int main(int argc, char **argv)
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
 		BOTH(test_reused_pid),	  BOTH(test_dead_anywhere),
-		MAPPED(test_threads_of_one_process),
+		MAPPED(test_threads_of_one_process), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
 	};
 
