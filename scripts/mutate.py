@@ -770,15 +770,15 @@ def summarize(mutants, listed, results, sources):
     return rows
 
 
-def report(rows, mutants, listed, results, sources, header):
+def report(rows, mutants, listed, results, sources, header, generated):
     lines = [header, '',
-             '| file | mutants | killed | timeout | survived | stillborn | equivalent '
-             '| needs weak memory | score |',
-             '|---|---|---|---|---|---|---|---|---|']
+             '| file | generated | reported | killed | timeout | survived | stillborn '
+             '| equivalent | needs weak memory | score |',
+             '|---|---|---|---|---|---|---|---|---|---|']
     for f, c, counted, score in rows:
         total = sum(c.values())
-        lines.append('| %s | %d | %d | %d | %d | %d | %d | %d | %s |' % (
-            f, total, c['killed'], c['timeout'], c['survived'], c['stillborn'],
+        lines.append('| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s |' % (
+            f, generated[f], total, c['killed'], c['timeout'], c['survived'], c['stillborn'],
             c['equivalent'], c['weak-memory'], '%.1f%%' % score if score is not None else '-'))
     surv = [m for m in mutants if results.get(m.id, ('',))[0] == 'survived'
             and m.id not in listed]
@@ -813,6 +813,10 @@ def main(argv=None):
     ap.add_argument('--results', metavar='FILE',
                     help='append each result to FILE (JSON lines) and reuse the results '
                     'it holds for unchanged sources: an interrupted run resumes')
+    ap.add_argument('--rerun-survivors', action='store_true',
+                    help='run again the survivors that --results holds (after new tests)')
+    ap.add_argument('--reuse-only', action='store_true',
+                    help='only the mutants that --results holds: report on a partial run')
     ap.add_argument('--record', metavar='FILE', help='write the result (markdown) to FILE')
     ap.add_argument('--min-score', type=float, help='fail if a file scores below this (percent)')
     args = ap.parse_args(argv)
@@ -864,6 +868,11 @@ def main(argv=None):
 
     os.makedirs(args.workdir, exist_ok=True)
     earlier = load_results(args.results, sources)
+    if args.reuse_only:
+        to_run = [m for m in to_run if m.id in earlier]
+        chosen = [m for m in chosen if m in to_run or m.id in listed]
+    if args.rerun_survivors:
+        earlier = {k: v for k, v in earlier.items() if v[0] != 'survived'}
     t0 = time.monotonic()
     log('%d mutants generated, %d listed, %d to run, %d job(s)' % (
         len(mutants), sum(1 for m in mutants if m.id in listed), len(to_run), args.jobs))
@@ -883,7 +892,9 @@ def main(argv=None):
                 ' ' + ' '.join(argv if argv is not None else sys.argv[1:]),
                 datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
                 cpu_model(), os.cpu_count() or 0, len(results), wall, args.jobs, per))
-    text = report(rows, chosen, {} if args.run_listed else listed, results, sources, head)
+    generated = collections.Counter(m.file for m in mutants)
+    text = report(rows, chosen, {} if args.run_listed else listed, results, sources, head,
+                  generated)
     print()
     print(text, end='')
     if args.run_listed:
