@@ -504,6 +504,10 @@ TESTS = {
 }
 
 
+# Files compiled into both backends' builds (see run_all).
+ALSO_CONDVAR = {'src/compl_chain.c'}
+
+
 def backend_of(path):
     return 'condvar' if path == 'src/wait-condvar.c' else 'futex'
 
@@ -645,18 +649,19 @@ def run_all(mutants, sources, args, log, results):
 
     def worker(slot):
         copies = {}
-        current = {}
         while True:
             try:
                 m = work.get_nowait()
             except queue.Empty:
                 break
+            def copy_for(b):
+                if b not in copies:
+                    copies[b] = Copy(args.workdir, b, slot, ninja_jobs)
+                    copies[b].setup(files, log)
+                return copies[b]
+
             b = backend_of(m.file)
-            c = copies.get(b)
-            if c is None:
-                c = copies[b] = Copy(args.workdir, b, slot, ninja_jobs)
-                c.setup(files, log)
-                current[b] = None
+            c = copy_for(b)
             tests = TESTS[m.file]
             t0 = time.monotonic()
             c.write(m.file, apply(sources[m.file], m))
@@ -670,6 +675,17 @@ def run_all(mutants, sources, args, log, results):
                 if not r:
                     mutated = c.code(m.file)
             c.write(m.file, sources[m.file])
+            if verdict == 'survived' and m.file in ALSO_CONDVAR:
+                # Code shared by both backends: a survivor of the futex
+                # build faces the condvar build's tests too.
+                cv = copy_for('condvar')
+                cv.write(m.file, apply(sources[m.file], m))
+                ok, out = cv.make(targets_of(tests), args.build_timeout)
+                if ok:
+                    r = cv.run_tests(tests, args.timeout)
+                    if r:
+                        verdict, detail = r[0], 'condvar build: ' + r[1]
+                cv.write(m.file, sources[m.file])
             if verdict == 'survived':
                 # The same machine code as the unmutated source: a hint
                 # that the mutant is equivalent (or, for mo-relax, needs

@@ -437,7 +437,9 @@ static void test_flush_with_pool(void **state)
 /*
  * A one second timeout under the coarse clock, started early in a second:
  * the time left is exactly 1 s, then exactly 0 (the waiter wakes in the
- * same half second), and the wait lasts its second.
+ * same half second), and the wait lasts its second.  Then a timeout of
+ * 1 s less 1 ns from 1 ns past a second: a deadline of exactly 1e9 ns,
+ * to be carried into the seconds.
  */
 static void test_timeout_exact_seconds(void **state)
 {
@@ -460,6 +462,14 @@ static void test_timeout_exact_seconds(void **state)
 	waited = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 * MS + (uint64_t)t1.tv_nsec -
 		 (uint64_t)t0.tv_nsec;
 	assert_true(waited >= 800 * MS);
+	/* Started in the second half: the deadline's fraction adds up to 1 s. */
+	do {
+		sleep_ns(MS);
+		forward_clock_gettime(CLOCK_MONOTONIC, &t0);
+	} while (t0.tv_nsec < 500 * (long)MS || t0.tv_nsec > 600 * (long)MS);
+	atomic_store(&coarse_clock, true);
+	assert_int_equal(compl_chain_wait_timeout(&e, 1000 * MS - 1), ETIMEDOUT);
+	atomic_store(&coarse_clock, false);
 	/*
 	 * The timed-out waiter took its SLEEPING mark back, after a sleep and
 	 * after a deadline passed before its first sleep: no FUTEX_WAKE.
