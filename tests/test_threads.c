@@ -439,7 +439,7 @@ static void test_flush_with_pool(void **state)
  * the time left is exactly 1 s, then exactly 0 (the waiter wakes in the
  * same half second), and the wait lasts its second.  Then a timeout of
  * 1 s less 1 ns from 1 ns past a second: a deadline of exactly 1e9 ns,
- * to be carried into the seconds.
+ * to be carried into the seconds.  Then 1 s and 1 ns, which leaves 1 ns.
  */
 static void test_timeout_exact_seconds(void **state)
 {
@@ -470,6 +470,21 @@ static void test_timeout_exact_seconds(void **state)
 	atomic_store(&coarse_clock, true);
 	assert_int_equal(compl_chain_wait_timeout(&e, 1000 * MS - 1), ETIMEDOUT);
 	atomic_store(&coarse_clock, false);
+	/*
+	 * From early in a second, 1 s and 1 ns: after the first sleep 1 ns is
+	 * left, and the wait ends only once the clock has reached the deadline.
+	 */
+	do {
+		sleep_ns(MS);
+		forward_clock_gettime(CLOCK_MONOTONIC, &t0);
+	} while (t0.tv_nsec > 100 * (long)MS);
+	atomic_store(&coarse_clock, true);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(compl_chain_wait_timeout(&e, 1000 * MS + 1), ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	atomic_store(&coarse_clock, false);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec - t0.tv_nsec >=
+		    1000000001L);
 	/*
 	 * The timed-out waiter took its SLEEPING mark back, after a sleep and
 	 * after a deadline passed before its first sleep: no FUTEX_WAKE.
