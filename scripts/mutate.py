@@ -717,12 +717,15 @@ def baseline(files_sel, args, log):
     """The unmutated tree must pass the tests the mutants will face."""
     files = tree_files()
     ninja_jobs = max(1, (os.cpu_count() or 1) // args.jobs)
-    for b in sorted({backend_of(f) for f in files_sel}):
+    backends = {backend_of(f) for f in files_sel}
+    if ALSO_CONDVAR & set(files_sel):
+        backends.add('condvar')
+    for b in sorted(backends):
         c = Copy(args.workdir, b, 0, ninja_jobs)
         c.setup(files, log)
         tests = []
         for f in files_sel:
-            if backend_of(f) == b:
+            if backend_of(f) == b or (b == 'condvar' and f in ALSO_CONDVAR):
                 tests += [t for t in TESTS[f] if t not in tests]
         t0 = time.monotonic()
         ok, out = c.make(targets_of(tests), args.build_timeout * 4)

