@@ -221,6 +221,20 @@ static void test_wait_timeout(void **state)
 	assert_int_equal(compl_chain_wait_timeout(&b, 30 * MS), ETIMEDOUT);
 	dt = now_ns() - t0;
 	assert_true(dt >= 30 * MS);
+	/* It no longer sleeps: the dump says so (the turn-giver wakes no one). */
+	{
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		assert_non_null(f);
+		compl_chain_dump(&chain, f);
+		fclose(f);
+		assert_non_null(strstr(buf, strcmp(cchain_wait_backend(), "futex") == 0 ?
+						"futex word waiting" :
+						"waiting, owner not sleeping"));
+		free(buf);
+	}
 	/* Still pending, still in its place: a second timeout, then the turn. */
 	assert_true(compl_chain_pending(&b));
 	assert_int_equal(compl_chain_wait_timeout(&b, 1 * MS), ETIMEDOUT);
@@ -522,6 +536,21 @@ static void test_dump(void **state)
 	assert_non_null(strstr(line3, "waiting"));
 	assert_null(strstr(buf, "BAD"));
 	free(buf);
+	if (strcmp(cchain_wait_backend(), "futex") == 0) {
+		/* A state word no path writes is shown as such, with its value. */
+		b.wake.state = 3;
+		f = open_memstream(&buf, &len);
+		assert_non_null(f);
+		compl_chain_dump(&chain, f);
+		fclose(f);
+		b.wake.state = 0;
+		line2 = strchr(buf, '\n') + 1;
+		line3 = strchr(line2, '\n') + 1;
+		assert_non_null(strstr(line2, "futex word ready"));
+		assert_true(strncmp(line3, "  #1 entry ", 11) == 0);
+		assert_non_null(strstr(line3, "futex word CORRUPT (3)"));
+		free(buf);
+	}
 	compl_chain_complete(&a);
 	compl_chain_complete(&b);
 	compl_chain_complete(&c);

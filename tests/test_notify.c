@@ -180,11 +180,120 @@ static void test_notifier_misuse(void **state)
 	compl_notifier_destroy(n);
 	assert_int_equal(misuse_count, 1);
 	assert_string_equal(misuse_func, "compl_notifier_destroy");
+	/* Reported, and left alone: its descriptor is still open. */
+	assert_int_not_equal(fcntl(compl_notifier_fd(n), F_GETFD), -1);
 	assert_ptr_equal(compl_notifier_take(n), &a);
 	compl_chain_complete(&a.entry);
 	compl_notifier_destroy(n);
 	compl_chain_destroy(&chain);
 	assert_int_equal(misuse_count, 1);
+}
+
+/* The descriptor: 0 is a valid one, destroy closes it, failure is reported. */
+static void test_notifier_fd_lifetime(void **state)
+{
+	struct compl_notifier *n;
+	struct rlimit old, lim;
+	int fd, saved, lowest;
+
+	(void)state;
+	n = compl_notifier_create();
+	assert_non_null(n);
+	fd = compl_notifier_fd(n);
+	compl_notifier_destroy(n);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+
+	/* With descriptor 0 free, the eventfd gets it. */
+	saved = fcntl(0, F_GETFD) == -1 ? -1 : fcntl(0, F_DUPFD_CLOEXEC, 3);
+	close(0);
+	n = compl_notifier_create();
+	fd = n ? compl_notifier_fd(n) : -1;
+	if (n)
+		compl_notifier_destroy(n);
+	if (saved >= 0) {
+		dup2(saved, 0);
+		close(saved);
+	}
+	assert_non_null(n);
+	assert_int_equal(fd, 0);
+
+	/* No descriptor left: NULL, errno from eventfd. */
+	n = compl_notifier_create();
+	assert_non_null(n);
+	lowest = compl_notifier_fd(n);
+	compl_notifier_destroy(n);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)lowest;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &lim), 0);
+	errno = 0;
+	n = compl_notifier_create();
+	fd = errno;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_null(n);
+	assert_int_equal(fd, EMFILE);
+}
+
+/*
+ * arm() with entries still taken returns false (the loop must not sleep on
+ * them); after disarm() a turn writes nothing (the loop is awake).
+ */
+static void test_notifier_arm_disarm(void **state)
+{
+	struct compl_notifier *n = compl_notifier_create();
+	DEFINE_COMPL_CHAIN(c1);
+	DEFINE_COMPL_CHAIN(c2);
+	struct compl_notify_entry x, y, z;
+
+	(void)state;
+	assert_non_null(n);
+	compl_chain_add(&c1, &x.entry);
+	compl_chain_add(&c2, &y.entry);
+	compl_notifier_watch(n, &x);
+	compl_notifier_watch(n, &y);
+	assert_ptr_equal(compl_notifier_take(n), &x); /* y stays taken */
+	assert_false(compl_notifier_arm(n));
+	assert_ptr_equal(compl_notifier_take(n), &y);
+	assert_null(compl_notifier_take(n));
+	compl_chain_add(&c1, &z.entry);
+	compl_notifier_watch(n, &z);
+	assert_true(compl_notifier_arm(n));
+	compl_notifier_disarm(n);
+	compl_chain_complete(&x.entry); /* z's turn, pushed while awake */
+	assert_int_equal(compl_notifier_ack(n), 0);
+	assert_ptr_equal(compl_notifier_take(n), &z);
+	compl_chain_complete(&z.entry);
+	compl_chain_complete(&y.entry);
+	compl_chain_destroy(&c1);
+	compl_chain_destroy(&c2);
+	compl_notifier_destroy(n);
+}
+
+/* A counter the loop let fill up is readable already: no error, no abort. */
+static void test_notifier_counter_full(void **state)
+{
+	struct compl_notifier *n = compl_notifier_create();
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_notify_entry a, b;
+	uint64_t full = UINT64_MAX - 1;
+
+	(void)state;
+	assert_non_null(n);
+	compl_chain_add(&chain, &a.entry);
+	compl_chain_add(&chain, &b.entry);
+	compl_notifier_watch(n, &a);
+	compl_notifier_watch(n, &b);
+	assert_ptr_equal(compl_notifier_take(n), &a);
+	assert_true(compl_notifier_arm(n));
+	assert_int_equal(write(compl_notifier_fd(n), &full, sizeof(full)), sizeof(full));
+	compl_chain_complete(&a.entry); /* b's turn: its write finds the counter full */
+	assert_int_equal(compl_notifier_ack(n), full);
+	assert_int_equal(compl_notifier_ack(n), 0);
+	assert_ptr_equal(compl_notifier_take(n), &b);
+	compl_chain_complete(&b.entry);
+	compl_chain_destroy(&chain);
+	compl_notifier_destroy(n);
 }
 
 /*
@@ -680,6 +789,9 @@ int main(void)
 		cmocka_unit_test(test_cancel_races_turn),
 		cmocka_unit_test(test_unnotify_races_turn),
 		cmocka_unit_test(test_notifier_flag),
+		cmocka_unit_test(test_notifier_arm_disarm),
+		cmocka_unit_test(test_notifier_fd_lifetime),
+		cmocka_unit_test(test_notifier_counter_full),
 		cmocka_unit_test(test_epoll_loop),
 		cmocka_unit_test(test_notify_fn_acquires),
 		cmocka_unit_test(test_take_acquires),

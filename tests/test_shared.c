@@ -407,6 +407,22 @@ static void test_dead_unseen(void **state)
 	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
 }
 
+/* The only entry is a dead process's: destroy withdraws it and succeeds. */
+static void test_destroy_dead(void **state)
+{
+	pid_t pid;
+
+	(void)state;
+	pid = spawn(ROLE_HOLD_UNSEEN, 1);
+	sr_await(&R->step, 1);
+	kill(pid, SIGKILL);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	assert_false(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(compl_chain_shared_destroy(&R->chain), 0);
+	assert_int_equal(misuse_count, 0);
+	assert_int_equal(compl_chain_shared_init(&R->chain), 0);
+}
+
 /*
  * Killed holding a seen turn with nobody behind: a supervisor's reap
  * withdraws it, and the next entry added inherits the turn.
@@ -1054,6 +1070,46 @@ static void test_private_fork(void **state)
 }
 
 /*
+ * Two threads of one process: a wait with the longest timeout is a wait
+ * without one, and the head's cancel wakes the sleeping owner of the next.
+ */
+static void *complete_later(void *arg)
+{
+	sleep_ns(30 * MS);
+	CHECK(compl_chain_shared_complete(arg) == 0);
+	return NULL;
+}
+
+static void *wait_then_complete(void *arg)
+{
+	CHECK(compl_chain_shared_wait(arg) == 0);
+	CHECK(compl_chain_shared_complete(arg) == 0);
+	return NULL;
+}
+
+static void test_threads_of_one_process(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	pthread_t t;
+
+	(void)state;
+	compl_chain_shared_add(&R->chain, a);
+	compl_chain_shared_add(&R->chain, b);
+	t = start_thread(complete_later, a);
+	assert_int_equal(compl_chain_shared_wait_timeout(b, UINT64_MAX), 0);
+	join_thread(t);
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+
+	compl_chain_shared_add(&R->chain, a);
+	compl_chain_shared_add(&R->chain, b);
+	t = start_thread(wait_then_complete, b);
+	sleep_ns(30 * MS); /* b's owner sleeps */
+	assert_int_equal(compl_chain_shared_cancel(a), 0);
+	join_thread(t);
+	assert_true(compl_chain_shared_empty(&R->chain));
+}
+
+/*
  * Exec'd peers only: a forked peer whose main thread exits leaves the test
  * runner's memory, reachable from that thread's stack alone, to the leak
  * checkers (valgrind, LeakSanitizer) of the peer.
@@ -1141,6 +1197,7 @@ int main(int argc, char **argv)
 		IN_PROCESS(test_shared_flush_acquires),
 		IN_PROCESS(test_shared_cancel_releases),
 		cmocka_unit_test_setup_teardown(test_init_misaligned, setup_recorder, restore_default),
+		MAPPED(test_threads_of_one_process), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,
 						restore_default),

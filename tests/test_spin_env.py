@@ -73,6 +73,16 @@ def test_above_cap():
     expect_rejected(str(CAP + 1))
 
 
+def test_report_shortens_long_values():
+    """The report quotes up to 40 characters, and marks a value cut there."""
+    for value, shown in [("9" * 40, '"' + "9" * 40 + '"'), ("9" * 41, '"' + "9" * 40 + '..."'),
+                         ("x", '"x"')]:
+        expect_rejected(value)
+        _, err = budget(value)
+        if shown not in err:
+            raise AssertionError(f"{value!r}: expected {shown} in {err!r}")
+
+
 def test_overflow():
     expect_rejected("18446744073709551616")
     expect_rejected("9" * 40)

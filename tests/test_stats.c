@@ -51,7 +51,7 @@ static void test_counters(void **state)
 {
 	DEFINE_COMPL_CHAIN(chain);
 	DEFINE_COMPL_CHAIN(other);
-	struct compl_chain_entry e[4], o;
+	struct compl_chain_entry e[4], o, o2;
 	struct compl_chain_stats st;
 	uint64_t t;
 
@@ -61,9 +61,11 @@ static void test_counters(void **state)
 	compl_chain_add(&chain, &e[1]);
 	compl_chain_add(&chain, &e[2]);
 	compl_chain_add(&chain, &e[3]);
-	/* Another chain, without statistics, works alongside. */
+	/* Another chain, without statistics, works alongside (locked paths too). */
 	compl_chain_add(&other, &o);
+	compl_chain_add(&other, &o2);
 	compl_chain_complete(&o);
+	compl_chain_complete(&o2);
 	assert_int_equal(compl_chain_get_stats(&other, &st), ENOENT);
 
 	st = get(&chain);
@@ -134,6 +136,55 @@ static void test_head_age_lockfree(void **state)
 	compl_chain_complete(&a);
 	compl_chain_complete(&b);
 	compl_chain_destroy(&chain);
+}
+
+/*
+ * A new turn starts a new age: for the same address after the head was
+ * cancelled (not only completed), and for a deferred run that starts at
+ * once, on a head the library had not seen.
+ */
+static struct compl_chain_stats age_in_run;
+static DEFINE_COMPL_CHAIN(age_chain);
+
+static void age_reading_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	assert_int_equal(compl_chain_get_stats(&age_chain, &age_in_run), 0);
+}
+
+static void test_head_age_new_turns(void **state)
+{
+	struct compl_chain_entry a, b, d;
+	uint64_t t;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&age_chain), 0);
+	compl_chain_add(&age_chain, &a);
+	get(&age_chain); /* a seen now */
+	sleep_ns(20 * MS);
+	compl_chain_cancel(&a);
+	t = now_ns();
+	compl_chain_add(&age_chain, &a); /* lock-free again, the same address */
+	assert_true(get(&age_chain).head_age_ns <= now_ns() - t);
+
+	/* An add behind a head already seen keeps its age. */
+	get(&age_chain);
+	sleep_ns(20 * MS);
+	compl_chain_add(&age_chain, &b);
+	assert_true(get(&age_chain).head_age_ns >= 20 * MS);
+	compl_chain_cancel(&b);
+
+	/* d, unseen, runs at once: its run's age starts then. */
+	get(&age_chain);
+	sleep_ns(20 * MS);
+	compl_chain_complete(&a);
+	t = now_ns();
+	compl_chain_add(&age_chain, &d);
+	compl_chain_defer(&d, age_reading_fn);
+	assert_true(age_in_run.head_age_ns <= now_ns() - t);
+	assert_int_equal(age_in_run.deferred_runs, 1);
+	assert_true(compl_chain_empty(&age_chain));
+	compl_chain_destroy(&age_chain);
 }
 
 struct waiter {
@@ -234,6 +285,53 @@ static void test_stats_inside_run(void **state)
 	assert_int_equal(get(&run_chain).adds, 5);
 	assert_int_equal(get(&run_chain).entries, 0);
 	compl_chain_destroy(&run_chain);
+}
+
+/*
+ * Adds made while a deferred run holds the turn count the run's pending
+ * entries too: the most entries at once is the peak, read after it passed.
+ */
+static DEFINE_COMPL_CHAIN(peak_chain);
+static struct compl_chain_entry peak_extra[3];
+
+static void adding_fn(struct compl_chain_entry *entry)
+{
+	int i;
+
+	(void)entry;
+	for (i = 0; i < 3; i++)
+		compl_chain_add(&peak_chain, &peak_extra[i]);
+	for (i = 0; i < 3; i++)
+		compl_chain_cancel(&peak_extra[i]);
+}
+
+static void quiet_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+}
+
+static void test_peak_during_run(void **state)
+{
+	struct compl_chain_entry head, d[3];
+	struct compl_chain_stats st;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&peak_chain), 0);
+	compl_chain_add(&peak_chain, &head);
+	compl_chain_add(&peak_chain, &d[0]);
+	compl_chain_add(&peak_chain, &d[1]);
+	compl_chain_add(&peak_chain, &d[2]);
+	compl_chain_defer(&d[0], adding_fn);
+	compl_chain_defer(&d[1], quiet_fn);
+	compl_chain_defer(&d[2], quiet_fn);
+	assert_int_equal(get(&peak_chain).max_entries, 4);
+	compl_chain_complete(&head);
+	/* In d[0]'s function: d[1] and d[2] pending (as in_run counts), then 3 more. */
+	st = get(&peak_chain);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.max_entries, 5);
+	assert_int_equal(st.cancels, 3);
+	compl_chain_destroy(&peak_chain);
 }
 
 static void test_deferred_runs(void **state)
@@ -372,6 +470,8 @@ int main(void)
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_head_age_lockfree),
 		cmocka_unit_test(test_waits),
+		cmocka_unit_test(test_head_age_new_turns),
+		cmocka_unit_test(test_peak_during_run),
 		cmocka_unit_test(test_deferred_runs),
 		cmocka_unit_test(test_stats_inside_run),
 		cmocka_unit_test(test_table_limit),

@@ -31,6 +31,7 @@
 static _Atomic bool slow_wake;
 static _Atomic pid_t futex_waiter = -1;
 static _Atomic bool late_wake, late_wake_begun, late_wake_freed, late_wake_hit;
+static _Atomic unsigned long futex_wakes;
 
 /* Poll @flag for up to 2 s: the late wake-up's hand-over, never a sleep. */
 static bool await_flag(_Atomic bool *flag)
@@ -62,8 +63,14 @@ long syscall(long n, ...)
 		CHECK(fwd != NULL);
 		atomic_store(&real, fwd);
 	}
-	if (n == SYS_futex && (a[1] & 127) == 0)
+	if (n == SYS_futex && (a[1] & 127) == 0) {
+		const struct timespec *rel = (const struct timespec *)a[3];
+
 		atomic_store(&futex_waiter, gettid());
+		/* A relative timeout is normalised and not zero. */
+		CHECK(!rel || (rel->tv_nsec >= 0 && rel->tv_nsec < 1000000000L &&
+			       rel->tv_sec >= 0 && (rel->tv_sec > 0 || rel->tv_nsec > 0)));
+	}
 	if (n == SYS_futex && atomic_load(&late_wake)) {
 		if ((a[1] & 127) == 0) {
 			await_flag(&late_wake_begun);
@@ -72,11 +79,63 @@ long syscall(long n, ...)
 			atomic_store(&late_wake_hit, await_flag(&late_wake_freed));
 		}
 	}
+	if (n == SYS_futex && (a[1] & 127) == 1)
+		atomic_fetch_add(&futex_wakes, 1);
 	ret = fwd(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (n == SYS_futex && (a[1] & 127) == 1 && atomic_load(&slow_wake)) {
 		err = errno;
 		sleep_ns(3 * MS);
 		errno = err;
+	}
+	return ret;
+}
+
+/*
+ * clock_gettime(2) interposed: while coarse_clock is set, CLOCK_MONOTONIC
+ * keeps whole seconds only, with 0 or 1 ns (first or second half of the
+ * second) for the fraction, so that deadlines and the time left fall on
+ * exact seconds: the futex backend's arithmetic of the time left meets
+ * its edge cases (0 ns, a borrow, exactly one second) deterministically.
+ */
+static _Atomic bool coarse_clock;
+static int (*_Atomic real_clock_gettime)(clockid_t, struct timespec *);
+
+/*
+ * While head is set, the first CLOCK_MONOTONIC reading by thread tid at or
+ * after when (ns) completes head first: a timed waiter whose timeout has
+ * just expired is given its turn as it reads the clock to find that out.
+ */
+static struct {
+	struct compl_chain_entry *_Atomic head;
+	_Atomic pid_t tid;
+	uint64_t when;
+} turn_at_deadline;
+
+static int forward_clock_gettime(clockid_t id, struct timespec *ts)
+{
+	int (*fwd)(clockid_t, struct timespec *) = atomic_load(&real_clock_gettime);
+
+	if (!fwd) {
+		*(void **)&fwd = dlsym(RTLD_NEXT, "clock_gettime");
+		CHECK(fwd != NULL);
+		atomic_store(&real_clock_gettime, fwd);
+	}
+	return fwd(id, ts);
+}
+
+int clock_gettime(clockid_t id, struct timespec *ts)
+{
+	int ret = forward_clock_gettime(id, ts);
+
+	if (!ret && id == CLOCK_MONOTONIC && atomic_load(&coarse_clock))
+		ts->tv_nsec = ts->tv_nsec >= 500000000L ? 1 : 0;
+	if (!ret && id == CLOCK_MONOTONIC && turn_at_deadline.head &&
+	    gettid() == atomic_load(&turn_at_deadline.tid) &&
+	    (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec >= turn_at_deadline.when) {
+		struct compl_chain_entry *head = turn_at_deadline.head;
+
+		turn_at_deadline.head = NULL;
+		compl_chain_complete(head);
 	}
 	return ret;
 }
@@ -374,6 +433,107 @@ static void test_flush_with_pool(void **state)
 }
 
 /* ---- timeouts ------------------------------------------------------------ */
+
+/*
+ * A one second timeout under the coarse clock, started early in a second:
+ * the time left is exactly 1 s, then exactly 0 (the waiter wakes in the
+ * same half second), and the wait lasts its second.  Then a timeout of
+ * 1 s less 1 ns from 1 ns past a second: a deadline of exactly 1e9 ns,
+ * to be carried into the seconds.  Then 1 s and 1 ns, which leaves 1 ns.
+ */
+static void test_timeout_exact_seconds(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry head, e;
+	struct timespec t0, t1;
+	uint64_t old_spin = cchain_set_spin_ns(0), waited;
+
+	(void)state;
+	compl_chain_add(&chain, &head);
+	compl_chain_add(&chain, &e);
+	do {
+		sleep_ns(MS);
+		forward_clock_gettime(CLOCK_MONOTONIC, &t0);
+	} while (t0.tv_nsec > 100 * (long)MS);
+	atomic_store(&coarse_clock, true);
+	assert_int_equal(compl_chain_wait_timeout(&e, 1000 * MS), ETIMEDOUT);
+	atomic_store(&coarse_clock, false);
+	forward_clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000 * MS + (uint64_t)t1.tv_nsec -
+		 (uint64_t)t0.tv_nsec;
+	assert_true(waited >= 800 * MS);
+	/* Started in the second half: the deadline's fraction adds up to 1 s. */
+	do {
+		sleep_ns(MS);
+		forward_clock_gettime(CLOCK_MONOTONIC, &t0);
+	} while (t0.tv_nsec < 500 * (long)MS || t0.tv_nsec > 600 * (long)MS);
+	atomic_store(&coarse_clock, true);
+	assert_int_equal(compl_chain_wait_timeout(&e, 1000 * MS - 1), ETIMEDOUT);
+	atomic_store(&coarse_clock, false);
+	/*
+	 * From early in a second, 1 s and 1 ns: after the first sleep 1 ns is
+	 * left, and the wait ends only once the clock has reached the deadline.
+	 * The futex backend only: the condvar backend sleeps until the real
+	 * clock's deadline, which the coarse clock reads later.
+	 */
+	if (strcmp(cchain_wait_backend(), "futex") != 0)
+		goto done;
+	do {
+		sleep_ns(MS);
+		forward_clock_gettime(CLOCK_MONOTONIC, &t0);
+	} while (t0.tv_nsec > 100 * (long)MS);
+	atomic_store(&coarse_clock, true);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(compl_chain_wait_timeout(&e, 1000 * MS + 1), ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	atomic_store(&coarse_clock, false);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L + t1.tv_nsec - t0.tv_nsec >=
+		    1000000001L);
+done:
+	/*
+	 * The timed-out waiter took its SLEEPING mark back, after a sleep and
+	 * after a deadline passed before its first sleep: no FUTEX_WAKE.
+	 */
+	assert_int_equal(compl_chain_wait_timeout(&e, 1), ETIMEDOUT);
+	waited = atomic_load(&futex_wakes);
+	compl_chain_complete(&head);
+	assert_int_equal(atomic_load(&futex_wakes), waited);
+	compl_chain_complete(&e);
+	compl_chain_destroy(&chain);
+	cchain_set_spin_ns(old_spin);
+}
+
+/*
+ * The turn arrives as the timed waiter reads the clock after its sleep
+ * timed out: the turn wins, the wait returns 0.  The futex backend only:
+ * the condvar backend reads no clock after its timed wait.
+ */
+static void test_turn_at_deadline(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry head, e;
+	uint64_t old_spin = cchain_set_spin_ns(0);
+	int i;
+
+	(void)state;
+	if (strcmp(cchain_wait_backend(), "futex") != 0) {
+		cchain_set_spin_ns(old_spin);
+		skip();
+	}
+	for (i = 0; i < 3; i++) {
+		compl_chain_add(&chain, &head);
+		compl_chain_add(&chain, &e);
+		turn_at_deadline.when = now_ns() + 20 * MS;
+		atomic_store(&turn_at_deadline.tid, gettid());
+		atomic_store(&turn_at_deadline.head, &head);
+		assert_int_equal(compl_chain_wait_timeout(&e, 20 * MS), 0);
+		assert_null(atomic_load(&turn_at_deadline.head));
+		atomic_store(&turn_at_deadline.tid, 0);
+		compl_chain_complete(&e);
+	}
+	compl_chain_destroy(&chain);
+	cchain_set_spin_ns(old_spin);
+}
 
 static void test_timeout_then_turn(void **state)
 {
@@ -940,6 +1100,8 @@ int main(void)
 		cmocka_unit_test(test_cancel_head_wakes_next),
 		cmocka_unit_test(test_flush_before_and_after),
 		cmocka_unit_test(test_flush_with_pool),
+		cmocka_unit_test(test_timeout_exact_seconds),
+		cmocka_unit_test(test_turn_at_deadline),
 		cmocka_unit_test(test_timeout_then_turn),
 		cmocka_unit_test(test_timeout_races_turn),
 		cmocka_unit_test(test_concurrent_adders),
