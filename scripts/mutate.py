@@ -839,6 +839,8 @@ def main(argv=None):
     ap.add_argument('--record', metavar='FILE', help='write the result (markdown) to FILE')
     ap.add_argument('--min-score', type=float, help='fail if a file scores below this (percent)')
     args = ap.parse_args(argv)
+    # The copies' programs run with their build directory as the working one.
+    args.workdir = os.path.abspath(args.workdir)
 
     for f in args.files:
         if f not in TESTS:
