@@ -52,18 +52,12 @@ static struct async_domain async_dfl_domain = { NULL, NULL, 1 };
 
 static void lock(void)
 {
-	int err = pthread_mutex_lock(&async_lock);
-
-	if (err)
-		CC_DIE("pthread_mutex_lock", err);
+	CC_MUTEX_LOCK(&async_lock);
 }
 
 static void unlock(void)
 {
-	int err = pthread_mutex_unlock(&async_lock);
-
-	if (err)
-		CC_DIE("pthread_mutex_unlock", err);
+	CC_MUTEX_UNLOCK(&async_lock);
 }
 
 static void work_cond_init(void)

@@ -7,6 +7,7 @@
 #ifndef CCHAIN_INTERNAL_H
 #define CCHAIN_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,6 +50,20 @@
 _Noreturn void cchain__die(const char *file, int line, const char *func,
 			   const char *what, int err);
 #define CC_DIE(what, err) cchain__die(__FILE__, __LINE__, __func__, (what), (err))
+
+/* Lock or unlock an internal mutex, which cannot fail: abort if it does. */
+#define CC_MUTEX_LOCK(m)                                                                   \
+	do {                                                                               \
+		int cc_err_ = pthread_mutex_lock(m);                                       \
+		if (cc_err_)                                                               \
+			CC_DIE("pthread_mutex_lock", cc_err_);                             \
+	} while (0)
+#define CC_MUTEX_UNLOCK(m)                                                                 \
+	do {                                                                               \
+		int cc_err_ = pthread_mutex_unlock(m);                                     \
+		if (cc_err_)                                                               \
+			CC_DIE("pthread_mutex_unlock", cc_err_);                           \
+	} while (0)
 
 /* Report misuse detected in public function @func through the handler. */
 void cchain__misuse(const char *func, const char *msg);

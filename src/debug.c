@@ -43,18 +43,12 @@ static size_t capacity, count; /* capacity: a power of two, or 0 */
 
 static void table_lock_take(void)
 {
-	int err = pthread_mutex_lock(&table_lock);
-
-	if (err)
-		CC_DIE("pthread_mutex_lock", err);
+	CC_MUTEX_LOCK(&table_lock);
 }
 
 static void table_lock_drop(void)
 {
-	int err = pthread_mutex_unlock(&table_lock);
-
-	if (err)
-		CC_DIE("pthread_mutex_unlock", err);
+	CC_MUTEX_UNLOCK(&table_lock);
 }
 
 /* fork(): the child gets the table consistent, and its lock free. */

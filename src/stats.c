@@ -19,18 +19,12 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void table_lock_take(void)
 {
-	int err = pthread_mutex_lock(&table_lock);
-
-	if (err)
-		CC_DIE("pthread_mutex_lock", err);
+	CC_MUTEX_LOCK(&table_lock);
 }
 
 static void table_lock_drop(void)
 {
-	int err = pthread_mutex_unlock(&table_lock);
-
-	if (err)
-		CC_DIE("pthread_mutex_unlock", err);
+	CC_MUTEX_UNLOCK(&table_lock);
 }
 
 /* @chain's slot, or -1, probing from slot @first on (linear probing). */
