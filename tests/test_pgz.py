@@ -431,6 +431,15 @@ def started_writing(d, proc):
     return False
 
 
+def default_signals():
+    """In the child: the signals the test sends back to their defaults.  A
+    runner started under nohup, or in the background by a shell, passes
+    SIGHUP or SIGINT on ignored, and pgz then rightly keeps them ignored,
+    as gzip does."""
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, signal.SIG_DFL)
+
+
 def test_signals_mid_run():
     for sig, mode in ((signal.SIGINT, "compress"), (signal.SIGTERM, "compress"),
                       (signal.SIGHUP, "compress"), (signal.SIGKILL, "compress"),
@@ -457,7 +466,8 @@ def test_signals_mid_run():
             subprocess.run(["cp", "-p", src + ".gz", target], check=True)
             want = digest(target)
             args, final = ["-d", target], target[:-3]
-        proc = subprocess.Popen([PGZ, *args], stderr=subprocess.PIPE)
+        proc = subprocess.Popen([PGZ, *args], stderr=subprocess.PIPE,
+                                preexec_fn=default_signals)
         if not started_writing(d, proc):
             proc.wait()
             raise AssertionError(f"{sig.name} {mode}: finished before the signal")
