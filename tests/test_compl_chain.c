@@ -906,6 +906,54 @@ static void test_dump_pins_tail(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * A dump while another one holds the lock (here from its output stream):
+ * it reads the tail without the lock, pinned by the first, and shows it
+ * as it is.
+ */
+struct dump_nested {
+	struct compl_chain *chain;
+	char *inner;
+};
+
+static ssize_t nested_write(void *cookie, const char *buf, size_t len)
+{
+	struct dump_nested *p = cookie;
+
+	(void)buf;
+	if (!p->inner) {
+		dump_sleeps_counted = true;
+		p->inner = dump_str(p->chain);
+		dump_sleeps_counted = false;
+	}
+	return (ssize_t)len;
+}
+
+static void test_dump_in_dump(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+	struct dump_nested p = { .chain = &chain };
+	cookie_io_functions_t io = { .write = nested_write };
+	FILE *f;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	f = fopencookie(&p, "w", io);
+	assert_non_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	compl_chain_dump(&chain, f);
+	fclose(f);
+	assert_non_null(p.inner);
+	assert_dump_head(p.inner, &chain, 2, &a, &b, " (lock held elsewhere: read without it)");
+	free(p.inner);
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+}
+
 static void test_version_and_backend(void **state)
 {
 	char buf[32];
@@ -945,6 +993,7 @@ int main(void)
 		cmocka_unit_test(test_dump_exact),
 		cmocka_unit_test(test_dump_busy),
 		cmocka_unit_test(test_dump_pins_tail),
+		cmocka_unit_test(test_dump_in_dump),
 		cmocka_unit_test(test_version_and_backend),
 	};
 
