@@ -954,6 +954,77 @@ static void test_dump_in_dump(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * compl_chain_destroy() releases the chain's mutex (a checker such as
+ * helgrind would otherwise see it live): counted here, by address.
+ */
+static __thread const pthread_mutex_t *destroyed_watch;
+static __thread int destroyed_count;
+
+int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	static int (*fwd)(pthread_mutex_t *);
+
+	if (m == destroyed_watch)
+		destroyed_count++;
+	if (!fwd)
+		*(void **)&fwd = dlsym(RTLD_NEXT, "pthread_mutex_destroy");
+	return fwd(m);
+}
+
+static void test_destroy_releases_lock(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_complete(&a);
+	destroyed_watch = &chain.lock;
+	destroyed_count = 0;
+	compl_chain_destroy(&chain);
+	destroyed_watch = NULL;
+	assert_int_equal(destroyed_count, 1);
+}
+
+/*
+ * A run of deferred entries is at most 64 long: the 65th and later stay
+ * listed while the first runs, as the dump from its function shows.
+ */
+static DEFINE_COMPL_CHAIN(long_run_chain);
+static struct compl_chain_entry long_run[66];
+static char *long_run_dump;
+
+static void long_run_fn(struct compl_chain_entry *e)
+{
+	if (e == &long_run[0])
+		long_run_dump = dump_str(&long_run_chain);
+}
+
+static void test_dump_long_run(void **state)
+{
+	struct compl_chain_entry head;
+	int i;
+
+	(void)state;
+	compl_chain_add(&long_run_chain, &head);
+	for (i = 0; i < 66; i++)
+		compl_chain_add(&long_run_chain, &long_run[i]);
+	for (i = 0; i < 66; i++)
+		compl_chain_defer(&long_run[i], long_run_fn);
+	compl_chain_complete(&head);
+	assert_non_null(long_run_dump);
+	assert_dump_head(long_run_dump, &long_run_chain, 2, &long_run[64], &long_run[65],
+			 ", a deferred function holds the turn (63 more to run)");
+	assert_dump_entry(long_run_dump, 1, 0, &long_run[64], "deferred");
+	assert_dump_entry(long_run_dump, 2, 1, &long_run[65], "deferred");
+	assert_int_equal(count_lines(long_run_dump), 3);
+	free(long_run_dump);
+	assert_true(compl_chain_empty(&long_run_chain));
+	compl_chain_destroy(&long_run_chain);
+}
+
 static void test_version_and_backend(void **state)
 {
 	char buf[32];
@@ -994,6 +1065,8 @@ int main(void)
 		cmocka_unit_test(test_dump_busy),
 		cmocka_unit_test(test_dump_pins_tail),
 		cmocka_unit_test(test_dump_in_dump),
+		cmocka_unit_test(test_dump_long_run),
+		cmocka_unit_test(test_destroy_releases_lock),
 		cmocka_unit_test(test_version_and_backend),
 	};
 
