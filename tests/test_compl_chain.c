@@ -1025,6 +1025,50 @@ static void test_dump_long_run(void **state)
 	compl_chain_destroy(&long_run_chain);
 }
 
+/*
+ * A registration withdrawn before the turn leaves the entry waiting, as
+ * after compl_chain_add(); a registered entry cancelled is unlinked and its
+ * function never runs.
+ */
+static int notified_calls;
+
+static void notified_count(struct compl_chain_entry *e)
+{
+	(void)e;
+	notified_calls++;
+}
+
+static void test_notify_withdrawn(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c, d;
+
+	(void)state;
+	notified_calls = 0;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	compl_chain_add(&chain, &d);
+	compl_chain_notify(&b, notified_count);
+	compl_chain_notify(&c, notified_count);
+	assert_true(compl_chain_unnotify(&b));
+	assert_true(compl_chain_pending(&b));
+	assert_false(compl_chain_try_wait(&b));
+	assert_int_equal(compl_chain_wait_timeout(&b, 0), ETIMEDOUT);
+	compl_chain_cancel(&c);
+	assert_false(compl_chain_pending(&c));
+	compl_chain_complete(&a);
+	assert_true(compl_chain_try_wait(&b));
+	assert_false(compl_chain_try_wait(&d));
+	compl_chain_complete(&b);
+	assert_true(compl_chain_try_wait(&d));
+	compl_chain_complete(&d);
+	assert_int_equal(notified_calls, 0);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
 static void test_version_and_backend(void **state)
 {
 	char buf[32];
@@ -1067,6 +1111,7 @@ int main(void)
 		cmocka_unit_test(test_dump_in_dump),
 		cmocka_unit_test(test_dump_long_run),
 		cmocka_unit_test(test_destroy_releases_lock),
+		cmocka_unit_test(test_notify_withdrawn),
 		cmocka_unit_test(test_version_and_backend),
 	};
 

@@ -471,6 +471,55 @@ static void test_add_during_dump_timed(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * Only a wait that sleeps counts as slept: a wait refused (EDEADLK, from a
+ * deferred function of the chain) after one that slept does not.  A timeout
+ * of 0 returns at once, uncounted; 1 ns is a wait.
+ */
+static DEFINE_COMPL_CHAIN(slept_chain);
+static struct compl_chain_entry slept_later;
+
+static void waiting_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	compl_chain_wait(&slept_later);
+}
+
+static void test_waits_slept_only(void **state)
+{
+	struct compl_chain_entry head, d;
+	struct compl_chain_stats st;
+	uint64_t slept;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&slept_chain), 0);
+	compl_chain_add(&slept_chain, &head);
+	compl_chain_add(&slept_chain, &d);
+	assert_int_equal(compl_chain_wait_timeout(&d, 0), ETIMEDOUT);
+	assert_int_equal(get(&slept_chain).waits, 0);
+	assert_int_equal(compl_chain_wait_timeout(&d, 1), ETIMEDOUT);
+	st = get(&slept_chain);
+	assert_int_equal(st.waits, 1);
+	/* Whether a 1 ns wait reaches its sleep depends on the backend. */
+	slept = st.waits_slept;
+	assert_true(slept <= 1);
+	/* Long enough to reach its sleep (see test_waits). */
+	assert_int_equal(compl_chain_wait_timeout(&d, 100 * MS), ETIMEDOUT);
+	st = get(&slept_chain);
+	assert_int_equal(st.waits, 2);
+	assert_int_equal(st.waits_slept, slept + 1);
+	compl_chain_add(&slept_chain, &slept_later);
+	compl_chain_defer(&d, waiting_fn);
+	compl_chain_complete(&head);
+	assert_int_equal(misuse_count, 1);
+	misuse_count = 0;
+	st = get(&slept_chain);
+	assert_int_equal(st.waits, 3);
+	assert_int_equal(st.waits_slept, slept + 1);
+	compl_chain_complete(&slept_later);
+	compl_chain_destroy(&slept_chain);
+}
+
 static void test_deferred_runs(void **state)
 {
 	DEFINE_COMPL_CHAIN(chain);
@@ -613,6 +662,7 @@ int main(void)
 		cmocka_unit_test(test_peak_counted_late),
 		cmocka_unit_test(test_run_age_with_adds),
 		cmocka_unit_test(test_add_during_dump_timed),
+		cmocka_unit_test_setup_teardown(test_waits_slept_only, setup_recorder, restore_default),
 		cmocka_unit_test(test_stats_inside_run),
 		cmocka_unit_test(test_table_limit),
 		cmocka_unit_test(test_concurrent_counts),
