@@ -123,9 +123,42 @@ static int forward_clock_gettime(clockid_t id, struct timespec *ts)
 	return fwd(id, ts);
 }
 
+/*
+ * While fake_ns is set in a thread, its CLOCK_MONOTONIC readings are
+ * counted and return fake_ns, advanced by 1 us per reading: the spin
+ * policy's polls (which read the clock every 16 polls) then take a fixed
+ * number of readings.  At reading fake_hook_at, fake_hook_entry is
+ * completed (with the real clock).
+ */
+static __thread uint64_t fake_ns;
+static __thread int fake_calls, fake_hook_at;
+static __thread struct compl_chain_entry *fake_hook_entry;
+
+static int fake_clock_gettime(struct timespec *ts)
+{
+	fake_calls++;
+	fake_ns += 1000;
+	ts->tv_sec = (time_t)(fake_ns / 1000000000u);
+	ts->tv_nsec = (long)(fake_ns % 1000000000u);
+	if (fake_calls == fake_hook_at && fake_hook_entry) {
+		struct compl_chain_entry *e = fake_hook_entry;
+		uint64_t saved = fake_ns;
+
+		fake_hook_entry = NULL;
+		fake_ns = 0;
+		compl_chain_complete(e);
+		fake_ns = saved;
+	}
+	return 0;
+}
+
 int clock_gettime(clockid_t id, struct timespec *ts)
 {
-	int ret = forward_clock_gettime(id, ts);
+	int ret;
+
+	if (id == CLOCK_MONOTONIC && fake_ns)
+		return fake_clock_gettime(ts);
+	ret = forward_clock_gettime(id, ts);
 
 	if (!ret && id == CLOCK_MONOTONIC && atomic_load(&coarse_clock))
 		ts->tv_nsec = ts->tv_nsec >= 500000000L ? 1 : 0;
@@ -1091,10 +1124,133 @@ static void test_many_sleepers(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * The spin policy's count of waiting and spinning threads comes back to
+ * where it was after each wait: a waiter on its own (with two CPUs) spins
+ * in both phases, quiet and counted, every time, whether its wait was
+ * refused (EDEADLK, from a deferred function of the chain, which spins
+ * first) or its turn came while it spun.  Seen through the clock readings
+ * of the polls, on a fake clock: a skipped phase reads the clock once.
+ */
+static DEFINE_COMPL_CHAIN(spin_chain);
+static struct compl_chain_entry spin_later;
+static int spin_refused;
+
+static void spin_misuse(const char *func, const char *msg)
+{
+	(void)func;
+	(void)msg;
+	spin_refused++;
+}
+
+static void spin_refused_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	compl_chain_wait(&spin_later);
+}
+
+/* The clock readings of a refused wait; -1 if it was not refused. */
+static int refused_wait_readings(void)
+{
+	struct compl_chain_entry head, d;
+	struct timespec now;
+	int n, refused = spin_refused;
+
+	compl_chain_add(&spin_chain, &head);
+	compl_chain_add(&spin_chain, &d);
+	compl_chain_add(&spin_chain, &spin_later);
+	compl_chain_defer(&d, spin_refused_fn);
+	forward_clock_gettime(CLOCK_MONOTONIC, &now);
+	fake_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	fake_calls = 0;
+	compl_chain_complete(&head);
+	fake_ns = 0;
+	n = fake_calls;
+	compl_chain_complete(&spin_later);
+	return spin_refused == refused + 1 ? n : -1;
+}
+
+struct spin_result {
+	int first, later[3], turn_ret, turn_readings;
+	bool skipped;
+};
+
+static void *spin_balance_thread(void *arg)
+{
+	struct spin_result *r = arg;
+	struct compl_chain_entry p, w;
+	struct timespec now;
+	cpu_set_t allowed, two;
+	int cpu, n = 0, i;
+
+	CHECK(sched_getaffinity(0, sizeof(allowed), &allowed) == 0);
+	CPU_ZERO(&two);
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++) {
+		if (CPU_ISSET(cpu, &allowed)) {
+			CPU_SET(cpu, &two);
+			n++;
+		}
+	}
+	if (n < 2) {
+		r->skipped = true;
+		return NULL;
+	}
+	CHECK(sched_setaffinity(0, sizeof(two), &two) == 0);
+	r->first = refused_wait_readings();
+	/* Its turn comes while it spins: given from the poll's 2nd clock reading. */
+	compl_chain_add(&spin_chain, &p);
+	compl_chain_add(&spin_chain, &w);
+	forward_clock_gettime(CLOCK_MONOTONIC, &now);
+	fake_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	fake_calls = 0;
+	fake_hook_entry = &p;
+	fake_hook_at = 6;
+	r->turn_ret = compl_chain_wait_timeout(&w, 1000 * MS);
+	fake_ns = 0;
+	fake_hook_entry = NULL;
+	r->turn_readings = fake_calls;
+	if (compl_chain_pending(&p))
+		compl_chain_complete(&p);
+	compl_chain_complete(&w);
+	for (i = 0; i < 3; i++)
+		r->later[i] = refused_wait_readings();
+	CHECK(sched_setaffinity(0, sizeof(allowed), &allowed) == 0);
+	return NULL;
+}
+
+static void test_spin_count_balanced(void **state)
+{
+	struct spin_result r = { 0 };
+	cchain_misuse_fn old;
+	uint64_t old_spin;
+	int i;
+
+	(void)state;
+	old = cchain_set_misuse_handler(spin_misuse);
+	old_spin = cchain_set_spin_ns(10000);
+	join_thread(start_thread(spin_balance_thread, &r));
+	cchain_set_spin_ns(old_spin);
+	cchain_set_misuse_handler(old);
+	if (r.skipped)
+		skip();
+	/*
+	 * The deadline's reading, the quiet phase's 3 (2 us in 1 us steps),
+	 * the counted phase's start; the turn is given at the 6th.
+	 */
+	assert_int_equal(r.turn_ret, 0);
+	assert_int_equal(r.turn_readings, 6);
+	/* Quiet: 1 + 2; counted: 1 + 8 (10 us less the quiet 2, in 1 us steps). */
+	assert_int_equal(r.first, 12);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(r.later[i], r.first);
+	assert_true(compl_chain_empty(&spin_chain));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fifo_pool),
+		cmocka_unit_test(test_spin_count_balanced),
 		cmocka_unit_test(test_fifo_pool_mixed),
 		cmocka_unit_test(test_complete_without_wait_blocks),
 		cmocka_unit_test(test_cancel_head_wakes_next),
