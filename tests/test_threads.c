@@ -1172,8 +1172,66 @@ static int refused_wait_readings(void)
 
 struct spin_result {
 	int first, later[3], turn_ret, turn_readings;
+	int quiet_budget, one_sleeper, two_sleepers, one_cpu;
 	bool skipped;
 };
+
+/* Threads asleep in compl_chain_wait(), on another chain: counted waiters. */
+static DEFINE_COMPL_CHAIN(sleep_chain);
+
+static void *sleeper(void *arg)
+{
+	struct compl_chain_entry *e = arg;
+
+	compl_chain_wait(e);
+	compl_chain_complete(e);
+	return NULL;
+}
+
+static bool shown_sleeping(struct compl_chain_entry *e)
+{
+	char *buf = NULL, *line, want[64];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool ret;
+
+	CHECK(f != NULL);
+	compl_chain_dump(&sleep_chain, f);
+	fclose(f);
+	snprintf(want, sizeof(want), " entry %p: ", (void *)e);
+	line = strstr(buf, want);
+	ret = line && (strncmp(line + strlen(want), "futex word sleeping", 19) == 0 ||
+		       strncmp(line + strlen(want), "waiting, owner sleeping", 23) == 0);
+	free(buf);
+	return ret;
+}
+
+static pthread_t start_sleeper(struct compl_chain_entry *e)
+{
+	pthread_t tid = start_thread(sleeper, e);
+	int i;
+
+	for (i = 0; i < 10000 && !shown_sleeping(e); i++)
+		sleep_ns(MS);
+	CHECK(shown_sleeping(e));
+	return tid;
+}
+
+static void *spin_one_cpu_thread(void *arg)
+{
+	struct spin_result *r = arg;
+	cpu_set_t allowed, one;
+	int cpu;
+
+	CHECK(sched_getaffinity(0, sizeof(allowed), &allowed) == 0);
+	for (cpu = 0; !CPU_ISSET(cpu, &allowed); cpu++)
+		;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0);
+	r->one_cpu = refused_wait_readings();
+	return NULL;
+}
 
 static void *spin_balance_thread(void *arg)
 {
@@ -1214,7 +1272,29 @@ static void *spin_balance_thread(void *arg)
 	compl_chain_complete(&w);
 	for (i = 0; i < 3; i++)
 		r->later[i] = refused_wait_readings();
+	/* A budget no longer than the quiet phase: no counted phase. */
+	cchain_set_spin_ns(2000);
+	r->quiet_budget = refused_wait_readings();
+	cchain_set_spin_ns(10000);
+	/* With waiters asleep: one leaves both phases, two as many as CPUs neither. */
+	{
+		struct compl_chain_entry sh, s1, s2;
+		pthread_t t1, t2;
+
+		compl_chain_add(&sleep_chain, &sh);
+		compl_chain_add(&sleep_chain, &s1);
+		compl_chain_add(&sleep_chain, &s2);
+		t1 = start_sleeper(&s1);
+		r->one_sleeper = refused_wait_readings();
+		t2 = start_sleeper(&s2);
+		r->two_sleepers = refused_wait_readings();
+		compl_chain_complete(&sh);
+		join_thread(t1);
+		join_thread(t2);
+	}
 	CHECK(sched_setaffinity(0, sizeof(allowed), &allowed) == 0);
+	/* A thread whose mask allows one CPU, in a thread of its own (fresh count). */
+	join_thread(start_thread(spin_one_cpu_thread, r));
 	return NULL;
 }
 
@@ -1243,7 +1323,14 @@ static void test_spin_count_balanced(void **state)
 	assert_int_equal(r.first, 12);
 	for (i = 0; i < 3; i++)
 		assert_int_equal(r.later[i], r.first);
+	/* Quiet only: 1 + 2. */
+	assert_int_equal(r.quiet_budget, 3);
+	assert_int_equal(r.one_sleeper, r.first);
+	/* Each phase reads the clock once and stops. */
+	assert_int_equal(r.two_sleepers, 2);
+	assert_int_equal(r.one_cpu, 2);
 	assert_true(compl_chain_empty(&spin_chain));
+	assert_true(compl_chain_empty(&sleep_chain));
 }
 
 int main(void)
