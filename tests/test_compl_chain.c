@@ -1064,6 +1064,17 @@ static void test_notify_withdrawn(void **state)
 	compl_chain_complete(&b);
 	assert_true(compl_chain_try_wait(&d));
 	compl_chain_complete(&d);
+	assert_true(compl_chain_empty(&chain));
+	/* The registered entry is the tail: the chain's tail moves back. */
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_notify(&b, notified_count);
+	compl_chain_cancel(&b);
+	assert_false(compl_chain_pending(&b));
+	compl_chain_add(&chain, &c);
+	compl_chain_complete(&a);
+	assert_true(compl_chain_try_wait(&c));
+	compl_chain_complete(&c);
 	assert_int_equal(notified_calls, 0);
 	assert_true(compl_chain_empty(&chain));
 	compl_chain_destroy(&chain);
