@@ -423,6 +423,36 @@ static void test_garbage_entry(void **state)
 	}
 }
 
+/*
+ * Back pointers that no entry of the library holds, each reported as
+ * corrupt, not as a deferral or a registration: a bit between the tags and
+ * the chain's alignment, both tags at once, a tag with a bit in 48-55.
+ */
+static void test_implausible_back_pointers(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry e;
+	uintptr_t bad[3], odd;
+	size_t i, n = 0;
+
+	(void)state;
+	odd = (_Alignof(struct compl_chain) - 1) & ~(uintptr_t)3;
+	if (odd)
+		bad[n++] = (uintptr_t)&chain | odd;
+	bad[n++] = (uintptr_t)&chain | 3;
+	if (sizeof(void *) == 8)
+		bad[n++] = (uintptr_t)&chain | 1 | (uintptr_t)1 << (sizeof(void *) == 8 ? 48 : 0);
+	for (i = 0; i < n; i++) {
+		memset(&e, 0, sizeof(e));
+		e.chain = (struct compl_chain *)bad[i];
+		compl_chain_wait(&e);
+		assert_misuse("compl_chain_wait");
+		assert_string_equal(misuse_msg, "entry is not pending, or is corrupt "
+				    "(its back pointer is no chain's address; "
+				    "CCHAIN_DEBUG=1 tells which)");
+	}
+}
+
 static void other_handler(const char *func, const char *msg)
 {
 	(void)func;
@@ -1113,6 +1143,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_handler_returns_old, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_garbage_entry, setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_implausible_back_pointers, setup_recorder,
+						restore_default),
 		cmocka_unit_test(test_default_handler_aborts),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_empty_during_dump),
