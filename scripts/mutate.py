@@ -476,13 +476,15 @@ def load_list(path):
 
 # (program, arguments, CCHAIN_TEST_SCALE): a program of the build, or a
 # python script of the tree; @build/PATH is a path in the build directory,
-# @corpus the fuzzer's seed corpus.  Fastest first, as a mutant is
+# @corpus the fuzzer's seed corpus, @env:NAME=VALUE sets NAME in the test's
+# environment.  Fastest first, as a mutant is
 # killed by the first failure.  The scales keep a survivor's run to a few
 # seconds; test_notify's three races run 150 rounds each at 3%.
 PRIVATE_TESTS = [
     ('tests/test_compl_chain', [], 10),
     ('tests/test_defer', [], 10),
     ('tests/test_stats', [], 10),
+    ('tests/test_debug', ['@env:CCHAIN_DEBUG=1'], 10),
     ('tests/test_signals', [], 10),
     ('tests/test_async', [], 10),
     ('tests/test_fork', [], 10),
@@ -606,9 +608,13 @@ class Copy:
                     argv += sorted(os.path.join(corpus, c) for c in os.listdir(corpus))
                 elif a.startswith('@build/'):
                     argv.append(os.path.join(self.build, a[len('@build/'):]))
+                elif a.startswith('@env:'):
+                    name, _, value = a[len('@env:'):].partition('=')
+                    env[name] = value
                 else:
                     argv.append(a)
-            what = ' '.join([exe] + [a for a in args if a != '@corpus'])
+            what = ' '.join([exe] + [a for a in args if a != '@corpus' and
+                                     not a.startswith('@env:')])
             proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     stdin=subprocess.DEVNULL, env=env, cwd=self.build,
                                     start_new_session=True)

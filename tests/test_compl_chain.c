@@ -4,6 +4,8 @@
  * initialisation, entry reuse, timeouts, misuse reports and what
  * compl_chain_empty() says while the chain is dumped.
  */
+#include <dlfcn.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -421,6 +423,36 @@ static void test_garbage_entry(void **state)
 	}
 }
 
+/*
+ * Back pointers that no entry of the library holds, each reported as
+ * corrupt, not as a deferral or a registration: a bit between the tags and
+ * the chain's alignment, both tags at once, a tag with a bit in 48-55.
+ */
+static void test_implausible_back_pointers(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry e;
+	uintptr_t bad[3], odd;
+	size_t i, n = 0;
+
+	(void)state;
+	odd = (_Alignof(struct compl_chain) - 1) & ~(uintptr_t)3;
+	if (odd)
+		bad[n++] = (uintptr_t)&chain | odd;
+	bad[n++] = (uintptr_t)&chain | 3;
+	if (sizeof(void *) == 8)
+		bad[n++] = (uintptr_t)&chain | 1 | (uintptr_t)1 << (sizeof(void *) == 8 ? 48 : 0);
+	for (i = 0; i < n; i++) {
+		memset(&e, 0, sizeof(e));
+		e.chain = (struct compl_chain *)bad[i];
+		compl_chain_wait(&e);
+		assert_misuse("compl_chain_wait");
+		assert_string_equal(misuse_msg, "entry is not pending, or is corrupt "
+				    "(its back pointer is no chain's address; "
+				    "CCHAIN_DEBUG=1 tells which)");
+	}
+}
+
 static void other_handler(const char *func, const char *msg)
 {
 	(void)func;
@@ -611,6 +643,473 @@ static void test_empty_during_dump(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * The dump's pauses between attempts at the lock: counted, and not slept,
+ * while dump_sleeps_counted is set in the calling thread.
+ */
+static __thread bool dump_sleeps_counted;
+static __thread int dump_sleeps;
+
+int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	static int (*fwd)(const struct timespec *, struct timespec *);
+
+	if (dump_sleeps_counted) {
+		dump_sleeps++;
+		return 0;
+	}
+	if (!fwd)
+		*(void **)&fwd = dlsym(RTLD_NEXT, "nanosleep");
+	return fwd(req, rem);
+}
+
+static char *dump_str(struct compl_chain *chain)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	compl_chain_dump(chain, f);
+	fclose(f);
+	return buf;
+}
+
+/* The dump's first line, exactly; @extra before its newline. */
+static void assert_dump_head(const char *buf, struct compl_chain *chain, unsigned long n,
+			     void *head, void *tail, const char *extra)
+{
+	char want[256];
+
+	snprintf(want, sizeof(want), "compl_chain %p: %lu entries, head %p, tail %p%s\n",
+		 (void *)chain, n, head, tail, extra);
+	if (strncmp(buf, want, strlen(want)) != 0)
+		fail_msg("dump begins \"%.200s\", expected \"%s\"", buf, want);
+}
+
+/* Line @i of the dump (0 the chain's line) is entry #@k, @e, in state @st (NULL: any). */
+static void assert_dump_entry(const char *buf, int i, unsigned long k,
+			      struct compl_chain_entry *e, const char *st)
+{
+	const char *line = buf, *end;
+	char want[128];
+
+	for (; i > 0; i--) {
+		line = strchr(line, '\n');
+		assert_non_null(line);
+		line++;
+	}
+	end = strchr(line, '\n');
+	assert_non_null(end);
+	snprintf(want, sizeof(want), "  #%lu entry %p: ", k, (void *)e);
+	if (strncmp(line, want, strlen(want)) != 0)
+		fail_msg("dump line \"%.*s\", expected \"%s...\"", (int)(end - line), line, want);
+	line += strlen(want);
+	if (st) {
+		if ((size_t)(end - line) != strlen(st) || strncmp(line, st, strlen(st)) != 0)
+			fail_msg("entry %p shown \"%.*s\", expected \"%s\"", (void *)e,
+				 (int)(end - line), line, st);
+	} else {
+		char *shown = strndup(line, (size_t)(end - line));
+
+		assert_non_null(shown);
+		assert_true(*shown);
+		assert_null(strstr(shown, "BAD"));
+		assert_null(strstr(shown, "deferred"));
+		assert_null(strstr(shown, "notify registered"));
+		free(shown);
+	}
+}
+
+static int count_lines(const char *buf)
+{
+	int n = 0;
+
+	for (; *buf; buf++)
+		n += *buf == '\n';
+	return n;
+}
+
+static void deferred_nop(struct compl_chain_entry *e)
+{
+	(void)e;
+}
+
+static void notified_nop(struct compl_chain_entry *e)
+{
+	(void)e;
+}
+
+/*
+ * Every line of the dump, with the lock and without it (the lock held by
+ * the caller: the dump tries it 100 times, pausing between tries), each
+ * entry state the chain itself keeps, and the bound on the walk without
+ * the lock.
+ */
+static void test_dump_exact(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c, d, *many;
+	const unsigned long nmany = 1001;
+	unsigned long k;
+	char *buf, want[64];
+	int i;
+
+	(void)state;
+	compl_chain_init(&chain);
+	buf = dump_str(&chain);
+	assert_dump_head(buf, &chain, 0, NULL, NULL, "");
+	assert_int_equal(count_lines(buf), 1);
+	free(buf);
+
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &d);
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	compl_chain_defer(&d, deferred_nop);
+	compl_chain_notify(&b, notified_nop);
+	for (i = 0; i < 2; i++) {
+		if (i) {
+			pthread_mutex_lock(&chain.lock);
+			dump_sleeps = 0;
+			dump_sleeps_counted = true;
+		}
+		buf = dump_str(&chain);
+		if (i) {
+			dump_sleeps_counted = false;
+			pthread_mutex_unlock(&chain.lock);
+			assert_int_equal(dump_sleeps, 100);
+		}
+		assert_dump_head(buf, &chain, 4, &a, &c,
+				 i ? " (lock held elsewhere: read without it)" : "");
+		assert_dump_entry(buf, 1, 0, &a, NULL);
+		assert_dump_entry(buf, 2, 1, &d, "deferred");
+		assert_dump_entry(buf, 3, 2, &b, "notify registered");
+		assert_dump_entry(buf, 4, 3, &c, NULL);
+		assert_int_equal(count_lines(buf), 5);
+		free(buf);
+	}
+	assert_true(compl_chain_unnotify(&b));
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	compl_chain_complete(&c);
+	assert_true(compl_chain_empty(&chain));
+
+	/* Without the lock, at most 1000 entries are printed. */
+	many = calloc(nmany, sizeof(*many));
+	assert_non_null(many);
+	for (k = 0; k < nmany; k++)
+		compl_chain_add(&chain, &many[k]);
+	for (i = 0; i < 2; i++) {
+		if (i)
+			pthread_mutex_lock(&chain.lock);
+		buf = dump_str(&chain);
+		if (i)
+			pthread_mutex_unlock(&chain.lock);
+		assert_dump_head(buf, &chain, i ? 1000 : nmany, &many[0], &many[nmany - 1],
+				 i ? " (lock held elsewhere: read without it)" : "");
+		for (k = 0; k < (i ? 1000 : nmany); k++)
+			assert_dump_entry(buf, (int)k + 1, k, &many[k], NULL);
+		if (i) {
+			snprintf(want, sizeof(want), "\n  (walk stopped after 1000 entries)\n");
+			assert_true(strlen(buf) > strlen(want));
+			assert_string_equal(buf + strlen(buf) - strlen(want), want);
+			assert_int_equal(count_lines(buf), 1002);
+		} else {
+			assert_int_equal(count_lines(buf), (int)nmany + 1);
+		}
+		free(buf);
+	}
+	for (k = 0; k < nmany; k++)
+		compl_chain_complete(&many[k]);
+	free(many);
+
+	/*
+	 * A tail without a head: what a lock-free add or complete leaves for
+	 * an instant.  Planted, as no test can stop one there.
+	 */
+	chain.tail = &a;
+	buf = dump_str(&chain);
+	chain.tail = NULL;
+	assert_dump_head(buf, &chain, 0, NULL, &a, ", a lock-free add or complete in progress");
+	assert_int_equal(count_lines(buf), 1);
+	free(buf);
+	compl_chain_destroy(&chain);
+}
+
+/* A deferred function holds the turn: the dump says so, and how many follow. */
+static struct compl_chain dump_busy_chain;
+static char *dump_busy_out[2];
+static int dump_busy_calls;
+
+static void deferred_dump(struct compl_chain_entry *e)
+{
+	(void)e;
+	dump_busy_out[dump_busy_calls++] = dump_str(&dump_busy_chain);
+}
+
+static void test_dump_busy(void **state)
+{
+	struct compl_chain *chain = &dump_busy_chain;
+	struct compl_chain_entry a, d1, d2;
+	int i;
+
+	(void)state;
+	compl_chain_init(chain);
+	compl_chain_add(chain, &a);
+	compl_chain_add(chain, &d1);
+	compl_chain_add(chain, &d2);
+	compl_chain_defer(&d1, deferred_dump);
+	compl_chain_defer(&d2, deferred_dump);
+	compl_chain_complete(&a);
+	assert_int_equal(dump_busy_calls, 2);
+	for (i = 0; i < 2; i++) {
+		assert_dump_head(dump_busy_out[i], chain, 0, NULL, NULL,
+				 i ? ", a deferred function holds the turn (0 more to run)" :
+				     ", a deferred function holds the turn (1 more to run)");
+		assert_int_equal(count_lines(dump_busy_out[i]), 1);
+		free(dump_busy_out[i]);
+	}
+	assert_true(compl_chain_empty(chain));
+	compl_chain_destroy(chain);
+}
+
+/*
+ * While the dump walks the chain with the lock, a lock-free complete
+ * (the last entry's) waits for it: it must not take an entry off.
+ */
+struct dump_pin {
+	struct compl_chain *chain;
+	struct compl_chain_entry *e;
+	pthread_t thread;
+	atomic_int done;
+	int writes;
+	bool done_during_dump;
+};
+
+static void *pin_complete(void *arg)
+{
+	struct dump_pin *p = arg;
+
+	compl_chain_complete(p->e);
+	atomic_store(&p->done, 1);
+	return NULL;
+}
+
+static ssize_t pin_write(void *cookie, const char *buf, size_t len)
+{
+	struct dump_pin *p = cookie;
+	struct timespec pause = { 0, 2 * 1000 * 1000 };
+	int i;
+
+	(void)buf;
+	if (p->writes++ == 0) {
+		CHECK(pthread_create(&p->thread, NULL, pin_complete, p) == 0);
+		for (i = 0; i < 25 && !atomic_load(&p->done); i++)
+			nanosleep(&pause, NULL);
+	}
+	if (atomic_load(&p->done))
+		p->done_during_dump = true;
+	return (ssize_t)len;
+}
+
+static void test_dump_pins_tail(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a;
+	struct dump_pin p = { .chain = &chain, .e = &a };
+	cookie_io_functions_t io = { .write = pin_write };
+	FILE *f;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	f = fopencookie(&p, "w", io);
+	assert_non_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	compl_chain_dump(&chain, f);
+	fclose(f);
+	pthread_join(p.thread, NULL);
+	assert_true(atomic_load(&p.done));
+	assert_false(p.done_during_dump);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
+/*
+ * A dump while another one holds the lock (here from its output stream):
+ * it reads the tail without the lock, pinned by the first, and shows it
+ * as it is.
+ */
+struct dump_nested {
+	struct compl_chain *chain;
+	char *inner;
+};
+
+static ssize_t nested_write(void *cookie, const char *buf, size_t len)
+{
+	struct dump_nested *p = cookie;
+
+	(void)buf;
+	if (!p->inner) {
+		dump_sleeps_counted = true;
+		p->inner = dump_str(p->chain);
+		dump_sleeps_counted = false;
+	}
+	return (ssize_t)len;
+}
+
+static void test_dump_in_dump(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+	struct dump_nested p = { .chain = &chain };
+	cookie_io_functions_t io = { .write = nested_write };
+	FILE *f;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	f = fopencookie(&p, "w", io);
+	assert_non_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	compl_chain_dump(&chain, f);
+	fclose(f);
+	assert_non_null(p.inner);
+	assert_dump_head(p.inner, &chain, 2, &a, &b, " (lock held elsewhere: read without it)");
+	free(p.inner);
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+}
+
+/*
+ * compl_chain_destroy() releases the chain's mutex (a checker such as
+ * helgrind would otherwise see it live): counted here, by address.
+ */
+static __thread const pthread_mutex_t *destroyed_watch;
+static __thread int destroyed_count;
+
+int pthread_mutex_destroy(pthread_mutex_t *m)
+{
+	static int (*fwd)(pthread_mutex_t *);
+
+	if (m == destroyed_watch)
+		destroyed_count++;
+	if (!fwd)
+		*(void **)&fwd = dlsym(RTLD_NEXT, "pthread_mutex_destroy");
+	return fwd(m);
+}
+
+static void test_destroy_releases_lock(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_complete(&a);
+	destroyed_watch = &chain.lock;
+	destroyed_count = 0;
+	compl_chain_destroy(&chain);
+	destroyed_watch = NULL;
+	assert_int_equal(destroyed_count, 1);
+}
+
+/*
+ * A run of deferred entries is at most 64 long: the 65th and later stay
+ * listed while the first runs, as the dump from its function shows.
+ */
+static DEFINE_COMPL_CHAIN(long_run_chain);
+static struct compl_chain_entry long_run[66];
+static char *long_run_dump;
+
+static void long_run_fn(struct compl_chain_entry *e)
+{
+	if (e == &long_run[0])
+		long_run_dump = dump_str(&long_run_chain);
+}
+
+static void test_dump_long_run(void **state)
+{
+	struct compl_chain_entry head;
+	int i;
+
+	(void)state;
+	compl_chain_add(&long_run_chain, &head);
+	for (i = 0; i < 66; i++)
+		compl_chain_add(&long_run_chain, &long_run[i]);
+	for (i = 0; i < 66; i++)
+		compl_chain_defer(&long_run[i], long_run_fn);
+	compl_chain_complete(&head);
+	assert_non_null(long_run_dump);
+	assert_dump_head(long_run_dump, &long_run_chain, 2, &long_run[64], &long_run[65],
+			 ", a deferred function holds the turn (63 more to run)");
+	assert_dump_entry(long_run_dump, 1, 0, &long_run[64], "deferred");
+	assert_dump_entry(long_run_dump, 2, 1, &long_run[65], "deferred");
+	assert_int_equal(count_lines(long_run_dump), 3);
+	free(long_run_dump);
+	assert_true(compl_chain_empty(&long_run_chain));
+	compl_chain_destroy(&long_run_chain);
+}
+
+/*
+ * A registration withdrawn before the turn leaves the entry waiting, as
+ * after compl_chain_add(); a registered entry cancelled is unlinked and its
+ * function never runs.
+ */
+static int notified_calls;
+
+static void notified_count(struct compl_chain_entry *e)
+{
+	(void)e;
+	notified_calls++;
+}
+
+static void test_notify_withdrawn(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c, d;
+
+	(void)state;
+	notified_calls = 0;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_add(&chain, &c);
+	compl_chain_add(&chain, &d);
+	compl_chain_notify(&b, notified_count);
+	compl_chain_notify(&c, notified_count);
+	assert_true(compl_chain_unnotify(&b));
+	assert_true(compl_chain_pending(&b));
+	assert_false(compl_chain_try_wait(&b));
+	assert_int_equal(compl_chain_wait_timeout(&b, 0), ETIMEDOUT);
+	compl_chain_cancel(&c);
+	assert_false(compl_chain_pending(&c));
+	compl_chain_complete(&a);
+	assert_true(compl_chain_try_wait(&b));
+	assert_false(compl_chain_try_wait(&d));
+	compl_chain_complete(&b);
+	assert_true(compl_chain_try_wait(&d));
+	compl_chain_complete(&d);
+	assert_true(compl_chain_empty(&chain));
+	/* The registered entry is the tail: the chain's tail moves back. */
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_notify(&b, notified_count);
+	compl_chain_cancel(&b);
+	assert_false(compl_chain_pending(&b));
+	compl_chain_add(&chain, &c);
+	compl_chain_complete(&a);
+	assert_true(compl_chain_try_wait(&c));
+	compl_chain_complete(&c);
+	assert_int_equal(notified_calls, 0);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
 static void test_version_and_backend(void **state)
 {
 	char buf[32];
@@ -644,9 +1143,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_handler_returns_old, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_garbage_entry, setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_implausible_back_pointers, setup_recorder,
+						restore_default),
 		cmocka_unit_test(test_default_handler_aborts),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_empty_during_dump),
+		cmocka_unit_test(test_dump_exact),
+		cmocka_unit_test(test_dump_busy),
+		cmocka_unit_test(test_dump_pins_tail),
+		cmocka_unit_test(test_dump_in_dump),
+		cmocka_unit_test(test_dump_long_run),
+		cmocka_unit_test(test_destroy_releases_lock),
+		cmocka_unit_test(test_notify_withdrawn),
 		cmocka_unit_test(test_version_and_backend),
 	};
 

@@ -48,7 +48,8 @@ def test_unset():
 
 
 def test_plain_decimal():
-    for value, ns in [("0", 0), ("1500", 1500), ("0001500", 1500), (str(CAP), CAP)]:
+    for value, ns in [("0", 0), ("1500", 1500), ("0001500", 1500), ("9", 9), ("9999999", 9999999),
+                      (str(CAP), CAP)]:
         expect_taken(value, ns)
 
 

@@ -334,6 +334,192 @@ static void test_peak_during_run(void **state)
 	compl_chain_destroy(&peak_chain);
 }
 
+/*
+ * The first entry added while a deferred run holds the turn counts at once
+ * towards the peak, with the run's entries still to come.  Statistics are
+ * switched on after the adds, so that the peak is the run's own.
+ */
+static DEFINE_COMPL_CHAIN(late_chain);
+static struct compl_chain_entry late_extra;
+
+static void late_adding_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	compl_chain_add(&late_chain, &late_extra);
+	compl_chain_cancel(&late_extra);
+}
+
+static void test_peak_counted_late(void **state)
+{
+	struct compl_chain_entry head, d[2];
+	struct compl_chain_stats st;
+
+	(void)state;
+	compl_chain_add(&late_chain, &head);
+	compl_chain_add(&late_chain, &d[0]);
+	compl_chain_add(&late_chain, &d[1]);
+	assert_int_equal(compl_chain_stats_enable(&late_chain), 0);
+	compl_chain_defer(&d[0], late_adding_fn);
+	compl_chain_defer(&d[1], quiet_fn);
+	compl_chain_complete(&head);
+	/* In d[0]'s function: d[1] pending and the extra entry, 2 at once. */
+	st = get(&late_chain);
+	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.max_entries, 2);
+	compl_chain_destroy(&late_chain);
+}
+
+/*
+ * Entries added while a deferred run holds the turn do not take the turn's
+ * timing over: the run's age stays exact, from the hand-over.
+ */
+static DEFINE_COMPL_CHAIN(timed_chain);
+static struct compl_chain_entry timed_extra[2];
+static struct compl_chain_stats timed_in_run;
+
+static void timed_adding_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	compl_chain_add(&timed_chain, &timed_extra[0]);
+	compl_chain_add(&timed_chain, &timed_extra[1]);
+	assert_int_equal(compl_chain_get_stats(&timed_chain, &timed_in_run), 0);
+}
+
+static void test_run_age_with_adds(void **state)
+{
+	struct compl_chain_entry head, d;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&timed_chain), 0);
+	compl_chain_add(&timed_chain, &head);
+	compl_chain_add(&timed_chain, &d);
+	compl_chain_defer(&d, timed_adding_fn);
+	compl_chain_complete(&head);
+	assert_int_equal(timed_in_run.entries, 2);
+	assert_true(timed_in_run.head_age_exact);
+	compl_chain_complete(&timed_extra[0]);
+	compl_chain_complete(&timed_extra[1]);
+	compl_chain_destroy(&timed_chain);
+}
+
+/*
+ * An add to an empty chain that compl_chain_dump() has pinned takes the
+ * lock, and the turn with it: its age is timed, exact.  The add is made
+ * from the dump's output, once the adding thread waits for the lock.
+ */
+struct pinned_add {
+	struct compl_chain *chain;
+	struct compl_chain_entry e;
+	pthread_t thread;
+	atomic_int added;
+	bool started, added_during_dump;
+};
+
+static void *pinned_add_thread(void *arg)
+{
+	struct pinned_add *p = arg;
+
+	compl_chain_add(p->chain, &p->e);
+	atomic_store(&p->added, 1);
+	return NULL;
+}
+
+static ssize_t pinned_add_write(void *cookie, const char *buf, size_t len)
+{
+	struct pinned_add *p = cookie;
+	struct timespec pause = { 0, 1000 * 1000 };
+	int i;
+
+	(void)buf;
+	if (!p->started) {
+		p->started = true;
+		CHECK(pthread_create(&p->thread, NULL, pinned_add_thread, p) == 0);
+		/* glibc's lock word is 2 once a thread waits for the mutex. */
+		for (i = 0; i < 20000 && !atomic_load(&p->added) &&
+			    __atomic_load_n(&p->chain->lock.__data.__lock, __ATOMIC_RELAXED) != 2;
+		     i++)
+			nanosleep(&pause, NULL);
+	}
+	if (atomic_load(&p->added))
+		p->added_during_dump = true;
+	return (ssize_t)len;
+}
+
+static void test_add_during_dump_timed(void **state)
+{
+	struct compl_chain chain;
+	struct pinned_add p = { .chain = &chain };
+	cookie_io_functions_t io = { .write = pinned_add_write };
+	struct compl_chain_stats st;
+	FILE *f;
+
+	(void)state;
+	compl_chain_init(&chain);
+	assert_int_equal(compl_chain_stats_enable(&chain), 0);
+	f = fopencookie(&p, "w", io);
+	assert_non_null(f);
+	setvbuf(f, NULL, _IONBF, 0);
+	compl_chain_dump(&chain, f);
+	fclose(f);
+	pthread_join(p.thread, NULL);
+	assert_false(p.added_during_dump);
+	assert_true(compl_chain_try_wait(&p.e));
+	st = get(&chain);
+	assert_int_equal(st.entries, 1);
+	assert_true(st.head_age_exact);
+	compl_chain_complete(&p.e);
+	compl_chain_destroy(&chain);
+}
+
+/*
+ * Only a wait that sleeps counts as slept: a wait refused (EDEADLK, from a
+ * deferred function of the chain) after one that slept does not.  A timeout
+ * of 0 returns at once, uncounted; 1 ns is a wait.
+ */
+static DEFINE_COMPL_CHAIN(slept_chain);
+static struct compl_chain_entry slept_later;
+
+static void waiting_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	compl_chain_wait(&slept_later);
+}
+
+static void test_waits_slept_only(void **state)
+{
+	struct compl_chain_entry head, d;
+	struct compl_chain_stats st;
+	uint64_t slept;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&slept_chain), 0);
+	compl_chain_add(&slept_chain, &head);
+	compl_chain_add(&slept_chain, &d);
+	assert_int_equal(compl_chain_wait_timeout(&d, 0), ETIMEDOUT);
+	assert_int_equal(get(&slept_chain).waits, 0);
+	assert_int_equal(compl_chain_wait_timeout(&d, 1), ETIMEDOUT);
+	st = get(&slept_chain);
+	assert_int_equal(st.waits, 1);
+	/* Whether a 1 ns wait reaches its sleep depends on the backend. */
+	slept = st.waits_slept;
+	assert_true(slept <= 1);
+	/* Long enough to reach its sleep (see test_waits). */
+	assert_int_equal(compl_chain_wait_timeout(&d, 100 * MS), ETIMEDOUT);
+	st = get(&slept_chain);
+	assert_int_equal(st.waits, 2);
+	assert_int_equal(st.waits_slept, slept + 1);
+	compl_chain_add(&slept_chain, &slept_later);
+	compl_chain_defer(&d, waiting_fn);
+	compl_chain_complete(&head);
+	assert_int_equal(misuse_count, 1);
+	misuse_count = 0;
+	st = get(&slept_chain);
+	assert_int_equal(st.waits, 3);
+	assert_int_equal(st.waits_slept, slept + 1);
+	compl_chain_complete(&slept_later);
+	compl_chain_destroy(&slept_chain);
+}
+
 static void test_deferred_runs(void **state)
 {
 	DEFINE_COMPL_CHAIN(chain);
@@ -473,6 +659,10 @@ int main(void)
 		cmocka_unit_test(test_head_age_new_turns),
 		cmocka_unit_test(test_peak_during_run),
 		cmocka_unit_test(test_deferred_runs),
+		cmocka_unit_test(test_peak_counted_late),
+		cmocka_unit_test(test_run_age_with_adds),
+		cmocka_unit_test(test_add_during_dump_timed),
+		cmocka_unit_test_setup_teardown(test_waits_slept_only, setup_recorder, restore_default),
 		cmocka_unit_test(test_stats_inside_run),
 		cmocka_unit_test(test_table_limit),
 		cmocka_unit_test(test_concurrent_counts),

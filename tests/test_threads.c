@@ -123,9 +123,42 @@ static int forward_clock_gettime(clockid_t id, struct timespec *ts)
 	return fwd(id, ts);
 }
 
+/*
+ * While fake_ns is set in a thread, its CLOCK_MONOTONIC readings are
+ * counted and return fake_ns, advanced by 1 us per reading: the spin
+ * policy's polls (which read the clock every 16 polls) then take a fixed
+ * number of readings.  At reading fake_hook_at, fake_hook_entry is
+ * completed (with the real clock).
+ */
+static __thread uint64_t fake_ns;
+static __thread int fake_calls, fake_hook_at;
+static __thread struct compl_chain_entry *fake_hook_entry;
+
+static int fake_clock_gettime(struct timespec *ts)
+{
+	fake_calls++;
+	fake_ns += 1000;
+	ts->tv_sec = (time_t)(fake_ns / 1000000000u);
+	ts->tv_nsec = (long)(fake_ns % 1000000000u);
+	if (fake_calls == fake_hook_at && fake_hook_entry) {
+		struct compl_chain_entry *e = fake_hook_entry;
+		uint64_t saved = fake_ns;
+
+		fake_hook_entry = NULL;
+		fake_ns = 0;
+		compl_chain_complete(e);
+		fake_ns = saved;
+	}
+	return 0;
+}
+
 int clock_gettime(clockid_t id, struct timespec *ts)
 {
-	int ret = forward_clock_gettime(id, ts);
+	int ret;
+
+	if (id == CLOCK_MONOTONIC && fake_ns)
+		return fake_clock_gettime(ts);
+	ret = forward_clock_gettime(id, ts);
 
 	if (!ret && id == CLOCK_MONOTONIC && atomic_load(&coarse_clock))
 		ts->tv_nsec = ts->tv_nsec >= 500000000L ? 1 : 0;
@@ -1091,10 +1124,220 @@ static void test_many_sleepers(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/*
+ * The spin policy's count of waiting and spinning threads comes back to
+ * where it was after each wait: a waiter on its own (with two CPUs) spins
+ * in both phases, quiet and counted, every time, whether its wait was
+ * refused (EDEADLK, from a deferred function of the chain, which spins
+ * first) or its turn came while it spun.  Seen through the clock readings
+ * of the polls, on a fake clock: a skipped phase reads the clock once.
+ */
+static DEFINE_COMPL_CHAIN(spin_chain);
+static struct compl_chain_entry spin_later;
+static int spin_refused;
+
+static void spin_misuse(const char *func, const char *msg)
+{
+	(void)func;
+	(void)msg;
+	spin_refused++;
+}
+
+static void spin_refused_fn(struct compl_chain_entry *entry)
+{
+	(void)entry;
+	compl_chain_wait(&spin_later);
+}
+
+/* The clock readings of a refused wait; -1 if it was not refused. */
+static int refused_wait_readings(void)
+{
+	struct compl_chain_entry head, d;
+	struct timespec now;
+	int n, refused = spin_refused;
+
+	compl_chain_add(&spin_chain, &head);
+	compl_chain_add(&spin_chain, &d);
+	compl_chain_add(&spin_chain, &spin_later);
+	compl_chain_defer(&d, spin_refused_fn);
+	forward_clock_gettime(CLOCK_MONOTONIC, &now);
+	fake_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	fake_calls = 0;
+	compl_chain_complete(&head);
+	fake_ns = 0;
+	n = fake_calls;
+	compl_chain_complete(&spin_later);
+	return spin_refused == refused + 1 ? n : -1;
+}
+
+struct spin_result {
+	int first, later[3], turn_ret, turn_readings;
+	int quiet_budget, one_sleeper, two_sleepers, one_cpu;
+	bool skipped;
+};
+
+/* Threads asleep in compl_chain_wait(), on another chain: counted waiters. */
+static DEFINE_COMPL_CHAIN(sleep_chain);
+
+static void *sleeper(void *arg)
+{
+	struct compl_chain_entry *e = arg;
+
+	compl_chain_wait(e);
+	compl_chain_complete(e);
+	return NULL;
+}
+
+static bool shown_sleeping(struct compl_chain_entry *e)
+{
+	char *buf = NULL, *line, want[64];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bool ret;
+
+	CHECK(f != NULL);
+	compl_chain_dump(&sleep_chain, f);
+	fclose(f);
+	snprintf(want, sizeof(want), " entry %p: ", (void *)e);
+	line = strstr(buf, want);
+	ret = line && (strncmp(line + strlen(want), "futex word sleeping", 19) == 0 ||
+		       strncmp(line + strlen(want), "waiting, owner sleeping", 23) == 0);
+	free(buf);
+	return ret;
+}
+
+static pthread_t start_sleeper(struct compl_chain_entry *e)
+{
+	pthread_t tid = start_thread(sleeper, e);
+	int i;
+
+	for (i = 0; i < 10000 && !shown_sleeping(e); i++)
+		sleep_ns(MS);
+	CHECK(shown_sleeping(e));
+	return tid;
+}
+
+static void *spin_one_cpu_thread(void *arg)
+{
+	struct spin_result *r = arg;
+	cpu_set_t allowed, one;
+	int cpu;
+
+	CHECK(sched_getaffinity(0, sizeof(allowed), &allowed) == 0);
+	for (cpu = 0; !CPU_ISSET(cpu, &allowed); cpu++)
+		;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0);
+	r->one_cpu = refused_wait_readings();
+	return NULL;
+}
+
+static void *spin_balance_thread(void *arg)
+{
+	struct spin_result *r = arg;
+	struct compl_chain_entry p, w;
+	struct timespec now;
+	cpu_set_t allowed, two;
+	int cpu, n = 0, i;
+
+	CHECK(sched_getaffinity(0, sizeof(allowed), &allowed) == 0);
+	CPU_ZERO(&two);
+	for (cpu = 0; cpu < CPU_SETSIZE && n < 2; cpu++) {
+		if (CPU_ISSET(cpu, &allowed)) {
+			CPU_SET(cpu, &two);
+			n++;
+		}
+	}
+	if (n < 2) {
+		r->skipped = true;
+		return NULL;
+	}
+	CHECK(sched_setaffinity(0, sizeof(two), &two) == 0);
+	r->first = refused_wait_readings();
+	/* Its turn comes while it spins: given from the poll's 2nd clock reading. */
+	compl_chain_add(&spin_chain, &p);
+	compl_chain_add(&spin_chain, &w);
+	forward_clock_gettime(CLOCK_MONOTONIC, &now);
+	fake_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	fake_calls = 0;
+	fake_hook_entry = &p;
+	fake_hook_at = 6;
+	r->turn_ret = compl_chain_wait_timeout(&w, 1000 * MS);
+	fake_ns = 0;
+	fake_hook_entry = NULL;
+	r->turn_readings = fake_calls;
+	if (compl_chain_pending(&p))
+		compl_chain_complete(&p);
+	compl_chain_complete(&w);
+	for (i = 0; i < 3; i++)
+		r->later[i] = refused_wait_readings();
+	/* A budget no longer than the quiet phase: no counted phase. */
+	cchain_set_spin_ns(2000);
+	r->quiet_budget = refused_wait_readings();
+	cchain_set_spin_ns(10000);
+	/* With waiters asleep: one leaves both phases, two as many as CPUs neither. */
+	{
+		struct compl_chain_entry sh, s1, s2;
+		pthread_t t1, t2;
+
+		compl_chain_add(&sleep_chain, &sh);
+		compl_chain_add(&sleep_chain, &s1);
+		compl_chain_add(&sleep_chain, &s2);
+		t1 = start_sleeper(&s1);
+		r->one_sleeper = refused_wait_readings();
+		t2 = start_sleeper(&s2);
+		r->two_sleepers = refused_wait_readings();
+		compl_chain_complete(&sh);
+		join_thread(t1);
+		join_thread(t2);
+	}
+	CHECK(sched_setaffinity(0, sizeof(allowed), &allowed) == 0);
+	/* A thread whose mask allows one CPU, in a thread of its own (fresh count). */
+	join_thread(start_thread(spin_one_cpu_thread, r));
+	return NULL;
+}
+
+static void test_spin_count_balanced(void **state)
+{
+	struct spin_result r = { 0 };
+	cchain_misuse_fn old;
+	uint64_t old_spin;
+	int i;
+
+	(void)state;
+	old = cchain_set_misuse_handler(spin_misuse);
+	old_spin = cchain_set_spin_ns(10000);
+	join_thread(start_thread(spin_balance_thread, &r));
+	cchain_set_spin_ns(old_spin);
+	cchain_set_misuse_handler(old);
+	if (r.skipped)
+		skip();
+	/*
+	 * The deadline's reading, the quiet phase's 3 (2 us in 1 us steps),
+	 * the counted phase's start; the turn is given at the 6th.
+	 */
+	assert_int_equal(r.turn_ret, 0);
+	assert_int_equal(r.turn_readings, 6);
+	/* Quiet: 1 + 2; counted: 1 + 8 (10 us less the quiet 2, in 1 us steps). */
+	assert_int_equal(r.first, 12);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(r.later[i], r.first);
+	/* Quiet only: 1 + 2. */
+	assert_int_equal(r.quiet_budget, 3);
+	assert_int_equal(r.one_sleeper, r.first);
+	/* Each phase reads the clock once and stops. */
+	assert_int_equal(r.two_sleepers, 2);
+	assert_int_equal(r.one_cpu, 2);
+	assert_true(compl_chain_empty(&spin_chain));
+	assert_true(compl_chain_empty(&sleep_chain));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fifo_pool),
+		cmocka_unit_test(test_spin_count_balanced),
 		cmocka_unit_test(test_fifo_pool_mixed),
 		cmocka_unit_test(test_complete_without_wait_blocks),
 		cmocka_unit_test(test_cancel_head_wakes_next),
