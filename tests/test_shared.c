@@ -1109,6 +1109,59 @@ static void test_threads_of_one_process(void **state)
 	assert_true(compl_chain_shared_empty(&R->chain));
 }
 
+/* The owner's futex word's SLEEPING bit (src/shared_chain.c): its owner sleeps. */
+#define ENTRY_SLEEPING 1u
+
+static _Atomic uint64_t woken_at;
+
+static void *wait_note_time(void *arg)
+{
+	CHECK(compl_chain_shared_wait(arg) == 0);
+	atomic_store(&woken_at, now_ns());
+	CHECK(compl_chain_shared_complete(arg) == 0);
+	return NULL;
+}
+
+/*
+ * The owner of the next entry sleeps; the head is completed or cancelled:
+ * that owner is woken then, not at its next check of the turn's owner
+ * (every CCHAIN_SHARED_DETECT_MS, 20 ms).  Nine rounds; most must see the
+ * wake-up within 10 ms, a round's wait being cut short at its start.
+ */
+static void test_unlink_wakes_next(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	int i, late = 0;
+
+	(void)state;
+	alarm(30);
+	for (i = 0; i < 9; i++) {
+		uint64_t t0;
+		pthread_t t;
+
+		compl_chain_shared_add(&R->chain, a);
+		compl_chain_shared_add(&R->chain, b);
+		atomic_store(&woken_at, 0);
+		t = start_thread(wait_note_time, b);
+		t0 = now_ns();
+		while (!(__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) & ENTRY_SLEEPING)) {
+			assert_true(now_ns() - t0 < 5000 * MS);
+			sched_yield();
+		}
+		t0 = now_ns();
+		if (i & 1)
+			assert_int_equal(compl_chain_shared_cancel(a), 0);
+		else
+			assert_int_equal(compl_chain_shared_complete(a), 0);
+		join_thread(t);
+		if (atomic_load(&woken_at) - t0 > 10 * MS)
+			late++;
+	}
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_in_range(late, 0, 4); /* rounds woken only by the check */
+	alarm(0);
+}
+
 /*
  * Exec'd peers only: a forked peer whose main thread exits leaves the test
  * runner's memory, reachable from that thread's stack alone, to the leak
@@ -1197,7 +1250,7 @@ int main(int argc, char **argv)
 		IN_PROCESS(test_shared_flush_acquires),
 		IN_PROCESS(test_shared_cancel_releases),
 		cmocka_unit_test_setup_teardown(test_init_misaligned, setup_recorder, restore_default),
-		MAPPED(test_threads_of_one_process), BOTH(test_destroy_dead),
+		MAPPED(test_threads_of_one_process), IN_PROCESS(test_unlink_wakes_next), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,
 						restore_default),
