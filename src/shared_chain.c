@@ -463,7 +463,8 @@ static entry_t *redo(chain_t *chain)
 static unsigned int reap_locked(chain_t *chain, entry_t **wake)
 {
 	entry_t *e = at(chain, cc_load_relaxed(&chain->head)), *next, *w;
-	struct identity live[8], gone[8];
+	/* Zero-filled: an unused slot names process 0, which owns no entry. */
+	struct identity live[8] = { { 0 } }, gone[8] = { { 0 } };
 	unsigned int nlive = 0, ngone = 0, n = 0, i;
 
 	for (; e; e = next) {
