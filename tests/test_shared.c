@@ -643,6 +643,39 @@ static void test_reused_pid_foreign(void **state)
 	alarm(0);
 }
 
+/*
+ * More dead owners than a reap caches (8): ten dead processes with our id
+ * (start times of their own), then an entry of ours, then an entry of the
+ * first dead one again, then ours: the eleven dead entries are withdrawn,
+ * ours stay, in order.  Under AddressSanitizer, a cache read or written
+ * past its end shows here.
+ */
+static void test_many_dead_owners(void **state)
+{
+	struct compl_chain_shared_entry *e = R->e;
+	uint64_t mine = my_start_time();
+	int i;
+
+	(void)state;
+	alarm(30);
+	for (i = 0; i < 13; i++)
+		assert_int_equal(compl_chain_shared_add(&R->chain, &e[i]), i + 1);
+	for (i = 0; i < 10; i++)
+		e[i].start = mine + 1 + (uint64_t)i; /* as if added by earlier processes with our id */
+	e[11].start = mine + 1;
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 11);
+	for (i = 0; i < 13; i++)
+		assert_int_equal(compl_chain_shared_pending(&e[i]), i == 10 || i == 12);
+	assert_int_equal(compl_chain_shared_try_wait(&e[12]), EBUSY);
+	assert_int_equal(compl_chain_shared_try_wait(&e[10]), 0);
+	assert_int_equal(compl_chain_shared_complete(&e[10]), 0);
+	assert_int_equal(compl_chain_shared_try_wait(&e[12]), 0);
+	assert_int_equal(compl_chain_shared_complete(&e[12]), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
 /* Start time of process @pid (field 22 of /proc/PID/stat), or 0.  Any process. */
 static uint64_t proc_start_time(pid_t pid)
 {
@@ -1240,7 +1273,7 @@ int main(int argc, char **argv)
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
 		BOTH(test_cancel_passes_report),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
-		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live),
+		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live), FORKED(test_many_dead_owners),
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		BOTH(test_dead_anywhere),
 		IN_PROCESS(test_timeout_races_turn),
