@@ -90,9 +90,10 @@ static entry_t *at(chain_t *chain, int64_t off)
 	return off ? (entry_t *)((char *)chain + off) : NULL;
 }
 
+/* @e's offset from @chain; @e is an entry, never NULL (0 would mean none). */
 static int64_t off_of(chain_t *chain, entry_t *e)
 {
-	return e ? (int64_t)((char *)e - (char *)chain) : 0;
+	return (int64_t)((char *)e - (char *)chain);
 }
 
 /* ---- who we are, and whether others are alive ----------------------------- */
