@@ -13,8 +13,9 @@ tests against each.  Every mutant ends as one of:
   stillborn    the mutant does not compile (not counted)
   equivalent   listed in tests/mutation/equivalent.tsv: no test can tell
   weak-memory  listed there as needs-weak-memory: x86 cannot show it
-  sanitizer    listed there as needs-sanitizer: its only effect is a read
-               out of an object's bounds (undefined behaviour), which only a
+  sanitizer    listed there as needs-sanitizer: its only effect is
+               undefined behaviour that the C library tolerates (a read out
+               of bounds, an unlock of a mutex not held), which only a
                sanitizer reports; no test of a plain build can tell
 
 Score per file = (killed + timeout) / (killed + timeout + survived).
