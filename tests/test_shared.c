@@ -1195,6 +1195,54 @@ static void test_unlink_wakes_next(void **state)
 	alarm(0);
 }
 
+/* Child of test_reap_closes_its_files: its failed checks, as its exit status. */
+static int reap_with_stdin_closed(void)
+{
+	struct compl_chain_shared_entry *a = &R->e[0];
+	pid_t parent = getppid();
+	uint64_t start = proc_start_time(parent);
+	int bad = 0, i;
+
+	if (!start || close(0))
+		return 100;
+	for (i = 0; i < 4; i++) {
+		compl_chain_shared_add(&R->chain, a);
+		a->pid = parent; /* the live parent's entry, or (odd i) that of a dead one with its id */
+		a->start = start + (uint64_t)(i & 1);
+		errno = ENOENT;
+		bad += compl_chain_shared_reap(&R->chain) != (i & 1);
+		bad += fcntl(0, F_GETFD) != -1 || errno != EBADF;
+		if (!(i & 1)) { /* withdraw the live one's as a dead one's */
+			a->start = start + 1;
+			bad += compl_chain_shared_reap(&R->chain) != 1;
+		}
+		bad += compl_chain_shared_pending(a);
+	}
+	return bad;
+}
+
+/*
+ * The reads of /proc that tell a live owner from a dead one close what
+ * they open, also when the file they get is descriptor 0 (stdin closed,
+ * as in a daemon): in a child with stdin closed, reaps of an entry of its
+ * live parent and of a dead process with the parent's id leave descriptor
+ * 0 closed, and tell the two apart.
+ */
+static void test_reap_closes_its_files(void **state)
+{
+	pid_t pid;
+
+	(void)state;
+	alarm(30);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid)
+		_exit(reap_with_stdin_closed());
+	assert_int_equal(sr_reap(pid), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
 /*
  * Exec'd peers only: a forked peer whose main thread exits leaves the test
  * runner's memory, reachable from that thread's stack alone, to the leak
@@ -1283,7 +1331,8 @@ int main(int argc, char **argv)
 		IN_PROCESS(test_shared_flush_acquires),
 		IN_PROCESS(test_shared_cancel_releases),
 		cmocka_unit_test_setup_teardown(test_init_misaligned, setup_recorder, restore_default),
-		MAPPED(test_threads_of_one_process), IN_PROCESS(test_unlink_wakes_next), BOTH(test_destroy_dead),
+		MAPPED(test_threads_of_one_process), IN_PROCESS(test_unlink_wakes_next),
+		IN_PROCESS(test_reap_closes_its_files), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,
 						restore_default),
