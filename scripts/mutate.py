@@ -13,6 +13,10 @@ tests against each.  Every mutant ends as one of:
   stillborn    the mutant does not compile (not counted)
   equivalent   listed in tests/mutation/equivalent.tsv: no test can tell
   weak-memory  listed there as needs-weak-memory: x86 cannot show it
+  sanitizer    listed there as needs-sanitizer: its only effect is
+               undefined behaviour that the C library tolerates (a read out
+               of bounds, an unlock of a mutex not held), which only a
+               sanitizer reports; no test of a plain build can tell
 
 Score per file = (killed + timeout) / (killed + timeout + survived).
 
@@ -71,7 +75,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ['src/compl_chain.c', 'src/notify.c', 'src/shared_chain.c',
          'src/wait-futex.c', 'src/wait-condvar.c']
 LIST = 'tests/mutation/equivalent.tsv'
-CATEGORIES = ('equivalent', 'needs-weak-memory')
+CATEGORIES = ('equivalent', 'needs-weak-memory', 'needs-sanitizer')
 
 # ---- tokens -----------------------------------------------------------------
 
@@ -785,7 +789,8 @@ def summarize(mutants, listed, results, sources):
     for m in mutants:
         c = by_file[m.file]
         if m.id in listed:
-            c['equivalent' if listed[m.id][0] == 'equivalent' else 'weak-memory'] += 1
+            c[{'equivalent': 'equivalent', 'needs-weak-memory': 'weak-memory',
+               'needs-sanitizer': 'sanitizer'}[listed[m.id][0]]] += 1
         elif m.id in results:
             c[results[m.id][0]] += 1
     for f, c in by_file.items():
@@ -798,13 +803,14 @@ def summarize(mutants, listed, results, sources):
 def report(rows, mutants, listed, results, sources, header, generated):
     lines = [header, '',
              '| file | generated | reported | killed | timeout | survived | stillborn '
-             '| equivalent | needs weak memory | score |',
-             '|---|---|---|---|---|---|---|---|---|---|']
+             '| equivalent | needs weak memory | needs sanitizer | score |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for f, c, counted, score in rows:
         total = sum(c.values())
-        lines.append('| %s | %d | %d | %d | %d | %d | %d | %d | %d | %s |' % (
+        lines.append('| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %s |' % (
             f, generated[f], total, c['killed'], c['timeout'], c['survived'], c['stillborn'],
-            c['equivalent'], c['weak-memory'], '%.1f%%' % score if score is not None else '-'))
+            c['equivalent'], c['weak-memory'], c['sanitizer'],
+            '%.1f%%' % score if score is not None else '-'))
     surv = [m for m in mutants if results.get(m.id, ('',))[0] == 'survived'
             and m.id not in listed]
     lines += ['', 'Survivors: %d' % len(surv)]
@@ -832,7 +838,8 @@ def main(argv=None):
     ap.add_argument('--check-list', action='store_true',
                     help='check %s against the generated mutants and exit' % LIST)
     ap.add_argument('--run-listed', action='store_true',
-                    help='run the listed (equivalent, weak-memory) mutants too, to check them')
+                    help='run the listed (equivalent, weak-memory, sanitizer) mutants too, '
+                    'to check them')
     ap.add_argument('--no-baseline', action='store_true',
                     help='skip the run of the unmutated tree')
     ap.add_argument('--results', metavar='FILE',
@@ -865,10 +872,12 @@ def main(argv=None):
         stale = sorted(set(listed) - every)
         for s in stale:
             print('%s: %s is listed but no longer generated' % (LIST, s))
-        print('%d mutants, %d listed (%d equivalent, %d needs-weak-memory)' % (
-            len(every), len(listed),
-            sum(1 for c, _ in listed.values() if c == 'equivalent'),
-            sum(1 for c, _ in listed.values() if c == 'needs-weak-memory')))
+        print('%d mutants, %d listed (%d equivalent, %d needs-weak-memory, '
+              '%d needs-sanitizer)' % (
+                  len(every), len(listed),
+                  sum(1 for c, _ in listed.values() if c == 'equivalent'),
+                  sum(1 for c, _ in listed.values() if c == 'needs-weak-memory'),
+                  sum(1 for c, _ in listed.values() if c == 'needs-sanitizer')))
         return 1 if stale else 0
 
     if args.list:

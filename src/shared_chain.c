@@ -90,9 +90,10 @@ static entry_t *at(chain_t *chain, int64_t off)
 	return off ? (entry_t *)((char *)chain + off) : NULL;
 }
 
+/* @e's offset from @chain; @e is an entry, never NULL (0 would mean none). */
 static int64_t off_of(chain_t *chain, entry_t *e)
 {
-	return e ? (int64_t)((char *)e - (char *)chain) : 0;
+	return (int64_t)((char *)e - (char *)chain);
 }
 
 /* ---- who we are, and whether others are alive ----------------------------- */
@@ -463,7 +464,8 @@ static entry_t *redo(chain_t *chain)
 static unsigned int reap_locked(chain_t *chain, entry_t **wake)
 {
 	entry_t *e = at(chain, cc_load_relaxed(&chain->head)), *next, *w;
-	struct identity live[8], gone[8];
+	/* Zero-filled: an unused slot names process 0, which owns no entry. */
+	struct identity live[8] = { { 0 } }, gone[8] = { { 0 } };
 	unsigned int nlive = 0, ngone = 0, n = 0, i;
 
 	for (; e; e = next) {

@@ -643,6 +643,39 @@ static void test_reused_pid_foreign(void **state)
 	alarm(0);
 }
 
+/*
+ * More dead owners than a reap caches (8): ten dead processes with our id
+ * (start times of their own), then an entry of ours, then an entry of the
+ * first dead one again, then ours: the eleven dead entries are withdrawn,
+ * ours stay, in order.  Under AddressSanitizer, a cache read or written
+ * past its end shows here.
+ */
+static void test_many_dead_owners(void **state)
+{
+	struct compl_chain_shared_entry *e = R->e;
+	uint64_t mine = my_start_time();
+	int i;
+
+	(void)state;
+	alarm(30);
+	for (i = 0; i < 13; i++)
+		assert_int_equal(compl_chain_shared_add(&R->chain, &e[i]), i + 1);
+	for (i = 0; i < 10; i++)
+		e[i].start = mine + 1 + (uint64_t)i; /* as if added by earlier processes with our id */
+	e[11].start = mine + 1;
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 11);
+	for (i = 0; i < 13; i++)
+		assert_int_equal(compl_chain_shared_pending(&e[i]), i == 10 || i == 12);
+	assert_int_equal(compl_chain_shared_try_wait(&e[12]), EBUSY);
+	assert_int_equal(compl_chain_shared_try_wait(&e[10]), 0);
+	assert_int_equal(compl_chain_shared_complete(&e[10]), 0);
+	assert_int_equal(compl_chain_shared_try_wait(&e[12]), 0);
+	assert_int_equal(compl_chain_shared_complete(&e[12]), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
 /* Start time of process @pid (field 22 of /proc/PID/stat), or 0.  Any process. */
 static uint64_t proc_start_time(pid_t pid)
 {
@@ -1109,6 +1142,107 @@ static void test_threads_of_one_process(void **state)
 	assert_true(compl_chain_shared_empty(&R->chain));
 }
 
+/* The owner's futex word's SLEEPING bit (src/shared_chain.c): its owner sleeps. */
+#define ENTRY_SLEEPING 1u
+
+static _Atomic uint64_t woken_at;
+
+static void *wait_note_time(void *arg)
+{
+	CHECK(compl_chain_shared_wait(arg) == 0);
+	atomic_store(&woken_at, now_ns());
+	CHECK(compl_chain_shared_complete(arg) == 0);
+	return NULL;
+}
+
+/*
+ * The owner of the next entry sleeps; the head is completed or cancelled:
+ * that owner is woken then, not at its next check of the turn's owner
+ * (every CCHAIN_SHARED_DETECT_MS, 20 ms).  Nine rounds; most must see the
+ * wake-up within 10 ms, a round's wait being cut short at its start.
+ */
+static void test_unlink_wakes_next(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	int i, late = 0;
+
+	(void)state;
+	alarm(30);
+	for (i = 0; i < 9; i++) {
+		uint64_t t0;
+		pthread_t t;
+
+		compl_chain_shared_add(&R->chain, a);
+		compl_chain_shared_add(&R->chain, b);
+		atomic_store(&woken_at, 0);
+		t = start_thread(wait_note_time, b);
+		t0 = now_ns();
+		while (!(__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) & ENTRY_SLEEPING)) {
+			assert_true(now_ns() - t0 < 5000 * MS);
+			sched_yield();
+		}
+		t0 = now_ns();
+		if (i & 1)
+			assert_int_equal(compl_chain_shared_cancel(a), 0);
+		else
+			assert_int_equal(compl_chain_shared_complete(a), 0);
+		join_thread(t);
+		if (atomic_load(&woken_at) - t0 > 10 * MS)
+			late++;
+	}
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_in_range(late, 0, 4); /* rounds woken only by the check */
+	alarm(0);
+}
+
+/* Child of test_reap_closes_its_files: its failed checks, as its exit status. */
+static int reap_with_stdin_closed(void)
+{
+	struct compl_chain_shared_entry *a = &R->e[0];
+	pid_t parent = getppid();
+	uint64_t start = proc_start_time(parent);
+	int bad = 0, i;
+
+	if (!start || close(0))
+		return 100;
+	for (i = 0; i < 4; i++) {
+		compl_chain_shared_add(&R->chain, a);
+		a->pid = parent; /* the live parent's entry, or (odd i) that of a dead one with its id */
+		a->start = start + (uint64_t)(i & 1);
+		errno = ENOENT;
+		bad += compl_chain_shared_reap(&R->chain) != (i & 1);
+		bad += fcntl(0, F_GETFD) != -1 || errno != EBADF;
+		if (!(i & 1)) { /* withdraw the live one's as a dead one's */
+			a->start = start + 1;
+			bad += compl_chain_shared_reap(&R->chain) != 1;
+		}
+		bad += compl_chain_shared_pending(a);
+	}
+	return bad;
+}
+
+/*
+ * The reads of /proc that tell a live owner from a dead one close what
+ * they open, also when the file they get is descriptor 0 (stdin closed,
+ * as in a daemon): in a child with stdin closed, reaps of an entry of its
+ * live parent and of a dead process with the parent's id leave descriptor
+ * 0 closed, and tell the two apart.
+ */
+static void test_reap_closes_its_files(void **state)
+{
+	pid_t pid;
+
+	(void)state;
+	alarm(30);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid)
+		_exit(reap_with_stdin_closed());
+	assert_int_equal(sr_reap(pid), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
 /*
  * Exec'd peers only: a forked peer whose main thread exits leaves the test
  * runner's memory, reachable from that thread's stack alone, to the leak
@@ -1187,7 +1321,7 @@ int main(int argc, char **argv)
 		BOTH(test_dead_waiter),	  BOTH(test_dead_unseen), BOTH(test_dead_orphan),
 		BOTH(test_cancel_passes_report),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
-		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live),
+		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live), FORKED(test_many_dead_owners),
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		BOTH(test_dead_anywhere),
 		IN_PROCESS(test_timeout_races_turn),
@@ -1197,7 +1331,8 @@ int main(int argc, char **argv)
 		IN_PROCESS(test_shared_flush_acquires),
 		IN_PROCESS(test_shared_cancel_releases),
 		cmocka_unit_test_setup_teardown(test_init_misaligned, setup_recorder, restore_default),
-		MAPPED(test_threads_of_one_process), BOTH(test_destroy_dead),
+		MAPPED(test_threads_of_one_process), IN_PROCESS(test_unlink_wakes_next),
+		IN_PROCESS(test_reap_closes_its_files), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,
 						restore_default),

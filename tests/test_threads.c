@@ -568,6 +568,39 @@ static void test_turn_at_deadline(void **state)
 	cchain_set_spin_ns(old_spin);
 }
 
+/*
+ * The turn arrives after the waiter decided to wait and before its first
+ * look at the turn word in the backend (no spin budget; the clock reading
+ * that times the wait, with statistics on, gives the turn): the backend
+ * finds the turn there, and complete() goes on to complete the entry.
+ */
+static void test_turn_before_sleep(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry head, e;
+	uint64_t old_spin = cchain_set_spin_ns(0);
+	int i;
+
+	(void)state;
+	assert_int_equal(compl_chain_stats_enable(&chain), 0);
+	for (i = 0; i < 3; i++) {
+		compl_chain_add(&chain, &head);
+		compl_chain_add(&chain, &e);
+		turn_at_deadline.when = 0;
+		atomic_store(&turn_at_deadline.tid, gettid());
+		atomic_store(&turn_at_deadline.head, &head);
+		compl_chain_complete(&e);
+		assert_null(atomic_load(&turn_at_deadline.head));
+		atomic_store(&turn_at_deadline.tid, 0);
+		assert_false(compl_chain_pending(&head));
+		assert_false(compl_chain_pending(&e));
+		assert_true(compl_chain_empty(&chain));
+	}
+	compl_chain_stats_disable(&chain);
+	compl_chain_destroy(&chain);
+	cchain_set_spin_ns(old_spin);
+}
+
 static void test_timeout_then_turn(void **state)
 {
 	struct compl_chain chain;
@@ -1345,6 +1378,7 @@ int main(void)
 		cmocka_unit_test(test_flush_with_pool),
 		cmocka_unit_test(test_timeout_exact_seconds),
 		cmocka_unit_test(test_turn_at_deadline),
+		cmocka_unit_test(test_turn_before_sleep),
 		cmocka_unit_test(test_timeout_then_turn),
 		cmocka_unit_test(test_timeout_races_turn),
 		cmocka_unit_test(test_concurrent_adders),
