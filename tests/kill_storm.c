@@ -19,7 +19,8 @@
  * compl_chain_shared_complete() returned has its record there; a turn left
  * by a worker killed while it held it (it had marked the turn taken) was
  * reported to the next owner; every report names a killed worker, and no
- * death is reported twice.
+ * death is reported twice.  A report's slot whose reporter was killed
+ * before it finished recording it is counted apart, not checked.
  *
  * Usage: kill_storm [--workers N] [--seconds S] [--kill-interval-ms MS]
  *                   [--stall-timeout S] [--output FILE]
@@ -50,9 +51,10 @@
 #define MAX_KILLS 65536
 #define RECORD_LEN 21 /* "%020llu\n" */
 
+/* A report as recorded: @by is stored last; 0: the reporter was killed first. */
 struct report {
 	int32_t dead;
-	int32_t by;
+	_Atomic int32_t by;
 	uint64_t when;
 };
 
@@ -117,8 +119,8 @@ static void worker(void *region, int slot, long gen)
 
 			if (i < MAX_REPORTS) {
 				s->reports[i].dead = compl_chain_shared_inherited_from(e);
-				s->reports[i].by = me;
 				s->reports[i].when = sr_now_ns();
+				atomic_store(&s->reports[i].by, me);
 			}
 			/* The repair: cut off what the dead holder half wrote. */
 			if (ftruncate(s->out_fd, (off_t)atomic_load(&s->committed_bytes)))
@@ -193,7 +195,7 @@ int main(int argc, char **argv)
 	unsigned int gen[MAX_WORKERS] = { 0 };
 	uint64_t seed = 0x9e3779b97f4a7c15ull, end, last_seq = 0, last_progress;
 	uint64_t *lat, nrec, i, prev, missing = 0;
-	uint32_t nrep, nkill, j, dup = 0, unknown = 0, held = 0;
+	uint32_t nrep, nkill, nlat = 0, j, dup = 0, unknown = 0, unrecorded = 0, held = 0;
 	struct compl_chain_shared_entry *fin;
 	int fd, c, rc;
 	struct stat st;
@@ -323,8 +325,8 @@ int main(int argc, char **argv)
 	if (rc == EOWNERDEAD) {
 		j = atomic_fetch_add(&S->nreports, 1);
 		S->reports[j].dead = compl_chain_shared_inherited_from(fin);
-		S->reports[j].by = getpid();
 		S->reports[j].when = sr_now_ns();
+		atomic_store(&S->reports[j].by, getpid());
 		if (ftruncate(S->out_fd, (off_t)S->committed_bytes))
 			fail("ftruncate");
 	} else if (S->in_turn) {
@@ -376,30 +378,48 @@ int main(int argc, char **argv)
 			int64_t best = -1;
 			uint32_t k;
 
+			/* Its reporter was killed before recording it: nothing to check. */
+			if (!atomic_load(&S->reports[j].by)) {
+				unrecorded++;
+				continue;
+			}
+
 			/* The latest kill of that process id before the report. */
 			for (k = 0; k < nkill; k++)
 				if (S->kills[k].pid == S->reports[j].dead &&
 				    S->kills[k].when <= S->reports[j].when)
 					best = k;
 			if (best < 0) {
+				int64_t after = -1;
+
+				for (k = 0; k < nkill && after < 0; k++)
+					if (S->kills[k].pid == S->reports[j].dead)
+						after = k;
+				fprintf(stderr,
+					"kill_storm: report %u by pid %d names pid %d, not killed "
+					"before it (%s)\n",
+					j, (int)S->reports[j].by, (int)S->reports[j].dead,
+					after < 0 ? "never killed" : "killed only later");
 				unknown++;
 				continue;
 			}
 			if (used[best]++)
 				dup++;
-			lat[j] = S->reports[j].when - S->kills[best].when;
+			lat[nlat++] = S->reports[j].when - S->kills[best].when;
 		}
 		free(used);
 	}
-	qsort(lat, nrep, sizeof(*lat), cmp_u64);
+	qsort(lat, nlat, sizeof(*lat), cmp_u64);
 	printf("kill_storm: %u workers, %u s, %u kills, %llu tasks completed, %llu records, "
 	       "%u inherited turns reported\n",
 	       nworkers, seconds, nkill, (unsigned long long)S->completed,
 	       (unsigned long long)nrec, nrep);
-	if (nrep)
+	if (nlat)
 		printf("kill_storm: kill to report: median %.1f ms, max %.1f ms\n",
-		       (double)lat[nrep / 2] / 1e6, (double)lat[nrep - 1] / 1e6);
-	printf("kill_storm: %u kills hit the turn's holder\n", held);
+		       (double)lat[nlat / 2] / 1e6, (double)lat[nlat - 1] / 1e6);
+	printf("kill_storm: %u kills hit the turn's holder, %u reporters killed before "
+	       "recording their report\n",
+	       held, unrecorded);
 	printf("kill_storm: missing %llu, missed reports %u, reports of the living %u, "
 	       "duplicate reports %u, errors %u\n",
 	       (unsigned long long)missing, S->missed, unknown, dup, S->errors);
