@@ -25,15 +25,16 @@ opt_default=-O0
 . "$here/lib.sh"
 
 # Configurations: what each of the three processes does (0: add, wait,
-# complete; 1: add, complete; 2: add, cancel), how many may die, and
-# whether process 2 may be given the id of process 0 once it died (1).
+# complete; 1: add, complete; 2: add, cancel), how many may die, whether
+# process 2 may be given the id of process 0 once it died (1), and whether
+# it may be given process 0's entry, not pending, once it died (1).
 configs="WAIT3:0,0,0,1 MIXED:0,1,2,1 WAIT3x2:0,0,2,2 MIXEDx2:0,1,2,2 ALLDIE:0,0,0,3
-REUSE:0,1,0,1,1 REUSEx2:0,2,0,2,1"
+REUSE:0,1,0,1,1 REUSEx2:0,2,0,2,1 REENTRY:0,1,0,1,0,1 REENTRYx2:0,2,0,2,1,1"
 
 # defines CONFIG: the spin -D options for one configuration.
 defines() {
 	set -- $(echo "${1#*:}" | tr , ' ')
-	echo "-DKIND0=$1 -DKIND1=$2 -DKIND2=$3 -DMAXDEATH=$4 -DREUSE=${5:-0}"
+	echo "-DKIND0=$1 -DKIND1=$2 -DKIND2=$3 -DMAXDEATH=$4 -DREUSE=${5:-0} -DREUSE_ENTRY=${6:-0}"
 }
 
 status=0
@@ -76,7 +77,8 @@ BUG_NO_ORPHAN:WAIT3,MIXED
 BUG_NO_CHECK:WAIT3,MIXED
 BUG_RELEASE_AFTER_TURN:WAIT3,MIXED
 BUG_REAP_PID_ONLY:REUSE
-BUG_LOCK_PID_ONLY:REUSE"
+BUG_LOCK_PID_ONLY:REUSE
+BUG_REDO_ADD_ALWAYS:REENTRY"
 
 lock_mutants="BUG_STEAL_STORE:LOCK
 BUG_UNLOCK_STORE:LOCK

@@ -19,8 +19,11 @@
  * Processes are told apart by identity: a process id (pidv[]) and a start
  * time (gen[]), as in C.  With REUSE, process 2 may start after process 0
  * died and be given its id (with a later start time): its entry then lies
- * behind the dead one's, whose owner has its id.  Entry p records the
- * identity of process p, fixed before its add.
+ * behind the dead one's, whose owner has its id.  Process p adds entry p,
+ * except with REUSE_ENTRY: process 2 may be given entry 0 once process 0
+ * died, if that entry is not pending (its adder may have died holding the
+ * lock in the middle of adding it).  An entry records the identity of the
+ * process that last added it, written before the add takes the lock.
  *
  * Properties (assertions):
  *  FIFO       when a wait returns, no entry added before is still pending;
@@ -44,6 +47,10 @@
 
 #ifndef REUSE
 #define REUSE 0
+#endif
+
+#ifndef REUSE_ENTRY
+#define REUSE_ENTRY 0
 #endif
 
 #define N 3
@@ -77,6 +84,11 @@ byte deaths;
 byte pidv[N];
 bit gen[N];
 
+/* an entry's owner, as its last add recorded it: identity, and (ghost) process */
+byte epid[N];
+bit egen[N];
+byte eowner[N];
+
 /* Is a process with id p and start time g alive?  (process_dead() in C) */
 #define LIVE(p, g) \
 	((alive[0] && pidv[0] == (p) && gen[0] == (g)) || \
@@ -87,7 +99,7 @@ bit gen[N];
 	 (alive[2] && pidv[2] == (p)))
 
 /* owner_dead(): the owner of entry e, by the identity the entry records */
-#define OWNER_DEAD(e) (!LIVE(pidv[e], gen[e]))
+#define OWNER_DEAD(e) (!LIVE(epid[e], egen[e]))
 
 /* holder_dead(): the lock word names its holder k by identity */
 #ifdef BUG_LOCK_PID_ONLY
@@ -98,9 +110,9 @@ bit gen[N];
 
 /* reap's caches: is entry e's owner the process (p, g) checked before? */
 #ifdef BUG_REAP_PID_ONLY
-#define SAME(p, g, e) ((p) == pidv[e])
+#define SAME(p, g, e) ((p) == epid[e])
 #else
-#define SAME(p, g, e) ((p) == pidv[e] && (g) == gen[e])
+#define SAME(p, g, e) ((p) == epid[e] && (g) == egen[e])
 #endif
 
 /* ghosts */
@@ -108,7 +120,7 @@ bool owed[N];	/* died holding a turn it had seen, hand-over not logged */
 byte told[N];	/* reports naming this process */
 bool holds[N];	/* took the turn, has not completed or cancelled since */
 
-/* Death of process me, here: the kernel marks its lock owner-dead. */
+/* Death of process me (adding entry en), here: the kernel marks its lock owner-dead. */
 #define DIE \
 	if \
 	:: deaths < MAXDEATH -> \
@@ -116,12 +128,12 @@ bool holds[N];	/* took the turn, has not completed or cancelled since */
 			deaths++; \
 			alive[me] = false; \
 			if \
-			:: seen[me] && seq[me] != 0 && !(iop == OP_UNLINK && ie == me && lockowner == me + 1) -> \
+			:: seen[en] && seq[en] != 0 && !(iop == OP_UNLINK && ie == en && lockowner == me + 1) -> \
 				owed[me] = true \
 			:: else \
 			fi; \
 			if \
-			:: seen[me] && inh[me] -> owed[deadfrom[me]] = false /* the report reached it */ \
+			:: seen[en] && inh[en] -> owed[deadfrom[en]] = false /* the report reached it */ \
 			:: else \
 			fi \
 		}; \
@@ -249,10 +261,20 @@ inline unlink_entry(e, inhv, dv)
 	clear_intent()
 }
 
+/*
+ * An add is finished only if its entry holds the step's sequence number:
+ * before that store the chain is untouched, and the entry, never pending,
+ * may have been given to another process (REUSE_ENTRY).
+ */
 inline redo()
 {
 	if
+#ifdef BUG_REDO_ADD_ALWAYS
 	:: iop == OP_ADD -> do_add(ie, iprev, iinh, idead, iseq)
+#else
+	:: iop == OP_ADD && seq[ie] == iseq -> do_add(ie, iprev, iinh, idead, iseq)
+	:: iop == OP_ADD && seq[ie] != iseq
+#endif
 	:: iop == OP_UNLINK -> do_unlink(ie, iprev, inext, iinh, idead, iseq)
 	:: else
 	fi;
@@ -278,13 +300,13 @@ inline reap()
 		:: else ->
 			r_dead = OWNER_DEAD(r_e);
 			if
-			:: r_dead -> r_gp = pidv[r_e]; r_gg = gen[r_e]
-			:: else -> r_lp = pidv[r_e]; r_lg = gen[r_e]
+			:: r_dead -> r_gp = epid[r_e]; r_gg = egen[r_e]
+			:: else -> r_lp = epid[r_e]; r_lg = egen[r_e]
 			fi
 		fi;
 		if
 		:: r_dead ->
-			assert(!alive[r_e]); /* OWNED */
+			assert(!alive[eowner[r_e]]); /* OWNED */
 #ifdef BUG_NO_SEEN
 			r_inh = prv[r_e] == NIL;
 #else
@@ -292,7 +314,7 @@ inline reap()
 #endif
 			if
 			:: inh[r_e] && !seen[r_e] -> r_dv = deadfrom[r_e]
-			:: else -> r_dv = r_e
+			:: else -> r_dv = eowner[r_e]
 			fi;
 			unlink_entry(r_e, r_inh, r_dv)
 		:: else
@@ -362,21 +384,21 @@ inline took_turn()
 	k = 0;
 	do
 	:: k < N ->
-		assert(seq[k] == 0 || seq[k] >= seq[me] || k == me);
+		assert(seq[k] == 0 || seq[k] >= seq[en] || k == en);
 		assert(k == me || !holds[k] || !alive[k]); /* ONE TURN */
 		k++
 	:: else -> break
 	od;
 	atomic {
-		seen[me] = true;
+		seen[en] = true;
 		holds[me] = true;
 		if
-		:: inh[me] ->
-			assert(owed[deadfrom[me]]);
-			assert(told[deadfrom[me]] == 0);
-			told[deadfrom[me]]++;
-			owed[deadfrom[me]] = false;
-			inh[me] = false
+		:: inh[en] ->
+			assert(owed[deadfrom[en]]);
+			assert(told[deadfrom[en]] == 0);
+			told[deadfrom[en]]++;
+			owed[deadfrom[en]] = false;
+			inh[en] = false
 		:: else
 		fi
 	}
@@ -395,9 +417,9 @@ inline check_turn()
 inline await_turn()
 {
 	do
-	:: ready[me] -> took_turn(); break
+	:: ready[en] -> took_turn(); break
 #ifndef BUG_NO_CHECK
-	:: !ready[me] && ((lockowner != 0 && HOLDER_DEAD(lockowner - 1)) ||
+	:: !ready[en] && ((lockowner != 0 && HOLDER_DEAD(lockowner - 1)) ||
 			  (head != NIL && OWNER_DEAD(head))) ->
 		check_turn()
 #endif
@@ -406,7 +428,10 @@ inline await_turn()
 
 inline add()
 {
-	ready[me] = false; seen[me] = false; inh[me] = false;
+	atomic {
+		ready[en] = false; seen[en] = false; inh[en] = false;
+		epid[en] = pidv[me]; egen[en] = gen[me]; eowner[en] = me
+	};
 	lock();
 	a_t = tail;
 	a_s = chainseq + 1;
@@ -416,11 +441,11 @@ inline add()
 	:: else -> a_dv = 0
 	fi;
 #ifdef BUG_INTENT_AFTER
-	do_add(me, a_t, a_inh, a_dv, a_s);
-	set_intent(OP_ADD, me, a_t, NIL, a_inh, a_dv, a_s);
+	do_add(en, a_t, a_inh, a_dv, a_s);
+	set_intent(OP_ADD, en, a_t, NIL, a_inh, a_dv, a_s);
 #else
-	set_intent(OP_ADD, me, a_t, NIL, a_inh, a_dv, a_s);
-	do_add(me, a_t, a_inh, a_dv, a_s);
+	set_intent(OP_ADD, en, a_t, NIL, a_inh, a_dv, a_s);
+	do_add(en, a_t, a_inh, a_dv, a_s);
 #endif
 	clear_intent();
 	unlock()
@@ -432,27 +457,28 @@ inline add()
  */
 inline complete()
 {
-	assert(seq[me] != 0);
+	assert(seq[en] != 0);
 	await_turn();
 	lock();
-	assert(seq[me] != 0);
+	assert(seq[en] != 0);
 	holds[me] = false;
-	unlink_entry(me, false, 0);
+	unlink_entry(en, false, 0);
 	unlock()
 }
 
 inline cancel()
 {
-	assert(seq[me] != 0);
+	assert(seq[en] != 0);
 	lock();
-	assert(seq[me] != 0);
+	assert(seq[en] != 0);
 	holds[me] = false;
-	unlink_entry(me, inh[me] && prv[me] == NIL, deadfrom[me]);
+	unlink_entry(en, inh[en] && prv[en] == NIL, deadfrom[en]);
 	unlock()
 }
 
 #define LOCALS \
 	byte ue_p, ue_n, ue_s, r_e, r_n, r_dv, r_gp, r_lp, c_e, c_p, c_n, c_k, k, a_t, a_s, a_dv; \
+	byte en = me; \
 	bool r_inh, r_dead, eod, a_inh; \
 	bit r_gg, r_lg
 
@@ -464,6 +490,11 @@ proctype owner(byte me; byte kind)
 	/* REUSE: process 2 may start once process 0 died, and get its id */
 	if
 	:: REUSE && me == 2 && !alive[0] -> atomic { pidv[me] = pidv[0]; gen[me] = 1 }
+	:: true
+	fi;
+	/* REUSE_ENTRY: process 2 may be given entry 0, not pending, once process 0 died */
+	if
+	:: REUSE_ENTRY && me == 2 && !alive[0] && seq[0] == 0 -> en = 0
 	:: true
 	fi;
 	add();
@@ -515,6 +546,8 @@ init {
 	atomic {
 		alive[0] = true; alive[1] = true; alive[2] = true;
 		pidv[0] = 0; pidv[1] = 1; pidv[2] = 2;
+		epid[0] = 0; epid[1] = 1; epid[2] = 2;
+		eowner[0] = 0; eowner[1] = 1; eowner[2] = 2;
 		run owner(0, KIND0);
 		run owner(1, KIND1);
 		run owner(2, KIND2);

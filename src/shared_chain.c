@@ -334,7 +334,9 @@ static inline void clear_intent(chain_t *chain)
 /*
  * OP_ADD: link @e after @prev (lock held).  @e's state word was zeroed by
  * its owner, the adder, before the lock was taken, and nobody else writes
- * it: the turn is given with a store (redone, the same store).
+ * it: the turn is given with a store (redone, the same store).  @e's
+ * sequence number is stored before the first store to the chain: redo()
+ * tells from it whether the chain was touched.
  */
 static inline void do_add(chain_t *chain, entry_t *e, int64_t prev, bool inherit,
 			  pid_t dead, uint64_t seq)
@@ -345,6 +347,7 @@ static inline void do_add(chain_t *chain, entry_t *e, int64_t prev, bool inherit
 	cc_store_relaxed(&e->prev, prev);
 	cc_store_relaxed(&e->next, (int64_t)0);
 	cc_store_release(&e->seq, seq); /* pending from here on */
+	step_barrier();
 	if (prev)
 		cc_store_relaxed(&at(chain, prev)->next, off);
 	cc_store_relaxed(&chain->tail, off);
@@ -442,9 +445,15 @@ static entry_t *redo(chain_t *chain)
 	pid_t dead = cc_load_relaxed(&in->dead);
 
 	if (op == OP_ADD) {
-		/* The adder died in add: its own entry, nobody sleeps on it. */
-		do_add(chain, e, cc_load_relaxed(&in->prev), inherit, dead,
-		       cc_load_relaxed(&in->seq));
+		/*
+		 * The adder died in add: its own entry, nobody sleeps on it.
+		 * Until the entry holds the step's sequence number the add has
+		 * changed nothing in the chain, and the entry, never pending,
+		 * may already be another process's: the add is dropped.
+		 */
+		if (cc_load_relaxed(&e->seq) == cc_load_relaxed(&in->seq))
+			do_add(chain, e, cc_load_relaxed(&in->prev), inherit, dead,
+			       cc_load_relaxed(&in->seq));
 	} else if (op == OP_UNLINK) {
 		wake = do_unlink(chain, e, cc_load_relaxed(&in->prev), cc_load_relaxed(&in->next),
 				 inherit, dead, cc_load_relaxed(&in->seq), true);

@@ -644,6 +644,91 @@ static void test_reused_pid_foreign(void **state)
 }
 
 /*
+ * What a process killed in the middle of adding @e leaves, before @e became
+ * pending: its identity in @e, the lock, and the intent of an add after
+ * @prev (NULL: as the head, inheriting the orphaned turn if @inherit).
+ */
+static void plant_dead_add(struct compl_chain_shared_entry *e,
+			   struct compl_chain_shared_entry *prev, bool inherit)
+{
+	struct compl_chain_shared_intent *in = &R->chain.intent;
+	pid_t dead = fork();
+
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(sr_reap(dead), 0); /* its id now names no process */
+	e->pid = dead;
+	e->start = 0;
+	in->entry = (char *)e - (char *)&R->chain;
+	in->prev = prev ? (char *)prev - (char *)&R->chain : 0;
+	in->next = 0;
+	in->inherit = inherit;
+	in->dead = inherit ? R->chain.orphan_dead : 0;
+	in->seq = R->chain.seq + 1;
+	in->op = 1; /* OP_ADD */
+	R->chain.lock = (uint32_t)dead;
+}
+
+/*
+ * An entry whose adder died holding the lock before the entry became
+ * pending is not pending: its owner's supervisor may give it to another
+ * process (pending() promises that the library does not touch it again).
+ * The new owner's add takes the lock over; the dead add had changed nothing
+ * in the chain and is dropped: the entry is linked once, behind the entry
+ * ahead, with the next sequence number.  (Redone, the dead add linked the
+ * entry, and the new owner's add linked it again, after itself.)
+ */
+static void test_dead_adder_entry_reused(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1], *c = &R->e[2];
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	plant_dead_add(b, a, false);
+	assert_false(compl_chain_shared_pending(b));
+	assert_int_equal(compl_chain_shared_add(&R->chain, b), 2);
+	assert_int_equal(compl_chain_shared_add(&R->chain, c), 3);
+	assert_int_equal(compl_chain_shared_try_wait(b), EBUSY);
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	assert_int_equal(compl_chain_shared_try_wait(c), EBUSY);
+	assert_int_equal(compl_chain_shared_try_wait(b), 0);
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_false(compl_chain_shared_pending(b));
+	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
+/*
+ * The same, where the dead add would have taken an orphaned turn (its
+ * holder died with no successor): dropped, it leaves the turn and its
+ * report to the entry's new owner, whose add comes next.
+ */
+static void test_dead_adder_orphan(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	assert_int_equal(compl_chain_shared_try_wait(a), 0); /* seen */
+	a->start = my_start_time() + 1; /* its owner died (an earlier process with our id) */
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	plant_dead_add(b, NULL, true);
+	assert_int_equal(compl_chain_shared_add(&R->chain, b), 2);
+	assert_int_equal(compl_chain_shared_try_wait(b), EOWNERDEAD);
+	assert_int_equal(compl_chain_shared_inherited_from(b), getpid());
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
+/*
  * More dead owners than a reap caches (8): ten dead processes with our id
  * (start times of their own), then an entry of ours, then an entry of the
  * first dead one again, then ours: the eleven dead entries are withdrawn,
@@ -1323,6 +1408,7 @@ int main(int argc, char **argv)
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
 		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live), FORKED(test_many_dead_owners),
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
+		FORKED(test_dead_adder_entry_reused), FORKED(test_dead_adder_orphan),
 		BOTH(test_dead_anywhere),
 		IN_PROCESS(test_timeout_races_turn),
 		IN_PROCESS(test_shared_try_wait_acquires),
