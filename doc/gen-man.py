@@ -7,17 +7,19 @@ functions, function-like and object-like macros, structs, unions, enums and
 typedefs.  A
 comment may name several identifiers ("A(), B() - summary"): the first gets
 the page, the others link pages (".so man3/A.3") to it.  Section 7:
-cchain(7), the overview and guarantees, from README.md.  Each page is written
-as markdown and turned into roff by pandoc (Debian package pandoc).
+cchain(7), the overview and example from README.md, the API, how it works
+and the guarantees from doc/api.md.  Each page is written as markdown and
+turned into roff by pandoc (Debian package pandoc).
 
-Usage: gen-man.py --outdir DIR --version V --readme README.md
+Usage: gen-man.py --outdir DIR --version V --readme README.md --api doc/api.md
                   --symbols exports.txt HEADER...
        gen-man.py --list HEADER...      (the file names it would write)
        gen-man.py --outdir DIR --version V --tool PROGRAM
                                         (PROGRAM.1 from its --help or -h)
 Fails if an exported symbol has no kernel-doc comment, if a comment has no
 description (a paragraph besides its arguments, Context, Return and Memory
-ordering), or if a README table in cchain(7) cannot fit 80 columns.
+ordering), if a section cchain(7) takes is missing, or if a table in
+cchain(7) cannot fit 80 columns.
 Section 1: PROGRAM.1 for an installed example program, from its --help.
 """
 import argparse
@@ -213,20 +215,34 @@ def page_markdown(item, version, see_also):
     return "\n".join(out)
 
 
-def readme_overview(readme, version):
-    """cchain(7): the README's introduction, example, API and guarantees."""
-    text = open(readme, encoding="utf-8").read()
+def md_sections(path, keep):
+    """The "## " sections of a markdown file named in keep, one level up,
+    in the file's order, with links reduced to their text; and the text
+    before the first section, without the title line."""
+    text = open(path, encoding="utf-8").read()
     sections = re.split(r"^## ", text, flags=re.M)
-    intro = sections[0].split("\n", 1)[1]
-    keep = {"Example", "API", "Guarantees", "How it works",
-            "fork() and signal handlers"}
-    body = [intro]
+    found = []
     for s in sections[1:]:
         title = s.split("\n", 1)[0].strip()
         if title in keep:
             # One level up: ## -> #, ### -> ##.
             s = re.sub(r"^### ", "## ", s, flags=re.M)
-            body.append("# " + s)
+            found.append((title, "# " + s))
+    missing = sorted(set(keep) - {t for t, _ in found})
+    if missing:
+        sys.exit(f"gen-man.py: {path} has no section " + ", ".join(missing))
+    intro = sections[0].split("\n", 1)[1]
+    unlink = lambda s: re.sub(r"\[([^\]]+)\]\([^)\s]+\)", r"\1", s)
+    return unlink(intro), [unlink(s) for _, s in found]
+
+
+def readme_overview(readme, api, version):
+    """cchain(7): the README's introduction and example; doc/api.md's API,
+    how it works, guarantees and fork() and signal handlers."""
+    intro, example = md_sections(readme, {"Example"})
+    _, sections = md_sections(api, {"API", "How it works", "Guarantees",
+                                    "fork() and signal handlers"})
+    body = [intro] + example + sections
     md = [f"% CCHAIN(7) libcchain {version} | libcchain manual", "", "# NAME", "",
           "cchain - libcchain, ordered async completion chains", "", "# DESCRIPTION", ""]
     md += body
@@ -241,7 +257,7 @@ def readme_overview(readme, version):
 
 
 def man_table(table, widths):
-    """A README table for an 80-column terminal.
+    """A markdown table of cchain(7) for an 80-column terminal.
 
     The first column of the API tables holds full prototypes; on a man page
     it names the functions (each has its own page).  Column widths are
@@ -264,7 +280,7 @@ def man_table(table, widths):
     w = list(longest)
     spare = avail - sum(w)
     if spare < 0:
-        sys.exit("gen-man.py: a README table cannot fit 80 columns: "
+        sys.exit("gen-man.py: a table of cchain(7) cannot fit 80 columns: "
                  + " | ".join(head))
     # The rest goes to the columns whose text would not fit on one line,
     # in proportion to how much text they hold.
@@ -282,7 +298,7 @@ def fit_tables(roff, widths):
     """Write the chosen column widths into pandoc's tbl formats."""
     fmts = list(re.finditer(r"(?<=^tab\(@\);\n)[lcr].*\.$", roff, re.M))
     if len(fmts) != len(widths):
-        sys.exit("gen-man.py: pandoc's tables do not match the README's")
+        sys.exit("gen-man.py: pandoc's tables do not match the markdown's")
     for m, w in reversed(list(zip(fmts, widths))):
         specs = m.group(0)[:-1].split(" ")
         new = " ".join(re.sub(r"w\([\d.]+n\)", "", s) + f"w({n}n)"
@@ -379,6 +395,7 @@ def main():
     ap.add_argument("--outdir")
     ap.add_argument("--version")
     ap.add_argument("--readme")
+    ap.add_argument("--api")
     ap.add_argument("--symbols")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--tool", help="write PROGRAM.1 from the program's --help")
@@ -399,8 +416,8 @@ def main():
                 print(n + ".3")
         print("cchain.7")
         return
-    if not (o.outdir and o.version and o.readme and o.symbols):
-        ap.error("--outdir, --version, --readme and --symbols are needed")
+    if not (o.outdir and o.version and o.readme and o.api and o.symbols):
+        ap.error("--outdir, --version, --readme, --api and --symbols are needed")
     documented = {n for item in pages.values() for n in item.names}
     symbols = [l.strip() for l in open(o.symbols) if l.strip() and not l.startswith("#")]
     missing = [s for s in symbols if s not in documented]
@@ -416,7 +433,7 @@ def main():
         for link in item.names[1:]:
             with open(os.path.join(o.outdir, link + ".3"), "w") as f:
                 f.write(f".so man3/{name}.3\n")
-    md, widths = readme_overview(o.readme, o.version)
+    md, widths = readme_overview(o.readme, o.api, o.version)
     pandoc(md, os.path.join(o.outdir, "cchain.7"), widths)
 
 

@@ -6,8 +6,8 @@
 # read only): git format-patch output with a cover letter, in OUTDIR
 # (default: ./compl_chain-patches, emptied first).
 #
-#   0000-cover-letter.patch  the semantics table of README.md's "Porting to
-#                            the kernel" section, and how the series was tested
+#   0000-cover-letter.patch  the semantics table of doc/kernel.md ("Porting
+#                            to the kernel"), and how the series was tested
 #   0001  lib: add ordered completion chains (compl_chain)
 #         include/linux/compl_chain.h, lib/compl_chain.c, Kconfig, Makefile,
 #         MAINTAINERS
@@ -175,10 +175,12 @@ rm -rf "$out"
 mkdir -p "$out"
 g format-patch -q --cover-letter -o "$(cd "$out" && pwd)" HEAD~2
 
-table=$(awk '/^## Porting to the kernel/ { on = 1; next }
-	on && /^## / { exit }
-	on && /^\|/ { print }' "$top/README.md")
-[ -n "$table" ] || die "README.md: no table in the \"Porting to the kernel\" section"
+# The first table after the page's title.
+table=$(awk '/^# Porting to the kernel/ { on = 1; next }
+	on && /^#/ { exit }
+	on && /^\|/ { print; intable = 1; next }
+	intable { exit }' "$top/doc/kernel.md")
+[ -n "$table" ] || die "doc/kernel.md: no table under \"# Porting to the kernel\""
 blurb=$(
 	cat <<'EOF'
 This series adds ordered completion chains: tasks run concurrently, and
@@ -214,7 +216,7 @@ def row(line):
     return [c.strip().replace("`", "") for c in line.strip().strip("|").split("|")]
 
 
-# The README's markdown table as plain text: one wrapped item per call.
+# doc/kernel.md's markdown table as plain text: one wrapped item per call.
 lines, items = blurb.split("\n"), []
 rows = [i for i, l in enumerate(lines) if l.startswith("|")]
 for i in rows[2:]:

@@ -941,8 +941,8 @@ def main(argv=None):
     if args.record:
         with open(args.record, 'w') as f:
             f.write('# Mutation testing: last full result\n\n'
-                    'Written by `scripts/mutate.py --record`; README "Tests" says how to '
-                    'run it.\n\n' + text)
+                    'Written by `scripts/mutate.py --record`; doc/tests.md ("Mutation '
+                    'testing") says how to run it.\n\n' + text)
     status = 0
     survivors = [m for m in chosen if results.get(m.id, ('',))[0] == 'survived'
                  and m.id not in listed]

@@ -115,9 +115,10 @@ run "nvme_sim: 100,000 namespaces per mode, linearity" python3 tests/test_nvme_s
 # Mutation testing: a fixed sample of 40 mutants of the library's C code
 # (the 40 whose ids hash lowest with seed 21), each rebuilt in a private
 # copy of the tree and run against its file's fast tests; a survivor not
-# argued in tests/mutation/equivalent.tsv fails the step.  README "Tests"
-# has the full run.  Measured on the 2-core machine with other builds
-# running: 2 min 52 s to 5 min (a hanging mutant costs its 20 s timeout).
+# argued in tests/mutation/equivalent.tsv fails the step.  doc/tests.md
+# ("Mutation testing") has the full run.  Measured on the 2-core machine
+# with other builds running: 2 min 52 s to 5 min (a hanging mutant costs
+# its 20 s timeout).
 run "mutation: a sample of 40 mutants (seed 21)" python3 scripts/mutate.py \
 	--sample 40 --seed 21 --jobs 2 --workdir build-ci/mutation
 

@@ -5,7 +5,7 @@
  * its arguments are values the code has at hand anyway.  Each probe also
  * has a semaphore that a tracer raises while it is attached: the library
  * reads a clock for wait_end only while somebody listens.  The probes and
- * their arguments are listed in README.md (USDT probes).  Without
+ * their arguments are listed in doc/observability.md (USDT probes).  Without
  * <sys/sdt.h> (meson option usdt) they compile to nothing.
  */
 #ifndef CCHAIN_PROBES_H

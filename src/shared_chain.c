@@ -10,12 +10,12 @@
  * the holder's start time (bits 32-63), so that a process id reused by
  * another process is told apart.  Taken with one compare-and-swap from 0,
  * released with one exchange.  A process that finds it held sleeps on the
- * low half for at most CCHAIN_SHARED_DETECT_MS at a time; between sleeps it
- * checks whether the holder died, and if so takes the lock over with a
- * compare-and-swap from the very word it found (so two processes never
- * both take over one dead holder's lock) and finishes the dead holder's
- * step, as below.  The threads of one process are one holder: a thread
- * never takes the lock over from its own process.
+ * low half, 1 ms first, then at most CCHAIN_SHARED_DETECT_MS at a time;
+ * between sleeps it checks whether the holder died, and if so takes the
+ * lock over with a compare-and-swap from the very word it found (so two
+ * processes never both take over one dead holder's lock) and finishes the
+ * dead holder's step, as below.  The threads of one process are one
+ * holder: a thread never takes the lock over from its own process.
  *
  * State word (struct compl_chain_shared_entry.state):
  *
@@ -540,8 +540,8 @@ static bool holder_dead(uint64_t w)
 
 /*
  * The lock is held (by @cur): spin briefly, then sleep on it, checking the
- * holder every CCHAIN_SHARED_DETECT_MS.  Return: whether the lock was taken
- * over from a dead holder.
+ * holder 1 ms into the wait, then every CCHAIN_SHARED_DETECT_MS.  Return:
+ * whether the lock was taken over from a dead holder.
  */
 static __attribute__((noinline)) bool lock_slow(chain_t *chain, uint64_t mine, uint64_t cur)
 {

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Usage: check-signal-safety.py LIBRARY README
+"""Usage: check-signal-safety.py LIBRARY API_MD
 
-The README's table "fork() and signal handlers" against the library's
-machine code:
+The table of doc/api.md's section "fork() and signal handlers" against the
+library's machine code:
 - every function the library exports has a row;
 - a function marked "yes" in a signal handler calls nothing: no PLT entry
   (no libc, no system call wrapper, no lock), and no function of the
@@ -12,6 +12,7 @@ machine code:
   and "... or debug mode" the debug mode's table (cchain__debug_*), which
   runs only with CCHAIN_DEBUG=1.
 """
+import os
 import re
 import subprocess
 import sys
@@ -20,11 +21,12 @@ MISUSE = "cchain__misuse"
 DEBUG = "cchain__debug_"
 
 
-def table(readme):
-    text = open(readme, encoding="utf-8").read()
-    m = re.search(r"^## fork\(\) and signal handlers\n(.*?)(?=^## )", text, re.S | re.M)
+def table(doc):
+    text = open(doc, encoding="utf-8").read()
+    # The section runs to the next heading of its level or above, or to the end.
+    m = re.search(r"^## fork\(\) and signal handlers\n(.*?)(?=^#{1,2} |\Z)", text, re.S | re.M)
     if not m:
-        sys.exit("README has no section 'fork() and signal handlers'")
+        sys.exit(f"{doc} has no section 'fork() and signal handlers'")
     rows = {}
     for line in m.group(1).splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -73,8 +75,9 @@ def violations(funcs, name, allow_misuse, allow_debug, seen):
 
 
 def main():
-    lib, readme = sys.argv[1], sys.argv[2]
-    rows = table(readme)
+    lib, doc = sys.argv[1], sys.argv[2]
+    where = os.path.basename(doc)
+    rows = table(doc)
     exported = subprocess.run(["nm", "-D", "--defined-only", lib], check=True,
                               stdout=subprocess.PIPE, text=True).stdout
     exported = [l.split()[2] for l in exported.splitlines()
@@ -83,20 +86,20 @@ def main():
     status = 0
     for s in exported:
         if s not in rows:
-            print(f"README: {s}() has no row in 'fork() and signal handlers'")
+            print(f"{where}: {s}() has no row in 'fork() and signal handlers'")
             status = 1
     safe = 0
     for name, verdict in sorted(rows.items()):
         if not verdict.startswith("yes"):
             continue
         if name not in funcs:
-            print(f"README marks {name}() signal-safe, but the library has no such function")
+            print(f"{where} marks {name}() signal-safe, but the library has no such function")
             status = 1
             continue
         bad = violations(funcs, name, "unless misuse" in verdict, "debug mode" in verdict,
                          set())
         for b in bad:
-            print(f"README marks {name}() signal-safe, but {b}")
+            print(f"{where} marks {name}() signal-safe, but {b}")
             status = 1
         safe += 1
     if status == 0:

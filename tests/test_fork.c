@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * fork(), as the README's table "fork() and signal handlers" states it:
+ * fork(), as doc/api.md's table "fork() and signal handlers" states it:
  * the child of a process with no other thread may use every function; the
  * child of a multi-threaded process may use the functions marked
  * signal-safe, even while another thread of the parent held the chain's
@@ -124,7 +124,7 @@ static void test_multi_threaded_parent(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		/* The functions the README marks safe here; the lock stays held. */
+		/* The functions doc/api.md marks safe here; the lock stays held. */
 		alarm(20);
 		CHECK(compl_chain_pending(&e[0]) && compl_chain_pending(&e[1]));
 		CHECK(!compl_chain_empty(&chain));

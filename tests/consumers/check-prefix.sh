@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Usage: check-prefix.sh SOURCE_ROOT CONSUMER_SOURCE
-# The README's "Installing to a prefix", step by step: libcchain installed
-# with --prefix into a scratch directory; with the variables the README
+# doc/integrating.md's "Installing to a prefix", step by step: libcchain
+# installed with --prefix into a scratch directory; with the variables it
 # sets (PKG_CONFIG_PATH and LD_LIBRARY_PATH in the multiarch libdir,
 # MANPATH with its final ':'), a consumer builds with pkg-config and runs,
 # and `man 3 compl_chain_add` shows the installed page.
@@ -30,7 +30,7 @@ ldd ./consumer | grep -q "$prefix/p/lib/$triplet/libcchain.so.0" ||
 	{ echo "consumer does not use the prefix's libcchain.so.0" >&2; exit 1; }
 [ "$(man -w 3 compl_chain_add)" = "$prefix/p/share/man/man3/compl_chain_add.3" ] ||
 	{ echo "man 3 compl_chain_add: $(man -w 3 compl_chain_add 2>&1)" >&2; exit 1; }
-# The README's "With valgrind": the suppression file, where it says.
+# doc/integrating.md's "With valgrind": the suppression file, where it says.
 [ -f "$prefix/p/share/libcchain/valgrind/libcchain.supp" ] ||
 	{ echo "libcchain.supp is not in share/libcchain/valgrind" >&2; exit 1; }
 # The final ':' keeps the system's pages.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Usage: check-tsan.sh SOURCE_ROOT CONSUMER_DIR BUILD_DIR BACKEND
-# What the README says about ThreadSanitizer, checked with the consumer,
+# What doc/integrating.md says about ThreadSanitizer, checked with the consumer,
 # whose tasks write shared data that only the chain orders:
 # - built with -fsanitize=thread against the uninstrumented library of
 #   BUILD_DIR, TSan reports a data race on that data: it cannot see the
@@ -30,7 +30,7 @@ if [ "$backend" = futex ]; then
 		echo "TSan did not report the race it reports against an uninstrumented libcchain" >&2
 		exit 1
 	fi
-	echo "uninstrumented libcchain: TSan reports a data race on data the chain orders (as the README says)"
+	echo "uninstrumented libcchain: TSan reports a data race on data the chain orders (as doc/integrating.md says)"
 fi
 
 # The subproject's own library, not the one meson test points
