@@ -311,7 +311,8 @@ def check(root, registry):
     return problems, promises, rows
 
 
-def summary(promises, rows):
+def counts(promises, rows):
+    """Promises by kind, checkers by kind, and rows argued only."""
     by_kind = {k: 0 for k in KINDS}
     for p in promises:
         by_kind[p.kind] += 1
@@ -323,12 +324,46 @@ def summary(promises, rows):
                 checkers[k] += 1
     only_argued = sum(1 for r in rows
                       if r.checkers and all(c.startswith("argued:") for c in r.checkers))
+    return by_kind, checkers, only_argued
+
+
+def summary(promises, rows):
+    by_kind, checkers, only_argued = counts(promises, rows)
     out = [f"promises: {len(promises)} (" +
            ", ".join(f"{k} {by_kind[k]}" for k in KINDS) + ")",
            f"checkers: {sum(checkers.values())} (" +
            ", ".join(f"{k} {checkers[k]}" for k in CHECKER_KINDS) + ")",
            f"promises argued only: {only_argued}"]
     return "\n".join(out)
+
+
+# README's sentence that quotes --summary (whitespace-insensitive).
+README_COUNTS = re.compile(
+    r"prints, today: (\d+) promises \((\d+) context, (\d+) return, (\d+) memory "
+    r"ordering, (\d+) \"once it returns\", (\d+) \"never\"\), (\d+) checkers "
+    r"\((\d+) tests, (\d+) test programs, (\d+) model assertions, (\d+) "
+    r"arguments\), (\d+) promises with an argument only")
+
+
+def readme_problems(root, promises, rows):
+    """README.md, where it quotes --summary, must quote today's counts."""
+    path = os.path.join(root, "README.md")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        text = " ".join(f.read().split())
+    if "check-promises.py --summary" not in text:
+        return []
+    m = README_COUNTS.search(text)
+    if not m:
+        return ["README.md: the counts quoted from --summary are not in the expected form"]
+    by_kind, checkers, only_argued = counts(promises, rows)
+    want = [len(promises)] + [by_kind[k] for k in KINDS] + \
+        [sum(checkers.values())] + [checkers[k] for k in CHECKER_KINDS] + [only_argued]
+    got = [int(x) for x in m.groups()]
+    if got != want:
+        return [f"README.md: counts {got} quoted from --summary, today {want}"]
+    return []
 
 
 def main():
@@ -349,6 +384,7 @@ def main():
             print(f"{p.id}\t{p.digest}\t{p.header}.h\t{p.name}\t{p.text}")
         return 0
     problems, promises, rows = check(root, registry)
+    problems += readme_problems(root, promises, rows)
     if args.summary:
         print(summary(promises, rows))
     for line in problems:

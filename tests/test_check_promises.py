@@ -3,7 +3,8 @@
 """scripts/check-promises.py on small trees of its own: a registry that
 matches passes; a promise without a row, a stale row, a changed promise and
 each kind of checker naming something that does not exist fail, one line
-per problem; ids do not move with unrelated edits.
+per problem; ids do not move with unrelated edits; README's quote of the
+counts must be today's.
 
 Usage: test_check_promises.py CHECK_PROMISES_PY [CASE...]
 """
@@ -335,6 +336,28 @@ def test_ids_stable_against_unrelated_edits():
                 raise AssertionError(f"{row[0]} changed: {row} -> {after.get(row[0])}")
         if len(after) != len(before) + 2:
             raise AssertionError(f"{len(after)} promises, expected {len(before) + 2}")
+
+
+README = """\
+Every promise has a row; `python3 scripts/check-promises.py --summary` prints,
+today: {} promises (3 context, 1 return, 1 memory ordering, 1 "once it
+returns", 5 "never"), 12 checkers (7 tests, 2 test programs, 2 model
+assertions, 1 arguments), 1 promises with an argument only.
+"""
+
+
+def test_readme_counts():
+    """README's quote of --summary passes when true, fails when stale."""
+    with Tree() as root:
+        registry(root)
+        write(root, "README.md", README.format(11))
+        rc, out, err = run(root)
+        if rc != 0:
+            raise AssertionError(f"rc {rc}:\n{out}{err}")
+        write(root, "README.md", README.format(10))
+        expect_fail(root, "README.md: counts [10, 3")
+        write(root, "README.md", "See `check-promises.py --summary`.\n")
+        expect_fail(root, "not in the expected form")
 
 
 if __name__ == "__main__":
