@@ -6,13 +6,17 @@ Section 3: one page per kernel-doc comment in include/cchain/*.h, for
 functions, function-like and object-like macros, structs, unions, enums and
 typedefs.  A
 comment may name several identifiers ("A(), B() - summary"): the first gets
-the page, the others link pages (".so man3/A.3") to it.  Section 7:
-cchain(7), the overview and example from README.md, the API, how it works
-and the guarantees from doc/api.md.  Each page is written as markdown and
-turned into roff by pandoc (Debian package pandoc).
+the page, the others link pages (".so man3/A.3") to it; the page of a header's
+main type (HEADER_PAGES) also carries the header's overview comment.
+Section 7: cchain(7), the overview and example from README.md, the API,
+how it works and the guarantees from doc/api.md, every header's overview
+comment, and the guide's pages on shared chains, event loops,
+observability and integrating (GUIDE); its SEE ALSO names every page.
+Each page is written as markdown and turned into roff by pandoc (Debian
+package pandoc).
 
 Usage: gen-man.py --outdir DIR --version V --readme README.md --api doc/api.md
-                  --symbols exports.txt HEADER...
+                  --guide doc/PAGE.md... --symbols exports.txt HEADER...
        gen-man.py --list HEADER...      (the file names it would write)
        gen-man.py --outdir DIR --version V --tool PROGRAM
                                         (PROGRAM.1 from its --help or -h)
@@ -49,6 +53,39 @@ class Item:
         self.body = body
         self.decl = decl
         self.header = header
+
+
+# The page of each header's main type, which also shows the header's overview.
+HEADER_PAGES = {"cchain/compl_chain.h": "compl_chain", "cchain/shared.h": "compl_chain_shared",
+                "cchain/notify.h": "compl_notifier", "cchain/async.h": "async_domain"}
+
+# The guide's pages in cchain(7), in this order, with the "## " sections
+# left out (an example program's, whose tables need more than 80 columns).
+GUIDE = {"shared-chains.md": {"Example: a pre-fork pool (`examples/prefork`)"},
+         "event-loops.md": set(), "observability.md": set(), "integrating.md": set()}
+
+
+def header_overview(path):
+    """A header's overview: its first comment that is not kernel-doc, as
+    markdown (paragraphs, "- " lists, tab-indented code); None for a
+    one-line comment (a generated file's, an umbrella header's)."""
+    text = open(path, encoding="utf-8").read()
+    for m in re.finditer(r"^/\*(?!\*)(.*?)\*/", text, re.S | re.M):
+        body = m.group(1)
+        if "SPDX-License-Identifier" in body:
+            continue
+        if "\n" not in body.strip():
+            return None
+        lines = [re.sub(r"^ \* ?", "", l) for l in body.strip("\n").splitlines()]
+        paras = re.split(r"\n\s*\n", "\n".join(lines).strip())
+        out = []
+        for para in paras:
+            if all(l.startswith("\t") for l in para.splitlines()):
+                out.append("\n".join("    " + l[1:].expandtabs(4) for l in para.splitlines()))
+            else:
+                out.append(inline(para))
+        return "\n\n".join(out) + "\n"
+    return None
 
 
 def declaration(rest, kind, names):
@@ -169,7 +206,7 @@ SECTIONS = {"Context": "CONTEXT", "Return": "RETURN VALUE",
             "Memory ordering": "MEMORY ORDERING"}
 
 
-def page_markdown(item, version, see_also):
+def page_markdown(item, version, see_also, overview=None):
     name = item.names[0]
     paras = [p.strip() for p in re.split(r"\n\s*\n", item.body) if p.strip()]
     desc, extra = [], {}
@@ -210,6 +247,8 @@ def page_markdown(item, version, see_also):
     for sec in ("RETURN VALUE", "CONTEXT", "MEMORY ORDERING"):
         if sec in extra:
             out += [f"# {sec}", ""] + [inline(t) + "\n" for t in extra[sec]]
+    if overview:
+        out += [f"# OVERVIEW OF <{item.header}>", "", overview]
     out += ["# SEE ALSO", "",
             ", ".join(f"**{md_escape(s)}**({sec})" for s, sec in see_also), ""]
     return "\n".join(out)
@@ -232,23 +271,72 @@ def md_sections(path, keep):
     if missing:
         sys.exit(f"gen-man.py: {path} has no section " + ", ".join(missing))
     intro = sections[0].split("\n", 1)[1]
-    unlink = lambda s: re.sub(r"\[([^\]]+)\]\([^)\s]+\)", r"\1", s)
     return unlink(intro), [unlink(s) for _, s in found]
 
 
-def readme_overview(readme, api, version):
+def unlink(s):
+    """Markdown links reduced to their text."""
+    return re.sub(r"\[([^\]]+)\]\([^)\s]+\)", r"\1", s)
+
+
+def fold_output(md):
+    """Lines of indented code blocks (a program's output, in the guide;
+    commands are fenced) wider than CODE_WIDTH, folded at spaces, the rest
+    indented by four: a man page is read in 80 columns."""
+    out, fenced = [], False
+    for line in md.split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or not line.startswith("    ") or len(line) - 4 <= CODE_WIDTH:
+            out.append(line)
+            continue
+        text, first = line[4:], True
+        while len(text) > (CODE_WIDTH if first else CODE_WIDTH - 4):
+            width = CODE_WIDTH if first else CODE_WIDTH - 4
+            cut = text.rfind(" ", 0, width + 1)
+            if cut <= 0:
+                break
+            out.append("    " + ("" if first else "    ") + text[:cut])
+            text, first = text[cut + 1:], False
+        out.append("    " + ("" if first else "    ") + text)
+    return "\n".join(out)
+
+
+def guide_page(path, leave_out):
+    """A page of the guide as it is ("# " its title, "## " its sections),
+    without the "## " sections named in leave_out and without links."""
+    text = open(path, encoding="utf-8").read()
+    parts = re.split(r"^(?=## )", text, flags=re.M)
+    titles = [p.split("\n", 1)[0][3:].strip() for p in parts[1:]]
+    missing = sorted(set(leave_out) - set(titles))
+    if missing:
+        sys.exit(f"gen-man.py: {path} has no section " + ", ".join(missing))
+    kept = [parts[0]] + [p for p, t in zip(parts[1:], titles) if t not in leave_out]
+    return fold_output(unlink("".join(kept)))
+
+
+def readme_overview(readme, api, guide, overviews, see_also, version):
     """cchain(7): the README's introduction and example; doc/api.md's API,
-    how it works, guarantees and fork() and signal handlers."""
+    how it works, guarantees and fork() and signal handlers; each header's
+    overview; the guide's pages (GUIDE); every other page in SEE ALSO."""
     intro, example = md_sections(readme, {"Example"})
     _, sections = md_sections(api, {"API", "How it works", "Guarantees",
                                     "fork() and signal handlers"})
     body = [intro] + example + sections
+    body.append("# HEADERS\n")
+    for header, text in overviews:
+        body.append(f"## <{header}>\n\n{text}")
+    by_name = {os.path.basename(g): g for g in guide}
+    missing = sorted(set(GUIDE) - set(by_name))
+    if missing:
+        sys.exit("gen-man.py: --guide lacks " + ", ".join(missing))
+    for name, leave_out in GUIDE.items():
+        body.append(guide_page(by_name[name], leave_out))
     md = [f"% CCHAIN(7) libcchain {version} | libcchain manual", "", "# NAME", "",
           "cchain - libcchain, ordered async completion chains", "", "# DESCRIPTION", ""]
     md += body
     md += ["", "# SEE ALSO", "",
-           "**compl\\_chain\\_add**(3), **compl\\_chain\\_wait**(3), **compl\\_chain\\_complete**(3), "
-           "**async\\_schedule\\_domain**(3), **pkg-config**(1)", ""]
+           ", ".join(f"**{md_escape(n)}**({sec})" for n, sec in see_also), ""]
     md = "\n".join(md)
     tables = []
     md = re.sub(r"^\|.*\|\n\|[-|: ]+\|\n(?:\|.*\|\n)+",
@@ -396,6 +484,7 @@ def main():
     ap.add_argument("--version")
     ap.add_argument("--readme")
     ap.add_argument("--api")
+    ap.add_argument("--guide", nargs="+", default=[], help="the guide's pages (GUIDE)")
     ap.add_argument("--symbols")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--tool", help="write PROGRAM.1 from the program's --help")
@@ -416,24 +505,37 @@ def main():
                 print(n + ".3")
         print("cchain.7")
         return
-    if not (o.outdir and o.version and o.readme and o.api and o.symbols):
-        ap.error("--outdir, --version, --readme, --api and --symbols are needed")
+    if not (o.outdir and o.version and o.readme and o.api and o.guide and o.symbols):
+        ap.error("--outdir, --version, --readme, --api, --guide and --symbols are needed")
     documented = {n for item in pages.values() for n in item.names}
     symbols = [l.strip() for l in open(o.symbols) if l.strip() and not l.startswith("#")]
     missing = [s for s in symbols if s not in documented]
     if missing:
         sys.exit("gen-man.py: no kernel-doc comment for: " + ", ".join(missing))
     os.makedirs(o.outdir, exist_ok=True)
+    overviews = {}
+    for h in o.headers:
+        item = next(parse_header(h), None)
+        text = header_overview(h)
+        if item and text:
+            overviews[item.header] = text
+    for header, page in HEADER_PAGES.items():
+        if header in overviews and page not in pages:
+            sys.exit(f"gen-man.py: {header}'s main page {page} is not documented")
     for name, item in pages.items():
         # The identifiers declared next to it, in the same header.
         related = sorted(n for n, x in pages.items()
                          if n != name and x.header == item.header)
         see = [("cchain", 7)] + [(x, 3) for x in related]
-        pandoc(page_markdown(item, o.version, see), os.path.join(o.outdir, name + ".3"))
+        overview = overviews.get(item.header) if HEADER_PAGES.get(item.header) == name else None
+        pandoc(page_markdown(item, o.version, see, overview),
+               os.path.join(o.outdir, name + ".3"))
         for link in item.names[1:]:
             with open(os.path.join(o.outdir, link + ".3"), "w") as f:
                 f.write(f".so man3/{name}.3\n")
-    md, widths = readme_overview(o.readme, o.api, o.version)
+    see_all = [(n, 3) for n in pages] + [("pkg-config", 1)]
+    md, widths = readme_overview(o.readme, o.api, o.guide, list(overviews.items()),
+                                 see_all, o.version)
     pandoc(md, os.path.join(o.outdir, "cchain.7"), widths)
 
 

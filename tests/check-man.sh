@@ -8,6 +8,8 @@
 #   case-insensitive fallback, COMPL_CHAIN_INIT -> compl_chain_init, does
 #   not count), and `man 7 cchain` works;
 # - every section 3 page has a DESCRIPTION of real text, no placeholder;
+# - every installed header's overview comment is in cchain(7), word for
+#   word, and in the page of the header's main type;
 # - every page renders with `MANWIDTH=80 man --warnings` without a warning,
 #   no line is wider than 80 columns and no word is hyphenated across lines
 #   (identifiers must stay whole, also in tables).
@@ -108,6 +110,42 @@ warnings=$(man --warnings -l "$mandir/man7/cchain.7" 2>&1 >/dev/null)
 [ -z "$warnings" ] || fail "man --warnings -l cchain.7: $warnings"
 man 3 compl_chain_add 2>/dev/null | grep -q "compl_chain_add - append an entry" ||
 	fail "man 3 compl_chain_add does not show its page"
+# Every installed header's overview comment (its first comment of more than
+# one line), word for word, in cchain(7) and in the page of the header's
+# main type (named in doc/gen-man.py's HEADER_PAGES).
+python3 - "$incdir" "$out" <<'PY' || status=1
+import os, re, sys
+incdir, out = sys.argv[1:]
+main = {"compl_chain.h": "compl_chain", "shared.h": "compl_chain_shared",
+        "notify.h": "compl_notifier", "async.h": "async_domain"}
+words = lambda s: re.findall(r"[A-Za-z0-9]+", s)
+def has(seq, sub):
+    n = len(sub)
+    return any(seq[i:i + n] == sub for i in range(len(seq) - n + 1))
+pages = {}
+def page(name):
+    if name not in pages:
+        with open(os.path.join(out, name), encoding="utf-8") as f:
+            pages[name] = words(f.read())
+    return pages[name]
+bad = 0
+for h in sorted(os.listdir(incdir)):
+    text = open(os.path.join(incdir, h), encoding="utf-8").read()
+    for m in re.finditer(r"^/\*(?!\*)(.*?)\*/", text, re.S | re.M):
+        if "SPDX-License-Identifier" in m.group(1):
+            continue
+        if "\n" in m.group(1).strip():
+            ov = words(re.sub(r"(?m)^ \* ?", "", m.group(1)))
+            where = ["cchain.7"] + ([main[h] + ".3"] if h in main else [])
+            for w in where:
+                if not has(page(w), ov):
+                    print(f"{w}: the overview of <cchain/{h}> is not there, word for word",
+                          file=sys.stderr)
+                    bad = 1
+        break
+sys.exit(bad)
+PY
+
 [ $status -ne 0 ] ||
 	echo "$n public identifiers and exported symbols, each with its manual page; every page renders in 80 columns without warnings"
 exit $status

@@ -15,8 +15,8 @@
  *		while ((ne = compl_notifier_take(n)))
  *			ordered_step(ne), compl_chain_complete(&ne->entry);
  *		if (!compl_notifier_arm(n))
- *			continue;                 // entries became ready
- *		epoll_wait(...);                  // the fd is one of the sources
+ *			continue;        // entries became ready
+ *		epoll_wait(...); // the fd is one of the sources
  *		compl_notifier_disarm(n);
  *		if (the fd was reported readable)
  *			compl_notifier_ack(n);
