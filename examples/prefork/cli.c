@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@ static void usage(FILE *f)
 	      "  -q, --quiet            no summary on standard error\n"
 	      "  -h, --help             show this help and exit\n"
 	      "  -V, --version          show the version and exit\n"
+	      "\n"
+	      "SIGINT, SIGTERM or SIGHUP stops the job: OUTPUT then holds the first lines,\n"
+	      "whole, and prefork dies of the signal.\n"
 	      "\n"
 	      "Exit status: 0 on success, 1 on failure, 2 for bad usage.\n",
 	      f);
@@ -78,6 +82,16 @@ static unsigned long number(const char *s, const char *opt, unsigned long min,
 		bad_usage(msg, s);
 	}
 	return v;
+}
+
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT: return "SIGINT";
+	case SIGTERM: return "SIGTERM";
+	case SIGHUP: return "SIGHUP";
+	default: return "a signal";
+	}
 }
 
 static double now_s(void)
@@ -206,6 +220,15 @@ int main(int argc, char **argv)
 	if (close(out)) {
 		fprintf(stderr, "prefork: %s: %s\n", output, strerror(errno));
 		ret = 1;
+	}
+	if (res.signal) {
+		if (!quiet)
+			fprintf(stderr, "prefork: stopped by %s: %llu of %llu records written\n",
+				signal_name(res.signal), (unsigned long long)atomic_load(&r->written),
+				(unsigned long long)r->nrec);
+		/* Its default action, as if it had not been caught. */
+		signal(res.signal, SIG_DFL);
+		raise(res.signal);
 	}
 	if (!quiet)
 		fprintf(stderr,
