@@ -229,6 +229,33 @@ def test_signals():
                               "records written\n", (sig.name, whom, err)
 
 
+def test_same_file():
+    """-o naming the input, by its name, a hard link, a symlink, or as
+    standard input: refused with one line, the input untouched."""
+    lines = [b"keep %d" % i for i in range(1000)]
+    inp = write_input("same", lines)
+    with open(inp, "rb") as f:
+        data = f.read()
+    hard, sym = os.path.join(TMP, "same-hard"), os.path.join(TMP, "same-sym")
+    for p in (hard, sym):
+        if os.path.lexists(p):
+            os.unlink(p)
+    os.link(inp, hard)
+    os.symlink(inp, sym)
+    for out in (inp, hard, sym, os.path.join(TMP, ".", "same")):
+        p = run("-o", out, inp, expect=1)
+        assert p.stderr.splitlines() == [b"prefork: " + inp.encode() +
+                                         b": input and output are the same file"], p.stderr
+        with open(inp, "rb") as f:
+            assert f.read() == data, out
+    with open(inp, "rb") as f:
+        p = subprocess.run([PREFORK, "-o", hard], stdin=f, capture_output=True, timeout=60)
+    assert p.returncode == 1 and p.stderr.splitlines() == [
+        b"prefork: standard input: input and output are the same file"], p
+    with open(inp, "rb") as f:
+        assert f.read() == data
+
+
 def test_help_version():
     assert run("--help").stdout.startswith(b"Usage: prefork")
     assert re.match(rb"prefork \(libcchain\) \d+\.\d+\.\d+", run("--version").stdout)

@@ -84,6 +84,11 @@ static unsigned long number(const char *s, const char *opt, unsigned long min,
 	return v;
 }
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
 static const char *signal_name(int sig)
 {
 	switch (sig) {
@@ -120,6 +125,7 @@ int main(int argc, char **argv)
 	unsigned long work_us = 0;
 	struct pf_result res;
 	struct pf_region *r;
+	struct stat ist, ost;
 	bool quiet = false;
 	int c, in, out, ret;
 	long ncpu;
@@ -174,11 +180,13 @@ int main(int argc, char **argv)
 	}
 
 	in = strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
-	if (in < 0) {
+	if (in < 0 || fstat(in, &ist)) {
 		fprintf(stderr, "prefork: %s: %s\n", input, strerror(errno));
 		return 1;
 	}
-	r = pf_region_load(in, strcmp(input, "-") ? input : "standard input");
+	if (!strcmp(input, "-"))
+		input = "standard input";
+	r = pf_region_load(in, input);
 	if (in != STDIN_FILENO)
 		close(in);
 	if (!r)
@@ -191,14 +199,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "prefork: %s: %s\n", output, strerror(errno));
 		return 1;
 	}
-	{
-		struct stat st;
-
-		/* The workers write at offsets and cut the file back: a regular file only. */
-		if (out < 0 || fstat(out, &st) || !S_ISREG(st.st_mode)) {
-			fprintf(stderr, "prefork: %s: not a regular file\n", output);
-			return 1;
-		}
+	/* The workers write at offsets and cut the file back: a regular file only. */
+	if (out < 0 || fstat(out, &ost) || !S_ISREG(ost.st_mode)) {
+		fprintf(stderr, "prefork: %s: not a regular file\n", output);
+		return 1;
+	}
+	/* Through any name or link: truncating it would lose the input. */
+	if (same_file(&ist, &ost)) {
+		fprintf(stderr, "prefork: %s: input and output are the same file\n", input);
+		return 1;
 	}
 	if (ftruncate(out, 0)) {
 		fprintf(stderr, "prefork: %s: %s\n", output, strerror(errno));
