@@ -15,6 +15,7 @@
 #ifndef PREFORK_H
 #define PREFORK_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +24,10 @@
 #include <cchain/shared.h>
 
 #define PF_MAX_WORKERS 64
+
+/* The signals that stop the job (unless ignored when prefork starts). */
+static const int pf_stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+#define PF_NSTOP (sizeof(pf_stop_signals) / sizeof(pf_stop_signals[0]))
 
 /*
  * The shared region, inherited by the workers across fork(): this header,

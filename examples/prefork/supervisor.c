@@ -188,7 +188,6 @@ static int supervise(struct pf_region *r, int out, const struct pf_options *o,
 int pf_supervise(struct pf_region *r, int out, const struct pf_options *o,
 		 struct pf_result *res)
 {
-	static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction old;
 	sigset_t events, mask;
 	size_t i;
@@ -198,11 +197,11 @@ int pf_supervise(struct pf_region *r, int out, const struct pf_options *o,
 	signal(SIGCHLD, SIG_DFL); /* ignored, it would reap the workers for us */
 	sigemptyset(&events);
 	sigaddset(&events, SIGCHLD);
-	for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+	for (i = 0; i < PF_NSTOP; i++) {
 		/* A signal the user ignores (nohup) stays ignored. */
-		if (!sigaction(stop_signals[i], NULL, &old) && old.sa_handler == SIG_IGN)
+		if (!sigaction(pf_stop_signals[i], NULL, &old) && old.sa_handler == SIG_IGN)
 			continue;
-		sigaddset(&events, stop_signals[i]);
+		sigaddset(&events, pf_stop_signals[i]);
 	}
 	/* Blocked before the forks: the workers unblock their own. */
 	sigprocmask(SIG_BLOCK, &events, &mask);

@@ -102,7 +102,6 @@ static void write_record(struct pf_region *r, int out, uint64_t k, const char *l
 	atomic_store_explicit(&r->written, k + 1, memory_order_relaxed); /* commit */
 }
 
-static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
 static volatile sig_atomic_t in_turn; /* the worker holds the turn */
 static volatile sig_atomic_t deferred; /* the stop signal that came during it */
 
@@ -140,15 +139,15 @@ static void watch(pid_t supervisor)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigemptyset(&set);
-	for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
-		sigaddset(&set, stop_signals[i]);
+	for (i = 0; i < PF_NSTOP; i++)
+		sigaddset(&set, pf_stop_signals[i]);
 	sa.sa_mask = set;
-	for (i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+	for (i = 0; i < PF_NSTOP; i++) {
 		/* A signal the user ignores (nohup) stays ignored; SIGTERM is the death signal. */
-		if (stop_signals[i] != SIGTERM && !sigaction(stop_signals[i], NULL, &old) &&
+		if (pf_stop_signals[i] != SIGTERM && !sigaction(pf_stop_signals[i], NULL, &old) &&
 		    old.sa_handler == SIG_IGN)
 			continue;
-		sigaction(stop_signals[i], &sa, NULL);
+		sigaction(pf_stop_signals[i], &sa, NULL);
 	}
 	/*
 	 * SIGTERM, not SIGKILL, when the supervisor dies: no one is left to cut
