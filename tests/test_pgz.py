@@ -101,6 +101,35 @@ def test_levels_and_threads():
     assert sizes[("-9", "1")] <= sizes[("-6", "1")] < sizes[("-1", "1")], sizes
 
 
+def test_level_forms():
+    """Digits written together are one level, as in pigz: -10 is level 10,
+    refused (pgz has 0..9; pigz's 11 is zopfli), never -1 then -0."""
+    data = text(200000, 8)
+    src = write("lv", data)
+    d = fresh("levels")
+    for args, run in [(["-10"], "10"), (["-99"], "99"), (["-12"], "12"), (["-100"], "100"),
+                      (["-c10"], "10"), (["-k1", "-20"], "20"), ([src, "-10"], "10"),
+                      (["-0111"], "0111"), (["-11"], "11"), (["-011"], "011")]:
+        out = os.path.join(d, "out.gz")
+        p = pgz(*args, "-o", out, src, expect=1)
+        want = f"pgz: invalid compression level '{run}' (0..9"
+        want += "; pigz's 11, zopfli, is not supported)" if int(run) == 11 else ")"
+        assert one_line_error(p) == want, (args, p.stderr)
+        assert listing(d) == [] and open(src, "rb").read() == data, (args, listing(d))
+    # Accepted forms give the same bytes as the single digit they mean.
+    ref = {n: pgz("-c", "-n", f"-{n}", src).stdout for n in "0169"}
+    assert len(set(ref.values())) == 4, "levels 0, 1, 6 and 9 should differ on this input"
+    for args, level in [(["-01"], "1"), (["-09"], "9"), (["-00"], "0"), (["--fast"], "1"),
+                        (["--best"], "9"), (["-1", "-0"], "0"), (["-9c1"], "1"),
+                        (["-1c0"], "0"), (["-c9k", "-p2"], "9"), (["-p", "10", "-1"], "1"),
+                        (["-kp", "3", "-9"], "9"), (["-S", ".10", "-1"], "1"), ([], "6")]:
+        got = pgz("-c", "-n", *args, src).stdout
+        assert got == ref[level], (args, level)
+    # An operand that looks like a level after "--" is a file name.
+    p = pgz("-c", "--", "-10", expect=1)
+    assert one_line_error(p) == "pgz: -10: No such file or directory", p.stderr
+
+
 def test_big():
     # 100+ MiB: text with incompressible stretches.
     chunk = text(4 * 1024 * 1024, 9)

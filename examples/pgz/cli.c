@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * pgz's command line: gzip's options and exit statuses, pigz's -p and -b,
- * and -o.  Invoked as "unpgz" it decompresses.
+ * pigz's levels, and -o.  Invoked as "unpgz" it decompresses.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -110,7 +110,8 @@ static void usage(void)
 	       "  -t, --test         test compressed file integrity\n"
 	       "  -v, --verbose      verbose mode\n"
 	       "  -V, --version      display version number\n"
-	       "  -0 .. -9           compression level; -0 stores (default 6)\n"
+	       "  -0 .. -9           compression level, -0 stores (default 6); digits together\n"
+	       "                     are one number, as in pigz: -10 is 10, which is refused\n"
 	       "      --fast         compress faster (-1)\n"
 	       "      --best         compress better (-9)\n"
 	       "  -p, --processes=N  compression threads (default: online CPUs)\n"
@@ -140,6 +141,64 @@ static unsigned long parse_num(const char *s, const char *what, unsigned long mi
 		try_help();
 	}
 	return v;
+}
+
+static const char optstring[] = ":cdfhklnNqrS:tvV0123456789p:b:o:";
+
+/*
+ * Where the short option getopt_long() last returned is: argv[at_arg][at_pos].
+ * getopt_long() keeps its place in a cluster ("-c9k") to itself; follow()
+ * tracks it.  A cluster ends at its last letter or at a letter that takes
+ * an argument; the next one is the first option at or after the optind of
+ * before the call (glibc passes over the operands, permuting them later).
+ */
+static int at_arg, at_pos;
+static bool in_cluster;
+
+static void follow(int argc, char **argv, int before, bool long_option, int c)
+{
+	const char *o = strchr(optstring, c);
+
+	if (long_option) {
+		in_cluster = false;
+		return;
+	}
+	if (in_cluster) {
+		at_pos++;
+	} else {
+		for (at_arg = before; at_arg < argc; at_arg++)
+			if (argv[at_arg][0] == '-' && argv[at_arg][1])
+				break;
+		at_pos = 1;
+	}
+	in_cluster = at_arg < argc && argv[at_arg][at_pos + 1] && !(o && o[1] == ':');
+}
+
+/*
+ * The level that the digit at argv[at_arg][at_pos] starts, or -1 if it
+ * continues a run of digits.  A run of digits is one level, as in pigz
+ * ("-10" is 10, not -1 then -0); pgz has 0..9 (pigz's 11 is zopfli), and
+ * refuses the others with one line.
+ */
+static int level_here(char **argv)
+{
+	const char *arg = argv[at_arg], *run = arg + at_pos;
+	size_t n = strspn(run, "0123456789"), i;
+	unsigned long level = 0;
+
+	if (at_pos > 1 && arg[at_pos - 1] >= '0' && arg[at_pos - 1] <= '9')
+		return -1;
+	for (i = 0; i < n; i++)
+		if (level < 100) /* beyond, only that it is too big matters */
+			level = level * 10 + (unsigned long)(run[i] - '0');
+	if (level <= 9)
+		return (int)level;
+	if (level == 11)
+		pgz_error("invalid compression level '%.*s' (0..9; pigz's 11, zopfli, is not "
+			  "supported)", (int)n, run);
+	else
+		pgz_error("invalid compression level '%.*s' (0..9)", (int)n, run);
+	exit(PGZ_ERROR);
 }
 
 static const struct option longopts[] = {
@@ -172,7 +231,7 @@ int main(int argc, char **argv)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *base = strrchr(argv[0], '/');
-	int c, i;
+	int c, i, before, longindex;
 
 	base = base ? base + 1 : argv[0];
 	if (!strcmp(base, "unpgz")) {
@@ -185,8 +244,13 @@ int main(int argc, char **argv)
 	opt.save_name = true;
 	opt.suffix = ".gz";
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":cdfhklnNqrS:tvV0123456789p:b:o:", longopts, NULL)) !=
-	       -1) {
+	for (;;) {
+		before = optind;
+		longindex = -1;
+		c = getopt_long(argc, argv, optstring, longopts, &longindex);
+		if (c == -1)
+			break;
+		follow(argc, argv, before, longindex >= 0, c);
 		switch (c) {
 		case 'c': opt.to_stdout = true; break;
 		case 'd': opt.decompress = true; break;
@@ -212,7 +276,9 @@ int main(int argc, char **argv)
 			return PGZ_OK;
 		case '0': case '1': case '2': case '3': case '4':
 		case '5': case '6': case '7': case '8': case '9':
-			opt.level = c - '0';
+			i = longindex >= 0 ? c - '0' : level_here(argv); /* --fast, --best */
+			if (i >= 0)
+				opt.level = i;
 			break;
 		case 'p': opt.threads = (unsigned int)parse_num(optarg, "thread count", 1, 1024); break;
 		case 'b': opt.block = parse_num(optarg, "block size", 32, 262144) * 1024; break;

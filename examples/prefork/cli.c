@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,9 @@ static void usage(FILE *f)
 	      "  -q, --quiet            no summary on standard error\n"
 	      "  -h, --help             show this help and exit\n"
 	      "  -V, --version          show the version and exit\n"
+	      "\n"
+	      "SIGINT, SIGTERM or SIGHUP stops the job: OUTPUT then holds the first lines,\n"
+	      "whole, and prefork dies of the signal.\n"
 	      "\n"
 	      "Exit status: 0 on success, 1 on failure, 2 for bad usage.\n",
 	      f);
@@ -80,6 +84,21 @@ static unsigned long number(const char *s, const char *opt, unsigned long min,
 	return v;
 }
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGINT: return "SIGINT";
+	case SIGTERM: return "SIGTERM";
+	case SIGHUP: return "SIGHUP";
+	default: return "a signal";
+	}
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -106,6 +125,7 @@ int main(int argc, char **argv)
 	unsigned long work_us = 0;
 	struct pf_result res;
 	struct pf_region *r;
+	struct stat ist, ost;
 	bool quiet = false;
 	int c, in, out, ret;
 	long ncpu;
@@ -160,11 +180,13 @@ int main(int argc, char **argv)
 	}
 
 	in = strcmp(input, "-") ? open(input, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
-	if (in < 0) {
+	if (in < 0 || fstat(in, &ist)) {
 		fprintf(stderr, "prefork: %s: %s\n", input, strerror(errno));
 		return 1;
 	}
-	r = pf_region_load(in, strcmp(input, "-") ? input : "standard input");
+	if (!strcmp(input, "-"))
+		input = "standard input";
+	r = pf_region_load(in, input);
 	if (in != STDIN_FILENO)
 		close(in);
 	if (!r)
@@ -177,14 +199,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "prefork: %s: %s\n", output, strerror(errno));
 		return 1;
 	}
-	{
-		struct stat st;
-
-		/* The workers write at offsets and cut the file back: a regular file only. */
-		if (out < 0 || fstat(out, &st) || !S_ISREG(st.st_mode)) {
-			fprintf(stderr, "prefork: %s: not a regular file\n", output);
-			return 1;
-		}
+	/* The workers write at offsets and cut the file back: a regular file only. */
+	if (out < 0 || fstat(out, &ost) || !S_ISREG(ost.st_mode)) {
+		fprintf(stderr, "prefork: %s: not a regular file\n", output);
+		return 1;
+	}
+	/* Through any name or link: truncating it would lose the input. */
+	if (same_file(&ist, &ost)) {
+		fprintf(stderr, "prefork: %s: input and output are the same file\n", input);
+		return 1;
 	}
 	if (ftruncate(out, 0)) {
 		fprintf(stderr, "prefork: %s: %s\n", output, strerror(errno));
@@ -206,6 +229,15 @@ int main(int argc, char **argv)
 	if (close(out)) {
 		fprintf(stderr, "prefork: %s: %s\n", output, strerror(errno));
 		ret = 1;
+	}
+	if (res.signal) {
+		if (!quiet)
+			fprintf(stderr, "prefork: stopped by %s: %llu of %llu records written\n",
+				signal_name(res.signal), (unsigned long long)atomic_load(&r->written),
+				(unsigned long long)r->nrec);
+		/* Its default action, as if it had not been caught. */
+		signal(res.signal, SIG_DFL);
+		raise(res.signal);
 	}
 	if (!quiet)
 		fprintf(stderr,

@@ -15,6 +15,7 @@
 #ifndef PREFORK_H
 #define PREFORK_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +24,10 @@
 #include <cchain/shared.h>
 
 #define PF_MAX_WORKERS 64
+
+/* The signals that stop the job (unless ignored when prefork starts). */
+static const int pf_stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
+#define PF_NSTOP (sizeof(pf_stop_signals) / sizeof(pf_stop_signals[0]))
 
 /*
  * The shared region, inherited by the workers across fork(): this header,
@@ -55,14 +60,33 @@ static inline const char *pf_text(struct pf_region *r)
 	return (const char *)(pf_end_off(r) + r->nrec);
 }
 
+/* The output's length once records 0 .. @written - 1 are written: the commit point. */
+static inline uint64_t pf_committed(struct pf_region *r, uint64_t written)
+{
+	return written ? pf_end_off(r)[written - 1] : 0;
+}
+
 /* region.c: the input, split into records, in a shared mapping. */
 struct pf_region *pf_region_load(int fd, const char *name);
 void pf_region_free(struct pf_region *r);
 
-/* worker.c: the worker in slot @slot; never returns. */
-void pf_worker(struct pf_region *r, unsigned int slot, int out) __attribute__((noreturn));
+/*
+ * worker.c: the worker in slot @slot, forked by the process @supervisor
+ * with SIGINT, SIGTERM and SIGHUP blocked; never returns.  It dies when
+ * @supervisor does, and any of those signals stops it, at once or, if it
+ * holds the turn, once the turn is over: never in the middle of a record.
+ */
+void pf_worker(struct pf_region *r, unsigned int slot, int out, pid_t supervisor)
+	__attribute__((noreturn));
 
-/* supervisor.c: run @workers workers until every record is written. */
+/*
+ * supervisor.c: run @workers workers until every record is written.
+ * SIGINT, SIGTERM or SIGHUP (unless ignored) stops the job: the workers
+ * are killed, the output is cut back to the commit point, and the signal
+ * is returned in res->signal.  On any failure too, no worker outlives the
+ * call and the output ends at the commit point.
+ * Return: 0 when every record is written, else 1.
+ */
 struct pf_options {
 	unsigned int workers;
 	unsigned int kill_every_ms; /* 0: no drill */
@@ -70,6 +94,7 @@ struct pf_options {
 };
 struct pf_result {
 	unsigned long restarts, kills;
+	int signal; /* the signal that stopped the job, or 0 */
 };
 int pf_supervise(struct pf_region *r, int out, const struct pf_options *o,
 		 struct pf_result *res);

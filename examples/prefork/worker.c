@@ -12,14 +12,22 @@
  * most a partial record past it: the next owner of the turn is told so by
  * EOWNERDEAD and cuts the file back.  Records whose takers died before
  * writing them are written by the next owner of the turn, before its own.
+ *
+ * Stopped (SIGINT, SIGTERM, SIGHUP, or the supervisor's death) while it
+ * holds the turn, a worker dies only once the turn is over, so that the
+ * output ends at the commit point even with no supervisor left to cut it
+ * back.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sys/prctl.h>
 
 #include "prefork.h"
 
@@ -73,15 +81,10 @@ static char *process(struct pf_region *r, uint64_t k, size_t *n)
 	return line;
 }
 
-static uint64_t committed(struct pf_region *r, uint64_t written)
-{
-	return written ? pf_end_off(r)[written - 1] : 0;
-}
-
 /* Write record @k, the next one due (turn held). */
 static void write_record(struct pf_region *r, int out, uint64_t k, const char *line, size_t n)
 {
-	uint64_t off = committed(r, k);
+	uint64_t off = pf_committed(r, k);
 	size_t done = 0;
 	ssize_t w;
 
@@ -99,7 +102,71 @@ static void write_record(struct pf_region *r, int out, uint64_t k, const char *l
 	atomic_store_explicit(&r->written, k + 1, memory_order_relaxed); /* commit */
 }
 
-void pf_worker(struct pf_region *r, unsigned int slot, int out)
+static volatile sig_atomic_t in_turn; /* the worker holds the turn */
+static volatile sig_atomic_t deferred; /* the stop signal that came during it */
+
+/* Die of @sig with its default action. */
+static void die_of(int sig)
+{
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void on_stop(int sig)
+{
+	if (in_turn)
+		deferred = sig;
+	else
+		die_of(sig); /* delivered once this returns: it is blocked meanwhile */
+}
+
+static void set_in_turn(bool held)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	in_turn = held;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (!held && deferred)
+		die_of(deferred);
+}
+
+/* Tie the worker's life to the supervisor's, and take its stop signals. */
+static void watch(pid_t supervisor)
+{
+	struct sigaction sa, old;
+	sigset_t set;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&set);
+	for (i = 0; i < PF_NSTOP; i++)
+		sigaddset(&set, pf_stop_signals[i]);
+	sa.sa_mask = set;
+	for (i = 0; i < PF_NSTOP; i++) {
+		/* A signal the user ignores (nohup) stays ignored; SIGTERM is the death signal. */
+		if (pf_stop_signals[i] != SIGTERM && !sigaction(pf_stop_signals[i], NULL, &old) &&
+		    old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(pf_stop_signals[i], &sa, NULL);
+	}
+	/*
+	 * SIGTERM, not SIGKILL, when the supervisor dies: no one is left to cut
+	 * the output back to the commit point, so a worker that holds the turn
+	 * must finish its records first (on_stop defers SIGTERM to the end of
+	 * the turn); SIGKILL could stop it in the middle of a pwrite() and leave
+	 * part of a record at the end of the output.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM)) {
+		perror("prefork: worker: prctl(PR_SET_PDEATHSIG)");
+		exit(1);
+	}
+	/* The supervisor may have died before the prctl(): no signal would come. */
+	if (getppid() != supervisor)
+		_exit(1);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+void pf_worker(struct pf_region *r, unsigned int slot, int out, pid_t supervisor)
 {
 	struct compl_chain_shared_entry *e = &r->entry[slot];
 	uint64_t k, w;
@@ -107,6 +174,7 @@ void pf_worker(struct pf_region *r, unsigned int slot, int out)
 	char *line;
 	int rc;
 
+	watch(supervisor);
 	for (;;) {
 		k = compl_chain_shared_add(&r->chain, e); /* take record k - 1 */
 		if (!k--) {
@@ -115,6 +183,7 @@ void pf_worker(struct pf_region *r, unsigned int slot, int out)
 		}
 		line = k < r->nrec ? process(r, k, &n) : NULL;
 		rc = compl_chain_shared_wait(e);
+		set_in_turn(true);
 		if (rc && rc != EOWNERDEAD) {
 			fprintf(stderr, "prefork: worker %u: waiting for the turn: %s\n", slot,
 				strerror(rc));
@@ -124,7 +193,7 @@ void pf_worker(struct pf_region *r, unsigned int slot, int out)
 		if (rc == EOWNERDEAD) {
 			/* The dead owner may have left part of a record past the commit point. */
 			atomic_fetch_add(&r->inherited, 1);
-			if (ftruncate(out, (off_t)committed(r, w))) {
+			if (ftruncate(out, (off_t)pf_committed(r, w))) {
 				perror("prefork: cutting the output back");
 				exit(1);
 			}
@@ -142,6 +211,7 @@ void pf_worker(struct pf_region *r, unsigned int slot, int out)
 			write_record(r, out, k, line, n);
 		free(line);
 		compl_chain_shared_complete(e);
+		set_in_turn(false);
 		if (k >= r->nrec)
 			exit(0); /* every record was taken, and those before are written */
 	}
