@@ -931,6 +931,71 @@ static void test_pid_reuse(void **state)
 }
 
 /*
+ * test_hidden_proc: a participant whose /proc is hidden (an empty tmpfs over
+ * /proc, in a mount namespace of its own) reads no start time, although it
+ * was forked from a process that knew its own.  It adds an entry behind
+ * ours, and waits for its turn.
+ */
+static int hidden_child(struct region *r)
+{
+	struct compl_chain_shared_entry *e = &r->e[1];
+
+	if (unshare(CLONE_NEWNS))
+		return ns_skip(r, "unshare(CLONE_NEWNS)", errno);
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
+		return ns_skip(r, "mount(\"/\", MS_REC | MS_PRIVATE)", errno);
+	if (mount("none", "/proc", "tmpfs", 0, NULL))
+		return ns_skip(r, "mount(\"tmpfs\", \"/proc\")", errno);
+	PEER_CHECK(access("/proc/self/stat", F_OK) != 0);
+	PEER_CHECK(compl_chain_shared_add(&r->chain, e) == 2);
+	atomic_store(&r->step, 1);
+	/* Its checks of our entry, every tick, find us alive by kill(pid, 0). */
+	PEER_CHECK(compl_chain_shared_wait_timeout(e, 5000 * MS) == 0);
+	PEER_CHECK(compl_chain_shared_complete(e) == 0);
+	return atomic_load(&r->errors) ? 1 : 0;
+}
+
+/*
+ * A participant that cannot read /proc/PID/stat is told apart by process
+ * id alone, as shared.h says: although we read its start time, its live
+ * entry is not taken for a dead process's (a start time it could not read
+ * must not be one it inherited across fork()); it gets its turn after ours.
+ * Skipped, with the reason, where the mount namespace is refused.
+ */
+static void test_hidden_proc(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0];
+	pid_t pid;
+	int rc;
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1); /* our identity is read */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(hidden_child(R));
+	while (atomic_load(&R->step) < 1 && waitpid(pid, &rc, WNOHANG) == 0)
+		sr_sleep_us(1000);
+	if (atomic_load(&R->step) < 1) {
+		assert_true(WIFEXITED(rc));
+		assert_int_equal(compl_chain_shared_complete(a), 0);
+		alarm(0);
+		if (WEXITSTATUS(rc) == NS_SKIP) {
+			printf("# skipped: %s\n", R->reason);
+			skip();
+		}
+		fail_msg("the child exited with %d before adding its entry", WEXITSTATUS(rc));
+	}
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+	assert_true(compl_chain_shared_pending(&R->e[1]));
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	assert_int_equal(sr_reap(pid), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
+/*
  * Killed at random instants inside every call, the chain's lock included:
  * each time, the chain serves our next entry within a bounded time.
  */
@@ -1409,6 +1474,7 @@ int main(int argc, char **argv)
 		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live), FORKED(test_many_dead_owners),
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		FORKED(test_dead_adder_entry_reused), FORKED(test_dead_adder_orphan),
+		FORKED(test_hidden_proc),
 		BOTH(test_dead_anywhere),
 		IN_PROCESS(test_timeout_races_turn),
 		IN_PROCESS(test_shared_try_wait_acquires),
