@@ -479,12 +479,13 @@ def load_list(path):
 # ---- running ----------------------------------------------------------------
 
 # (program, arguments, CCHAIN_TEST_SCALE): a program of the build, or a
-# python script of the tree; @build/PATH is a path in the build directory,
+# python or shell script of the tree; @build/PATH is a path in the build directory,
 # @corpus the fuzzer's seed corpus, @env:NAME=VALUE sets NAME in the test's
 # environment.  Fastest first, as a mutant is
 # killed by the first failure.  The scales keep a survivor's run to a few
 # seconds; test_notify's three races run 150 rounds each at 3%.
 PRIVATE_TESTS = [
+    ('tests/check-syscalls.sh', ['@build/tests/uncontended'], 10),
     ('tests/test_compl_chain', [], 10),
     ('tests/test_defer', [], 10),
     ('tests/test_stats', [], 10),
@@ -505,7 +506,8 @@ TESTS = {
     'src/wait-futex.c': PRIVATE_TESTS,
     'src/wait-condvar.c': PRIVATE_TESTS,
     'src/notify.c': [('tests/test_compl_chain', [], 10), ('tests/test_notify', [], 10)],
-    'src/shared_chain.c': [('tests/test_shared', [], 10),
+    'src/shared_chain.c': [('tests/check-syscalls.sh', ['@build/tests/uncontended_shared'], 10),
+                           ('tests/test_shared', [], 10),
                            ('tests/kill_storm', ['--seconds', '2', '--stall-timeout', '5'], 10)],
 }
 
@@ -605,6 +607,8 @@ class Copy:
             env = dict(os.environ, CCHAIN_TEST_SCALE=str(scale))
             if exe.endswith('.py'):
                 argv = [sys.executable, os.path.join(self.tree, exe)]
+            elif exe.endswith('.sh'):
+                argv = ['sh', os.path.join(self.tree, exe)]
             else:
                 argv = [os.path.join(self.build, exe)]
             for a in args:
@@ -639,7 +643,7 @@ class Copy:
 
 
 def targets_of(tests):
-    out = {t[0] for t in tests if not t[0].endswith('.py')}
+    out = {t[0] for t in tests if not t[0].endswith(('.py', '.sh'))}
     out |= {a[len('@build/'):] for t in tests for a in t[1] if a.startswith('@build/')}
     return sorted(out)
 
