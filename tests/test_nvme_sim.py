@@ -75,6 +75,18 @@ def longest_in_order(nsids):
     return len(tails)
 
 
+def best_in_order(nsids):
+    """(length, nodes at their rank) of the best run in NSID order: the longest,
+    and of those the one with the most i-th nodes holding the i-th NSID."""
+    rank = {n: i for i, n in enumerate(sorted(nsids))}
+    best = []
+    for i, n in enumerate(nsids):
+        prior = [best[j] for j in range(i) if nsids[j] < n]
+        length, at_rank = max(prior, default=(0, 0))
+        best.append((length + 1, at_rank + (rank[n] == i)))
+    return max(best, default=(0, 0))
+
+
 def test_dense_in_order():
     rs = by_mode(runs("--namespaces", "100"))
     for mode in ("sync", "chain"):
@@ -351,6 +363,14 @@ def test_default_output_summary_first():
     rest = [n for d, n in devs if d not in {s[0] for s in shown}]
     assert rest == sorted(rest)
     assert len(rest) == longest_in_order([n for _, n in devs])
+    # Of the sets that small, one that leaves out the fewest nodes named as
+    # NSID order would name them (nvme0n60 for NSID 60 is not listed).
+    nsids = [n for _, n in devs]
+    rank = {n: i for i, n in enumerate(sorted(nsids))}
+    kept_at_rank = sum(rank[n] == i for i, (d, n) in enumerate(devs) if d not in
+                       {s[0] for s in shown})
+    assert (len(rest), kept_at_rank) == best_in_order(nsids), (len(rest), kept_at_rank)
+    assert ("nvme0n60", 60) in devs and ("nvme0n60", 60) not in shown
     assert len(lines) < 100 + 20, len(lines)
     # Nothing out of order: no table at all.
     out = run("--mode", "chain").stdout

@@ -45,33 +45,65 @@ unsigned long count_inversions(const uint32_t *order, size_t n)
 	return inv;
 }
 
+/* A run of devices in NSID order: its length, how many of them sit at their rank. */
+struct best {
+	size_t len, at_rank;
+	size_t last; /* the run's last device, SIZE_MAX for none */
+};
+
+static bool better(const struct best *a, const struct best *b)
+{
+	return a->len > b->len || (a->len == b->len && a->at_rank > b->at_rank);
+}
+
+/* (NSID, place in the list), by NSID: NSIDs are unique. */
+struct placed {
+	uint32_t nsid;
+	size_t at;
+};
+
+static int cmp_placed(const void *a, const void *b)
+{
+	uint32_t x = ((const struct placed *)a)->nsid, y = ((const struct placed *)b)->nsid;
+
+	return (x > y) - (x < y);
+}
+
 size_t mark_out_of_order(const struct nvme_device *dev, size_t n, bool *out)
 {
-	/* tail[k]: the device ending the longest run found of length k + 1. */
-	size_t *tail = sim_xcalloc(n, sizeof(*tail)), *prev = sim_xcalloc(n, sizeof(*prev));
-	size_t len = 0, i, k;
+	struct placed *by_nsid = sim_xcalloc(n, sizeof(*by_nsid));
+	size_t *rank = sim_xcalloc(n, sizeof(*rank)), *prev = sim_xcalloc(n, sizeof(*prev)), i, j;
+	/* A Fenwick tree over NSID ranks, 1-based: the best run ending at a rank up to each. */
+	struct best *tree = sim_xcalloc(n + 1, sizeof(*tree)), top = { 0, 0, SIZE_MAX };
 
+	for (i = 0; i < n; i++)
+		by_nsid[i] = (struct placed){ dev[i].nsid, i };
+	qsort(by_nsid, n, sizeof(*by_nsid), cmp_placed);
+	for (i = 0; i < n; i++)
+		rank[by_nsid[i].at] = i;
+	for (i = 0; i <= n; i++)
+		tree[i] = (struct best){ 0, 0, SIZE_MAX };
 	for (i = 0; i < n; i++) {
-		size_t lo = 0, hi = len;
+		struct best b = { 0, 0, SIZE_MAX };
 
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-
-			if (dev[tail[mid]].nsid < dev[i].nsid)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		prev[i] = lo ? tail[lo - 1] : SIZE_MAX;
-		tail[lo] = i;
-		if (lo == len)
-			len++;
+		for (j = rank[i]; j > 0; j -= j & -j) /* runs ending at a lower NSID */
+			if (better(&tree[j], &b))
+				b = tree[j];
+		prev[i] = b.last;
+		b = (struct best){ b.len + 1, b.at_rank + (rank[i] == i), i };
+		for (j = rank[i] + 1; j <= n; j += j & -j)
+			if (better(&b, &tree[j]))
+				tree[j] = b;
+		if (better(&b, &top))
+			top = b;
 	}
 	for (i = 0; i < n; i++)
 		out[i] = true;
-	for (k = len ? tail[len - 1] : SIZE_MAX; k != SIZE_MAX; k = prev[k])
-		out[k] = false;
-	free(tail);
+	for (j = top.last; j != SIZE_MAX; j = prev[j])
+		out[j] = false;
+	free(by_nsid);
+	free(rank);
 	free(prev);
-	return n - len;
+	free(tree);
+	return n - top.len;
 }
