@@ -156,6 +156,10 @@ def test_ordered_is_the_whole_list():
     assert len(line) == 1, out
     assert "in NSID order" not in line[0].replace("out of NSID order", ""), line[0]
     assert line[0].endswith("10 nodes out of NSID order (allocations in order)"), line[0]
+    # The nodes listed are the new namespaces', which took the freed nodes.
+    rows = [x.split() for x in out.splitlines() if x.startswith("/dev/nvme0n")]
+    assert {int(r[2]) for r in rows} == set(range(51, 61)), rows
+    assert ["/dev/nvme0n28", "/dev/ng0n28", "51"] in rows, rows
     # Every mode, every scan: "ordered" is the final numbering's.
     for args in (("--rescan", "--mode", "all"), ("--namespaces", "40", "--rescan", "--seed", "7"),
                  ("--nsids", "1-50,1001-1050", "--rescan"), ("--nsids", "1,2,5,100,333")):

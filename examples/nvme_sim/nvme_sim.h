@@ -66,8 +66,9 @@ unsigned long count_inversions(const uint32_t *order, size_t n);
  * NSID order, the fewest without which the others' NSIDs increase with
  * their node numbers.  Of the sets that small, the one that leaves out the
  * fewest devices at their rank (the i-th device with the i-th smallest
- * NSID, named as a scan in NSID order would name it); the same set for the
- * same list.  O(n log n).  Return: how many are set.
+ * NSID, named as a scan in NSID order would name it), then the one that
+ * keeps the lowest NSIDs; the same set for the same list.  O(n log n).
+ * Return: how many are set.
  */
 size_t mark_out_of_order(const struct nvme_device *dev, size_t n, bool *out);
 

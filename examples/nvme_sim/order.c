@@ -45,15 +45,24 @@ unsigned long count_inversions(const uint32_t *order, size_t n)
 	return inv;
 }
 
-/* A run of devices in NSID order: its length, how many of them sit at their rank. */
+/*
+ * A run of devices in NSID order: its length, how many of them sit at their
+ * rank, the sum of their ranks.
+ */
 struct best {
 	size_t len, at_rank;
+	uint64_t ranks;
 	size_t last; /* the run's last device, SIZE_MAX for none */
 };
 
+/* Longer, then more at their rank, then lower NSIDs. */
 static bool better(const struct best *a, const struct best *b)
 {
-	return a->len > b->len || (a->len == b->len && a->at_rank > b->at_rank);
+	if (a->len != b->len)
+		return a->len > b->len;
+	if (a->at_rank != b->at_rank)
+		return a->at_rank > b->at_rank;
+	return a->ranks < b->ranks;
 }
 
 /* (NSID, place in the list), by NSID: NSIDs are unique. */
@@ -74,7 +83,7 @@ size_t mark_out_of_order(const struct nvme_device *dev, size_t n, bool *out)
 	struct placed *by_nsid = sim_xcalloc(n, sizeof(*by_nsid));
 	size_t *rank = sim_xcalloc(n, sizeof(*rank)), *prev = sim_xcalloc(n, sizeof(*prev)), i, j;
 	/* A Fenwick tree over NSID ranks, 1-based: the best run ending at a rank up to each. */
-	struct best *tree = sim_xcalloc(n + 1, sizeof(*tree)), top = { 0, 0, SIZE_MAX };
+	struct best *tree = sim_xcalloc(n + 1, sizeof(*tree)), top = { 0, 0, 0, SIZE_MAX };
 
 	for (i = 0; i < n; i++)
 		by_nsid[i] = (struct placed){ dev[i].nsid, i };
@@ -82,15 +91,15 @@ size_t mark_out_of_order(const struct nvme_device *dev, size_t n, bool *out)
 	for (i = 0; i < n; i++)
 		rank[by_nsid[i].at] = i;
 	for (i = 0; i <= n; i++)
-		tree[i] = (struct best){ 0, 0, SIZE_MAX };
+		tree[i] = (struct best){ 0, 0, 0, SIZE_MAX };
 	for (i = 0; i < n; i++) {
-		struct best b = { 0, 0, SIZE_MAX };
+		struct best b = { 0, 0, 0, SIZE_MAX };
 
 		for (j = rank[i]; j > 0; j -= j & -j) /* runs ending at a lower NSID */
 			if (better(&tree[j], &b))
 				b = tree[j];
 		prev[i] = b.last;
-		b = (struct best){ b.len + 1, b.at_rank + (rank[i] == i), i };
+		b = (struct best){ b.len + 1, b.at_rank + (rank[i] == i), b.ranks + rank[i], i };
 		for (j = rank[i] + 1; j <= n; j += j & -j)
 			if (better(&b, &tree[j]))
 				tree[j] = b;
