@@ -9,6 +9,7 @@ Usage: test_nvme_sim.py NVME_SIM [CASE...]
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -379,6 +380,26 @@ def test_default_output_summary_first():
     # Nothing out of order: no table at all.
     out = run("--mode", "chain").stdout
     assert "/dev/" not in out and "Node " not in out, out
+
+
+def test_quoted_output_is_today_s():
+    """The outputs the README and the guide quote are what nvme_sim prints
+    (up to a last line "..." where a quote is cut)."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    for page in ("README.md", os.path.join("doc", "examples", "nvme_sim.md")):
+        with open(os.path.join(root, page)) as f:
+            quotes = re.findall(r"<!-- nvme_sim output: (.*?) -->\n```text\n(.*?)```", f.read(),
+                                re.S)
+        assert quotes, page
+        for args, quoted in quotes:
+            out = run(*args.split()).stdout.splitlines()
+            lines = quoted.splitlines()
+            if lines[-1] == "...":
+                lines.pop()
+                assert len(out) > len(lines), (page, args)
+            else:
+                assert len(out) == len(lines), (page, args)
+            assert out[:len(lines)] == lines, (page, args)
 
 
 def test_bad_input():
