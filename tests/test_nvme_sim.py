@@ -9,6 +9,7 @@ Usage: test_nvme_sim.py NVME_SIM [CASE...]
 import json
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -53,6 +54,40 @@ def check_in_order(r, nsids):
     assert got == want, f"{r['mode']}: {got[:8]}... != {want[:8]}..."
 
 
+def nodes_in_nsid_order(r):
+    """The whole device list, by node number, has increasing NSIDs."""
+    devs = sorted(r["devices"], key=lambda d: int(d["node"][len("nvme0n"):]))
+    nsids = [d["nsid"] for d in devs]
+    return nsids == sorted(nsids)
+
+
+def longest_in_order(nsids):
+    """Length of the longest run of nodes, not necessarily adjacent, in NSID order."""
+    tails = []
+    for n in nsids:
+        lo, hi = 0, len(tails)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if tails[mid] < n:
+                lo = mid + 1
+            else:
+                hi = mid
+        tails[lo:lo + 1] = [n]
+    return len(tails)
+
+
+def best_in_order(nsids):
+    """(length, nodes at their rank) of the best run in NSID order: the longest,
+    and of those the one with the most i-th nodes holding the i-th NSID."""
+    rank = {n: i for i, n in enumerate(sorted(nsids))}
+    best = []
+    for i, n in enumerate(nsids):
+        prior = [best[j] for j in range(i) if nsids[j] < n]
+        length, at_rank = max(prior, default=(0, 0))
+        best.append((length + 1, at_rank + (rank[n] == i)))
+    return max(best, default=(0, 0))
+
+
 def test_dense_in_order():
     rs = by_mode(runs("--namespaces", "100"))
     for mode in ("sync", "chain"):
@@ -92,13 +127,57 @@ def test_rescan():
             new = sorted(added)
             nodes = [int(after[n].split("n")[-1]) for n in new]
             assert nodes == sorted(nodes), (mode, new, nodes)
-            assert second["ordered"]
+            # This scan allocated in NSID order, but NSIDs 41-44 took the
+            # nodes freed by the detached ones: the whole list is not.
+            assert not second["ordered"] and not nodes_in_nsid_order(second)
+            assert second["allocations_in_order"] and second["inversions"] == 0
 
 
 def test_async_inversions():
     r = by_mode(runs("--mode", "async", "--seed", "1"))["async"]
     assert r["inversions"] > 0 and not r["ordered"], r["inversions"]
+    assert not r["allocations_in_order"]
     assert sorted(d["nsid"] for d in r["devices"]) == list(range(1, 101))
+
+
+def test_ordered_is_the_whole_list():
+    # The report's case: the chain's rescan allocates in NSID order, but the
+    # new NSIDs 51-60 take the nodes freed by the detached ones, and
+    # nvme0n28 is NSID 51.  That is not "in NSID order".
+    args = ("--nsids", "1-50,1001-1050", "--mode", "chain", "--rescan")
+    r = by_mode(runs(*args), "rescan")["chain"]
+    assert {d["node"]: d["nsid"] for d in r["devices"]}["nvme0n28"] == 51
+    assert not r["ordered"] and not nodes_in_nsid_order(r)
+    assert r["allocations_in_order"] and r["inversions"] == 0
+    nsids = [d["nsid"] for d in r["devices"]]
+    assert r["nodes_out_of_order"] == len(nsids) - longest_in_order(nsids) == 10
+    out = run(*args).stdout
+    line = [x for x in out.splitlines()
+            if x.startswith("Async namespace scan with dependency chain (rescan):")]
+    assert len(line) == 1, out
+    assert "in NSID order" not in line[0].replace("out of NSID order", ""), line[0]
+    assert line[0].endswith("10 nodes out of NSID order (allocations in order)"), line[0]
+    # The nodes listed are the new namespaces', which took the freed nodes.
+    rows = [x.split() for x in out.splitlines() if x.startswith("/dev/nvme0n")]
+    assert {int(r[2]) for r in rows} == set(range(51, 61)), rows
+    assert ["/dev/nvme0n28", "/dev/ng0n28", "51"] in rows, rows
+    # Every mode, every scan: "ordered" is the final numbering's.
+    for args in (("--rescan", "--mode", "all"), ("--namespaces", "40", "--rescan", "--seed", "7"),
+                 ("--nsids", "1-50,1001-1050", "--rescan"), ("--nsids", "1,2,5,100,333")):
+        for r in runs(*args):
+            nsids = [d["nsid"] for d in r["devices"]]
+            assert r["ordered"] == nodes_in_nsid_order(r), (args, r["mode"], r["scan"])
+            assert r["nodes_out_of_order"] == len(nsids) - longest_in_order(nsids), \
+                (args, r["mode"], r["scan"])
+            assert r["allocations_in_order"] == (r["inversions"] == 0), (args, r["mode"])
+
+
+def test_nsid_mode_allocations():
+    # Named by NSID: the list is in NSID order whatever order the heads were
+    # allocated in, and the report says both.
+    r = by_mode(runs("--mode", "nsid"))["nsid"]
+    assert r["inversions"] > 0 and not r["allocations_in_order"], r["inversions"]
+    assert r["ordered"] and nodes_in_nsid_order(r) and r["nodes_out_of_order"] == 0
 
 
 def check_profile(profile, *extra, ratio_tol=None):
@@ -216,7 +295,7 @@ def test_nsid_mode():
     first, second = by_mode(rs)["nsid"], by_mode(rs, "rescan")["nsid"]
     for r in (first, second):
         assert all(d["node"] == f"nvme0n{d['nsid']}" for d in r["devices"])
-    out = run("--nsids", "1,2,5", "--mode", "nsid").stdout
+    out = run("--nsids", "1,2,5", "--mode", "nsid", "--list").stdout
     assert "/dev/nvme0n5          /dev/ng0n5            5" in out
     assert "named by NSID, not contiguous" in out
     assert "Fully async scan, nodes named by NSID:" in run().stdout
@@ -248,13 +327,79 @@ def test_per_nsid_latency():
 
 
 def test_text_output():
-    out = run("--profile", "tcp-0.2ms", "--mode", "all").stdout
-    for s in ("Node                  Generic               Namespace",
-              "/dev/nvme0n100        /dev/ng0n100",
-              "Synchronous namespace scan:", "Fully async namespace scan:",
-              "Async namespace scan with dependency chain:", "chain / async:",
-              "seed    352ms"):
-        assert s in out, s
+    for flag in ("--list", "-v", "--verbose"):
+        out = run("--profile", "tcp-0.2ms", "--mode", "all", flag).stdout
+        for s in ("Node                  Generic               Namespace",
+                  "/dev/nvme0n100        /dev/ng0n100",
+                  "Synchronous namespace scan:", "Fully async namespace scan:",
+                  "Async namespace scan with dependency chain:", "chain / async:",
+                  "seed    352ms"):
+            assert s in out, (flag, s)
+        # Every node of every mode, after the summary.
+        assert out.count("/dev/nvme0n100 ") == 4, flag
+        assert out.index("chain / async:") < out.index("Node  "), flag
+
+
+def test_default_output_summary_first():
+    args = ("--profile", "tcp-0.2ms", "--mode", "all")
+    out = run(*args).stdout
+    lines = out.splitlines()
+    rs = by_mode(runs(*args))
+    # The summary first: the title, one line a mode, chain / async.
+    assert lines[0].startswith("Low latency NVMe/TCP"), lines[:3]
+    summary = lines[:lines.index(next(x for x in lines if x.startswith("chain / async:"))) + 1]
+    assert not any(x.startswith("/dev/") or x.startswith("Node ") for x in summary), summary
+    for mode, label in (("sync", "Synchronous namespace scan:"),
+                        ("chain", "Async namespace scan with dependency chain:")):
+        line = next(x for x in summary if x.startswith(label))
+        assert line.endswith("   in NSID order"), line
+    line = next(x for x in summary if x.startswith("Fully async namespace scan:"))
+    assert line.endswith(f"   {rs['async']['nodes_out_of_order']} nodes out of NSID order "
+                         f"({rs['async']['inversions']} allocation inversions)"), line
+    # Then only the nodes out of NSID order: none of the ordered modes', the
+    # fewest of the async scan's that leave the rest in NSID order.
+    rows = [x.split() for x in lines if x.startswith("/dev/nvme0n")]
+    assert out.count("Node                  Generic               Namespace") == 1, out
+    assert "(--mode async), initial scan: " in out, out
+    shown = {(r[0][len("/dev/"):], int(r[2])) for r in rows}
+    devs = [(d["node"], d["nsid"]) for d in rs["async"]["devices"]]
+    assert shown <= set(devs)
+    assert len(shown) == rs["async"]["nodes_out_of_order"] > 0
+    rest = [n for d, n in devs if d not in {s[0] for s in shown}]
+    assert rest == sorted(rest)
+    assert len(rest) == longest_in_order([n for _, n in devs])
+    # Of the sets that small, one that leaves out the fewest nodes named as
+    # NSID order would name them (nvme0n60 for NSID 60 is not listed).
+    nsids = [n for _, n in devs]
+    rank = {n: i for i, n in enumerate(sorted(nsids))}
+    kept_at_rank = sum(rank[n] == i for i, (d, n) in enumerate(devs) if d not in
+                       {s[0] for s in shown})
+    assert (len(rest), kept_at_rank) == best_in_order(nsids), (len(rest), kept_at_rank)
+    assert ("nvme0n60", 60) in devs and ("nvme0n60", 60) not in shown
+    assert len(lines) < 100 + 20, len(lines)
+    # Nothing out of order: no table at all.
+    out = run("--mode", "chain").stdout
+    assert "/dev/" not in out and "Node " not in out, out
+
+
+def test_quoted_output_is_today_s():
+    """The outputs the README and the guide quote are what nvme_sim prints
+    (up to a last line "..." where a quote is cut)."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    for page in ("README.md", os.path.join("doc", "examples", "nvme_sim.md")):
+        with open(os.path.join(root, page)) as f:
+            quotes = re.findall(r"<!-- nvme_sim output: (.*?) -->\n```text\n(.*?)```", f.read(),
+                                re.S)
+        assert quotes, page
+        for args, quoted in quotes:
+            out = run(*args.split()).stdout.splitlines()
+            lines = quoted.splitlines()
+            if lines[-1] == "...":
+                lines.pop()
+                assert len(out) > len(lines), (page, args)
+            else:
+                assert len(out) == len(lines), (page, args)
+            assert out[:len(lines)] == lines, (page, args)
 
 
 def test_bad_input():
@@ -303,7 +448,8 @@ def test_help_and_version():
         out = run(flag).stdout
         assert out.startswith("usage: nvme_sim"), flag
         assert "may be\n                     repeated" in out or "may be repeated" in out
-        for word in ("--mode M", "nsid", "--version", "rfc-100ms", "0x10"):
+        for word in ("--mode M", "nsid", "--version", "rfc-100ms", "0x10", "-v, --list",
+                     "--verbose"):
             assert word in out, word
     out = run("--version").stdout
     assert out.startswith("nvme_sim (libcchain) ") and out.count("\n") == 1, out

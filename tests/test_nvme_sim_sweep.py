@@ -8,6 +8,7 @@ Usage: test_nvme_sim_sweep.py NVME_SIM [CASE...]
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,9 +17,10 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runner import run_tests  # noqa: E402
 
-SIM = sys.argv[1]
-SWEEP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "nvme_sim",
-                     "sweep.py")
+SIM = os.path.abspath(sys.argv[1])
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "nvme_sim")
+SWEEP = os.path.join(HERE, "sweep.py")
+CHART = os.path.join(HERE, "chart.py")
 MODES = ["sync", "async", "chain", "nsid"]
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -99,6 +101,92 @@ def test_bad_input():
             p = sweep(out, *args, expect=2)
             assert culprit in p.stderr, (args, p.stderr)
         assert os.listdir(d) == []
+
+
+def test_chart_styles_and_title():
+    """Each mode its own line style and marker, so that async and nsid, which
+    coincide, both show; a title that names the swept parameter."""
+    sys.path.insert(0, HERE)
+    import chart
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "rtt")
+        sweep(out, "--param", "rtt", "--values", "200us,10ms,150ms", "--no-chart")
+        with open(out + ".json") as f:
+            doc = json.load(f)
+    assert doc["series"]["async"] == doc["series"]["nsid"]  # the lines coincide
+    fig = chart.figure(doc)
+    ax = fig.axes[0]
+    lines = {ln.get_gid()[len("series-"):]: ln for ln in ax.get_lines()
+             if (ln.get_gid() or "").startswith("series-")}
+    assert sorted(lines) == sorted(MODES), sorted(lines)
+    styles = {m: (ln.get_linestyle(), ln.get_marker()) for m, ln in lines.items()}
+    assert len({s for s, _ in styles.values()}) == len(MODES), styles
+    assert len({mk for _, mk in styles.values()}) == len(MODES), styles
+    title = ax.get_title()
+    assert "admin command round trip" in title and "--rtt" in title, title
+    assert "200us" in title and "150ms" in title and "tcp-0.2ms" in title, title
+    # The SVG draws async and nsid apart: other dashes.
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "rtt.svg")
+        chart.render(doc, path)
+        root = ET.parse(path).getroot()
+    groups = {g.get("id"): g for g in root.iter(SVG + "g") if g.get("id")}
+    dashes = {m: next(groups[f"series-{m}"].iter(SVG + "path")).get("style") for m in MODES}
+    assert len(set(dashes.values())) == len(MODES), dashes
+
+
+def hide_matplotlib(d):
+    """An environment in which 'import matplotlib' fails."""
+    with open(os.path.join(d, "matplotlib.py"), "w") as f:
+        f.write("raise ImportError('No module named matplotlib (hidden by the test)')\n")
+    return dict(os.environ, PYTHONPATH=d)
+
+
+def test_no_matplotlib_one_line():
+    with tempfile.TemporaryDirectory() as d:
+        env = hide_matplotlib(d)
+        out = os.path.join(d, "x")
+        p = subprocess.run([sys.executable, SWEEP, "--nvme-sim", SIM, "--out", out, "--param",
+                            "rtt", "--values", "1ms"], capture_output=True, text=True, env=env,
+                           timeout=60)
+        lines = p.stderr.splitlines()
+        assert p.returncode != 0 and len(lines) == 1, (p.returncode, p.stderr)
+        assert lines[0].startswith("sweep.py: ") and "python3-matplotlib" in lines[0], lines
+        assert "/usr/bin/python3" in lines[0] and "--no-chart" in lines[0], lines
+        # Said before the sweep, not after it: nothing written.
+        assert sorted(os.listdir(d)) == ["matplotlib.py"], os.listdir(d)
+        p = subprocess.run([sys.executable, CHART, out + ".json", out + ".svg"],
+                           capture_output=True, text=True, env=env, timeout=60)
+        lines = p.stderr.splitlines()
+        assert p.returncode != 0 and len(lines) == 1, (p.returncode, p.stderr)
+        assert lines[0].startswith("chart.py: ") and "python3-matplotlib" in lines[0], lines
+        # CSV and JSON need no matplotlib.
+        p = subprocess.run([sys.executable, SWEEP, "--nvme-sim", SIM, "--out", out, "--param",
+                            "rtt", "--values", "1ms", "--no-chart"], capture_output=True,
+                           text=True, env=env, timeout=60)
+        assert p.returncode == 0 and os.path.exists(out + ".json"), p.stderr
+
+
+def test_finds_nvme_sim_from_any_cwd():
+    """Without --nvme-sim, the build beside the script, wherever it is run from."""
+    for build in ("build-main", "build"):
+        with tempfile.TemporaryDirectory() as d:
+            tree = os.path.join(d, "tree", "examples", "nvme_sim")
+            os.makedirs(tree)
+            for f in (SWEEP, CHART):
+                shutil.copy(f, tree)
+            exe = os.path.join(d, "tree", build, "examples", "nvme_sim")
+            os.makedirs(exe)
+            os.symlink(SIM, os.path.join(exe, "nvme_sim"))
+            elsewhere = os.path.join(d, "elsewhere")
+            os.mkdir(elsewhere)
+            p = subprocess.run([sys.executable, os.path.join(tree, "sweep.py"), "--param", "rtt",
+                                "--values", "1ms", "--modes", "chain", "--no-chart"],
+                               capture_output=True, text=True, cwd=elsewhere, timeout=60)
+            assert p.returncode == 0, (build, p.stderr)
+            with open(os.path.join(elsewhere, "sweep.json")) as f:
+                doc = json.load(f)
+            assert doc["series"]["chain"] == [single("--rtt", "1ms", "--mode", "chain")["chain"]]
 
 
 if __name__ == "__main__":

@@ -433,14 +433,16 @@ static void usage(FILE *f)
 	fputs("usage: nvme_sim [-h] [--version] [--profile P] [--mode M]... [--namespaces N]\n"
 	      "                [--nsids LIST] [--rtt T] [--jitter PCT] [--ns-latency LIST]\n"
 	      "                [--latency-file F] [--qdepth Q] [--ns-cpu T] [--time-scale X]\n"
-	      "                [--rescan] [--seed S] [--format text|json] [--output FILE]\n"
-	      "                [--trace FILE]\n"
+	      "                [--rescan] [--seed S] [--format text|json] [-v|--list]\n"
+	      "                [--output FILE] [--trace FILE]\n"
 	      "\n"
 	      "Simulates the NVMe host's namespace scan (synchronous, fully async,\n"
 	      "async with a completion chain, and fully async with nodes named by\n"
 	      "NSID) against a controller with the given latencies, and shows which\n"
 	      "NSID became which /dev/nvme0nY.  Times are model time: they depend only\n"
-	      "on the command line, not on the host.\n"
+	      "on the command line, not on the host.  The report gives each scan's time\n"
+	      "and naming first, then the nodes out of NSID order: the fewest without\n"
+	      "which every other node's number increases with its NSID.\n"
 	      "\n"
 	      "  -h, --help         this help\n"
 	      "      --version      the program's and libcchain's version\n"
@@ -466,6 +468,9 @@ static void usage(FILE *f)
 	      "  --rescan           scan, detach some namespaces, attach new ones, scan again\n"
 	      "  --seed S           seed of the jitter and of the rescan's changes (default 1)\n"
 	      "  --format F         text (default) or json\n"
+	      "  -v, --list         text: every node of every scan, not only those out\n"
+	      "                     of NSID order (--verbose is the same; JSON always\n"
+	      "                     lists every node)\n"
 	      "  --output FILE      write the report to FILE instead of stdout\n"
 	      "  --trace FILE       write a Chrome trace (Perfetto, chrome://tracing)\n"
 	      "Durations need a unit: ns, us, ms or s.  Files are written whole or not at\n"
@@ -477,7 +482,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 {
 	enum { O_PROFILE = 256, O_MODE, O_NAMESPACES, O_NSIDS, O_RTT, O_JITTER,
 	       O_NS_LAT, O_LAT_FILE, O_QDEPTH, O_SCALE, O_RESCAN, O_SEED, O_FORMAT,
-	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU };
+	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU, O_LIST };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -495,6 +500,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		{ "format", required_argument, NULL, O_FORMAT },
 		{ "trace", required_argument, NULL, O_TRACE },
 		{ "output", required_argument, NULL, O_OUTPUT },
+		{ "list", no_argument, NULL, O_LIST },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -511,7 +518,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 	memset(o, 0, sizeof(*o));
 	o->profile = profile_find("tcp-0.2ms");
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
 		switch (c) {
 		case O_PROFILE:
 			o->profile = profile_find(optarg);
@@ -616,6 +623,10 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		case O_OUTPUT:
 			o->output_path = optarg;
 			break;
+		case O_LIST:
+		case 'v':
+			o->list = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -670,44 +681,6 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 }
 
 /* ---- runs -------------------------------------------------------------------- */
-
-/* Merge sort of @v[0..n) through @tmp, counting pairs out of order. */
-static unsigned long sort_count(uint32_t *v, uint32_t *tmp, size_t n)
-{
-	size_t mid = n / 2, i = 0, j = mid, k = 0;
-	unsigned long inv;
-
-	if (n < 2)
-		return 0;
-	inv = sort_count(v, tmp, mid) + sort_count(v + mid, tmp, n - mid);
-	while (i < mid && j < n) {
-		if (v[j] < v[i]) {
-			inv += mid - i;
-			tmp[k++] = v[j++];
-		} else {
-			tmp[k++] = v[i++];
-		}
-	}
-	while (i < mid)
-		tmp[k++] = v[i++];
-	while (j < n)
-		tmp[k++] = v[j++];
-	memcpy(v, tmp, n * sizeof(*v));
-	return inv;
-}
-
-/* Pairs allocated in the opposite order of their NSIDs, in O(n log n). */
-static unsigned long count_inversions(const uint32_t *order, size_t n)
-{
-	uint32_t *v = sim_xcalloc(n, sizeof(*v)), *tmp = sim_xcalloc(n, sizeof(*tmp));
-	unsigned long inv;
-
-	memcpy(v, order, n * sizeof(*v));
-	inv = sort_count(v, tmp, n);
-	free(v);
-	free(tmp);
-	return inv;
-}
 
 /* Detach about a tenth of the namespaces and attach as many new NSIDs. */
 static uint32_t *rescan_set(const struct options *o, size_t *count)
@@ -850,9 +823,12 @@ static void do_scan(struct nvme_ctrl *ctrl, struct sim_target *target, const str
 	r->namespaces = target->nr_ns;
 	r->commands = target->commands - commands;
 	r->inversions = count_inversions(ctrl->alloc_order, ctrl->nr_alloc);
+	r->allocations_in_order = !r->inversions;
 	r->devices = sim_xcalloc(max_ns, sizeof(*r->devices));
 	r->nr_devices = nvme_ctrl_devices(ctrl, r->devices, max_ns);
-	r->ordered = ctrl->mode == MODE_NSID || !r->inversions;
+	r->out_of_order = sim_xcalloc(r->nr_devices, sizeof(*r->out_of_order));
+	r->nr_out_of_order = mark_out_of_order(r->devices, r->nr_devices, r->out_of_order);
+	r->ordered = !r->nr_out_of_order;
 	r->contiguous = true;
 	for (i = 0; i < r->nr_devices; i++)
 		if (r->devices[i].instance != i + 1)
@@ -951,8 +927,10 @@ int main(int argc, char **argv)
 		}
 		trace_free();
 	}
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		free(runs[i].devices);
+		free(runs[i].out_of_order);
+	}
 	free(change.detached);
 	free(change.attached);
 	free(re);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * nvme_sim's program level: testbed profiles (profile.c), the command line
- * and the runs (main.c), and what is printed or written (output.c).
+ * and the runs (main.c), how a run's naming compares with NSID order
+ * (order.c), and what is printed or written (output.c).
  */
 #ifndef NVME_SIM_NVME_SIM_H
 #define NVME_SIM_NVME_SIM_H
@@ -34,6 +35,7 @@ struct options {
 	double time_scale;
 	bool rescan;
 	bool json;
+	bool list; /* text: every node of every run, not only those out of NSID order */
 	const char *trace_path;
 	const char *output_path;
 	struct sim_params p;
@@ -44,13 +46,31 @@ struct run {
 	const char *scan; /* "initial" or "rescan" */
 	size_t namespaces;
 	double elapsed_ms;
-	unsigned long inversions; /* head allocations out of NSID order */
-	bool ordered;             /* node numbers increase with NSIDs */
-	bool contiguous;          /* nodes are nvme0n1..nvme0n<count> */
+	/* This scan's head allocations: pairs out of NSID order. */
+	unsigned long inversions;
+	bool allocations_in_order; /* no inversions */
+	/* The whole device list, by node number, after this scan: */
+	bool ordered;              /* node numbers increase with NSIDs */
+	bool contiguous;           /* nodes are nvme0n1..nvme0n<count> */
 	unsigned long commands;
-	struct nvme_device *devices;
+	struct nvme_device *devices; /* by node number */
 	size_t nr_devices;
+	bool *out_of_order;        /* per device: see mark_out_of_order() */
+	size_t nr_out_of_order;    /* 0 if and only if @ordered */
 };
+
+/* Pairs of @order[0..n) in the opposite order of their values, in O(n log n). */
+unsigned long count_inversions(const uint32_t *order, size_t n);
+/*
+ * @dev[0..n), sorted by node number: set @out[i] for the devices out of
+ * NSID order, the fewest without which the others' NSIDs increase with
+ * their node numbers.  Of the sets that small, the one that leaves out the
+ * fewest devices at their rank (the i-th device with the i-th smallest
+ * NSID, named as a scan in NSID order would name it), then the one that
+ * keeps the lowest NSIDs; the same set for the same list.  O(n log n).
+ * Return: how many are set.
+ */
+size_t mark_out_of_order(const struct nvme_device *dev, size_t n, bool *out);
 
 /* What --rescan changed. */
 struct rescan_change {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* What nvme_sim prints: the device tables, the comparison, JSON; atomic files. */
+/* What nvme_sim prints: the comparison, the device tables, JSON; atomic files. */
 #include <errno.h>
 #include <inttypes.h>
 #include <libgen.h>
@@ -21,21 +21,34 @@ static bool has_seed(const struct options *o, const struct run *r)
 	return show_seed(o) && !strcmp(r->scan, "initial") && o->profile->seed_ms[r->mode] > 0;
 }
 
-static void print_devices(FILE *f, const struct run *r)
+static const char *plural(size_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* The run's device table: every node, or (@all false) those out of NSID order. */
+static void print_devices(FILE *f, const struct run *r, bool all)
 {
 	char node[32], gen[32];
 	size_t i;
 
-	fprintf(f, "%s (--mode %s), %s:\n\n", mode_labels[r->mode], mode_names[r->mode],
+	fprintf(f, "%s (--mode %s), %s:", mode_labels[r->mode], mode_names[r->mode],
 		strcmp(r->scan, "rescan") ? "initial scan" : "rescan");
+	if (all)
+		fputs("\n\n", f);
+	else
+		fprintf(f, " %zu of %zu node%s out of NSID order\n(the fewest without which "
+			   "the rest are in NSID order; --list shows every node):\n\n",
+			r->nr_out_of_order, r->nr_devices, plural(r->nr_devices));
 	fprintf(f, "%-21s %-21s %s\n", "Node", "Generic", "Namespace");
 	fprintf(f, "--------------------- --------------------- ----------\n");
 	for (i = 0; i < r->nr_devices; i++) {
+		if (!all && !r->out_of_order[i])
+			continue;
 		snprintf(node, sizeof(node), "/dev/nvme0n%u", r->devices[i].instance);
 		snprintf(gen, sizeof(gen), "/dev/ng0n%u", r->devices[i].instance);
 		fprintf(f, "%-21s %-21s %u\n", node, gen, r->devices[i].nsid);
 	}
-	fprintf(f, "\n");
 }
 
 /* "3,7-9,12": runs of consecutive NSIDs as ranges. */
@@ -55,14 +68,28 @@ static void print_nsid_ranges(FILE *f, const uint32_t *v, size_t n)
 	}
 }
 
+/*
+ * The naming after the run: of the whole device list (in NSID order, or how
+ * many nodes are out of it), and of this scan's head allocations.
+ */
 static void print_naming(FILE *f, const struct run *r)
 {
-	if (r->mode == MODE_NSID)
+	if (r->mode == MODE_NSID) {
 		fprintf(f, "   named by NSID%s\n", r->contiguous ? "" : ", not contiguous");
-	else if (r->inversions)
-		fprintf(f, "   %lu inversions\n", r->inversions);
+		return;
+	}
+	if (r->ordered)
+		fputs("   in NSID order", f);
 	else
-		fprintf(f, "   in NSID order\n");
+		fprintf(f, "   %zu node%s out of NSID order", r->nr_out_of_order,
+			plural(r->nr_out_of_order));
+	if (r->inversions)
+		fprintf(f, " (%lu allocation inversion%s)\n", r->inversions,
+			plural(r->inversions));
+	else if (!r->ordered)
+		fputs(" (allocations in order)\n", f);
+	else
+		fputc('\n', f);
 }
 
 static void print_text(FILE *f, const struct options *o, const struct run *runs, size_t nr,
@@ -71,9 +98,12 @@ static void print_text(FILE *f, const struct options *o, const struct run *runs,
 	const struct run *async = NULL, *chain = NULL;
 	size_t i;
 
-	for (i = 0; i < nr; i++)
-		print_devices(f, &runs[i]);
-
+	if (show_seed(o))
+		fprintf(f, "%s, %zu namespaces (profile %s)\n\n", o->profile->title, o->nr_ns,
+			o->profile->name);
+	else
+		fprintf(f, "Custom scenario: rtt %.3f ms, %zu namespaces, qdepth %u, jitter %g%%\n\n",
+			o->p.rtt_ns / 1e6, o->nr_ns, o->p.qdepth, o->p.jitter_pct);
 	if (change) {
 		fputs("Rescan: detached NSIDs ", f);
 		print_nsid_ranges(f, change->detached, change->nr_detached);
@@ -81,12 +111,6 @@ static void print_text(FILE *f, const struct options *o, const struct run *runs,
 		print_nsid_ranges(f, change->attached, change->nr_attached);
 		fputs("\n\n", f);
 	}
-	if (show_seed(o))
-		fprintf(f, "%s, %zu namespaces (profile %s)\n\n", o->profile->title, o->nr_ns,
-			o->profile->name);
-	else
-		fprintf(f, "Custom scenario: rtt %.3f ms, %zu namespaces, qdepth %u, jitter %g%%\n\n",
-			o->p.rtt_ns / 1e6, o->nr_ns, o->p.qdepth, o->p.jitter_pct);
 	for (i = 0; i < nr; i++) {
 		const struct run *r = &runs[i];
 		char label[96];
@@ -111,6 +135,12 @@ static void print_text(FILE *f, const struct options *o, const struct run *runs,
 			fprintf(f, "   (seed %.2f)", o->profile->seed_ms[MODE_CHAIN] /
 						  o->profile->seed_ms[MODE_ASYNC]);
 		fprintf(f, "\n");
+	}
+	for (i = 0; i < nr; i++) {
+		if (o->list || runs[i].nr_out_of_order) {
+			fputc('\n', f);
+			print_devices(f, &runs[i], o->list);
+		}
 	}
 }
 
@@ -156,10 +186,12 @@ static void print_json(FILE *f, const struct options *o, const struct run *runs,
 			mode_names[r->mode], r->scan, r->namespaces, r->elapsed_ms);
 		if (has_seed(o, r))
 			fprintf(f, "\"seed_ms\": %.0f, ", o->profile->seed_ms[r->mode]);
-		fprintf(f, "\"ordered\": %s, \"contiguous\": %s, \"inversions\": %lu, "
-			   "\"commands\": %lu,\n   \"devices\": [",
-			r->ordered ? "true" : "false", r->contiguous ? "true" : "false",
-			r->inversions, r->commands);
+		fprintf(f, "\"ordered\": %s, \"nodes_out_of_order\": %zu, \"contiguous\": %s, "
+			   "\"inversions\": %lu, \"allocations_in_order\": %s, \"commands\": %lu,"
+			   "\n   \"devices\": [",
+			r->ordered ? "true" : "false", r->nr_out_of_order,
+			r->contiguous ? "true" : "false", r->inversions,
+			r->allocations_in_order ? "true" : "false", r->commands);
 		for (j = 0; j < r->nr_devices; j++)
 			fprintf(f, "%s{\"node\": \"nvme0n%u\", \"nsid\": %u}", j ? ", " : "",
 				r->devices[j].instance, r->devices[j].nsid);

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Run nvme_sim's scan modes over a range of one parameter and write the
 series as CSV and JSON, and a chart of them (chart.py).
@@ -14,15 +14,28 @@ testbed measurements that fall on the swept axis are carried along (the
 seed's: both of its round trips on an rtt sweep, its default value on the
 others) and marked on the chart.  Figures are model time, exact: a sweep
 gives the same series on any host.
+
+The chart needs Debian's python3 with python3-matplotlib (apt-get install
+python3-matplotlib): run sweep.py as it is (its first line names
+/usr/bin/python3) or as /usr/bin/python3 sweep.py; another interpreter (a
+virtualenv, pyenv) may lack matplotlib, and then sweep.py says so in one
+line before sweeping.  --no-chart needs no matplotlib.
+
+nvme_sim is looked for beside this script, in the repository's build
+directories (build-main/, which scripts/main.sh makes, then build/), then
+on PATH, wherever sweep.py is run from; --nvme-sim names another.
 """
 import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BUILDS = ("build-main", "build")
 MODES = ("sync", "async", "chain", "nsid")
 # The swept parameter: nvme_sim option, axis label, unit, value from a run's JSON.
 PARAMS = {
@@ -37,6 +50,15 @@ TESTBEDS = {
     "tcp-0.2ms": ("tcp-0.2ms", "tcp-150ms"), "tcp-150ms": ("tcp-0.2ms", "tcp-150ms"),
     "rfc-0.2ms": ("rfc-0.2ms", "rfc-100ms"), "rfc-100ms": ("rfc-0.2ms", "rfc-100ms"),
 }
+
+
+def find_nvme_sim():
+    """The nvme_sim of this script's repository's build, else PATH's; None if neither."""
+    for build in BUILDS:
+        path = os.path.join(ROOT, build, "examples", "nvme_sim", "nvme_sim")
+        if os.access(path, os.X_OK):
+            return path
+    return shutil.which("nvme_sim")
 
 
 def nvme_sim(sim, *args):
@@ -97,11 +119,12 @@ def write_json(path, doc):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    paragraphs = __doc__.split("\n\n")
+    ap = argparse.ArgumentParser(description=paragraphs[0], epilog="\n\n".join(paragraphs[-2:]),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nvme-sim", default=os.path.join(os.getcwd(), "build-main", "examples",
-                                                       "nvme_sim", "nvme_sim"),
-                    help="the nvme_sim binary (default: build-main's)")
+    ap.add_argument("--nvme-sim",
+                    help="the nvme_sim binary (default: the repository's build-main/ or "
+                         "build/ beside this script, then PATH's)")
     ap.add_argument("--param", required=True, choices=sorted(PARAMS))
     ap.add_argument("--values", required=True,
                     help="comma-separated values, as nvme_sim takes them (durations "
@@ -122,17 +145,25 @@ def main():
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         ap.error(f"unknown mode '{bad[0] if bad else ''}' in --modes (sync, async, chain, nsid)")
-    if not os.access(a.nvme_sim, os.X_OK):
+    if a.nvme_sim is None:
+        a.nvme_sim = find_nvme_sim()
+        if a.nvme_sim is None:
+            ap.error(f"no nvme_sim in {' or '.join(os.path.join(ROOT, b) for b in BUILDS)} "
+                     "nor on PATH (run scripts/main.sh, or give --nvme-sim)")
+    elif not os.access(a.nvme_sim, os.X_OK):
         ap.error(f"no nvme_sim at '{a.nvme_sim}' (run scripts/main.sh, or give --nvme-sim)")
+    chart = None
+    if not a.no_chart:
+        sys.path.insert(0, HERE)
+        import chart  # noqa: E402 - matplotlib only when a chart is asked for
+        chart.pyplot("sweep.py")  # before the sweep: one line if it is missing
 
     doc = sweep(a.nvme_sim, a.param, values, a.profile, modes, a.extra)
     write_csv(a.out + ".csv", doc)
     write_json(a.out + ".json", doc)
     written = [a.out + ".csv", a.out + ".json"]
-    if not a.no_chart:
-        sys.path.insert(0, HERE)
-        import chart  # noqa: E402 - matplotlib only when a chart is asked for
-        chart.render(doc, a.out + "." + a.chart_format)
+    if chart:
+        chart.render(doc, a.out + "." + a.chart_format, "sweep.py")
         written.append(a.out + "." + a.chart_format)
     print("wrote " + ", ".join(written))
 
