@@ -995,6 +995,88 @@ static void test_hidden_proc(void **state)
 	alarm(0);
 }
 
+/* test_hidden_holder: adds and completes until told to stop, /proc hidden. */
+static int hidden_churn(struct region *r)
+{
+	struct compl_chain_shared_entry *e = &r->e[1];
+
+	if (unshare(CLONE_NEWNS))
+		return ns_skip(r, "unshare(CLONE_NEWNS)", errno);
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
+		return ns_skip(r, "mount(\"/\", MS_REC | MS_PRIVATE)", errno);
+	if (mount("none", "/proc", "tmpfs", 0, NULL))
+		return ns_skip(r, "mount(\"tmpfs\", \"/proc\")", errno);
+	atomic_store(&r->step, 1);
+	while (atomic_load(&r->step) < 2) {
+		PEER_CHECK(compl_chain_shared_add(&r->chain, e) != 0);
+		PEER_CHECK(compl_chain_shared_complete(e) == 0);
+	}
+	return atomic_load(&r->errors) ? 1 : 0;
+}
+
+static void *reaper(void *arg)
+{
+	_Atomic int *done = arg;
+
+	atomic_store(done, (int)compl_chain_shared_reap(&R->chain) + 1);
+	return NULL;
+}
+
+/*
+ * A participant that cannot read /proc, stopped while it holds the chain's
+ * lock, is alive: a reap waits for the lock (checking the holder 1 ms into
+ * the wait, then every tick) and never takes it over; once the holder goes
+ * on, the reap gets the lock and withdraws nothing.  Skipped, with the
+ * reason, where the mount namespace is refused.
+ */
+static void test_hidden_holder(void **state)
+{
+	_Atomic int done = 0;
+	pthread_t t;
+	pid_t pid;
+	int rc, tries, taken;
+
+	(void)state;
+	alarm(60);
+	compl_chain_shared_reap(&R->chain); /* our identity is read */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(hidden_churn(R));
+	while (atomic_load(&R->step) < 1 && waitpid(pid, &rc, WNOHANG) == 0)
+		sr_sleep_us(1000);
+	if (atomic_load(&R->step) < 1) {
+		alarm(0);
+		assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == NS_SKIP);
+		printf("# skipped: %s\n", R->reason);
+		skip();
+	}
+	/* Stop it where it holds the lock (its id in the word's low 31 bits). */
+	for (tries = 0;; tries++) {
+		assert_true(tries < 100000);
+		assert_int_equal(kill(pid, SIGSTOP), 0);
+		assert_int_equal(waitpid(pid, &rc, WUNTRACED), pid);
+		assert_true(WIFSTOPPED(rc));
+		if ((pid_t)(__atomic_load_n(&R->chain.lock, __ATOMIC_SEQ_CST) & 0x7fffffff) == pid)
+			break;
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		sr_sleep_us((unsigned long)tries % 50);
+	}
+	assert_int_equal(pthread_create(&t, NULL, reaper, &done), 0);
+	sr_sleep_us(100000); /* the holder is checked at 1 ms, 21 ms, 41 ms ... */
+	taken = atomic_load(&done); /* nonzero: the lock was taken over */
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	atomic_store(&R->step, 2);
+	rc = sr_reap(pid);
+	assert_int_equal(taken, 0);
+	assert_int_equal(atomic_load(&done), 1); /* the reap withdrew nothing */
+	assert_int_equal(rc, 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	printf("# stopped holding the lock after %d tries\n", tries + 1);
+	alarm(0);
+}
+
 /*
  * Killed at random instants inside every call, the chain's lock included:
  * each time, the chain serves our next entry within a bounded time.
@@ -1474,7 +1556,7 @@ int main(int argc, char **argv)
 		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live), FORKED(test_many_dead_owners),
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		FORKED(test_dead_adder_entry_reused), FORKED(test_dead_adder_orphan),
-		FORKED(test_hidden_proc),
+		FORKED(test_hidden_proc), FORKED(test_hidden_holder),
 		BOTH(test_dead_anywhere),
 		IN_PROCESS(test_timeout_races_turn),
 		IN_PROCESS(test_shared_try_wait_acquires),
