@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """scripts/mutate.py's generator: the mutants of a small C function, what
-it leaves alone, and ids that survive an unrelated edit."""
+it leaves alone, and ids that survive an unrelated edit; its report: an
+argued survivor counts, and its argument is shown."""
 import importlib.util
 import os
 import sys
@@ -127,6 +128,26 @@ class Generator(unittest.TestCase):
                 ms = mutate.generate(f, fh.read())
             self.assertGreater(len(ms), 20, f)
             self.assertEqual(len({m.id for m in ms}), len(ms), f)
+
+
+class Report(unittest.TestCase):
+    def test_argued_survivor_counts_and_shows_its_argument(self):
+        ms = mutate.generate('src/compl_chain.c', SNIPPET)
+        a, b, c = ms[0], ms[1], ms[2]
+        results = {a.id: ('survived', '', 1.0), b.id: ('killed', 'x', 1.0),
+                   c.id: ('survived', '', 1.0)}
+        chosen = [a, b, c]
+        listed = {}
+        argued = {a.id: 'a window no test reaches yet'}
+        sources = {'src/compl_chain.c': SNIPPET}
+        rows = mutate.summarize(chosen, listed, results, sources)
+        (f, counts, counted, score), = rows
+        self.assertEqual((counts['survived'], counts['killed'], counted), (2, 1, 3))
+        text = mutate.report(rows, chosen, listed, results, sources, 'head',
+                             {'src/compl_chain.c': len(ms)}, argued)
+        self.assertIn('Survivors: 2 (1 of them argued in', text)
+        self.assertIn('Why no test kills it yet: a window no test reaches yet', text)
+        self.assertEqual(text.count('Why no test kills it yet'), 1)
 
 
 if __name__ == '__main__':
