@@ -36,6 +36,8 @@ void buf_reserve(struct buf *b, size_t extra)
 
 void buf_add(struct buf *b, const void *data, size_t len)
 {
+	if (!len)
+		return; /* an empty buffer's data may be NULL */
 	buf_reserve(b, len);
 	memcpy(b->p + b->len, data, len);
 	b->len += len;
