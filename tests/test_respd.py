@@ -41,9 +41,11 @@ except ImportError:
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from respd_client import exchange  # noqa: E402
 from runner import Skip, run_tests  # noqa: E402
 
 RESPD = os.path.abspath(sys.argv[1])
+CLIENT_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "respd_client.py")
 SCALE = float(os.environ.get("RESPD_TEST_SCALE", "1"))
 for tool in ("redis-cli", "redis-benchmark", "redis-server"):
     if not shutil.which(tool):
@@ -95,22 +97,7 @@ def redis_server():
 
 def raw(port, data, timeout=5.0, shut=True):
     """Send @data, read until the server closes or @timeout passes."""
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(data)
-    if shut:
-        s.shutdown(socket.SHUT_WR)
-    s.settimeout(timeout)
-    out = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-    except socket.timeout:
-        pass
-    s.close()
-    return out
+    return exchange("127.0.0.1", port, data, timeout, shut)
 
 
 def resp(*args):
@@ -911,29 +898,12 @@ class raises:
         return True
 
 
-def read_all(s, timeout=5.0):
-    s.settimeout(timeout)
-    out = b""
-    try:
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-    except (socket.timeout, ConnectionResetError):
-        pass
-    s.close()
-    return out
-
-
 def test_protected_mode_on_loopback_aliases():
     """Redis lets in 127.0.0.1 and ::1 only: 127.0.0.2 (loopback too) is refused."""
     ours, theirs = Server(), redis_server()
     try:
-        got = []
-        for srv in (ours, theirs):
-            s = socket.create_connection(("127.0.0.1", srv.port), source_address=("127.0.0.2", 0))
-            got.append(read_all(s))
+        got = [exchange("127.0.0.1", srv.port, shut=False, src="127.0.0.2")
+               for srv in (ours, theirs)]
         assert got[0] == got[1] and got[0].startswith(b"-DENIED Redis is running in protected"), got
         info = ours.client().info("stats")
         assert info["rejected_connections"] == 1, info
@@ -942,49 +912,13 @@ def test_protected_mode_on_loopback_aliases():
         try:
             assert raw(open_.port, resp("PING")) == b"+PONG\r\n"
             for srv, want in ((open_, b"+PONG\r\n"), (auth, b"-NOAUTH Authentication required.\r\n")):
-                s = socket.create_connection(("127.0.0.1", srv.port),
-                                             source_address=("127.0.0.2", 0))
-                s.sendall(resp("PING"))
-                s.shutdown(socket.SHUT_WR)
-                assert read_all(s) == want
+                assert exchange("127.0.0.1", srv.port, resp("PING"), src="127.0.0.2") == want
         finally:
             open_.stop()
             auth.stop()
     finally:
         ours.stop()
         theirs.stop()
-
-
-# A client run inside a network namespace: connects to HOST PORT (from SRC if
-# given), sends DATA (hex), reads until the server closes; prints the reply in
-# hex, or REFUSED.
-NS_CLIENT = r"""
-import socket, sys
-host, port, data, src = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3]), sys.argv[4]
-fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-s = socket.socket(fam)
-s.settimeout(5)
-if src:
-    s.bind((src, 0))
-try:
-    s.connect((host, port))
-except ConnectionRefusedError:
-    print("REFUSED")
-    sys.exit(0)
-if data:
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-out = b""
-try:
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
-except (socket.timeout, ConnectionResetError):
-    pass
-print(out.hex())
-"""
 
 
 class Netns:
@@ -1022,8 +956,9 @@ class Netns:
             raise
 
     def client(self, host, port, data=b"", src=""):
-        p = subprocess.run(["ip", "netns", "exec", self.name, "/usr/bin/python3", "-c",
-                            NS_CLIENT, host, str(port), data.hex(), src],
+        """respd_client.py inside the namespace: the reply, or "REFUSED"."""
+        p = subprocess.run(["ip", "netns", "exec", self.name, "/usr/bin/python3", CLIENT_PY,
+                            host, str(port), data.hex(), src],
                            capture_output=True, text=True, timeout=60)
         assert p.returncode == 0, p.stderr
         out = p.stdout.strip()
