@@ -52,17 +52,11 @@ void reply_err(struct buf *out, const char *msg)
  * others become spaces. */
 static char *vformat(bool trim, const char *fmt, va_list ap)
 {
-	va_list again;
 	char *s, *p;
-	int n;
+	int n = vasprintf(&s, fmt, ap);
 
-	va_copy(again, ap);
-	n = vsnprintf(NULL, 0, fmt, again);
-	va_end(again);
-	s = malloc((size_t)n + 1);
-	if (!s)
+	if (n < 0)
 		abort();
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
 	p = s;
 	if (trim) {
 		while (n && (s[n - 1] == '\r' || s[n - 1] == '\n'))
