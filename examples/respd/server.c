@@ -89,7 +89,7 @@ struct req {
 
 struct server {
 	struct server_config cfg;
-	struct listener listeners[SERVER_MAX_BIND + 1];
+	struct listener listeners[SERVER_MAX_BIND];
 	unsigned int nlisteners;
 	char addresses[SERVER_MAX_BIND * 48];
 	int ep, timer_fd;
