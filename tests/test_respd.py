@@ -61,6 +61,16 @@ def free_port():
     return port
 
 
+STARTED = []  # every server process: the last ones standing are killed at the end
+
+
+def kill_servers():
+    for p in STARTED:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 class Server:
     """A respd (or redis-server) process on a free port."""
 
@@ -71,6 +81,7 @@ class Server:
         else:
             argv = [a.replace("PORT", str(self.port)) for a in argv]
         self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        STARTED.append(self.p)
         deadline = time.time() + 30
         while True:
             try:
@@ -987,7 +998,11 @@ class Netns:
     def close(self):
         for p in self.procs:
             p.terminate()
-            p.wait(timeout=60)
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
 
 
@@ -1076,4 +1091,4 @@ def test_bad_clients():
 
 
 if __name__ == "__main__":
-    sys.exit(run_tests(globals(), sys.argv[2:]))
+    sys.exit(run_tests(globals(), sys.argv[2:], cleanup=kill_servers))
