@@ -12,7 +12,7 @@ main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev zlib1g-dev systemtap-sdt
 test_pkgs=("${main_pkgs[@]}" g++ clang libclang-rt-14-dev libcmocka-dev python3
 	valgrind strace binutils spin zlib1g-dev gzip pigz cmake pandoc libbenchmark-dev
 	python3-matplotlib time abigail-tools man-db gdb
-	libuv1-dev liburing-dev redis-server redis-tools python3-redis)
+	libuv1-dev liburing-dev redis-server redis-tools python3-redis iproute2)
 # Building and checking the Debian packages (scripts/deb-check.sh): the
 # build dependencies in debian/control, debhelper, lintian.
 deb_pkgs=(build-essential dpkg-dev debhelper lintian meson ninja-build pkg-config

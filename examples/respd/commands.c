@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* Command table and implementations; error texts as Redis 7 prints them. */
+/*
+ * The dispatch, as Redis's processCommand(): existence, arity and
+ * authentication checks, queueing in MULTI; and the connection commands.
+ * Error texts as Redis 7 prints them.
+ */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -8,18 +13,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "commands.h"
+#include "cmd.h"
 
-#define ERR_INT "ERR value is not an integer or out of range"
-#define ERR_SYNTAX "ERR syntax error"
-
-static bool argeq(const struct arg *a, const char *s)
+bool argeq(const struct arg *a, const char *s)
 {
 	return a->len == strlen(s) && !strncasecmp(a->p, s, a->len);
 }
 
-/* Redis's string2ll: the whole argument, no spaces, no '+', no leading 0. */
-static bool arg_ll(const struct arg *a, long long *out)
+bool arg_ll(const struct arg *a, long long *out)
 {
 	char tmp[32], *end;
 
@@ -36,285 +37,257 @@ static bool arg_ll(const struct arg *a, long long *out)
 	return !errno && *end == '\0';
 }
 
-/* An error whose text includes client data: no newlines, as Redis. */
-static void reply_error_fmt(struct buf *out, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void reply_error_fmt(struct buf *out, const char *fmt, ...)
+void reply_err(struct buf *out, const char *msg)
 {
-	char msg[512];
+	if (msg[0] == '-') {
+		reply_error(out, msg + 1);
+	} else {
+		buf_add(out, "-ERR ", 5);
+		buf_add(out, msg, strlen(msg));
+		buf_add(out, "\r\n", 2);
+	}
+}
+
+/* printf into a new string; @trim: drop line breaks at the ends; then the
+ * others become spaces. */
+static char *vformat(bool trim, const char *fmt, va_list ap)
+{
+	char *s, *p;
+	int n = vasprintf(&s, fmt, ap);
+
+	if (n < 0)
+		abort();
+	p = s;
+	if (trim) {
+		while (n && (s[n - 1] == '\r' || s[n - 1] == '\n'))
+			s[--n] = '\0';
+		while (*p == '\r' || *p == '\n')
+			p++;
+		memmove(s, p, strlen(p) + 1);
+	}
+	for (p = s; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = ' ';
+	return s;
+}
+
+void reply_errf(struct buf *out, const char *fmt, ...)
+{
 	va_list ap;
-	size_t i;
+	char *s;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	s = vformat(true, fmt, ap);
 	va_end(ap);
-	for (i = 0; msg[i]; i++)
-		if (msg[i] == '\r' || msg[i] == '\n')
-			msg[i] = ' ';
-	reply_error(out, msg);
+	reply_err(out, s);
+	free(s);
 }
 
-typedef bool (*handler_fn)(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-			   struct buf *out);
-
-struct command {
-	const char *name;
-	int arity; /* Redis's: exact if positive, at least -arity if negative */
-	handler_fn fn;
-};
-
-static bool cmd_ping(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		     struct buf *out)
+/*
+ * Redis's rejectCommand(): the command is not run; in MULTI the
+ * transaction will abort; a refused EXEC aborts it now.  Line breaks in
+ * the text become spaces.
+ */
+static void reject(struct cmd_ctx *x, const struct command *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reject(struct cmd_ctx *x, const struct command *cmd, const char *fmt, ...)
 {
-	(void)ctx;
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = vformat(false, fmt, ap);
+	va_end(ap);
+	if (x->cl->multi)
+		x->cl->multi_error = true;
+	if (cmd && (cmd->flags & F_EXEC))
+		multi_abort(x, s);
+	else
+		reply_err(x->out, s);
+	free(s);
+}
+
+/* ---- connection commands ------------------------------------------------------- */
+
+static void cmd_ping(struct cmd_ctx *x, const struct arg *argv, size_t argc)
+{
 	if (argc > 2)
-		reply_error(out, "ERR wrong number of arguments for 'ping' command");
+		reply_error(x->out, "ERR wrong number of arguments for 'ping' command");
 	else if (argc == 2)
-		reply_bulk(out, argv[1].p, argv[1].len);
+		reply_bulk(x->out, argv[1].p, argv[1].len);
 	else
-		reply_simple(out, "PONG");
-	return false;
+		reply_simple(x->out, "PONG");
 }
 
-static bool cmd_echo(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		     struct buf *out)
+static void cmd_echo(struct cmd_ctx *x, const struct arg *argv, size_t argc)
 {
-	(void)ctx;
 	(void)argc;
-	reply_bulk(out, argv[1].p, argv[1].len);
-	return false;
+	reply_bulk(x->out, argv[1].p, argv[1].len);
 }
 
-static bool cmd_get(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		    struct buf *out)
+/* Compare in a time that depends on the lengths only. */
+static bool same_secret(const struct arg *a, const char *secret)
 {
-	struct kv *e = keyspace_get(ctx->ks, argv[1].p, argv[1].len);
+	size_t n = strlen(secret), i;
+	unsigned char diff = a->len != n;
 
-	(void)argc;
-	if (e)
-		reply_bulk(out, e->val, e->vlen);
-	else
-		reply_nil(out);
-	return false;
+	for (i = 0; i < a->len; i++)
+		diff |= (unsigned char)(a->p[i] ^ secret[n ? i % n : 0]);
+	return !diff;
 }
 
-static bool cmd_set(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		    struct buf *out)
+/* Redis's ACLAuthenticateUser() with the one user there is: "default". */
+static bool authenticate(struct cmd_ctx *x, const struct arg *user, const struct arg *pass)
 {
-	bool nx = false, xx = false, get = false, keepttl = false;
-	int unit = 0; /* 1000: EX, 1: PX */
-	long long ttl = 0;
-	int64_t expire = 0;
-	struct kv *e;
-	size_t i;
-
-	for (i = 3; i < argc; i++) {
-		const struct arg *a = &argv[i];
-		bool has_next = i + 1 < argc;
-
-		if (argeq(a, "NX") && !xx) {
-			nx = true;
-		} else if (argeq(a, "XX") && !nx) {
-			xx = true;
-		} else if (argeq(a, "GET")) {
-			get = true;
-		} else if (argeq(a, "KEEPTTL") && !unit) {
-			keepttl = true;
-		} else if ((argeq(a, "EX") || argeq(a, "PX")) && !unit && !keepttl && has_next) {
-			unit = argeq(a, "EX") ? 1000 : 1;
-			i++;
-			if (!arg_ll(&argv[i], &ttl)) {
-				reply_error(out, ERR_INT);
-				return false;
-			}
-		} else {
-			reply_error(out, ERR_SYNTAX);
-			return false;
-		}
-	}
-	if (unit) {
-		if (ttl <= 0 || (unit == 1000 && ttl > LLONG_MAX / 1000) ||
-		    ttl * unit > LLONG_MAX - keyspace_now_ms()) {
-			reply_error(out, "ERR invalid expire time in 'set' command");
-			return false;
-		}
-		expire = keyspace_now_ms() + ttl * unit;
-	}
-	e = keyspace_get(ctx->ks, argv[1].p, argv[1].len);
-	if (get) {
-		if (e)
-			reply_bulk(out, e->val, e->vlen);
-		else
-			reply_nil(out);
-	}
-	if ((nx && e) || (xx && !e)) {
-		if (!get)
-			reply_nil(out);
+	if (user->len != 7 || memcmp(user->p, "default", 7))
 		return false;
+	if (x->st->requirepass && !same_secret(pass, x->st->requirepass))
+		return false;
+	x->cl->authed = true;
+	return true;
+}
+
+#define ERR_WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
+
+static void cmd_auth(struct cmd_ctx *x, const struct arg *argv, size_t argc)
+{
+	static const struct arg deflt = { "default", 7 };
+
+	if (argc > 3) {
+		reply_error(x->out, ERR_SYNTAX);
+		return;
 	}
-	if (keepttl && e)
-		expire = e->expire_ms;
-	keyspace_set(ctx->ks, argv[1].p, argv[1].len, argv[2].p, argv[2].len, expire);
-	if (!get)
-		reply_simple(out, "OK");
-	return false;
+	if (argc == 2 && !x->st->requirepass) {
+		reply_error(x->out, "ERR AUTH <password> called without any password configured "
+				    "for the default user. Are you sure your configuration is "
+				    "correct?");
+		return;
+	}
+	if (authenticate(x, argc == 3 ? &argv[1] : &deflt, &argv[argc - 1]))
+		reply_simple(x->out, "OK");
+	else
+		reply_error(x->out, ERR_WRONGPASS);
 }
 
-static bool cmd_del(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		    struct buf *out)
+static void cmd_hello(struct cmd_ctx *x, const struct arg *argv, size_t argc)
 {
-	long long n = 0;
-	size_t i;
+	const struct arg *user = NULL, *pass = NULL, *name = NULL;
+	long long ver = 2;
+	size_t j = 1;
 
-	for (i = 1; i < argc; i++)
-		n += keyspace_del(ctx->ks, argv[i].p, argv[i].len);
-	reply_int(out, n);
-	return false;
-}
+	if (argc >= 2) {
+		if (!arg_ll(&argv[1], &ver)) {
+			reply_error(x->out, "ERR Protocol version is not an integer or out of range");
+			return;
+		}
+		if (ver < 2 || ver > 3) {
+			reply_error(x->out, "NOPROTO unsupported protocol version");
+			return;
+		}
+		j = 2;
+	}
+	for (; j < argc; j++) {
+		size_t more = argc - 1 - j;
 
-static bool cmd_exists(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		       struct buf *out)
-{
-	long long n = 0;
-	size_t i;
-
-	for (i = 1; i < argc; i++)
-		n += keyspace_get(ctx->ks, argv[i].p, argv[i].len) != NULL;
-	reply_int(out, n);
-	return false;
-}
-
-static void incr_by(const struct command_ctx *ctx, const struct arg *key, long long by,
-		    struct buf *out)
-{
-	struct kv *e = keyspace_get(ctx->ks, key->p, key->len);
-	long long v = 0;
-	char tmp[32];
-	int n;
-
-	if (e) {
-		struct arg val = { e->val, e->vlen };
-
-		if (!arg_ll(&val, &v)) {
-			reply_error(out, ERR_INT);
+		if (argeq(&argv[j], "AUTH") && more >= 2) {
+			user = &argv[j + 1];
+			pass = &argv[j + 2];
+			j += 2;
+		} else if (argeq(&argv[j], "SETNAME") && more >= 1) {
+			name = &argv[++j];
+		} else {
+			reply_errf(x->out, "Syntax error in HELLO option '%.*s'", (int)argv[j].len,
+				   argv[j].p);
 			return;
 		}
 	}
-	if ((by < 0 && v < 0 && by < LLONG_MIN - v) || (by > 0 && v > 0 && by > LLONG_MAX - v)) {
-		reply_error(out, "ERR increment or decrement would overflow");
+	if (user && !authenticate(x, user, pass)) {
+		reply_error(x->out, ERR_WRONGPASS);
 		return;
 	}
-	v += by;
-	n = snprintf(tmp, sizeof(tmp), "%lld", v);
-	keyspace_set(ctx->ks, key->p, key->len, tmp, (size_t)n, e ? e->expire_ms : 0);
-	reply_int(out, v);
-}
-
-static bool cmd_incr(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		     struct buf *out)
-{
-	(void)argc;
-	incr_by(ctx, &argv[1], 1, out);
-	return false;
-}
-
-static bool cmd_incrby(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		       struct buf *out)
-{
-	long long by;
-
-	(void)argc;
-	if (!arg_ll(&argv[2], &by))
-		reply_error(out, ERR_INT);
-	else
-		incr_by(ctx, &argv[1], by, out);
-	return false;
-}
-
-static bool cmd_mget(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		     struct buf *out)
-{
-	size_t i;
-
-	reply_array(out, (long long)argc - 1);
-	for (i = 1; i < argc; i++)
-		cmd_get(ctx, &argv[i - 1], 2, out);
-	return false;
-}
-
-static bool cmd_mset(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		     struct buf *out)
-{
-	size_t i;
-
-	if (argc % 2 == 0) {
-		reply_error(out, "ERR wrong number of arguments for 'mset' command");
-		return false;
+	if (client_needs_auth(x->st, x->cl)) {
+		reply_error(x->out, "NOAUTH HELLO must be called with the client already "
+				    "authenticated, otherwise the HELLO AUTH <user> <pass> option can "
+				    "be used to authenticate the client and select the RESP protocol "
+				    "version at the same time");
+		return;
 	}
-	for (i = 1; i < argc; i += 2)
-		keyspace_set(ctx->ks, argv[i].p, argv[i].len, argv[i + 1].p, argv[i + 1].len, 0);
-	reply_simple(out, "OK");
-	return false;
+	if (ver == 3) { /* respd speaks RESP2 only */
+		reply_error(x->out, "NOPROTO unsupported protocol version");
+		return;
+	}
+	if (name && !client_set_name(x->cl, name, x->out))
+		return;
+	reply_array(x->out, 14);
+	reply_bulk(x->out, "server", 6);
+	reply_bulk(x->out, "redis", 5);
+	reply_bulk(x->out, "version", 7);
+	reply_bulk(x->out, RESPD_REDIS_VERSION, strlen(RESPD_REDIS_VERSION));
+	reply_bulk(x->out, "proto", 5);
+	reply_int(x->out, 2);
+	reply_bulk(x->out, "id", 2);
+	reply_int(x->out, (long long)x->cl->id);
+	reply_bulk(x->out, "mode", 4);
+	reply_bulk(x->out, "standalone", 10);
+	reply_bulk(x->out, "role", 4);
+	reply_bulk(x->out, "master", 6);
+	reply_bulk(x->out, "modules", 7);
+	reply_array(x->out, 0);
 }
 
-static bool cmd_dbsize(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		       struct buf *out)
+static void cmd_select(struct cmd_ctx *x, const struct arg *argv, size_t argc)
+{
+	long long db;
+
+	(void)argc;
+	if (!arg_ll(&argv[1], &db))
+		reply_error(x->out, ERR_INT);
+	else if (db != 0)
+		reply_error(x->out, "ERR DB index is out of range");
+	else
+		reply_simple(x->out, "OK");
+}
+
+static void cmd_quit(struct cmd_ctx *x, const struct arg *argv, size_t argc)
 {
 	(void)argv;
 	(void)argc;
-	reply_int(out, (long long)keyspace_size(ctx->ks));
-	return false;
+	reply_simple(x->out, "OK");
+	x->end = CLIENT_CLOSE;
 }
 
-static bool cmd_flushall(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-			 struct buf *out)
+static void cmd_debug(struct cmd_ctx *x, const struct arg *argv, size_t argc)
 {
-	if (argc > 2 || (argc == 2 && !argeq(&argv[1], "ASYNC") && !argeq(&argv[1], "SYNC"))) {
-		reply_error(out, ERR_SYNTAX);
-		return false;
-	}
-	keyspace_flush(ctx->ks);
-	reply_simple(out, "OK");
-	return false;
-}
-
-static bool cmd_debug(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		      struct buf *out)
-{
-	(void)ctx;
 	/* The sleep itself happened on a worker (command_work_ns()). */
 	if (argeq(&argv[1], "SLEEP") && argc == 3)
-		reply_simple(out, "OK");
+		reply_simple(x->out, "OK");
 	else
-		reply_error_fmt(out, "ERR unknown subcommand '%.*s'. Try DEBUG HELP.",
-				(int)(argv[1].len < 128 ? argv[1].len : 128), argv[1].p);
-	return false;
+		reply_errf(x->out, "unknown subcommand or wrong number of arguments for '%.*s'. "
+				   "Try DEBUG HELP.", (int)(argv[1].len < 128 ? argv[1].len : 128),
+			   argv[1].p);
 }
 
-static bool cmd_command(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-			struct buf *out)
+static void cmd_command(struct cmd_ctx *x, const struct arg *argv, size_t argc)
 {
-	(void)ctx;
+	(void)argv;
+	(void)argc;
 	/* redis-cli asks for COMMAND DOCS on start: no docs, it falls back. */
-	if (argc >= 2 && argeq(&argv[1], "COUNT"))
-		reply_int(out, 0);
-	else
-		reply_array(out, 0);
-	return false;
+	reply_array(x->out, 0);
 }
 
-static bool cmd_config(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		       struct buf *out)
+static void cmd_command_count(struct cmd_ctx *x, const struct arg *argv, size_t argc)
+{
+	(void)argv;
+	(void)argc;
+	reply_int(x->out, 0);
+}
+
+static void cmd_config_get(struct cmd_ctx *x, const struct arg *argv, size_t argc)
 {
 	char tmp[32];
 	size_t i, n = 0;
 	struct buf pairs = { 0 };
 
-	if (!argeq(&argv[1], "GET") || argc < 3) {
-		reply_error_fmt(out, "ERR unknown subcommand or wrong number of arguments for "
-				     "'%.*s'. Try CONFIG HELP.", (int)argv[1].len, argv[1].p);
-		return false;
-	}
 	/* What redis-benchmark asks for on start, and the limit respd enforces. */
 	for (i = 2; i < argc; i++) {
 		if (argeq(&argv[i], "save")) {
@@ -324,7 +297,7 @@ static bool cmd_config(const struct command_ctx *ctx, const struct arg *argv, si
 			reply_bulk(&pairs, "appendonly", 10);
 			reply_bulk(&pairs, "no", 2);
 		} else if (argeq(&argv[i], "proto-max-bulk-len")) {
-			int k = snprintf(tmp, sizeof(tmp), "%lld", ctx->max_bulk);
+			int k = snprintf(tmp, sizeof(tmp), "%lld", x->st->max_bulk);
 
 			reply_bulk(&pairs, "proto-max-bulk-len", 18);
 			reply_bulk(&pairs, tmp, (size_t)k);
@@ -333,106 +306,75 @@ static bool cmd_config(const struct command_ctx *ctx, const struct arg *argv, si
 		}
 		n += 2;
 	}
-	reply_array(out, (long long)n);
-	buf_add(out, pairs.p, pairs.len);
+	reply_array(x->out, (long long)n);
+	buf_add(x->out, pairs.p, pairs.len);
 	buf_free(&pairs);
-	return false;
 }
 
-static bool cmd_client(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		       struct buf *out)
-{
-	if (argeq(&argv[1], "SETINFO") && argc == 4)
-		reply_simple(out, "OK");
-	else if (argeq(&argv[1], "SETNAME") && argc == 3)
-		reply_simple(out, "OK");
-	else if (argeq(&argv[1], "GETNAME") && argc == 2)
-		reply_nil(out);
-	else if (argeq(&argv[1], "ID") && argc == 2)
-		reply_int(out, (long long)ctx->client_id);
-	else
-		reply_error_fmt(out, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.",
-				(int)argv[1].len, argv[1].p);
-	return false;
-}
-
-static bool cmd_hello(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		      struct buf *out)
-{
-	long long ver = 2;
-
-	if (argc >= 2 && !arg_ll(&argv[1], &ver)) {
-		reply_error(out, "ERR Protocol version is not an integer or out of range");
-		return false;
-	}
-	if (ver != 2) {
-		reply_error(out, "NOPROTO unsupported protocol version");
-		return false;
-	}
-	reply_array(out, 14);
-	reply_bulk(out, "server", 6);
-	reply_bulk(out, "redis", 5);
-	reply_bulk(out, "version", 7);
-	reply_bulk(out, "7.0.0", 5);
-	reply_bulk(out, "proto", 5);
-	reply_int(out, 2);
-	reply_bulk(out, "id", 2);
-	reply_int(out, (long long)ctx->client_id);
-	reply_bulk(out, "mode", 4);
-	reply_bulk(out, "standalone", 10);
-	reply_bulk(out, "role", 4);
-	reply_bulk(out, "master", 6);
-	reply_bulk(out, "modules", 7);
-	reply_array(out, 0);
-	return false;
-}
-
-static bool cmd_select(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		       struct buf *out)
-{
-	long long db;
-
-	(void)ctx;
-	(void)argc;
-	if (!arg_ll(&argv[1], &db))
-		reply_error(out, ERR_INT);
-	else if (db != 0)
-		reply_error(out, "ERR DB index is out of range");
-	else
-		reply_simple(out, "OK");
-	return false;
-}
-
-static bool cmd_quit(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		     struct buf *out)
-{
-	(void)ctx;
-	(void)argv;
-	(void)argc;
-	reply_simple(out, "OK");
-	return true;
-}
-
-static const struct command commands[] = {
-	{ "ping", -1, cmd_ping },	{ "echo", 2, cmd_echo },
-	{ "get", 2, cmd_get },		{ "set", -3, cmd_set },
-	{ "del", -2, cmd_del },		{ "exists", -2, cmd_exists },
-	{ "incr", 2, cmd_incr },	{ "incrby", 3, cmd_incrby },
-	{ "mget", -2, cmd_mget },	{ "mset", -3, cmd_mset },
-	{ "dbsize", 1, cmd_dbsize },	{ "flushall", -1, cmd_flushall },
-	{ "debug", -2, cmd_debug },	{ "command", -1, cmd_command },
-	{ "config", -2, cmd_config },	{ "client", -2, cmd_client },
-	{ "hello", -1, cmd_hello },	{ "select", 2, cmd_select },
-	{ "quit", -1, cmd_quit },
+static const struct command command_subs[] = {
+	{ "command|count", 2, cmd_command_count, 0, NULL },
+	{ "command|docs", -2, cmd_command, 0, NULL },
+	{ "command|info", -2, cmd_command, 0, NULL },
+	{ "command|list", -2, cmd_command, 0, NULL },
+	{ NULL, 0, NULL, 0, NULL },
 };
 
-static const struct command *lookup(const struct arg *name)
-{
-	size_t i;
+static const struct command config_subs[] = {
+	{ "config|get", -3, cmd_config_get, 0, NULL },
+	{ NULL, 0, NULL, 0, NULL },
+};
 
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (argeq(name, commands[i].name))
-			return &commands[i];
+static const struct command connection_commands[] = {
+	{ "ping", -1, cmd_ping, 0, NULL },
+	{ "echo", 2, cmd_echo, 0, NULL },
+	{ "auth", -2, cmd_auth, F_NOAUTH, NULL },
+	{ "hello", -1, cmd_hello, F_NOAUTH, NULL },
+	{ "select", 2, cmd_select, 0, NULL },
+	{ "quit", -1, cmd_quit, F_NOAUTH | F_NOQUEUE, NULL },
+	{ "debug", -2, cmd_debug, 0, NULL },
+	{ "command", -1, cmd_command, 0, command_subs },
+	{ "config", -2, NULL, 0, config_subs },
+};
+
+static const struct command_table connection_table = {
+	connection_commands, sizeof(connection_commands) / sizeof(connection_commands[0])
+};
+
+/* The tables in lookup order: the busiest commands first. */
+static const struct command_table *const tables[] = {
+	&keys_table, &connection_table, &multi_table, &clients_table, &info_table,
+};
+
+/* The container's name part of "client|setname". */
+static bool name_is(const struct arg *a, const char *name)
+{
+	const char *bar = strchr(name, '|');
+	size_t n = bar ? (size_t)(bar - name) : strlen(name);
+
+	return a->len == n && !strncasecmp(a->p, name, n);
+}
+
+static const struct command *lookup(const struct arg *argv, size_t argc,
+				    const struct command **container)
+{
+	const struct command *c, *s;
+	size_t t, i;
+
+	*container = NULL;
+	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		for (i = 0; i < tables[t]->n; i++) {
+			c = &tables[t]->v[i];
+			if (!name_is(&argv[0], c->name))
+				continue;
+			if (!c->subs || argc == 1)
+				return c;
+			*container = c;
+			for (s = c->subs; s->name; s++)
+				if (argeq(&argv[1], strchr(s->name, '|') + 1))
+					return s;
+			return NULL;
+		}
+	}
 	return NULL;
 }
 
@@ -452,11 +394,29 @@ unsigned long long command_work_ns(const struct arg *argv, size_t argc)
 	return (unsigned long long)(s * 1e9);
 }
 
-bool command_execute(const struct command_ctx *ctx, const struct arg *argv, size_t argc,
-		     struct buf *out)
+/* In error texts an argument that holds a NUL byte ends there, as Redis's "%s". */
+enum client_end command_execute(struct store *st, struct client *cl, const struct arg *argv,
+				size_t argc, struct buf *out)
 {
-	const struct command *cmd = lookup(&argv[0]);
+	struct cmd_ctx x = { st, cl, out, CLIENT_GO_ON };
+	const struct command *cmd, *container;
 
+	cl->last_ms = keyspace_now_ms();
+	/* An HTTP request (a cross-protocol attack): close, as Redis. */
+	if (argeq(&argv[0], "host:") || argeq(&argv[0], "post"))
+		return CLIENT_DROP;
+	cmd = lookup(argv, argc, &container);
+	if (!cmd && container) {
+		char upper[16];
+		size_t i;
+
+		for (i = 0; container->name[i] && i < sizeof(upper) - 1; i++)
+			upper[i] = (char)toupper((unsigned char)container->name[i]);
+		upper[i] = '\0';
+		reject(&x, NULL, "unknown subcommand '%.*s'. Try %s HELP.",
+		       (int)(argv[1].len < 128 ? argv[1].len : 128), argv[1].p, upper);
+		return x.end;
+	}
 	if (!cmd) {
 		char args[160] = "";
 		size_t i, n = 0;
@@ -470,14 +430,41 @@ bool command_execute(const struct command_ctx *ctx, const struct arg *argv, size
 			if (n >= sizeof(args))
 				n = sizeof(args) - 1;
 		}
-		reply_error_fmt(out, "ERR unknown command '%.*s', with args beginning with: %s",
-				(int)(argv[0].len < 128 ? argv[0].len : 128), argv[0].p, args);
-		return false;
+		reject(&x, NULL, "unknown command '%.*s', with args beginning with: %s",
+		       (int)(argv[0].len < 128 ? argv[0].len : 128), argv[0].p, args);
+		return x.end;
 	}
+	cl->lastcmd = cmd->name;
 	if ((cmd->arity > 0 && argc != (size_t)cmd->arity) ||
 	    (cmd->arity < 0 && argc < (size_t)-cmd->arity)) {
-		reply_error_fmt(out, "ERR wrong number of arguments for '%s' command", cmd->name);
-		return false;
+		reject(&x, cmd, "wrong number of arguments for '%s' command", cmd->name);
+		return x.end;
 	}
-	return cmd->fn(ctx, argv, argc, out);
+	if (client_needs_auth(st, cl) && !(cmd->flags & F_NOAUTH)) {
+		reject(&x, cmd, "-NOAUTH Authentication required.");
+		return x.end;
+	}
+	if (cl->multi && !(cmd->flags & F_NOQUEUE)) {
+		multi_queue(&x, cmd, argv, argc);
+		return x.end;
+	}
+	st->stats.commands++;
+	cmd->fn(&x, argv, argc);
+	return x.end;
+}
+
+void store_init(struct store *st, const char *requirepass, long long max_bulk,
+		unsigned int port)
+{
+	memset(st, 0, sizeof(*st));
+	keyspace_init(&st->ks);
+	st->requirepass = requirepass && *requirepass ? requirepass : NULL;
+	st->max_bulk = max_bulk;
+	st->port = port;
+	st->start_ms = keyspace_now_ms();
+}
+
+void store_free(struct store *st)
+{
+	keyspace_free(&st->ks);
 }

@@ -3,10 +3,12 @@
 """Mixed pipelined load for respd and redis-server: CONNS connections each
 keep one pipeline of DEPTH requests in flight for SECONDS; requests are
 SET and GET of fixed-size values, and one in EVERY (0: none) is
-`DEBUG SLEEP 0.001`.  Prints requests per second.  Every reply is counted by
-its known size, so a wrong reply shows up as a stall or an error.
+`DEBUG SLEEP 0.001`.  With --multi each pipeline is one transaction:
+MULTI, the DEPTH requests, EXEC.  Prints requests per second (MULTI and
+EXEC not counted).  Every reply is counted by its known size, so a wrong
+reply shows up as a stall or an error.
 
-Usage: load.py PORT [--conns 50] [--depth 16] [--every 50] [--seconds 5]
+Usage: load.py PORT [--conns 50] [--depth 16] [--every 50] [--seconds 5] [--multi]
 """
 import argparse
 import selectors
@@ -29,6 +31,7 @@ def main():
     ap.add_argument("--depth", type=int, default=16)
     ap.add_argument("--every", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--multi", action="store_true")
     o = ap.parse_args()
 
     # One batch per connection: DEPTH requests, the same mix every time.
@@ -45,7 +48,12 @@ def main():
         chunk = reqs[b * o.depth:(b + 1) * o.depth]
         size = sum(5 if r.startswith(b"*3\r\n$5\r\nDEBUG") or r.startswith(b"*3\r\n$3\r\nSET")
                    else 9 for r in chunk)
-        batches.append((b"".join(chunk), size))
+        data = b"".join(chunk)
+        if o.multi:
+            # +OK, +QUEUED for each, then EXEC's array of the replies.
+            data = resp(b"MULTI") + data + resp(b"EXEC")
+            size += 5 + 9 * len(chunk) + len(b"*%d\r\n" % len(chunk))
+        batches.append((data, size))
     setup = socket.create_connection(("127.0.0.1", o.port))
     setup.sendall(b"".join(resp(b"SET", b"key:%03d" % k, b"xxx") for k in range(100)))
     got = 0

@@ -3,7 +3,9 @@
  * respd: a RESP2 (Redis protocol) server whose connections pipeline
  * requests that are served concurrently and answered in request order,
  * through one completion chain per connection and a notifier per event
- * loop.  Command line, signals and the start/stop log lines.
+ * loop.  Command line, signals and the start/stop log lines.  Safe by
+ * default as redis-server: loopback addresses only, and a protected mode
+ * that refuses other clients while no password is set.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,16 +27,23 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: respd [--port N] [--threads N] [--proto-max-bulk-len BYTES]\n"
+		"Usage: respd [--port N] [--bind ADDR...] [--requirepass PASS]\n"
+		"             [--protected-mode yes|no] [--threads N] [--proto-max-bulk-len BYTES]\n"
 		"A Redis-protocol (RESP2) server: pipelined requests run concurrently,\n"
 		"replies and keyspace effects follow each connection's request order.\n"
 		"\n"
 		"  -p, --port N                 TCP port to listen on (default %d)\n"
+		"      --bind ADDR...           IPv4 or IPv6 addresses to listen on, up to %d;\n"
+		"                               '*': every IPv4 one, '::*': every IPv6 one\n"
+		"                               (default 127.0.0.1 ::1)\n"
+		"      --requirepass PASS       clients must AUTH with PASS (default: no password)\n"
+		"      --protected-mode yes|no  while no password is set, refuse clients other\n"
+		"                               than 127.0.0.1 and ::1 (default yes)\n"
 		"  -t, --threads N              worker threads (default: online CPUs)\n"
 		"      --proto-max-bulk-len B   longest bulk string accepted (default %lld)\n"
 		"  -h, --help                   show this help and exit\n"
 		"  -V, --version                show the version and exit\n",
-		RESPD_DEFAULT_PORT, RESP_DEFAULT_MAX_BULK);
+		RESPD_DEFAULT_PORT, SERVER_MAX_BIND, RESP_DEFAULT_MAX_BULK);
 }
 
 /* A whole decimal number in [@min, @max], or exit with a one-line error. */
@@ -53,26 +62,49 @@ static long long number(const char *opt, const char *s, long long min, long long
 	return v;
 }
 
+/* Add @addr to --bind's list, or exit with a one-line error. */
+static void bind_address(struct server_config *cfg, const char *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (!server_parse_addr(addr, cfg->port, &ss, &len)) {
+		fprintf(stderr, "respd: --bind: '%s' is not an IPv4 or IPv6 address\n", addr);
+		exit(2);
+	}
+	if (cfg->nbind == SERVER_MAX_BIND) {
+		fprintf(stderr, "respd: --bind: more than %d addresses\n", SERVER_MAX_BIND);
+		exit(2);
+	}
+	cfg->bind[cfg->nbind++] = addr;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "proto-max-bulk-len", required_argument, NULL, 'B' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "requirepass", required_argument, NULL, 'a' },
+		{ "protected-mode", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	struct server_config cfg = { RESPD_DEFAULT_PORT, ncpu > 0 ? (unsigned int)ncpu : 1,
-				     RESP_DEFAULT_MAX_BULK };
+	struct server_config cfg = { .port = RESPD_DEFAULT_PORT,
+				     .threads = ncpu > 0 ? (unsigned int)ncpu : 1,
+				     .max_bulk = RESP_DEFAULT_MAX_BULK,
+				     .protected_mode = true };
 	struct server_stats stats = { 0, 0 };
 	struct server *srv;
 	sigset_t stop;
 	int c, sfd, status;
 
 	opterr = 0; /* our own one-line messages */
-	while ((c = getopt_long(argc, argv, ":p:t:hV", opts, NULL)) != -1) {
+	/* '+': no reordering, so that --bind may take the arguments after its own. */
+	while ((c = getopt_long(argc, argv, "+:p:t:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			cfg.port = (uint16_t)number("--port", optarg, 1, 65535);
@@ -82,6 +114,23 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			cfg.max_bulk = number("--proto-max-bulk-len", optarg, 1, LLONG_MAX / 2);
+			break;
+		case 'b':
+			cfg.nbind = 0;
+			bind_address(&cfg, optarg);
+			while (optind < argc && argv[optind][0] != '-')
+				bind_address(&cfg, argv[optind++]);
+			break;
+		case 'a':
+			cfg.requirepass = optarg;
+			break;
+		case 'P':
+			if (strcmp(optarg, "yes") && strcmp(optarg, "no")) {
+				fprintf(stderr, "respd: --protected-mode: '%s' is not yes or no\n",
+					optarg);
+				return 2;
+			}
+			cfg.protected_mode = !strcmp(optarg, "yes");
 			break;
 		case 'h':
 			usage(stdout);
@@ -118,8 +167,8 @@ int main(int argc, char **argv)
 	srv = server_open(&cfg);
 	if (!srv)
 		return 1;
-	fprintf(stderr, "respd: pid %ld listening on port %u with %u worker threads\n",
-		(long)getpid(), cfg.port, cfg.threads);
+	fprintf(stderr, "respd: pid %ld listening on port %u (%s) with %u worker threads\n",
+		(long)getpid(), cfg.port, server_addresses(srv), cfg.threads);
 	status = server_run(srv, sfd, &stats);
 	fprintf(stderr, "respd: stopped%s after %llu connections and %llu commands\n",
 		status ? " on an error" : "", stats.connections, stats.commands);

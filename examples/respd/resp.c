@@ -36,6 +36,8 @@ void buf_reserve(struct buf *b, size_t extra)
 
 void buf_add(struct buf *b, const void *data, size_t len)
 {
+	if (!len)
+		return; /* an empty buffer's data may be NULL */
 	buf_reserve(b, len);
 	memcpy(b->p + b->len, data, len);
 	b->len += len;
@@ -94,39 +96,73 @@ static bool parse_ll(const char *p, const char *end, long long *out)
 	return !errno && *e == '\0' && (tmp[0] == '-' || (tmp[0] >= '0' && tmp[0] <= '9'));
 }
 
-/* Split an inline request into arguments, with Redis's quoting rules. */
+void *args_dup(size_t head, const struct arg *argv, size_t argc, struct arg **copy)
+{
+	size_t i, bytes = 0;
+	char *block, *p;
+
+	for (i = 0; i < argc; i++)
+		bytes += argv[i].len;
+	block = xrealloc(NULL, head + argc * sizeof(struct arg) + bytes + 1);
+	*copy = (struct arg *)(block + head);
+	p = (char *)&(*copy)[argc];
+	for (i = 0; i < argc; i++) {
+		memcpy(p, argv[i].p, argv[i].len);
+		(*copy)[i].p = p;
+		(*copy)[i].len = argv[i].len;
+		p += argv[i].len;
+	}
+	return block;
+}
+
+/* isspace() in the C locale, which Redis's inline splitter uses. */
+static bool is_space(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Split an inline request into arguments as Redis's sdssplitargs(): blanks
+ * (isspace) between arguments; an argument ends at a space, tab, CR or LF;
+ * a quote anywhere in it opens a quoted part; "..." knows \xHH and the C
+ * escapes, '...' knows \'; a closing quote must be followed by a blank or
+ * the end.  @p[0..@len) holds no NUL byte.  Return: false on bad quotes.
+ */
 static bool split_inline(const char *p, size_t len, struct args *a)
 {
-	char *out = xrealloc(a->inline_copy, len + 1), *o = out;
+	char *o = xrealloc(a->inline_copy, len + 1);
 	const char *end = p + len;
 
-	a->inline_copy = out;
-	while (p < end) {
+	a->inline_copy = o;
+	for (;;) {
+		bool inq = false, insq = false, done = false;
 		char *start;
-		char quote = 0;
 
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		while (p < end && is_space(*p))
 			p++;
 		if (p == end)
-			break;
+			return true;
 		start = o;
-		if (*p == '"' || *p == '\'')
-			quote = *p++;
-		for (;;) {
-			if (p == end) {
-				if (quote)
-					return false; /* unbalanced quotes */
-				break;
-			}
-			if (quote) {
-				if (*p == quote) {
-					p++;
-					/* A closing quote must be followed by a space. */
-					if (p < end && *p != ' ' && *p != '\t')
-						return false;
-					break;
-				}
-				if (quote == '"' && *p == '\\' && p + 1 < end) {
+		while (!done) {
+			char c = p < end ? *p : '\0';
+
+			if (inq) {
+				if (c == '\\' && end - p >= 4 && p[1] == 'x' && hex_value(p[2]) >= 0 &&
+				    hex_value(p[3]) >= 0) {
+					*o++ = (char)(hex_value(p[2]) * 16 + hex_value(p[3]));
+					p += 3;
+				} else if (c == '\\' && p + 1 < end) {
 					p++;
 					switch (*p) {
 					case 'n': *o++ = '\n'; break;
@@ -136,29 +172,64 @@ static bool split_inline(const char *p, size_t len, struct args *a)
 					case 'a': *o++ = '\a'; break;
 					default: *o++ = *p; break;
 					}
-					p++;
-					continue;
+				} else if (c == '"') {
+					if (p + 1 < end && !is_space(p[1]))
+						return false;
+					done = true;
+				} else if (p == end) {
+					return false; /* unterminated */
+				} else {
+					*o++ = c;
 				}
-				if (quote == '\'' && *p == '\\' && p + 1 < end && p[1] == '\'') {
+			} else if (insq) {
+				if (c == '\\' && p + 1 < end && p[1] == '\'') {
 					p++;
+					*o++ = '\'';
+				} else if (c == '\'') {
+					if (p + 1 < end && !is_space(p[1]))
+						return false;
+					done = true;
+				} else if (p == end) {
+					return false;
+				} else {
+					*o++ = c;
 				}
-				*o++ = *p++;
 			} else {
-				if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+				switch (c) {
+				case ' ': case '\n': case '\r': case '\t': case '\0':
+					done = true;
 					break;
-				*o++ = *p++;
+				case '"':
+					inq = true;
+					break;
+				case '\'':
+					insq = true;
+					break;
+				default:
+					*o++ = c;
+					break;
+				}
 			}
+			if (p < end)
+				p++;
 		}
 		/* Pointers into inline_copy: it is not reallocated from here on. */
 		args_push(a, start, (size_t)(o - start));
 	}
-	return true;
+}
+
+/* Where strchr() would find @c in @p[0..@len): not past a NUL byte. */
+static const char *find_before_nul(const char *p, size_t len, char c)
+{
+	const char *nul = memchr(p, '\0', len);
+
+	return memchr(p, c, nul ? (size_t)(nul - p) : len);
 }
 
 static enum resp_status parse_inline(const char *in, size_t len, struct args *a,
 				     size_t *used, const char **err)
 {
-	const char *nl = memchr(in, '\n', len);
+	const char *nl = find_before_nul(in, len, '\n');
 	size_t linelen;
 
 	if (!nl) {
@@ -182,14 +253,14 @@ static enum resp_status parse_inline(const char *in, size_t len, struct args *a,
 /* The line starting at @p: its end (at '\r'), or NULL if incomplete. */
 static const char *line_end(const char *p, const char *end)
 {
-	const char *cr = memchr(p, '\r', (size_t)(end - p));
+	const char *cr = find_before_nul(p, (size_t)(end - p), '\r');
 
 	if (!cr || cr + 1 >= end)
 		return NULL;
 	return cr;
 }
 
-enum resp_status resp_parse(const char *in, size_t len, long long max_bulk,
+enum resp_status resp_parse(const char *in, size_t len, long long max_bulk, bool unauth,
 			    struct args *a, size_t *used, const char **err)
 {
 	const char *p, *end, *le;
@@ -214,6 +285,10 @@ enum resp_status resp_parse(const char *in, size_t len, long long max_bulk,
 		*err = "ERR Protocol error: invalid multibulk length";
 		return RESP_ERROR;
 	}
+	if (unauth && count > RESP_UNAUTH_MAX_ARGS) {
+		*err = "ERR Protocol error: unauthenticated multibulk length";
+		return RESP_ERROR;
+	}
 	p = le + 2;
 	if (count <= 0) {
 		*used = (size_t)(p - in);
@@ -228,15 +303,23 @@ enum resp_status resp_parse(const char *in, size_t len, long long max_bulk,
 				*err = "ERR Protocol error: too big bulk count string";
 				return RESP_ERROR;
 			}
-			/* Redis checks the type byte as soon as it sees it. */
-			if (*p != '$')
-				goto not_bulk;
 			return RESP_MORE;
 		}
-		if (*p != '$')
-			goto not_bulk;
+		if (*p != '$') {
+			static char msg[64];
+
+			/* As Redis's error replies: no line breaks. */
+			snprintf(msg, sizeof(msg), "ERR Protocol error: expected '$', got '%c'",
+				 *p == '\r' || *p == '\n' ? ' ' : *p);
+			*err = msg;
+			return RESP_ERROR;
+		}
 		if (!parse_ll(p + 1, le, &blen) || blen < 0 || blen > max_bulk) {
 			*err = "ERR Protocol error: invalid bulk length";
+			return RESP_ERROR;
+		}
+		if (unauth && blen > RESP_UNAUTH_MAX_BULK) {
+			*err = "ERR Protocol error: unauthenticated bulk length";
 			return RESP_ERROR;
 		}
 		p = le + 2;
@@ -247,14 +330,6 @@ enum resp_status resp_parse(const char *in, size_t len, long long max_bulk,
 	}
 	*used = (size_t)(p - in);
 	return RESP_OK;
-
-not_bulk: {
-		static char msg[64];
-
-		snprintf(msg, sizeof(msg), "ERR Protocol error: expected '$', got '%c'", *p);
-		*err = msg;
-		return RESP_ERROR;
-	}
 }
 
 void reply_simple(struct buf *b, const char *s)
@@ -299,4 +374,9 @@ void reply_nil(struct buf *b)
 void reply_array(struct buf *b, long long n)
 {
 	reply_prefixed(b, '*', n);
+}
+
+void reply_nil_array(struct buf *b)
+{
+	buf_add(b, "*-1\r\n", 5);
 }
