@@ -223,6 +223,10 @@ static void test_wait_timeout(void **state)
 	assert_int_equal(compl_chain_wait_timeout(&b, 30 * MS), ETIMEDOUT);
 	dt = now_ns() - t0;
 	assert_true(dt >= 30 * MS);
+	/* Nanoseconds that carry into the deadline's seconds are not lost. */
+	t0 = now_ns();
+	assert_int_equal(compl_chain_wait_timeout(&b, 999999999), ETIMEDOUT);
+	assert_true(now_ns() - t0 >= 999999999);
 	/* It no longer sleeps: the dump says so (the turn-giver wakes no one). */
 	{
 		char *buf = NULL;
