@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/mount.h>
+#include <sys/resource.h>
 
 #include <cchain/cchain.h>
 
@@ -66,6 +68,7 @@ enum role {
 	ROLE_LEADER_EXITS,
 	ROLE_HOLD_A_WHILE,
 	ROLE_TAKE_ORPHAN,
+	ROLE_ADD_COMPLETE,
 };
 
 #define PEER_CHECK(cond)                                                              \
@@ -217,6 +220,13 @@ static void run_role(void *region, int role, long arg)
 		for (;;) {
 			PEER_CHECK(compl_chain_shared_add(&r->chain, e) != 0);
 			PEER_CHECK(compl_chain_shared_cancel(e) == 0);
+			atomic_store(&r->step, 1);
+		}
+	case ROLE_ADD_COMPLETE:
+		/* Adds its entry to the empty chain and completes it, until killed. */
+		for (;;) {
+			PEER_CHECK(compl_chain_shared_add(&r->chain, e) != 0);
+			PEER_CHECK(compl_chain_shared_complete(e) == 0);
 			atomic_store(&r->step, 1);
 		}
 	case ROLE_CHURN:
@@ -923,6 +933,30 @@ static void test_entry_readded_elsewhere(void **state)
 	alarm(0);
 }
 
+/*
+ * Stop @pid (a peer that loops over a step of @e's) where @at holds, then
+ * kill it there.  Return: the number of times it was stopped.
+ */
+static int kill_where(pid_t pid, const struct compl_chain_shared_entry *e,
+		      bool (*at)(pid_t, const struct compl_chain_shared_entry *))
+{
+	int tries, st;
+
+	for (tries = 0;; tries++) {
+		assert_true(tries < 200000);
+		assert_int_equal(kill(pid, SIGSTOP), 0);
+		assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+		assert_true(WIFSTOPPED(st));
+		if (at(pid, e))
+			break;
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		sr_sleep_us((unsigned long)tries % 50);
+	}
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	return tries + 1;
+}
+
 /* Is @pid, stopped, inside the step that adds @e, past the store that made @e pending? */
 static bool in_add_step(pid_t pid, const struct compl_chain_shared_entry *e)
 {
@@ -950,7 +984,7 @@ static void test_dead_adder_takes_orphan(void **state)
 	struct compl_chain_shared_entry *c = &R->e[2], *e = &R->e[3];
 	pid_t first, adder;
 	uint64_t seq;
-	int tries, st;
+	int tries;
 
 	(void)state;
 	alarm(60);
@@ -962,26 +996,55 @@ static void test_dead_adder_takes_orphan(void **state)
 	atomic_store(&R->step, 0);
 	adder = spawn(ROLE_TAKE_ORPHAN, 3);
 	sr_await(&R->step, 1);
-	for (tries = 0;; tries++) {
-		assert_true(tries < 100000);
-		assert_int_equal(kill(adder, SIGSTOP), 0);
-		assert_int_equal(waitpid(adder, &st, WUNTRACED), adder);
-		assert_true(WIFSTOPPED(st));
-		if (in_add_step(adder, e))
-			break;
-		assert_int_equal(kill(adder, SIGCONT), 0);
-		sr_sleep_us((unsigned long)tries % 50);
-	}
+	tries = kill_where(adder, e, in_add_step);
 	seq = e->seq;
-	assert_int_equal(kill(adder, SIGKILL), 0);
-	assert_int_equal(sr_reap(adder), 128 + SIGKILL);
 	assert_int_equal(compl_chain_shared_add(&R->chain, c), seq + 1);
 	assert_false(compl_chain_shared_pending(e));
 	assert_int_equal(compl_chain_shared_try_wait(c), EOWNERDEAD);
 	assert_int_equal(compl_chain_shared_inherited_from(c), first);
 	assert_int_equal(compl_chain_shared_complete(c), 0);
 	assert_true(compl_chain_shared_empty(&R->chain));
-	printf("# stopped inside the add after %d tries\n", tries + 1);
+	printf("# stopped inside the add after %d tries\n", tries);
+	alarm(0);
+}
+
+/*
+ * Is @pid, stopped, inside the step that unlinks @e, where @e has left the
+ * list (the head moved) and still is pending?  Told from the chain and the
+ * entry alone, not from the intent record.
+ */
+static bool in_unlink_step(pid_t pid, const struct compl_chain_shared_entry *e)
+{
+	return (pid_t)(__atomic_load_n(&R->chain.lock, __ATOMIC_SEQ_CST) & 0x7fffffff) == pid &&
+	       __atomic_load_n(&R->chain.intent.op, __ATOMIC_SEQ_CST) != INTENT_ADD &&
+	       __atomic_load_n(&e->seq, __ATOMIC_SEQ_CST) != 0 &&
+	       __atomic_load_n(&R->chain.head, __ATOMIC_SEQ_CST) != chain_off(e);
+}
+
+/*
+ * A process killed inside its complete, after its entry left the list and
+ * before the entry stopped being pending (ROLE_ADD_COMPLETE, stopped
+ * there): the next locker, our add, finishes that complete: the entry is no
+ * longer pending, ours is the head and has the turn, unreported (the dead
+ * process was completing its turn).
+ */
+static void test_dead_completer_inside_unlink(void **state)
+{
+	struct compl_chain_shared_entry *c = &R->e[2], *e = &R->e[3];
+	pid_t pid;
+	int tries;
+
+	(void)state;
+	alarm(60);
+	pid = spawn(ROLE_ADD_COMPLETE, 3);
+	sr_await(&R->step, 1);
+	tries = kill_where(pid, e, in_unlink_step);
+	assert_true(compl_chain_shared_add(&R->chain, c) != 0);
+	assert_int_equal(compl_chain_shared_wait_timeout(c, 5000 * MS), 0);
+	assert_false(compl_chain_shared_pending(e));
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	printf("# stopped inside the unlink after %d tries\n", tries);
 	alarm(0);
 }
 
@@ -1245,16 +1308,16 @@ static void test_hidden_proc_other_user(void **state)
 	hidden_participant(true);
 }
 
-/* test_hidden_holder: adds and completes until told to stop, /proc hidden. */
-static int hidden_churn(struct region *r)
+/* test_stopped_holder: adds and completes until told to stop; @hide: /proc hidden. */
+static int holder_churn(struct region *r, bool hide)
 {
 	struct compl_chain_shared_entry *e = &r->e[1];
 
-	if (unshare(CLONE_NEWNS))
+	if (hide && unshare(CLONE_NEWNS))
 		return ns_skip(r, "unshare(CLONE_NEWNS)", errno);
-	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
+	if (hide && mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
 		return ns_skip(r, "mount(\"/\", MS_REC | MS_PRIVATE)", errno);
-	if (mount("none", "/proc", "tmpfs", 0, NULL))
+	if (hide && mount("none", "/proc", "tmpfs", 0, NULL))
 		return ns_skip(r, "mount(\"tmpfs\", \"/proc\")", errno);
 	atomic_store(&r->step, 1);
 	while (atomic_load(&r->step) < 2) {
@@ -1264,35 +1327,63 @@ static int hidden_churn(struct region *r)
 	return atomic_load(&r->errors) ? 1 : 0;
 }
 
+/* CPU time of the calling thread, in ns. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Voluntary context switches of the calling thread: its sleeps. */
+static long thread_sleeps(void)
+{
+	struct rusage ru;
+
+	CHECK(getrusage(RUSAGE_THREAD, &ru) == 0);
+	return ru.ru_nvcsw;
+}
+
+/* The CPU time that reaper() spent in its reap, and the times it slept. */
+static _Atomic uint64_t reaper_cpu_ns;
+static _Atomic long reaper_sleeps;
+
 static void *reaper(void *arg)
 {
 	_Atomic int *done = arg;
+	uint64_t cpu = thread_cpu_ns();
+	long sleeps = thread_sleeps();
 
 	atomic_store(done, (int)compl_chain_shared_reap(&R->chain) + 1);
+	atomic_store(&reaper_cpu_ns, thread_cpu_ns() - cpu);
+	atomic_store(&reaper_sleeps, thread_sleeps() - sleeps);
 	return NULL;
 }
 
 /*
- * A participant that cannot read /proc, stopped while it holds the chain's
- * lock, is alive: a reap waits for the lock (checking the holder 1 ms into
- * the wait, then every tick) and never takes it over; once the holder goes
- * on, the reap gets the lock and withdraws nothing.  Skipped, with the
- * reason, where the mount namespace is refused.
+ * A participant stopped while it holds the chain's lock is alive: a reap
+ * waits for the lock, asleep between its checks of the holder (1 ms into
+ * the wait, then every tick: its thread spends less than half of the
+ * 100 ms on a CPU, and wakes fewer than 50 times), and never takes it
+ * over; once the holder goes on, the reap gets the lock and withdraws
+ * nothing.  @hide: the participant cannot read
+ * /proc (test_hidden_holder, skipped, with the reason, where the mount
+ * namespace is refused).
  */
-static void test_hidden_holder(void **state)
+static void stopped_holder(bool hide)
 {
 	_Atomic int done = 0;
 	pthread_t t;
 	pid_t pid;
 	int rc, tries, taken;
 
-	(void)state;
 	alarm(60);
 	compl_chain_shared_reap(&R->chain); /* our identity is read */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(hidden_churn(R));
+		_exit(holder_churn(R, hide));
 	while (atomic_load(&R->step) < 1 && waitpid(pid, &rc, WNOHANG) == 0)
 		sr_sleep_us(1000);
 	if (atomic_load(&R->step) < 1) {
@@ -1323,8 +1414,26 @@ static void test_hidden_holder(void **state)
 	assert_int_equal(atomic_load(&done), 1); /* the reap withdrew nothing */
 	assert_int_equal(rc, 0);
 	assert_true(compl_chain_shared_empty(&R->chain));
-	printf("# stopped holding the lock after %d tries\n", tries + 1);
+	printf("# stopped holding the lock after %d tries; the waiter used %.1f ms of CPU, "
+	       "slept %ld times\n",
+	       tries + 1, (double)atomic_load(&reaper_cpu_ns) / 1e6, atomic_load(&reaper_sleeps));
+	assert_true(atomic_load(&reaper_cpu_ns) < 50 * MS);
+	assert_true(atomic_load(&reaper_sleeps) < 50);
 	alarm(0);
+}
+
+/* A participant whose start time we read, stopped holding the lock: never taken over. */
+static void test_stopped_holder(void **state)
+{
+	(void)state;
+	stopped_holder(false);
+}
+
+/* The same where the participant cannot read /proc (its lock word has no start time). */
+static void test_hidden_holder(void **state)
+{
+	(void)state;
+	stopped_holder(true);
 }
 
 /*
@@ -1723,7 +1832,7 @@ static void test_turn_races_sleep_mark(void **state)
 	struct sleep_marker m = { .entry = b };
 	unsigned long rounds = test_scale(3000), i, delay = 0, marked = 0;
 	cpu_set_t mask, giver;
-	int cpus[2], n = 0, c;
+	int cpus[2], n = 0, c, rc = 0;
 	pthread_t t;
 
 	(void)state;
@@ -1743,7 +1852,7 @@ static void test_turn_races_sleep_mark(void **state)
 		rounds = 1000;
 	m.cpu = cpus[0];
 	t = start_thread(wait_from_one_cpu, &m);
-	for (i = 1; i <= rounds; i++) {
+	for (i = 1; i <= rounds && rc == 0; i++) {
 		unsigned long d = delay;
 
 		compl_chain_shared_add(&R->chain, a);
@@ -1751,23 +1860,91 @@ static void test_turn_races_sleep_mark(void **state)
 		atomic_store(&m.go, i);
 		while (d--)
 			atomic_signal_fence(memory_order_seq_cst);
-		assert_int_equal(compl_chain_shared_complete(a), 0);
+		rc = compl_chain_shared_complete(a);
 		while (atomic_load(&m.done) < i)
 			;
-		assert_int_equal(atomic_load(&m.rc), 0);
+		if (!rc)
+			rc = atomic_load(&m.rc);
 		if (__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) & ENTRY_SLEEPING) {
 			marked++; /* the mark came first: give sooner */
 			delay = delay > 16 ? delay - 16 : 0;
 		} else {
 			delay += 16;
 		}
-		assert_int_equal(compl_chain_shared_complete(b), 0);
+		if (!rc)
+			rc = compl_chain_shared_complete(b);
 	}
 	atomic_store(&m.go, ULONG_MAX);
 	join_thread(t);
 	alarm(0);
 	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(mask), &mask), 0);
-	printf("# %lu rounds, the mark first in %lu, final delay %lu\n", rounds, marked, delay);
+	printf("# %lu rounds, the mark first in %lu, final delay %lu\n", i - 1, marked, delay);
+	assert_int_equal(rc, 0);
+}
+
+/* test_lock_contention's threads: add and cancel an entry of their own, as fast as they can. */
+struct contender {
+	struct compl_chain_shared_entry *entry;
+	unsigned long n;
+	uint64_t *seqs;
+	unsigned long bad;
+};
+
+static void *add_cancel(void *arg)
+{
+	struct contender *c = arg;
+	unsigned long i;
+
+	for (i = 0; i < c->n; i++) {
+		c->seqs[i] = compl_chain_shared_add(&R->chain, c->entry);
+		c->bad += compl_chain_shared_cancel(c->entry) != 0;
+		c->bad += compl_chain_shared_pending(c->entry);
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Three threads take the chain's lock back to back (an add and a cancel
+ * each time), so that it is taken, released and taken again while others
+ * spin and sleep on it: one holder at a time, which every sequence number
+ * handed out exactly once shows, and the chain ends empty.
+ */
+static void test_lock_contention(void **state)
+{
+	enum { NT = 3 };
+	struct contender c[NT];
+	unsigned long n = test_scale(100000), i, t;
+	uint64_t *all;
+	pthread_t tid[NT];
+
+	(void)state;
+	alarm(120);
+	if (n < 30000) /* fewer meet too seldom on the lock */
+		n = 30000;
+	all = xmalloc(NT * n * sizeof(*all));
+	for (t = 0; t < NT; t++) {
+		c[t] = (struct contender){ &R->e[t], n, all + t * n, 0 };
+		tid[t] = start_thread(add_cancel, &c[t]);
+	}
+	for (t = 0; t < NT; t++) {
+		join_thread(tid[t]);
+		assert_int_equal(c[t].bad, 0);
+	}
+	qsort(all, NT * n, sizeof(*all), cmp_u64);
+	for (i = 0; i < NT * n; i++)
+		if (all[i] != i + 1)
+			fail_msg("sequence number %lu handed out as %llu", i + 1,
+				 (unsigned long long)all[i]);
+	free(all);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
 }
 
 /* Bit 0 of the chain's flush generation (src/shared_chain.c): a flusher sleeps. */
@@ -1873,6 +2050,59 @@ static void test_signals_do_not_interrupt(void **state)
 	assert_true(atomic_load(&signals_taken) > 0); /* a signal sent twice at once counts once */
 	assert_true(compl_chain_shared_empty(&R->chain));
 	assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+	alarm(0);
+}
+
+/*
+ * A supervisor's reap withdraws a dead process's entry, which held a turn
+ * it had been told of: the owner of the next entry, asleep, is woken then
+ * (with the report), not at its next check of the turn's owner (every
+ * CCHAIN_SHARED_DETECT_MS, 20 ms).  Nine rounds; most must see the wake-up
+ * within 10 ms.
+ */
+static void *wait_note_report(void *arg)
+{
+	CHECK(compl_chain_shared_wait(arg) == EOWNERDEAD);
+	atomic_store(&woken_at, now_ns());
+	CHECK(compl_chain_shared_complete(arg) == 0);
+	return NULL;
+}
+
+static void test_reap_wakes_next(void **state)
+{
+	struct compl_chain_shared_entry *b = &R->e[2];
+	int i, late = 0;
+
+	(void)state;
+	alarm(60);
+	for (i = 0; i < 9; i++) {
+		uint64_t t0;
+		pthread_t t;
+		pid_t pid;
+
+		atomic_store(&R->step, 0);
+		pid = spawn(ROLE_HOLD_SEEN, 1);
+		sr_await(&R->step, 1);
+		compl_chain_shared_add(&R->chain, b);
+		atomic_store(&woken_at, 0);
+		t = start_thread(wait_note_report, b);
+		t0 = now_ns();
+		while (!(__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) & ENTRY_SLEEPING)) {
+			assert_true(now_ns() - t0 < 5000 * MS);
+			sched_yield();
+		}
+		sleep_ns(2 * MS); /* from marked to asleep */
+		kill(pid, SIGKILL);
+		assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+		t0 = now_ns();
+		/* 0: the waiter's own check came first (a machine too busy to keep time). */
+		assert_in_range(compl_chain_shared_reap(&R->chain), 0, 1);
+		join_thread(t);
+		if (atomic_load(&woken_at) > t0 + 10 * MS)
+			late++;
+	}
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_in_range(late, 0, 4); /* rounds woken only by the check */
 	alarm(0);
 }
 
@@ -2007,8 +2237,9 @@ int main(int argc, char **argv)
 		FORKED(test_dead_adder_entry_reused), FORKED(test_dead_adder_orphan),
 		FORKED(test_dead_holder_between_steps), FORKED(test_dead_completer_mid_step),
 		FORKED(test_entry_readded_elsewhere), BOTH(test_dead_adder_takes_orphan),
+		BOTH(test_dead_completer_inside_unlink),
 		FORKED(test_hidden_proc), FORKED(test_hidden_proc_other_user),
-		FORKED(test_hidden_holder),
+		FORKED(test_stopped_holder), FORKED(test_hidden_holder),
 		BOTH(test_dead_anywhere),
 		IN_PROCESS(test_timeout_races_turn),
 		IN_PROCESS(test_shared_try_wait_acquires),
@@ -2019,7 +2250,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_init_misaligned, setup_recorder, restore_default),
 		MAPPED(test_threads_of_one_process), IN_PROCESS(test_unlink_wakes_next),
 		IN_PROCESS(test_flush_wakes_promptly), IN_PROCESS(test_signals_do_not_interrupt),
-		IN_PROCESS(test_turn_races_sleep_mark),
+		IN_PROCESS(test_turn_races_sleep_mark), FORKED(test_reap_wakes_next),
+		IN_PROCESS(test_lock_contention),
 		IN_PROCESS(test_reap_closes_its_files), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,
