@@ -471,6 +471,7 @@ static void test_dead_orphan(void **state)
 	assert_int_equal(compl_chain_shared_inherited_from(c), pid);
 	assert_int_equal(compl_chain_shared_complete(c), 0);
 	compl_chain_shared_add(&R->chain, c);
+	assert_int_equal(compl_chain_shared_inherited_from(c), 0); /* added anew: inherits none */
 	assert_int_equal(compl_chain_shared_complete(c), 0); /* told once only */
 }
 
@@ -837,6 +838,34 @@ static void test_dead_holder_between_steps(void **state)
 }
 
 /*
+ * What a process killed in the middle of completing @a, the head (its
+ * entry, seen as such from now on), leaves: the intent, and the links, up
+ * to the store that ends @a's pendency; @next: the entry behind @a, or NULL.
+ */
+static void plant_dead_complete(struct compl_chain_shared_entry *a,
+				struct compl_chain_shared_entry *next)
+{
+	struct compl_chain_shared_intent *in = &R->chain.intent;
+	pid_t dead = reaped_pid();
+
+	a->pid = dead;
+	a->start = 0;
+	in->entry = chain_off(a);
+	in->prev = 0;
+	in->next = next ? chain_off(next) : 0;
+	in->inherit = 0;
+	in->dead = 0;
+	in->seq = a->seq;
+	in->op = INTENT_UNLINK;
+	R->chain.head = next ? chain_off(next) : 0;
+	if (next)
+		next->prev = 0;
+	else
+		R->chain.tail = 0;
+	R->chain.lock = (uint32_t)dead;
+}
+
+/*
  * A process killed in the middle of completing its entry, after the step's
  * stores to the chain and before the one that ends the entry's pendency:
  * the next locker finishes the step, the entry is no longer pending, and
@@ -844,27 +873,13 @@ static void test_dead_holder_between_steps(void **state)
  */
 static void test_dead_completer_mid_step(void **state)
 {
-	struct compl_chain_shared_intent *in = &R->chain.intent;
 	struct compl_chain_shared_entry *a = &R->e[0], *c = &R->e[2];
-	pid_t dead = reaped_pid();
 
 	(void)state;
 	alarm(30);
 	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
 	assert_int_equal(compl_chain_shared_add(&R->chain, c), 2);
-	a->pid = dead; /* the dead process's entry */
-	a->start = 0;
-	/* Its complete: the intent, then the links, up to the entry's sequence number. */
-	in->entry = chain_off(a);
-	in->prev = 0;
-	in->next = chain_off(c);
-	in->inherit = 0;
-	in->dead = 0;
-	in->seq = 1;
-	in->op = INTENT_UNLINK;
-	R->chain.head = chain_off(c);
-	c->prev = 0;
-	R->chain.lock = (uint32_t)dead;
+	plant_dead_complete(a, c);
 	assert_true(compl_chain_shared_pending(a));
 	assert_int_equal(compl_chain_shared_try_wait(c), EBUSY);
 	assert_int_equal(compl_chain_shared_reap(&R->chain), 0); /* finished, not counted */
@@ -873,6 +888,27 @@ static void test_dead_completer_mid_step(void **state)
 	assert_int_equal(compl_chain_shared_complete(c), 0);
 	assert_true(compl_chain_shared_empty(&R->chain));
 	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
+/*
+ * The same, where the dead process's entry was the last: destroy finishes
+ * the step before it withdraws the dead's entries (the entry is no longer
+ * pending) and succeeds.
+ */
+static void test_destroy_finishes_dead_step(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0];
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	plant_dead_complete(a, NULL);
+	assert_true(compl_chain_shared_pending(a));
+	assert_int_equal(compl_chain_shared_destroy(&R->chain), 0);
+	assert_false(compl_chain_shared_pending(a));
+	assert_int_equal(misuse_count, 0);
+	assert_int_equal(compl_chain_shared_init(&R->chain), 0);
 	alarm(0);
 }
 
@@ -1345,8 +1381,8 @@ static long thread_sleeps(void)
 	return ru.ru_nvcsw;
 }
 
-/* The CPU time that reaper() spent in its reap, and the times it slept. */
-static _Atomic uint64_t reaper_cpu_ns;
+/* The CPU time that reaper() spent in its reap, the times it slept, when it ended. */
+static _Atomic uint64_t reaper_cpu_ns, reaper_done_at;
 static _Atomic long reaper_sleeps;
 
 static void *reaper(void *arg)
@@ -1356,9 +1392,27 @@ static void *reaper(void *arg)
 	long sleeps = thread_sleeps();
 
 	atomic_store(done, (int)compl_chain_shared_reap(&R->chain) + 1);
+	atomic_store(&reaper_done_at, now_ns());
 	atomic_store(&reaper_cpu_ns, thread_cpu_ns() - cpu);
 	atomic_store(&reaper_sleeps, thread_sleeps() - sleeps);
 	return NULL;
+}
+
+/* Stop @pid (holder_churn()) where it holds the chain's lock.  Return: the tries it took. */
+static int stop_holding_lock(pid_t pid)
+{
+	int tries, st;
+
+	for (tries = 0;; tries++) {
+		assert_true(tries < 100000);
+		assert_int_equal(kill(pid, SIGSTOP), 0);
+		assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+		assert_true(WIFSTOPPED(st));
+		if ((pid_t)(__atomic_load_n(&R->chain.lock, __ATOMIC_SEQ_CST) & 0x7fffffff) == pid)
+			return tries + 1;
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		sr_sleep_us((unsigned long)tries % 50);
+	}
 }
 
 /*
@@ -1392,17 +1446,7 @@ static void stopped_holder(bool hide)
 		printf("# skipped: %s\n", R->reason);
 		skip();
 	}
-	/* Stop it where it holds the lock (its id in the word's low 31 bits). */
-	for (tries = 0;; tries++) {
-		assert_true(tries < 100000);
-		assert_int_equal(kill(pid, SIGSTOP), 0);
-		assert_int_equal(waitpid(pid, &rc, WUNTRACED), pid);
-		assert_true(WIFSTOPPED(rc));
-		if ((pid_t)(__atomic_load_n(&R->chain.lock, __ATOMIC_SEQ_CST) & 0x7fffffff) == pid)
-			break;
-		assert_int_equal(kill(pid, SIGCONT), 0);
-		sr_sleep_us((unsigned long)tries % 50);
-	}
+	tries = stop_holding_lock(pid);
 	assert_int_equal(pthread_create(&t, NULL, reaper, &done), 0);
 	sr_sleep_us(100000); /* the holder is checked at 1 ms, 21 ms, 41 ms ... */
 	taken = atomic_load(&done); /* nonzero: the lock was taken over */
@@ -1416,9 +1460,52 @@ static void stopped_holder(bool hide)
 	assert_true(compl_chain_shared_empty(&R->chain));
 	printf("# stopped holding the lock after %d tries; the waiter used %.1f ms of CPU, "
 	       "slept %ld times\n",
-	       tries + 1, (double)atomic_load(&reaper_cpu_ns) / 1e6, atomic_load(&reaper_sleeps));
+	       tries, (double)atomic_load(&reaper_cpu_ns) / 1e6, atomic_load(&reaper_sleeps));
 	assert_true(atomic_load(&reaper_cpu_ns) < 50 * MS);
 	assert_true(atomic_load(&reaper_sleeps) < 50);
+	alarm(0);
+}
+
+/*
+ * A peer stopped while it holds the chain's lock, and a reap that waits
+ * for the lock, asleep after its first check of the holder (1 ms into the
+ * wait; the next comes 20 ms later): the peer goes on, releases the lock
+ * and wakes the reap then.  Five rounds; most must see the reap end within
+ * 10 ms of the peer's going on.
+ */
+static void test_unlock_wakes_lock_waiter(void **state)
+{
+	_Atomic int done;
+	int i, late = 0;
+	pthread_t t;
+	pid_t pid;
+
+	(void)state;
+	alarm(60);
+	compl_chain_shared_reap(&R->chain); /* our identity is read */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(holder_churn(R, false));
+	sr_await(&R->step, 1);
+	for (i = 0; i < 5; i++) {
+		uint64_t t0;
+
+		stop_holding_lock(pid);
+		atomic_store(&done, 0);
+		assert_int_equal(pthread_create(&t, NULL, reaper, &done), 0);
+		sr_sleep_us(5000);
+		assert_int_equal(atomic_load(&done), 0);
+		t0 = now_ns();
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		assert_int_equal(atomic_load(&done), 1);
+		if (atomic_load(&reaper_done_at) > t0 + 10 * MS)
+			late++;
+	}
+	atomic_store(&R->step, 2);
+	assert_int_equal(sr_reap(pid), 0);
+	assert_in_range(late, 0, 2); /* rounds woken only by the check */
 	alarm(0);
 }
 
@@ -2106,6 +2193,48 @@ static void test_reap_wakes_next(void **state)
 	alarm(0);
 }
 
+/*
+ * A process killed in the middle of completing the head, before it handed
+ * the turn on, while the owner of the next entry sleeps: the next locker
+ * (a supervisor's reap) finishes the step, and wakes that owner then, not
+ * at its next check of the turn's owner (every CCHAIN_SHARED_DETECT_MS,
+ * 20 ms).  Nine rounds; most must see the wake-up within 10 ms.
+ */
+static void test_redo_wakes_next(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	int i, late = 0;
+
+	(void)state;
+	alarm(60);
+	for (i = 0; i < 9; i++) {
+		uint64_t t0;
+		pthread_t t;
+
+		compl_chain_shared_add(&R->chain, a);
+		compl_chain_shared_add(&R->chain, b);
+		atomic_store(&woken_at, 0);
+		t = start_thread(wait_note_time, b);
+		t0 = now_ns();
+		while (!(__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) & ENTRY_SLEEPING)) {
+			assert_true(now_ns() - t0 < 5000 * MS);
+			sched_yield();
+		}
+		sleep_ns(2 * MS); /* from marked to asleep */
+		plant_dead_complete(a, b);
+		t0 = now_ns();
+		/* 0: finished, not counted (or the waiter's own check came first). */
+		assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+		join_thread(t);
+		assert_false(compl_chain_shared_pending(a));
+		if (atomic_load(&woken_at) > t0 + 10 * MS)
+			late++;
+	}
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_in_range(late, 0, 4); /* rounds woken only by the check */
+	alarm(0);
+}
+
 /* Child of test_reap_closes_its_files: its failed checks, as its exit status. */
 static int reap_with_stdin_closed(void)
 {
@@ -2236,10 +2365,12 @@ int main(int argc, char **argv)
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		FORKED(test_dead_adder_entry_reused), FORKED(test_dead_adder_orphan),
 		FORKED(test_dead_holder_between_steps), FORKED(test_dead_completer_mid_step),
+		FORKED(test_destroy_finishes_dead_step),
 		FORKED(test_entry_readded_elsewhere), BOTH(test_dead_adder_takes_orphan),
 		BOTH(test_dead_completer_inside_unlink),
 		FORKED(test_hidden_proc), FORKED(test_hidden_proc_other_user),
 		FORKED(test_stopped_holder), FORKED(test_hidden_holder),
+		FORKED(test_unlock_wakes_lock_waiter),
 		BOTH(test_dead_anywhere),
 		IN_PROCESS(test_timeout_races_turn),
 		IN_PROCESS(test_shared_try_wait_acquires),
@@ -2251,6 +2382,7 @@ int main(int argc, char **argv)
 		MAPPED(test_threads_of_one_process), IN_PROCESS(test_unlink_wakes_next),
 		IN_PROCESS(test_flush_wakes_promptly), IN_PROCESS(test_signals_do_not_interrupt),
 		IN_PROCESS(test_turn_races_sleep_mark), FORKED(test_reap_wakes_next),
+		FORKED(test_redo_wakes_next),
 		IN_PROCESS(test_lock_contention),
 		IN_PROCESS(test_reap_closes_its_files), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
