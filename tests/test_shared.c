@@ -1476,7 +1476,7 @@ static void stopped_holder(bool hide)
 static void test_unlock_wakes_lock_waiter(void **state)
 {
 	_Atomic int done;
-	int i, late = 0;
+	int i, late = 0, bad = 0;
 	pthread_t t;
 	pid_t pid;
 
@@ -1488,23 +1488,24 @@ static void test_unlock_wakes_lock_waiter(void **state)
 	if (pid == 0)
 		_exit(holder_churn(R, false));
 	sr_await(&R->step, 1);
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 5 && !bad; i++) {
 		uint64_t t0;
 
 		stop_holding_lock(pid);
 		atomic_store(&done, 0);
 		assert_int_equal(pthread_create(&t, NULL, reaper, &done), 0);
 		sr_sleep_us(5000);
-		assert_int_equal(atomic_load(&done), 0);
+		bad += atomic_load(&done) != 0; /* taken over from a live holder */
 		t0 = now_ns();
 		assert_int_equal(kill(pid, SIGCONT), 0);
 		assert_int_equal(pthread_join(t, NULL), 0);
-		assert_int_equal(atomic_load(&done), 1);
+		bad += atomic_load(&done) != 1; /* the reap withdrew nothing */
 		if (atomic_load(&reaper_done_at) > t0 + 10 * MS)
 			late++;
 	}
 	atomic_store(&R->step, 2);
 	assert_int_equal(sr_reap(pid), 0);
+	assert_int_equal(bad, 0);
 	assert_in_range(late, 0, 2); /* rounds woken only by the check */
 	alarm(0);
 }
