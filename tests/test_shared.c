@@ -1898,10 +1898,11 @@ static void test_unlink_wakes_next(void **state)
 
 /* test_turn_races_sleep_mark's owner: waits for its turn, round after round, from one CPU. */
 struct sleep_marker {
-	struct compl_chain_shared_entry *entry;
+	struct compl_chain_shared_entry *entry, *ahead;
 	int cpu;
 	_Atomic unsigned long go, done; /* the round begun, the round waited for */
 	_Atomic int rc;
+	_Atomic unsigned long early; /* waits that returned 0 while the entry ahead was pending */
 };
 
 static void *wait_from_one_cpu(void *arg)
@@ -1915,12 +1916,16 @@ static void *wait_from_one_cpu(void *arg)
 	CHECK(pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0);
 	for (round = 1;; round++) {
 		unsigned long go;
+		int rc;
 
 		while ((go = atomic_load(&m->go)) < round)
 			;
 		if (go == ULONG_MAX)
 			return NULL;
-		atomic_store(&m->rc, compl_chain_shared_wait_timeout(m->entry, 1000 * MS));
+		rc = compl_chain_shared_wait_timeout(m->entry, 1000 * MS);
+		if (rc == 0 && compl_chain_shared_pending(m->ahead))
+			atomic_fetch_add(&m->early, 1);
+		atomic_store(&m->rc, rc);
 		atomic_store(&m->done, round);
 	}
 }
@@ -1933,13 +1938,14 @@ static void *wait_from_one_cpu(void *arg)
  * race (longer when the turn came before the mark, shorter when after).
  * The turn must not be lost to the mark (which the turn-giver's
  * compare-and-swap then finds, and tries again with): the owner's wait
- * returns 0, never ETIMEDOUT after a second.  Skipped where the calling
- * thread may run on one CPU only.
+ * returns 0, never ETIMEDOUT after a second, and never before the entry
+ * ahead has left.  Skipped where the calling thread may run on one CPU
+ * only.
  */
 static void test_turn_races_sleep_mark(void **state)
 {
 	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
-	struct sleep_marker m = { .entry = b };
+	struct sleep_marker m = { .entry = b, .ahead = a };
 	unsigned long rounds = test_scale(3000), i, delay = 0, marked = 0;
 	cpu_set_t mask, giver;
 	int cpus[2], n = 0, c, rc = 0;
@@ -1990,6 +1996,7 @@ static void test_turn_races_sleep_mark(void **state)
 	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(mask), &mask), 0);
 	printf("# %lu rounds, the mark first in %lu, final delay %lu\n", i - 1, marked, delay);
 	assert_int_equal(rc, 0);
+	assert_int_equal(atomic_load(&m.early), 0);
 }
 
 /* test_lock_contention's threads: add and cancel an entry of their own, as fast as they can. */
