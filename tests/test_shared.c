@@ -1846,6 +1846,17 @@ static void test_threads_of_one_process(void **state)
 /* The owner's futex word's SLEEPING bit (src/shared_chain.c): its owner sleeps. */
 #define ENTRY_SLEEPING 1u
 
+/* Wait (5 s at most) until @bit is set in *@word: a sleeper announced itself. */
+static void await_bit(const uint32_t *word, uint32_t bit)
+{
+	uint64_t t0 = now_ns();
+
+	while (!(__atomic_load_n(word, __ATOMIC_ACQUIRE) & bit)) {
+		assert_true(now_ns() - t0 < 5000 * MS);
+		sched_yield();
+	}
+}
+
 static _Atomic uint64_t woken_at;
 
 static void *wait_note_time(void *arg)
@@ -1877,11 +1888,7 @@ static void test_unlink_wakes_next(void **state)
 		compl_chain_shared_add(&R->chain, b);
 		atomic_store(&woken_at, 0);
 		t = start_thread(wait_note_time, b);
-		t0 = now_ns();
-		while (!(__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) & ENTRY_SLEEPING)) {
-			assert_true(now_ns() - t0 < 5000 * MS);
-			sched_yield();
-		}
+		await_bit(&b->state, ENTRY_SLEEPING);
 		t0 = now_ns();
 		if (i & 1)
 			assert_int_equal(compl_chain_shared_cancel(a), 0);
@@ -2097,11 +2104,7 @@ static void test_flush_wakes_promptly(void **state)
 		compl_chain_shared_add(&R->chain, a);
 		atomic_store(&flushed_at, 0);
 		t = start_thread(flush_note_time, NULL);
-		t0 = now_ns();
-		while (!(__atomic_load_n(&R->chain.gen, __ATOMIC_ACQUIRE) & GEN_FLUSHER)) {
-			assert_true(now_ns() - t0 < 5000 * MS);
-			sched_yield();
-		}
+		await_bit(&R->chain.gen, GEN_FLUSHER);
 		sleep_ns(2 * MS); /* from announced to asleep */
 		t0 = now_ns();
 		if (i & 1)
@@ -2203,11 +2206,7 @@ static void test_reap_wakes_next(void **state)
 		compl_chain_shared_add(&R->chain, b);
 		atomic_store(&woken_at, 0);
 		t = start_thread(wait_note_report, b);
-		t0 = now_ns();
-		while (!(__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) & ENTRY_SLEEPING)) {
-			assert_true(now_ns() - t0 < 5000 * MS);
-			sched_yield();
-		}
+		await_bit(&b->state, ENTRY_SLEEPING);
 		sleep_ns(2 * MS); /* from marked to asleep */
 		kill(pid, SIGKILL);
 		assert_int_equal(sr_reap(pid), 128 + SIGKILL);
@@ -2245,11 +2244,7 @@ static void test_redo_wakes_next(void **state)
 		compl_chain_shared_add(&R->chain, b);
 		atomic_store(&woken_at, 0);
 		t = start_thread(wait_note_time, b);
-		t0 = now_ns();
-		while (!(__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) & ENTRY_SLEEPING)) {
-			assert_true(now_ns() - t0 < 5000 * MS);
-			sched_yield();
-		}
+		await_bit(&b->state, ENTRY_SLEEPING);
 		sleep_ns(2 * MS); /* from marked to asleep */
 		plant_dead_complete(a, b);
 		t0 = now_ns();
