@@ -1846,6 +1846,9 @@ static void test_threads_of_one_process(void **state)
 /* The owner's futex word's SLEEPING bit (src/shared_chain.c): its owner sleeps. */
 #define ENTRY_SLEEPING 1u
 
+/* When the waiting thread of a wake-up test returned. */
+static _Atomic uint64_t woken_at;
+
 /* Wait (5 s at most) until @bit is set in *@word: a sleeper announced itself. */
 static void await_bit(const uint32_t *word, uint32_t bit)
 {
@@ -1857,7 +1860,42 @@ static void await_bit(const uint32_t *word, uint32_t bit)
 	}
 }
 
-static _Atomic uint64_t woken_at;
+/* What a round of a wake-up test hands over, and how (a give_*() function). */
+struct handover {
+	struct compl_chain_shared_entry *head, *next;
+	pid_t holder;
+	int round;
+};
+
+/*
+ * One round of a wake-up test: thread @t sleeps (it announced so with @bit
+ * in *@word; 2 ms more and it is asleep); @give, run from here, must wake
+ * it; the thread notes in woken_at when it returned.  Return: whether that
+ * was 10 ms after @give began or later (the thread woken by its own check,
+ * every CCHAIN_SHARED_DETECT_MS, not by @give).
+ */
+static bool woken_late(pthread_t t, const uint32_t *word, uint32_t bit,
+		       void (*give)(struct handover *), struct handover *h)
+{
+	uint64_t t0;
+
+	await_bit(word, bit);
+	sleep_ns(2 * MS); /* from announced to asleep */
+	t0 = now_ns();
+	give(h);
+	join_thread(t);
+	return atomic_load(&woken_at) > t0 + 10 * MS;
+}
+
+/* The head is completed, or (odd rounds) cancelled. */
+static void give_by_unlink(struct handover *h)
+{
+	if (h->round & 1)
+		assert_int_equal(compl_chain_shared_cancel(h->head), 0);
+	else
+		assert_int_equal(compl_chain_shared_complete(h->head), 0);
+}
+
 
 static void *wait_note_time(void *arg)
 {
@@ -1875,28 +1913,17 @@ static void *wait_note_time(void *arg)
  */
 static void test_unlink_wakes_next(void **state)
 {
-	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
-	int i, late = 0;
+	struct handover h = { .head = &R->e[0], .next = &R->e[1] };
+	int late = 0;
 
 	(void)state;
 	alarm(30);
-	for (i = 0; i < 9; i++) {
-		uint64_t t0;
-		pthread_t t;
-
-		compl_chain_shared_add(&R->chain, a);
-		compl_chain_shared_add(&R->chain, b);
+	for (h.round = 0; h.round < 9; h.round++) {
+		compl_chain_shared_add(&R->chain, h.head);
+		compl_chain_shared_add(&R->chain, h.next);
 		atomic_store(&woken_at, 0);
-		t = start_thread(wait_note_time, b);
-		await_bit(&b->state, ENTRY_SLEEPING);
-		t0 = now_ns();
-		if (i & 1)
-			assert_int_equal(compl_chain_shared_cancel(a), 0);
-		else
-			assert_int_equal(compl_chain_shared_complete(a), 0);
-		join_thread(t);
-		if (atomic_load(&woken_at) - t0 > 10 * MS)
-			late++;
+		late += woken_late(start_thread(wait_note_time, h.next), &h.next->state,
+				   ENTRY_SLEEPING, give_by_unlink, &h);
 	}
 	assert_true(compl_chain_shared_empty(&R->chain));
 	assert_in_range(late, 0, 4); /* rounds woken only by the check */
@@ -2074,13 +2101,11 @@ static void test_lock_contention(void **state)
 /* Bit 0 of the chain's flush generation (src/shared_chain.c): a flusher sleeps. */
 #define GEN_FLUSHER 1u
 
-static _Atomic uint64_t flushed_at;
-
 static void *flush_note_time(void *arg)
 {
 	(void)arg;
 	compl_chain_shared_flush(&R->chain);
-	atomic_store(&flushed_at, now_ns());
+	atomic_store(&woken_at, now_ns());
 	return NULL;
 }
 
@@ -2092,28 +2117,16 @@ static void *flush_note_time(void *arg)
  */
 static void test_flush_wakes_promptly(void **state)
 {
-	struct compl_chain_shared_entry *a = &R->e[0];
-	int i, late = 0;
+	struct handover h = { .head = &R->e[0] };
+	int late = 0;
 
 	(void)state;
 	alarm(30);
-	for (i = 0; i < 9; i++) {
-		uint64_t t0;
-		pthread_t t;
-
-		compl_chain_shared_add(&R->chain, a);
-		atomic_store(&flushed_at, 0);
-		t = start_thread(flush_note_time, NULL);
-		await_bit(&R->chain.gen, GEN_FLUSHER);
-		sleep_ns(2 * MS); /* from announced to asleep */
-		t0 = now_ns();
-		if (i & 1)
-			assert_int_equal(compl_chain_shared_cancel(a), 0);
-		else
-			assert_int_equal(compl_chain_shared_complete(a), 0);
-		join_thread(t);
-		if (atomic_load(&flushed_at) - t0 > 10 * MS)
-			late++;
+	for (h.round = 0; h.round < 9; h.round++) {
+		compl_chain_shared_add(&R->chain, h.head);
+		atomic_store(&woken_at, 0);
+		late += woken_late(start_thread(flush_note_time, NULL), &R->chain.gen, GEN_FLUSHER,
+				   give_by_unlink, &h);
 	}
 	assert_true(compl_chain_shared_empty(&R->chain));
 	assert_in_range(late, 0, 4); /* rounds woken only by the check */
@@ -2188,34 +2201,30 @@ static void *wait_note_report(void *arg)
 	return NULL;
 }
 
+/* The holder is killed, and a reap withdraws its entry. */
+static void give_by_reap(struct handover *h)
+{
+	kill(h->holder, SIGKILL);
+	assert_int_equal(sr_reap(h->holder), 128 + SIGKILL);
+	/* 0: the waiter's own check came first (a machine too busy to keep time). */
+	assert_in_range(compl_chain_shared_reap(&R->chain), 0, 1);
+}
+
 static void test_reap_wakes_next(void **state)
 {
-	struct compl_chain_shared_entry *b = &R->e[2];
-	int i, late = 0;
+	struct handover h = { .next = &R->e[2] };
+	int late = 0;
 
 	(void)state;
 	alarm(60);
-	for (i = 0; i < 9; i++) {
-		uint64_t t0;
-		pthread_t t;
-		pid_t pid;
-
+	for (h.round = 0; h.round < 9; h.round++) {
 		atomic_store(&R->step, 0);
-		pid = spawn(ROLE_HOLD_SEEN, 1);
+		h.holder = spawn(ROLE_HOLD_SEEN, 1);
 		sr_await(&R->step, 1);
-		compl_chain_shared_add(&R->chain, b);
+		compl_chain_shared_add(&R->chain, h.next);
 		atomic_store(&woken_at, 0);
-		t = start_thread(wait_note_report, b);
-		await_bit(&b->state, ENTRY_SLEEPING);
-		sleep_ns(2 * MS); /* from marked to asleep */
-		kill(pid, SIGKILL);
-		assert_int_equal(sr_reap(pid), 128 + SIGKILL);
-		t0 = now_ns();
-		/* 0: the waiter's own check came first (a machine too busy to keep time). */
-		assert_in_range(compl_chain_shared_reap(&R->chain), 0, 1);
-		join_thread(t);
-		if (atomic_load(&woken_at) > t0 + 10 * MS)
-			late++;
+		late += woken_late(start_thread(wait_note_report, h.next), &h.next->state,
+				   ENTRY_SLEEPING, give_by_reap, &h);
 	}
 	assert_true(compl_chain_shared_empty(&R->chain));
 	assert_in_range(late, 0, 4); /* rounds woken only by the check */
@@ -2229,31 +2238,28 @@ static void test_reap_wakes_next(void **state)
  * at its next check of the turn's owner (every CCHAIN_SHARED_DETECT_MS,
  * 20 ms).  Nine rounds; most must see the wake-up within 10 ms.
  */
+/* The head's owner dies completing it, before it hands the turn on; a reap finishes that. */
+static void give_by_redo(struct handover *h)
+{
+	plant_dead_complete(h->head, h->next);
+	/* 0: finished, not counted (or the waiter's own check came first). */
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+}
+
 static void test_redo_wakes_next(void **state)
 {
-	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
-	int i, late = 0;
+	struct handover h = { .head = &R->e[0], .next = &R->e[1] };
+	int late = 0;
 
 	(void)state;
 	alarm(60);
-	for (i = 0; i < 9; i++) {
-		uint64_t t0;
-		pthread_t t;
-
-		compl_chain_shared_add(&R->chain, a);
-		compl_chain_shared_add(&R->chain, b);
+	for (h.round = 0; h.round < 9; h.round++) {
+		compl_chain_shared_add(&R->chain, h.head);
+		compl_chain_shared_add(&R->chain, h.next);
 		atomic_store(&woken_at, 0);
-		t = start_thread(wait_note_time, b);
-		await_bit(&b->state, ENTRY_SLEEPING);
-		sleep_ns(2 * MS); /* from marked to asleep */
-		plant_dead_complete(a, b);
-		t0 = now_ns();
-		/* 0: finished, not counted (or the waiter's own check came first). */
-		assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
-		join_thread(t);
-		assert_false(compl_chain_shared_pending(a));
-		if (atomic_load(&woken_at) > t0 + 10 * MS)
-			late++;
+		late += woken_late(start_thread(wait_note_time, h.next), &h.next->state,
+				   ENTRY_SLEEPING, give_by_redo, &h);
+		assert_false(compl_chain_shared_pending(h.head));
 	}
 	assert_true(compl_chain_shared_empty(&R->chain));
 	assert_in_range(late, 0, 4); /* rounds woken only by the check */
