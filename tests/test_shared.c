@@ -10,15 +10,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/mount.h>
+#include <sys/resource.h>
 
 #include <cchain/cchain.h>
 
@@ -43,6 +47,7 @@ struct region {
 	uint64_t dead_start;
 	uint64_t reuse_start;
 	char reason[256]; /* why a test skipped */
+	struct compl_chain_shared other; /* a second chain in the same mapping */
 };
 
 static const char *self_exe;
@@ -62,6 +67,7 @@ enum role {
 	ROLE_CHURN,
 	ROLE_LEADER_EXITS,
 	ROLE_HOLD_A_WHILE,
+	ROLE_TAKE_ORPHAN,
 };
 
 #define PEER_CHECK(cond)                                                              \
@@ -204,6 +210,17 @@ static void run_role(void *region, int role, long arg)
 		sr_sleep_us(200000);
 		PEER_CHECK(compl_chain_shared_complete(e) == 0);
 		break;
+	case ROLE_TAKE_ORPHAN:
+		/*
+		 * Takes the orphaned turn and hands it back, over and over: each
+		 * add inherits the turn with its report, and each cancel, the
+		 * report untaken, orphans them again.  Until killed.
+		 */
+		for (;;) {
+			PEER_CHECK(compl_chain_shared_add(&r->chain, e) != 0);
+			PEER_CHECK(compl_chain_shared_cancel(e) == 0);
+			atomic_store(&r->step, 1);
+		}
 	case ROLE_CHURN:
 		/* Every call, back to back, until killed. */
 		for (i = 0;; i++) {
@@ -446,6 +463,7 @@ static void test_dead_orphan(void **state)
 	assert_int_equal(compl_chain_shared_inherited_from(c), pid);
 	assert_int_equal(compl_chain_shared_complete(c), 0);
 	compl_chain_shared_add(&R->chain, c);
+	assert_int_equal(compl_chain_shared_inherited_from(c), 0); /* added anew: inherits none */
 	assert_int_equal(compl_chain_shared_complete(c), 0); /* told once only */
 }
 
@@ -643,6 +661,24 @@ static void test_reused_pid_foreign(void **state)
 	alarm(0);
 }
 
+/* The id of a process that has exited and been waited for: it names no process. */
+static pid_t reaped_pid(void)
+{
+	pid_t dead = fork();
+
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(sr_reap(dead), 0);
+	return dead;
+}
+
+/* An entry's offset from the chain, as the chain's links and intent record hold it. */
+static int64_t chain_off(const struct compl_chain_shared_entry *e)
+{
+	return (const char *)e - (const char *)&R->chain;
+}
+
 /*
  * What a process killed in the middle of adding @e leaves, before @e became
  * pending: its identity in @e, the lock, and the intent of an add after
@@ -652,16 +688,12 @@ static void plant_dead_add(struct compl_chain_shared_entry *e,
 			   struct compl_chain_shared_entry *prev, bool inherit)
 {
 	struct compl_chain_shared_intent *in = &R->chain.intent;
-	pid_t dead = fork();
+	pid_t dead = reaped_pid();
 
-	assert_true(dead >= 0);
-	if (dead == 0)
-		_exit(0);
-	assert_int_equal(sr_reap(dead), 0); /* its id now names no process */
 	e->pid = dead;
 	e->start = 0;
-	in->entry = (char *)e - (char *)&R->chain;
-	in->prev = prev ? (char *)prev - (char *)&R->chain : 0;
+	in->entry = chain_off(e);
+	in->prev = prev ? chain_off(prev) : 0;
 	in->next = 0;
 	in->inherit = inherit;
 	in->dead = inherit ? R->chain.orphan_dead : 0;
@@ -731,9 +763,10 @@ static void test_dead_adder_orphan(void **state)
 /*
  * More dead owners than a reap caches (8): ten dead processes with our id
  * (start times of their own), then an entry of ours, then an entry of the
- * first dead one again, then ours: the eleven dead entries are withdrawn,
- * ours stay, in order.  Under AddressSanitizer, a cache read or written
- * past its end shows here.
+ * first dead one again (cached), then ours, then an entry of the ninth dead
+ * one again (not cached: checked anew): the twelve dead entries are
+ * withdrawn, ours stay, in order.  Under AddressSanitizer, a cache read or
+ * written past its end shows here.
  */
 static void test_many_dead_owners(void **state)
 {
@@ -743,13 +776,14 @@ static void test_many_dead_owners(void **state)
 
 	(void)state;
 	alarm(30);
-	for (i = 0; i < 13; i++)
+	for (i = 0; i < 14; i++)
 		assert_int_equal(compl_chain_shared_add(&R->chain, &e[i]), i + 1);
 	for (i = 0; i < 10; i++)
 		e[i].start = mine + 1 + (uint64_t)i; /* as if added by earlier processes with our id */
 	e[11].start = mine + 1;
-	assert_int_equal(compl_chain_shared_reap(&R->chain), 11);
-	for (i = 0; i < 13; i++)
+	e[13].start = mine + 9;
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 12);
+	for (i = 0; i < 14; i++)
 		assert_int_equal(compl_chain_shared_pending(&e[i]), i == 10 || i == 12);
 	assert_int_equal(compl_chain_shared_try_wait(&e[12]), EBUSY);
 	assert_int_equal(compl_chain_shared_try_wait(&e[10]), 0);
@@ -758,6 +792,281 @@ static void test_many_dead_owners(void **state)
 	assert_int_equal(compl_chain_shared_complete(&e[12]), 0);
 	assert_true(compl_chain_shared_empty(&R->chain));
 	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
+/* The intent record's operations (src/shared_chain.c). */
+#define INTENT_ADD 1u
+#define INTENT_UNLINK 2u
+
+/*
+ * A process that died holding the chain's lock between two steps (in a
+ * reap's reads of /proc, say) left no step to finish: the next locker takes
+ * the lock over and changes nothing.  Our entry, which inherited an
+ * orphaned turn and was told so, is not told again (the add that it last
+ * finished, redone, would give it the turn and the report anew).
+ */
+static void test_dead_holder_between_steps(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	assert_int_equal(compl_chain_shared_try_wait(a), 0); /* seen */
+	a->start = my_start_time() + 1; /* its owner died (an earlier process with our id) */
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_int_equal(compl_chain_shared_add(&R->chain, b), 2);
+	assert_int_equal(compl_chain_shared_try_wait(b), EOWNERDEAD);
+	R->chain.lock = (uint32_t)reaped_pid();
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+	assert_true(R->chain.lock == 0);
+	assert_int_equal(compl_chain_shared_try_wait(b), 0); /* told once */
+	assert_int_equal(compl_chain_shared_inherited_from(b), getpid());
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
+/*
+ * What a process killed in the middle of completing @a, the head (its
+ * entry, seen as such from now on), leaves: the intent, and the links, up
+ * to the store that ends @a's pendency; @next: the entry behind @a, or NULL.
+ */
+static void plant_dead_complete(struct compl_chain_shared_entry *a,
+				struct compl_chain_shared_entry *next)
+{
+	struct compl_chain_shared_intent *in = &R->chain.intent;
+	pid_t dead = reaped_pid();
+
+	a->pid = dead;
+	a->start = 0;
+	in->entry = chain_off(a);
+	in->prev = 0;
+	in->next = next ? chain_off(next) : 0;
+	in->inherit = 0;
+	in->dead = 0;
+	in->seq = a->seq;
+	in->op = INTENT_UNLINK;
+	R->chain.head = next ? chain_off(next) : 0;
+	if (next)
+		next->prev = 0;
+	else
+		R->chain.tail = 0;
+	R->chain.lock = (uint32_t)dead;
+}
+
+/*
+ * A process killed in the middle of completing its entry, after the step's
+ * stores to the chain and before the one that ends the entry's pendency:
+ * the next locker finishes the step, the entry is no longer pending, and
+ * the entry behind it has the turn (not withdrawn: its owner lives).
+ */
+static void test_dead_completer_mid_step(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *c = &R->e[2];
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	assert_int_equal(compl_chain_shared_add(&R->chain, c), 2);
+	plant_dead_complete(a, c);
+	assert_true(compl_chain_shared_pending(a));
+	assert_int_equal(compl_chain_shared_try_wait(c), EBUSY);
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0); /* finished, not counted */
+	assert_false(compl_chain_shared_pending(a));
+	assert_int_equal(compl_chain_shared_try_wait(c), 0);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
+/*
+ * A process killed at the end of its complete, after the step's last store
+ * and before it cleared the intent record: the next locker redoes the whole
+ * step from the record, which changes nothing (the entry behind keeps the
+ * turn, pending; the chain goes on).  The record is the one our complete
+ * wrote; only the lock and the unfinished mark are planted.
+ */
+static void test_dead_completer_after_step(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1], *c = &R->e[2];
+	struct compl_chain_shared_entry *d = &R->e[3];
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	assert_int_equal(compl_chain_shared_add(&R->chain, b), 2);
+	assert_int_equal(compl_chain_shared_add(&R->chain, c), 3);
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+	R->chain.intent.op = INTENT_UNLINK;
+	R->chain.lock = (uint32_t)reaped_pid();
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+	assert_true(compl_chain_shared_pending(c));
+	assert_int_equal(compl_chain_shared_try_wait(c), 0);
+	assert_int_equal(compl_chain_shared_add(&R->chain, d), 4);
+	assert_int_equal(compl_chain_shared_try_wait(d), EBUSY);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_int_equal(compl_chain_shared_try_wait(d), 0);
+	assert_int_equal(compl_chain_shared_complete(d), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
+/*
+ * The same, where the dead process's entry was the last: destroy finishes
+ * the step before it withdraws the dead's entries (the entry is no longer
+ * pending) and succeeds.
+ */
+static void test_destroy_finishes_dead_step(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0];
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	plant_dead_complete(a, NULL);
+	assert_true(compl_chain_shared_pending(a));
+	assert_int_equal(compl_chain_shared_destroy(&R->chain), 0);
+	assert_false(compl_chain_shared_pending(a));
+	assert_int_equal(misuse_count, 0);
+	assert_int_equal(compl_chain_shared_init(&R->chain), 0);
+	alarm(0);
+}
+
+/*
+ * An entry that left a chain (pending() returned false) may be used again
+ * at once, here added to another chain of the same mapping; a process that
+ * later dies holding the first chain's lock must not touch it there:
+ * - killed in the middle of completing the entry, after it stopped being
+ *   pending and before the step ended: the next locker finishes the step,
+ *   and leaves the entry, pending in the other chain under another
+ *   sequence number, alone (a compare-and-swap from the number it had);
+ * - killed between two steps, after that repair: nothing is redone, and
+ *   the entry, pending in the other chain under the very number it had in
+ *   the first, stays pending;
+ * - the same after a complete that ended.
+ */
+static void test_entry_readded_elsewhere(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_init(&R->other), 0);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	assert_int_equal(compl_chain_shared_add(&R->chain, b), 2);
+	/* The complete of b, its step's record left, as by a process killed before it ended. */
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+	R->chain.intent.op = INTENT_UNLINK;
+	R->chain.lock = (uint32_t)reaped_pid();
+	assert_false(compl_chain_shared_pending(b));
+	assert_int_equal(compl_chain_shared_add(&R->other, b), 1);
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_true(compl_chain_shared_pending(b));
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+
+	/* Number 2 in the other chain too; a holder of the first dies between steps. */
+	assert_int_equal(compl_chain_shared_add(&R->other, b), 2);
+	R->chain.lock = (uint32_t)reaped_pid();
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+	assert_true(compl_chain_shared_pending(b));
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+
+	/* Number 3 in both, after a complete that ended. */
+	assert_int_equal(compl_chain_shared_add(&R->chain, b), 3);
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+	assert_int_equal(compl_chain_shared_add(&R->other, b), 3);
+	R->chain.lock = (uint32_t)reaped_pid();
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+	assert_true(compl_chain_shared_pending(b));
+	assert_int_equal(compl_chain_shared_try_wait(b), 0);
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_true(compl_chain_shared_empty(&R->other));
+	assert_int_equal(compl_chain_shared_destroy(&R->other), 0);
+	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
+/*
+ * Stop @pid (a peer that loops over a step of @e's) where @at holds, then
+ * kill it there.  Return: the number of times it was stopped.
+ */
+static int kill_where(pid_t pid, const struct compl_chain_shared_entry *e,
+		      bool (*at)(pid_t, const struct compl_chain_shared_entry *))
+{
+	int tries, st;
+
+	for (tries = 0;; tries++) {
+		assert_true(tries < 200000);
+		assert_int_equal(kill(pid, SIGSTOP), 0);
+		assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+		assert_true(WIFSTOPPED(st));
+		if (at(pid, e))
+			break;
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		sr_sleep_us((unsigned long)tries % 50);
+	}
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	return tries + 1;
+}
+
+/* Is @pid, stopped, inside the step that adds @e, past the store that made @e pending? */
+static bool in_add_step(pid_t pid, const struct compl_chain_shared_entry *e)
+{
+	const struct compl_chain_shared_intent *in = &R->chain.intent;
+
+	return (pid_t)(__atomic_load_n(&R->chain.lock, __ATOMIC_SEQ_CST) & 0x7fffffff) == pid &&
+	       __atomic_load_n(&in->op, __ATOMIC_SEQ_CST) == INTENT_ADD &&
+	       __atomic_load_n(&in->entry, __ATOMIC_SEQ_CST) == chain_off(e) &&
+	       __atomic_load_n(&e->seq, __ATOMIC_SEQ_CST) != 0 &&
+	       __atomic_load_n(&e->seq, __ATOMIC_SEQ_CST) ==
+		       __atomic_load_n(&in->seq, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * A process killed in the middle of an add that takes an orphaned turn
+ * (that of a process killed after it had been told of its turn, with no
+ * entry behind): the next locker finishes the add, with the turn and its
+ * report and the first dead process's id, then withdraws the adder's entry,
+ * which orphans them again; our entry, added then, is told, naming the
+ * first dead process.  The adder (ROLE_TAKE_ORPHAN) is stopped where the
+ * step has begun, its entry pending, and killed there.
+ */
+static void test_dead_adder_takes_orphan(void **state)
+{
+	struct compl_chain_shared_entry *c = &R->e[2], *e = &R->e[3];
+	pid_t first, adder;
+	uint64_t seq;
+	int tries;
+
+	(void)state;
+	alarm(60);
+	first = spawn(ROLE_HOLD_SEEN, 1);
+	sr_await(&R->step, 1);
+	kill(first, SIGKILL);
+	assert_int_equal(sr_reap(first), 128 + SIGKILL);
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1); /* the turn is orphaned */
+	atomic_store(&R->step, 0);
+	adder = spawn(ROLE_TAKE_ORPHAN, 3);
+	sr_await(&R->step, 1);
+	tries = kill_where(adder, e, in_add_step);
+	seq = e->seq;
+	assert_int_equal(compl_chain_shared_add(&R->chain, c), seq + 1);
+	assert_false(compl_chain_shared_pending(e));
+	assert_int_equal(compl_chain_shared_try_wait(c), EOWNERDEAD);
+	assert_int_equal(compl_chain_shared_inherited_from(c), first);
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	printf("# stopped inside the add after %d tries\n", tries);
 	alarm(0);
 }
 
@@ -933,10 +1242,11 @@ static void test_pid_reuse(void **state)
 /*
  * test_hidden_proc: a participant whose /proc is hidden (an empty tmpfs over
  * /proc, in a mount namespace of its own) reads no start time, although it
- * was forked from a process that knew its own.  It adds an entry behind
- * ours, and waits for its turn.
+ * was forked from a process that knew its own; @other_user: it then runs
+ * as another user (nobody), to whom kill(pid, 0) of ours answers EPERM.
+ * It adds an entry behind ours, and waits for its turn.
  */
-static int hidden_child(struct region *r)
+static int hidden_child(struct region *r, bool other_user)
 {
 	struct compl_chain_shared_entry *e = &r->e[1];
 
@@ -946,7 +1256,12 @@ static int hidden_child(struct region *r)
 		return ns_skip(r, "mount(\"/\", MS_REC | MS_PRIVATE)", errno);
 	if (mount("none", "/proc", "tmpfs", 0, NULL))
 		return ns_skip(r, "mount(\"tmpfs\", \"/proc\")", errno);
+	if (other_user && (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+			   setresuid(65534, 65534, 65534)))
+		return ns_skip(r, "setresuid(nobody)", errno);
 	PEER_CHECK(access("/proc/self/stat", F_OK) != 0);
+	if (other_user)
+		PEER_CHECK(kill(getppid(), 0) != 0 && errno == EPERM);
 	PEER_CHECK(compl_chain_shared_add(&r->chain, e) == 2);
 	atomic_store(&r->step, 1);
 	/* Its checks of our entry, every tick, find us alive by kill(pid, 0). */
@@ -955,26 +1270,19 @@ static int hidden_child(struct region *r)
 	return atomic_load(&r->errors) ? 1 : 0;
 }
 
-/*
- * A participant that cannot read /proc/PID/stat is told apart by process
- * id alone, as shared.h says: although we read its start time, its live
- * entry is not taken for a dead process's (a start time it could not read
- * must not be one it inherited across fork()); it gets its turn after ours.
- * Skipped, with the reason, where the mount namespace is refused.
- */
-static void test_hidden_proc(void **state)
+/* test_hidden_proc and test_hidden_proc_other_user. */
+static void hidden_participant(bool other_user)
 {
 	struct compl_chain_shared_entry *a = &R->e[0];
 	pid_t pid;
 	int rc;
 
-	(void)state;
 	alarm(30);
 	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1); /* our identity is read */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(hidden_child(R));
+		_exit(hidden_child(R, other_user));
 	while (atomic_load(&R->step) < 1 && waitpid(pid, &rc, WNOHANG) == 0)
 		sr_sleep_us(1000);
 	if (atomic_load(&R->step) < 1) {
@@ -989,22 +1297,49 @@ static void test_hidden_proc(void **state)
 	}
 	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
 	assert_true(compl_chain_shared_pending(&R->e[1]));
+	sr_sleep_us(100000); /* five of its checks of our entry */
+	assert_true(compl_chain_shared_pending(a));
 	assert_int_equal(compl_chain_shared_complete(a), 0);
 	assert_int_equal(sr_reap(pid), 0);
 	assert_true(compl_chain_shared_empty(&R->chain));
 	alarm(0);
 }
 
-/* test_hidden_holder: adds and completes until told to stop, /proc hidden. */
-static int hidden_churn(struct region *r)
+/*
+ * A participant that cannot read /proc/PID/stat is told apart by process
+ * id alone, as shared.h says: although we read its start time, its live
+ * entry is not taken for a dead process's (a start time it could not read
+ * must not be one it inherited across fork()); it gets its turn after ours,
+ * and its checks of our entry, meanwhile, find us alive (and leave us be).
+ * Skipped, with the reason, where the mount namespace is refused.
+ */
+static void test_hidden_proc(void **state)
+{
+	(void)state;
+	hidden_participant(false);
+}
+
+/*
+ * The same, where the participant runs as another user: kill(pid, 0) of
+ * ours fails with EPERM, which means that we live.  Skipped, with the
+ * reason, where the mount namespace or the change of user is refused.
+ */
+static void test_hidden_proc_other_user(void **state)
+{
+	(void)state;
+	hidden_participant(true);
+}
+
+/* test_stopped_holder: adds and completes until told to stop; @hide: /proc hidden. */
+static int holder_churn(struct region *r, bool hide)
 {
 	struct compl_chain_shared_entry *e = &r->e[1];
 
-	if (unshare(CLONE_NEWNS))
+	if (hide && unshare(CLONE_NEWNS))
 		return ns_skip(r, "unshare(CLONE_NEWNS)", errno);
-	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
+	if (hide && mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL))
 		return ns_skip(r, "mount(\"/\", MS_REC | MS_PRIVATE)", errno);
-	if (mount("none", "/proc", "tmpfs", 0, NULL))
+	if (hide && mount("none", "/proc", "tmpfs", 0, NULL))
 		return ns_skip(r, "mount(\"tmpfs\", \"/proc\")", errno);
 	atomic_store(&r->step, 1);
 	while (atomic_load(&r->step) < 2) {
@@ -1014,35 +1349,86 @@ static int hidden_churn(struct region *r)
 	return atomic_load(&r->errors) ? 1 : 0;
 }
 
+/* CPU time of the calling thread, in ns. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Voluntary context switches of the calling thread: its sleeps. */
+static long thread_sleeps(void)
+{
+	struct rusage ru;
+
+	CHECK(getrusage(RUSAGE_THREAD, &ru) == 0);
+	return ru.ru_nvcsw;
+}
+
+/* The CPU time that reaper() spent in its reap, the times it slept; when the last one ended. */
+static _Atomic uint64_t reaper_cpu_ns, reaper_done_at;
+static _Atomic long reaper_sleeps;
+
 static void *reaper(void *arg)
 {
 	_Atomic int *done = arg;
+	uint64_t cpu = thread_cpu_ns();
+	long sleeps = thread_sleeps();
+
+	uint64_t at, was;
 
 	atomic_store(done, (int)compl_chain_shared_reap(&R->chain) + 1);
+	at = now_ns();
+	was = atomic_load(&reaper_done_at);
+	while (was < at && !atomic_compare_exchange_weak(&reaper_done_at, &was, at))
+		;
+	atomic_store(&reaper_cpu_ns, thread_cpu_ns() - cpu);
+	atomic_store(&reaper_sleeps, thread_sleeps() - sleeps);
 	return NULL;
 }
 
+/* Stop @pid (holder_churn()) where it holds the chain's lock.  Return: the tries it took. */
+static int stop_holding_lock(pid_t pid)
+{
+	int tries, st;
+
+	for (tries = 0;; tries++) {
+		assert_true(tries < 100000);
+		assert_int_equal(kill(pid, SIGSTOP), 0);
+		assert_int_equal(waitpid(pid, &st, WUNTRACED), pid);
+		assert_true(WIFSTOPPED(st));
+		if ((pid_t)(__atomic_load_n(&R->chain.lock, __ATOMIC_SEQ_CST) & 0x7fffffff) == pid)
+			return tries + 1;
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		sr_sleep_us((unsigned long)tries % 50);
+	}
+}
+
 /*
- * A participant that cannot read /proc, stopped while it holds the chain's
- * lock, is alive: a reap waits for the lock (checking the holder 1 ms into
- * the wait, then every tick) and never takes it over; once the holder goes
- * on, the reap gets the lock and withdraws nothing.  Skipped, with the
- * reason, where the mount namespace is refused.
+ * A participant stopped while it holds the chain's lock is alive: a reap
+ * waits for the lock, asleep between its checks of the holder (1 ms into
+ * the wait, then every tick: its thread spends less than half of the
+ * 100 ms on a CPU, and wakes fewer than 50 times), and never takes it
+ * over; once the holder goes on, the reap gets the lock and withdraws
+ * nothing.  @hide: the participant cannot read
+ * /proc (test_hidden_holder, skipped, with the reason, where the mount
+ * namespace is refused).
  */
-static void test_hidden_holder(void **state)
+static void stopped_holder(bool hide)
 {
 	_Atomic int done = 0;
 	pthread_t t;
 	pid_t pid;
 	int rc, tries, taken;
 
-	(void)state;
 	alarm(60);
 	compl_chain_shared_reap(&R->chain); /* our identity is read */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(hidden_churn(R));
+		_exit(holder_churn(R, hide));
 	while (atomic_load(&R->step) < 1 && waitpid(pid, &rc, WNOHANG) == 0)
 		sr_sleep_us(1000);
 	if (atomic_load(&R->step) < 1) {
@@ -1051,17 +1437,7 @@ static void test_hidden_holder(void **state)
 		printf("# skipped: %s\n", R->reason);
 		skip();
 	}
-	/* Stop it where it holds the lock (its id in the word's low 31 bits). */
-	for (tries = 0;; tries++) {
-		assert_true(tries < 100000);
-		assert_int_equal(kill(pid, SIGSTOP), 0);
-		assert_int_equal(waitpid(pid, &rc, WUNTRACED), pid);
-		assert_true(WIFSTOPPED(rc));
-		if ((pid_t)(__atomic_load_n(&R->chain.lock, __ATOMIC_SEQ_CST) & 0x7fffffff) == pid)
-			break;
-		assert_int_equal(kill(pid, SIGCONT), 0);
-		sr_sleep_us((unsigned long)tries % 50);
-	}
+	tries = stop_holding_lock(pid);
 	assert_int_equal(pthread_create(&t, NULL, reaper, &done), 0);
 	sr_sleep_us(100000); /* the holder is checked at 1 ms, 21 ms, 41 ms ... */
 	taken = atomic_load(&done); /* nonzero: the lock was taken over */
@@ -1073,8 +1449,87 @@ static void test_hidden_holder(void **state)
 	assert_int_equal(atomic_load(&done), 1); /* the reap withdrew nothing */
 	assert_int_equal(rc, 0);
 	assert_true(compl_chain_shared_empty(&R->chain));
-	printf("# stopped holding the lock after %d tries\n", tries + 1);
+	printf("# stopped holding the lock after %d tries; the waiter used %.1f ms of CPU, "
+	       "slept %ld times\n",
+	       tries, (double)atomic_load(&reaper_cpu_ns) / 1e6, atomic_load(&reaper_sleeps));
+	assert_true(atomic_load(&reaper_cpu_ns) < 50 * MS);
+	assert_true(atomic_load(&reaper_sleeps) < 50);
 	alarm(0);
+}
+
+/* test_unlock_wakes_lock_waiter's peer: reaps (the lock, and nothing else) until told to stop. */
+static int reap_until_told(struct region *r)
+{
+	atomic_store(&r->step, 1);
+	while (atomic_load(&r->step) < 2)
+		compl_chain_shared_reap(&r->chain);
+	return 0;
+}
+
+/*
+ * A peer stopped while it holds the chain's lock, and two reaps (threads
+ * of ours) that wait for the lock, asleep after their first check of the
+ * holder (1 ms into the wait; the next comes 20 ms later): the peer goes
+ * on (to its unlock and its exit), and its unlock wakes one of them, whose
+ * unlock (it slept: others may sleep too) wakes the other.  Five rounds;
+ * most must see both reaps end within 10 ms of the peer's going on.
+ */
+static void test_unlock_wakes_lock_waiter(void **state)
+{
+	_Atomic int done[2];
+	int i, k, late = 0, bad = 0;
+	pthread_t t[2];
+
+	(void)state;
+	alarm(60);
+	compl_chain_shared_reap(&R->chain); /* our identity is read */
+	for (i = 0; i < 5 && !bad; i++) {
+		uint64_t t0;
+		pid_t pid;
+
+		atomic_store(&R->step, 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(reap_until_told(R));
+		sr_await(&R->step, 1);
+		stop_holding_lock(pid);
+		atomic_store(&reaper_done_at, 0);
+		for (k = 0; k < 2; k++) {
+			atomic_store(&done[k], 0);
+			assert_int_equal(pthread_create(&t[k], NULL, reaper, &done[k]), 0);
+		}
+		sr_sleep_us(5000);
+		for (k = 0; k < 2; k++)
+			bad += atomic_load(&done[k]) != 0; /* taken over from a live holder */
+		atomic_store(&R->step, 2);
+		t0 = now_ns();
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		for (k = 0; k < 2; k++) {
+			assert_int_equal(pthread_join(t[k], NULL), 0);
+			bad += atomic_load(&done[k]) != 1; /* the reap withdrew nothing */
+		}
+		if (atomic_load(&reaper_done_at) > t0 + 10 * MS)
+			late++;
+		assert_int_equal(sr_reap(pid), 0);
+	}
+	assert_int_equal(bad, 0);
+	assert_in_range(late, 0, 2); /* rounds woken only by the check */
+	alarm(0);
+}
+
+/* A participant whose start time we read, stopped holding the lock: never taken over. */
+static void test_stopped_holder(void **state)
+{
+	(void)state;
+	stopped_holder(false);
+}
+
+/* The same where the participant cannot read /proc (its lock word has no start time). */
+static void test_hidden_holder(void **state)
+{
+	(void)state;
+	stopped_holder(true);
 }
 
 /*
@@ -1377,7 +1832,56 @@ static void test_threads_of_one_process(void **state)
 /* The owner's futex word's SLEEPING bit (src/shared_chain.c): its owner sleeps. */
 #define ENTRY_SLEEPING 1u
 
+/* When the waiting thread of a wake-up test returned. */
 static _Atomic uint64_t woken_at;
+
+/* Wait (5 s at most) until @bit is set in *@word: a sleeper announced itself. */
+static void await_bit(const uint32_t *word, uint32_t bit)
+{
+	uint64_t t0 = now_ns();
+
+	while (!(__atomic_load_n(word, __ATOMIC_ACQUIRE) & bit)) {
+		assert_true(now_ns() - t0 < 5000 * MS);
+		sched_yield();
+	}
+}
+
+/* What a round of a wake-up test hands over, and how (a give_*() function). */
+struct handover {
+	struct compl_chain_shared_entry *head, *next;
+	pid_t holder;
+	int round;
+};
+
+/*
+ * One round of a wake-up test: thread @t sleeps (it announced so with @bit
+ * in *@word; 2 ms more and it is asleep); @give, run from here, must wake
+ * it; the thread notes in woken_at when it returned.  Return: whether that
+ * was 10 ms after @give began or later (the thread woken by its own check,
+ * every CCHAIN_SHARED_DETECT_MS, not by @give).
+ */
+static bool woken_late(pthread_t t, const uint32_t *word, uint32_t bit,
+		       void (*give)(struct handover *), struct handover *h)
+{
+	uint64_t t0;
+
+	await_bit(word, bit);
+	sleep_ns(2 * MS); /* from announced to asleep */
+	t0 = now_ns();
+	give(h);
+	join_thread(t);
+	return atomic_load(&woken_at) > t0 + 10 * MS;
+}
+
+/* The head is completed, or (odd rounds) cancelled. */
+static void give_by_unlink(struct handover *h)
+{
+	if (h->round & 1)
+		assert_int_equal(compl_chain_shared_cancel(h->head), 0);
+	else
+		assert_int_equal(compl_chain_shared_complete(h->head), 0);
+}
+
 
 static void *wait_note_time(void *arg)
 {
@@ -1395,32 +1899,357 @@ static void *wait_note_time(void *arg)
  */
 static void test_unlink_wakes_next(void **state)
 {
-	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
-	int i, late = 0;
+	struct handover h = { .head = &R->e[0], .next = &R->e[1] };
+	int late = 0;
 
 	(void)state;
 	alarm(30);
-	for (i = 0; i < 9; i++) {
-		uint64_t t0;
-		pthread_t t;
+	for (h.round = 0; h.round < 9; h.round++) {
+		compl_chain_shared_add(&R->chain, h.head);
+		compl_chain_shared_add(&R->chain, h.next);
+		atomic_store(&woken_at, 0);
+		late += woken_late(start_thread(wait_note_time, h.next), &h.next->state,
+				   ENTRY_SLEEPING, give_by_unlink, &h);
+	}
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_in_range(late, 0, 4); /* rounds woken only by the check */
+	alarm(0);
+}
+
+/* test_turn_races_sleep_mark's owner: waits for its turn, round after round, from one CPU. */
+struct sleep_marker {
+	struct compl_chain_shared_entry *entry, *ahead;
+	int cpu;
+	_Atomic unsigned long go, done; /* the round begun, the round waited for */
+	_Atomic int rc;
+	_Atomic unsigned long early; /* waits that returned 0 while the entry ahead was pending */
+};
+
+static void *wait_from_one_cpu(void *arg)
+{
+	struct sleep_marker *m = arg;
+	unsigned long round;
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(m->cpu, &one);
+	CHECK(pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0);
+	for (round = 1;; round++) {
+		unsigned long go;
+		int rc;
+
+		while ((go = atomic_load(&m->go)) < round)
+			;
+		if (go == ULONG_MAX)
+			return NULL;
+		rc = compl_chain_shared_wait_timeout(m->entry, 1000 * MS);
+		if (rc == 0 && compl_chain_shared_pending(m->ahead))
+			atomic_fetch_add(&m->early, 1);
+		atomic_store(&m->rc, rc);
+		atomic_store(&m->done, round);
+	}
+}
+
+/*
+ * The turn is given just as its owner marks itself asleep, over and over:
+ * the owner's thread, confined to one CPU (so that it does not spin), sets
+ * the SLEEPING mark in its entry's state word at once as it waits, while
+ * the head is completed from another CPU after a delay that follows the
+ * race (longer when the turn came before the mark, shorter when after).
+ * The turn must not be lost to the mark (which the turn-giver's
+ * compare-and-swap then finds, and tries again with): the owner's wait
+ * returns 0, never ETIMEDOUT after a second, and never before the entry
+ * ahead has left.  Skipped where the calling thread may run on one CPU
+ * only.
+ */
+static void test_turn_races_sleep_mark(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	struct sleep_marker m = { .entry = b, .ahead = a };
+	unsigned long rounds = test_scale(3000), i, delay = 0, marked = 0;
+	cpu_set_t mask, giver;
+	int cpus[2], n = 0, c, rc = 0;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(mask), &mask), 0);
+	for (c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &mask))
+			cpus[n++] = c;
+	if (n < 2) {
+		printf("# skipped: one CPU only\n");
+		skip();
+	}
+	CPU_ZERO(&giver);
+	CPU_SET(cpus[1], &giver);
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(giver), &giver), 0);
+	alarm(120);
+	if (rounds < 1000)
+		rounds = 1000;
+	m.cpu = cpus[0];
+	t = start_thread(wait_from_one_cpu, &m);
+	for (i = 1; i <= rounds && rc == 0; i++) {
+		unsigned long d = delay;
 
 		compl_chain_shared_add(&R->chain, a);
 		compl_chain_shared_add(&R->chain, b);
-		atomic_store(&woken_at, 0);
-		t = start_thread(wait_note_time, b);
-		t0 = now_ns();
-		while (!(__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) & ENTRY_SLEEPING)) {
-			assert_true(now_ns() - t0 < 5000 * MS);
-			sched_yield();
+		atomic_store(&m.go, i);
+		while (d--)
+			atomic_signal_fence(memory_order_seq_cst);
+		rc = compl_chain_shared_complete(a);
+		while (atomic_load(&m.done) < i)
+			;
+		if (!rc)
+			rc = atomic_load(&m.rc);
+		if (__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) & ENTRY_SLEEPING) {
+			marked++; /* the mark came first: give sooner */
+			delay = delay > 16 ? delay - 16 : 0;
+		} else {
+			delay += 16;
 		}
-		t0 = now_ns();
-		if (i & 1)
-			assert_int_equal(compl_chain_shared_cancel(a), 0);
-		else
-			assert_int_equal(compl_chain_shared_complete(a), 0);
-		join_thread(t);
-		if (atomic_load(&woken_at) - t0 > 10 * MS)
-			late++;
+		if (!rc)
+			rc = compl_chain_shared_complete(b);
+	}
+	atomic_store(&m.go, ULONG_MAX);
+	join_thread(t);
+	alarm(0);
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(mask), &mask), 0);
+	printf("# %lu rounds, the mark first in %lu, final delay %lu\n", i - 1, marked, delay);
+	assert_int_equal(rc, 0);
+	assert_int_equal(atomic_load(&m.early), 0);
+}
+
+/* test_lock_contention's threads: add and cancel an entry of their own, as fast as they can. */
+struct contender {
+	struct compl_chain_shared_entry *entry;
+	unsigned long n;
+	uint64_t *seqs;
+	unsigned long bad;
+};
+
+static void *add_cancel(void *arg)
+{
+	struct contender *c = arg;
+	unsigned long i;
+
+	for (i = 0; i < c->n; i++) {
+		c->seqs[i] = compl_chain_shared_add(&R->chain, c->entry);
+		c->bad += compl_chain_shared_cancel(c->entry) != 0;
+		c->bad += compl_chain_shared_pending(c->entry);
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Three threads take the chain's lock back to back (an add and a cancel
+ * each time), so that it is taken, released and taken again while others
+ * spin and sleep on it: one holder at a time, which every sequence number
+ * handed out exactly once shows, and the chain ends empty.
+ */
+static void test_lock_contention(void **state)
+{
+	enum { NT = 3 };
+	struct contender c[NT];
+	unsigned long n = test_scale(100000), i, t;
+	uint64_t *all;
+	pthread_t tid[NT];
+
+	(void)state;
+	alarm(120);
+	if (n < 30000) /* fewer meet too seldom on the lock */
+		n = 30000;
+	all = xmalloc(NT * n * sizeof(*all));
+	for (t = 0; t < NT; t++) {
+		c[t] = (struct contender){ &R->e[t], n, all + t * n, 0 };
+		tid[t] = start_thread(add_cancel, &c[t]);
+	}
+	for (t = 0; t < NT; t++) {
+		join_thread(tid[t]);
+		assert_int_equal(c[t].bad, 0);
+	}
+	qsort(all, NT * n, sizeof(*all), cmp_u64);
+	for (i = 0; i < NT * n; i++)
+		if (all[i] != i + 1)
+			fail_msg("sequence number %lu handed out as %llu", i + 1,
+				 (unsigned long long)all[i]);
+	free(all);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
+/* Bit 0 of the chain's flush generation (src/shared_chain.c): a flusher sleeps. */
+#define GEN_FLUSHER 1u
+
+static void *flush_note_time(void *arg)
+{
+	(void)arg;
+	compl_chain_shared_flush(&R->chain);
+	atomic_store(&woken_at, now_ns());
+	return NULL;
+}
+
+/*
+ * A flusher sleeps behind the head; the head is completed or cancelled:
+ * the flusher is woken then, not at its next check of the turn's owner
+ * (every CCHAIN_SHARED_DETECT_MS, 20 ms).  Nine rounds; most must see the
+ * flush return within 10 ms.
+ */
+static void test_flush_wakes_promptly(void **state)
+{
+	struct handover h = { .head = &R->e[0] };
+	int late = 0;
+
+	(void)state;
+	alarm(30);
+	for (h.round = 0; h.round < 9; h.round++) {
+		compl_chain_shared_add(&R->chain, h.head);
+		atomic_store(&woken_at, 0);
+		late += woken_late(start_thread(flush_note_time, NULL), &R->chain.gen, GEN_FLUSHER,
+				   give_by_unlink, &h);
+	}
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_in_range(late, 0, 4); /* rounds woken only by the check */
+	alarm(0);
+}
+
+static _Atomic unsigned int signals_taken;
+
+static void count_signal(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&signals_taken, 1);
+}
+
+static void *flush_thread(void *arg)
+{
+	(void)arg;
+	compl_chain_shared_flush(&R->chain);
+	return NULL;
+}
+
+/*
+ * Signals do not interrupt a wait (shared.h): a thread that sleeps for its
+ * turn and one that sleeps in flush, sent a signal whose handler is
+ * installed without SA_RESTART every millisecond (each interrupts the
+ * sleep: EINTR), go on waiting, and return once the turn has come.
+ */
+static void test_signals_do_not_interrupt(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	struct sigaction sa = { .sa_handler = count_signal }, old;
+	pthread_t waiter, flusher;
+	int i;
+
+	(void)state;
+	alarm(30);
+	atomic_store(&signals_taken, 0);
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	compl_chain_shared_add(&R->chain, a);
+	compl_chain_shared_add(&R->chain, b);
+	waiter = start_thread(wait_then_complete, b);
+	flusher = start_thread(flush_thread, NULL);
+	for (i = 0; i < 50; i++) {
+		sleep_ns(1 * MS);
+		assert_int_equal(pthread_kill(waiter, SIGUSR1), 0);
+		assert_int_equal(pthread_kill(flusher, SIGUSR1), 0);
+	}
+	sleep_ns(1 * MS);
+	assert_true(compl_chain_shared_pending(b));
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	join_thread(waiter);
+	join_thread(flusher);
+	assert_true(atomic_load(&signals_taken) > 0); /* a signal sent twice at once counts once */
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
+	alarm(0);
+}
+
+/*
+ * A supervisor's reap withdraws a dead process's entry, which held a turn
+ * it had been told of: the owner of the next entry, asleep, is woken then
+ * (with the report), not at its next check of the turn's owner (every
+ * CCHAIN_SHARED_DETECT_MS, 20 ms).  Nine rounds; most must see the wake-up
+ * within 10 ms.
+ */
+static void *wait_note_report(void *arg)
+{
+	CHECK(compl_chain_shared_wait(arg) == EOWNERDEAD);
+	atomic_store(&woken_at, now_ns());
+	CHECK(compl_chain_shared_complete(arg) == 0);
+	return NULL;
+}
+
+/* A reap withdraws the entry of the holder, killed. */
+static void give_by_reap(struct handover *h)
+{
+	(void)h;
+	/* 0: the waiter's own check came first (a machine too busy to keep time). */
+	assert_in_range(compl_chain_shared_reap(&R->chain), 0, 1);
+}
+
+static void test_reap_wakes_next(void **state)
+{
+	struct handover h = { .next = &R->e[2] };
+	int late = 0;
+	pthread_t t;
+
+	(void)state;
+	alarm(60);
+	for (h.round = 0; h.round < 9; h.round++) {
+		atomic_store(&R->step, 0);
+		h.holder = spawn(ROLE_HOLD_SEEN, 1);
+		sr_await(&R->step, 1);
+		compl_chain_shared_add(&R->chain, h.next);
+		atomic_store(&woken_at, 0);
+		t = start_thread(wait_note_report, h.next);
+		kill(h.holder, SIGKILL); /* noticed by the waiter at its check, 20 ms into its wait */
+		assert_int_equal(sr_reap(h.holder), 128 + SIGKILL);
+		late += woken_late(t, &h.next->state, ENTRY_SLEEPING, give_by_reap, &h);
+	}
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_in_range(late, 0, 4); /* rounds woken only by the check */
+	alarm(0);
+}
+
+/*
+ * A process killed in the middle of completing the head, before it handed
+ * the turn on, while the owner of the next entry sleeps: the next locker
+ * (a supervisor's reap) finishes the step, and wakes that owner then, not
+ * at its next check of the turn's owner (every CCHAIN_SHARED_DETECT_MS,
+ * 20 ms).  Nine rounds; most must see the wake-up within 10 ms.
+ */
+/* A reap finishes the complete of the head that its dead owner began. */
+static void give_by_redo(struct handover *h)
+{
+	(void)h;
+	/* 0: finished, not counted (or the waiter's own check came first). */
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+}
+
+static void test_redo_wakes_next(void **state)
+{
+	struct handover h = { .head = &R->e[0], .next = &R->e[1] };
+	int late = 0;
+	pthread_t t;
+
+	(void)state;
+	alarm(60);
+	for (h.round = 0; h.round < 9; h.round++) {
+		compl_chain_shared_add(&R->chain, h.head);
+		compl_chain_shared_add(&R->chain, h.next);
+		atomic_store(&woken_at, 0);
+		t = start_thread(wait_note_time, h.next);
+		plant_dead_complete(h.head, h.next); /* found by the waiter at its check, 20 ms in */
+		late += woken_late(t, &h.next->state, ENTRY_SLEEPING, give_by_redo, &h);
+		assert_false(compl_chain_shared_pending(h.head));
 	}
 	assert_true(compl_chain_shared_empty(&R->chain));
 	assert_in_range(late, 0, 4); /* rounds woken only by the check */
@@ -1556,7 +2385,12 @@ int main(int argc, char **argv)
 		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live), FORKED(test_many_dead_owners),
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		FORKED(test_dead_adder_entry_reused), FORKED(test_dead_adder_orphan),
-		FORKED(test_hidden_proc), FORKED(test_hidden_holder),
+		FORKED(test_dead_holder_between_steps), FORKED(test_dead_completer_mid_step),
+		FORKED(test_dead_completer_after_step), FORKED(test_destroy_finishes_dead_step),
+		FORKED(test_entry_readded_elsewhere), BOTH(test_dead_adder_takes_orphan),
+		FORKED(test_hidden_proc), FORKED(test_hidden_proc_other_user),
+		FORKED(test_stopped_holder), FORKED(test_hidden_holder),
+		FORKED(test_unlock_wakes_lock_waiter),
 		BOTH(test_dead_anywhere),
 		IN_PROCESS(test_timeout_races_turn),
 		IN_PROCESS(test_shared_try_wait_acquires),
@@ -1566,6 +2400,10 @@ int main(int argc, char **argv)
 		IN_PROCESS(test_shared_cancel_releases),
 		cmocka_unit_test_setup_teardown(test_init_misaligned, setup_recorder, restore_default),
 		MAPPED(test_threads_of_one_process), IN_PROCESS(test_unlink_wakes_next),
+		IN_PROCESS(test_flush_wakes_promptly), IN_PROCESS(test_signals_do_not_interrupt),
+		IN_PROCESS(test_turn_races_sleep_mark), FORKED(test_reap_wakes_next),
+		FORKED(test_redo_wakes_next),
+		IN_PROCESS(test_lock_contention),
 		IN_PROCESS(test_reap_closes_its_files), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup_recorder,

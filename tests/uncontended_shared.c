@@ -2,14 +2,16 @@
 /*
  * The uncontended path of a shared chain makes no system call: between two
  * getppid() markers, every operation that does not have to sleep, and
- * compl_chain_shared_init(), on a chain in a shared mapping;
- * check-syscalls.sh runs it under strace.
+ * compl_chain_shared_init(), on a chain in a shared mapping, after a flush
+ * that had to sleep (a flusher that was woken leaves nothing that costs a
+ * later call a system call); check-syscalls.sh runs it under strace.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include <cchain/cchain.h>
 
@@ -23,13 +25,33 @@ int main(void)
 	struct region *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
 				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	unsigned long bad = 0;
-	int i;
+	pid_t flusher;
+	int i, st;
 
 	if (r == MAP_FAILED || compl_chain_shared_init(&r->chain))
 		return 1;
 	/* Warm up: lazy binding, and the process's identity (read once). */
 	compl_chain_shared_add(&r->chain, &r->a);
 	compl_chain_shared_complete(&r->a);
+	/*
+	 * A flush that sleeps (in a child) until our entry completes; bit 0
+	 * of the chain's flush generation (src/shared_chain.c) tells that it
+	 * announced its sleep.
+	 */
+	compl_chain_shared_add(&r->chain, &r->a);
+	flusher = fork();
+	if (flusher < 0)
+		return 1;
+	if (flusher == 0) {
+		compl_chain_shared_flush(&r->chain);
+		_exit(0);
+	}
+	while (!(__atomic_load_n(&r->chain.gen, __ATOMIC_ACQUIRE) & 1))
+		usleep(100);
+	usleep(2000); /* from announced to asleep */
+	compl_chain_shared_complete(&r->a);
+	if (waitpid(flusher, &st, 0) != flusher || !WIFEXITED(st) || WEXITSTATUS(st))
+		return 1;
 
 	getppid();
 	for (i = 0; i < 100000; i++) {
