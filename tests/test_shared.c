@@ -884,6 +884,29 @@ static void test_dead_completer_mid_step(void **state)
 }
 
 /*
+ * The same, where nobody reaps: the owner of the entry behind, waiting for
+ * its turn, finds at its check of the turn's owner (20 ms into its wait)
+ * the lock held by a dead process, takes it over and finishes the step,
+ * which gives it the turn.
+ */
+static void test_dead_completer_waiter_finishes(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *c = &R->e[2];
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	assert_int_equal(compl_chain_shared_add(&R->chain, c), 2);
+	plant_dead_complete(a, c);
+	assert_int_equal(compl_chain_shared_wait_timeout(c, 5000 * MS), 0);
+	assert_false(compl_chain_shared_pending(a));
+	assert_int_equal(compl_chain_shared_complete(c), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(misuse_count, 0);
+	alarm(0);
+}
+
+/*
  * A process killed at the end of its complete, after the step's last store
  * and before it cleared the intent record: the next locker redoes the whole
  * step from the record, which changes nothing (the entry behind keeps the
@@ -2256,6 +2279,43 @@ static void test_redo_wakes_next(void **state)
 	alarm(0);
 }
 
+/* test_waiter_sleeps' waiter: the CPU time its wait took. */
+static _Atomic uint64_t wait_cpu_ns;
+
+static void *wait_note_cpu(void *arg)
+{
+	uint64_t cpu = thread_cpu_ns();
+
+	CHECK(compl_chain_shared_wait(arg) == 0);
+	atomic_store(&wait_cpu_ns, thread_cpu_ns() - cpu);
+	CHECK(compl_chain_shared_complete(arg) == 0);
+	return NULL;
+}
+
+/*
+ * A wait for a turn that a live owner holds for 150 ms sleeps between its
+ * checks of that owner (every CCHAIN_SHARED_DETECT_MS): it spends less than
+ * a third of the time on a CPU.
+ */
+static void test_waiter_sleeps(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	pthread_t t;
+
+	(void)state;
+	alarm(30);
+	compl_chain_shared_add(&R->chain, a);
+	compl_chain_shared_add(&R->chain, b);
+	t = start_thread(wait_note_cpu, b);
+	sleep_ns(150 * MS);
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	join_thread(t);
+	printf("# the wait used %.1f ms of CPU\n", (double)atomic_load(&wait_cpu_ns) / 1e6);
+	assert_true(atomic_load(&wait_cpu_ns) < 50 * MS);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
 /* Child of test_reap_closes_its_files: its failed checks, as its exit status. */
 static int reap_with_stdin_closed(void)
 {
@@ -2386,7 +2446,8 @@ int main(int argc, char **argv)
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		FORKED(test_dead_adder_entry_reused), FORKED(test_dead_adder_orphan),
 		FORKED(test_dead_holder_between_steps), FORKED(test_dead_completer_mid_step),
-		FORKED(test_dead_completer_after_step), FORKED(test_destroy_finishes_dead_step),
+		FORKED(test_dead_completer_waiter_finishes), FORKED(test_dead_completer_after_step),
+		FORKED(test_destroy_finishes_dead_step),
 		FORKED(test_entry_readded_elsewhere), BOTH(test_dead_adder_takes_orphan),
 		FORKED(test_hidden_proc), FORKED(test_hidden_proc_other_user),
 		FORKED(test_stopped_holder), FORKED(test_hidden_holder),
@@ -2402,7 +2463,7 @@ int main(int argc, char **argv)
 		MAPPED(test_threads_of_one_process), IN_PROCESS(test_unlink_wakes_next),
 		IN_PROCESS(test_flush_wakes_promptly), IN_PROCESS(test_signals_do_not_interrupt),
 		IN_PROCESS(test_turn_races_sleep_mark), FORKED(test_reap_wakes_next),
-		FORKED(test_redo_wakes_next),
+		FORKED(test_redo_wakes_next), IN_PROCESS(test_waiter_sleeps),
 		IN_PROCESS(test_lock_contention),
 		IN_PROCESS(test_reap_closes_its_files), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
