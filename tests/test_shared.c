@@ -2284,8 +2284,18 @@ static void test_redo_wakes_next(void **state)
 	alarm(0);
 }
 
-/* test_waiter_sleeps' waiter: the CPU time its wait took. */
-static _Atomic uint64_t wait_cpu_ns;
+/* test_waiter_sleeps' waiter and flusher: the CPU time their calls took. */
+static _Atomic uint64_t wait_cpu_ns, flush_cpu_ns;
+
+static void *flush_note_cpu(void *arg)
+{
+	uint64_t cpu = thread_cpu_ns();
+
+	(void)arg;
+	compl_chain_shared_flush(&R->chain);
+	atomic_store(&flush_cpu_ns, thread_cpu_ns() - cpu);
+	return NULL;
+}
 
 static void *wait_note_cpu(void *arg)
 {
@@ -2298,25 +2308,94 @@ static void *wait_note_cpu(void *arg)
 }
 
 /*
- * A wait for a turn that a live owner holds for 150 ms sleeps between its
- * checks of that owner (every CCHAIN_SHARED_DETECT_MS): it spends less than
- * a third of the time on a CPU.
+ * A wait for a turn that a live owner holds for 150 ms, and a flush behind
+ * it, sleep between their checks of that owner (every
+ * CCHAIN_SHARED_DETECT_MS): each spends less than a third of the time on a
+ * CPU.
  */
 static void test_waiter_sleeps(void **state)
 {
 	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
-	pthread_t t;
+	pthread_t t, f;
 
 	(void)state;
 	alarm(30);
 	compl_chain_shared_add(&R->chain, a);
 	compl_chain_shared_add(&R->chain, b);
 	t = start_thread(wait_note_cpu, b);
+	f = start_thread(flush_note_cpu, NULL);
 	sleep_ns(150 * MS);
 	assert_int_equal(compl_chain_shared_complete(a), 0);
 	join_thread(t);
-	printf("# the wait used %.1f ms of CPU\n", (double)atomic_load(&wait_cpu_ns) / 1e6);
+	join_thread(f);
+	printf("# the wait used %.1f ms of CPU, the flush %.1f ms\n",
+	       (double)atomic_load(&wait_cpu_ns) / 1e6, (double)atomic_load(&flush_cpu_ns) / 1e6);
 	assert_true(atomic_load(&wait_cpu_ns) < 50 * MS);
+	assert_true(atomic_load(&flush_cpu_ns) < 50 * MS);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
+/*
+ * A flush behind the entry of a process killed while it held its turn,
+ * which nobody else withdraws: the flusher's own checks of the turn's owner
+ * (every CCHAIN_SHARED_DETECT_MS) withdraw it, and the flush returns.
+ */
+static void test_flush_behind_dead(void **state)
+{
+	uint64_t t0;
+	pid_t pid;
+
+	(void)state;
+	alarm(30);
+	pid = spawn(ROLE_HOLD_SEEN, 1);
+	sr_await(&R->step, 1);
+	kill(pid, SIGKILL);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	t0 = now_ns();
+	compl_chain_shared_flush(&R->chain);
+	printf("# flushed behind the dead after %.1f ms\n", (double)(now_ns() - t0) / 1e6);
+	assert_false(compl_chain_shared_pending(&R->e[1]));
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
+/* test_flush_ignores_later_adds' churn: two entries, never both gone, until told to stop. */
+static _Atomic bool churn_stop;
+
+static void *churn_two(void *arg)
+{
+	struct compl_chain_shared_entry *x = arg, *y = x + 1;
+
+	CHECK(compl_chain_shared_add(&R->chain, x) != 0);
+	while (!atomic_load(&churn_stop)) {
+		CHECK(compl_chain_shared_add(&R->chain, y) != 0);
+		CHECK(compl_chain_shared_complete(x) == 0);
+		CHECK(compl_chain_shared_add(&R->chain, x) != 0);
+		CHECK(compl_chain_shared_complete(y) == 0);
+	}
+	CHECK(compl_chain_shared_complete(x) == 0);
+	return NULL;
+}
+
+/*
+ * A flush waits for the entries added before it, not for those added
+ * after: with a thread that keeps two entries of its own in the chain
+ * (each added anew as the other completes), a flush returns once the
+ * entries there at its call have left.
+ */
+static void test_flush_ignores_later_adds(void **state)
+{
+	pthread_t t;
+
+	(void)state;
+	alarm(30);
+	atomic_store(&churn_stop, false);
+	t = start_thread(churn_two, &R->e[4]);
+	sleep_ns(5 * MS);
+	compl_chain_shared_flush(&R->chain);
+	atomic_store(&churn_stop, true);
+	join_thread(t);
 	assert_true(compl_chain_shared_empty(&R->chain));
 	alarm(0);
 }
@@ -2469,6 +2548,7 @@ int main(int argc, char **argv)
 		IN_PROCESS(test_flush_wakes_promptly), IN_PROCESS(test_signals_do_not_interrupt),
 		IN_PROCESS(test_turn_races_sleep_mark), FORKED(test_reap_wakes_next),
 		FORKED(test_redo_wakes_next), IN_PROCESS(test_waiter_sleeps),
+		BOTH(test_flush_behind_dead), IN_PROCESS(test_flush_ignores_later_adds),
 		IN_PROCESS(test_lock_contention),
 		IN_PROCESS(test_reap_closes_its_files), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
