@@ -2400,6 +2400,42 @@ static void test_flush_ignores_later_adds(void **state)
 	alarm(0);
 }
 
+/* test_complete_waits_for_turn's complete: its result, -1 until it returns. */
+static _Atomic int complete_rc;
+
+static void *complete_note_rc(void *arg)
+{
+	atomic_store(&complete_rc, compl_chain_shared_complete(arg));
+	return NULL;
+}
+
+/*
+ * complete() of an entry whose turn has not come waits for it first: the
+ * entry stays pending, in its place, until the entry ahead completes, and
+ * the complete then returns 0.
+ */
+static void test_complete_waits_for_turn(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	pthread_t t;
+
+	(void)state;
+	alarm(30);
+	atomic_store(&complete_rc, -1);
+	compl_chain_shared_add(&R->chain, a);
+	compl_chain_shared_add(&R->chain, b);
+	t = start_thread(complete_note_rc, b);
+	sleep_ns(50 * MS); /* two checks of the turn's owner */
+	assert_int_equal(atomic_load(&complete_rc), -1);
+	assert_true(compl_chain_shared_pending(b));
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	join_thread(t);
+	assert_int_equal(atomic_load(&complete_rc), 0);
+	assert_false(compl_chain_shared_pending(b));
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
 /* Child of test_reap_closes_its_files: its failed checks, as its exit status. */
 static int reap_with_stdin_closed(void)
 {
@@ -2549,6 +2585,7 @@ int main(int argc, char **argv)
 		IN_PROCESS(test_turn_races_sleep_mark), FORKED(test_reap_wakes_next),
 		FORKED(test_redo_wakes_next), IN_PROCESS(test_waiter_sleeps),
 		BOTH(test_flush_behind_dead), IN_PROCESS(test_flush_ignores_later_adds),
+		IN_PROCESS(test_complete_waits_for_turn),
 		IN_PROCESS(test_lock_contention),
 		IN_PROCESS(test_reap_closes_its_files), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),
