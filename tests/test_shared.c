@@ -861,49 +861,45 @@ static void plant_dead_complete(struct compl_chain_shared_entry *a,
  * A process killed in the middle of completing its entry, after the step's
  * stores to the chain and before the one that ends the entry's pendency:
  * the next locker finishes the step, the entry is no longer pending, and
- * the entry behind it has the turn (not withdrawn: its owner lives).
+ * the entry behind it has the turn (not withdrawn: its owner lives).  The
+ * next locker is a reap, or (@by_waiter) nobody reaps and the owner of the
+ * entry behind, waiting for its turn, finds at its check of the turn's
+ * owner (20 ms into its wait) the lock held by a dead process, takes it
+ * over and finishes the step, which gives it the turn.
  */
-static void test_dead_completer_mid_step(void **state)
+static void dead_completer_mid_step(bool by_waiter)
 {
 	struct compl_chain_shared_entry *a = &R->e[0], *c = &R->e[2];
 
-	(void)state;
 	alarm(30);
 	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
 	assert_int_equal(compl_chain_shared_add(&R->chain, c), 2);
 	plant_dead_complete(a, c);
-	assert_true(compl_chain_shared_pending(a));
-	assert_int_equal(compl_chain_shared_try_wait(c), EBUSY);
-	assert_int_equal(compl_chain_shared_reap(&R->chain), 0); /* finished, not counted */
+	if (by_waiter) {
+		assert_int_equal(compl_chain_shared_wait_timeout(c, 5000 * MS), 0);
+	} else {
+		assert_true(compl_chain_shared_pending(a));
+		assert_int_equal(compl_chain_shared_try_wait(c), EBUSY);
+		assert_int_equal(compl_chain_shared_reap(&R->chain), 0); /* finished, not counted */
+		assert_int_equal(compl_chain_shared_try_wait(c), 0);
+	}
 	assert_false(compl_chain_shared_pending(a));
-	assert_int_equal(compl_chain_shared_try_wait(c), 0);
 	assert_int_equal(compl_chain_shared_complete(c), 0);
 	assert_true(compl_chain_shared_empty(&R->chain));
 	assert_int_equal(misuse_count, 0);
 	alarm(0);
 }
 
-/*
- * The same, where nobody reaps: the owner of the entry behind, waiting for
- * its turn, finds at its check of the turn's owner (20 ms into its wait)
- * the lock held by a dead process, takes it over and finishes the step,
- * which gives it the turn.
- */
+static void test_dead_completer_mid_step(void **state)
+{
+	(void)state;
+	dead_completer_mid_step(false);
+}
+
 static void test_dead_completer_waiter_finishes(void **state)
 {
-	struct compl_chain_shared_entry *a = &R->e[0], *c = &R->e[2];
-
 	(void)state;
-	alarm(30);
-	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
-	assert_int_equal(compl_chain_shared_add(&R->chain, c), 2);
-	plant_dead_complete(a, c);
-	assert_int_equal(compl_chain_shared_wait_timeout(c, 5000 * MS), 0);
-	assert_false(compl_chain_shared_pending(a));
-	assert_int_equal(compl_chain_shared_complete(c), 0);
-	assert_true(compl_chain_shared_empty(&R->chain));
-	assert_int_equal(misuse_count, 0);
-	alarm(0);
+	dead_completer_mid_step(true);
 }
 
 /*
