@@ -861,26 +861,45 @@ static void plant_dead_complete(struct compl_chain_shared_entry *a,
  * A process killed in the middle of completing its entry, after the step's
  * stores to the chain and before the one that ends the entry's pendency:
  * the next locker finishes the step, the entry is no longer pending, and
- * the entry behind it has the turn (not withdrawn: its owner lives).
+ * the entry behind it has the turn (not withdrawn: its owner lives).  The
+ * next locker is a reap, or (@by_waiter) nobody reaps and the owner of the
+ * entry behind, waiting for its turn, finds at its check of the turn's
+ * owner (20 ms into its wait) the lock held by a dead process, takes it
+ * over and finishes the step, which gives it the turn.
  */
-static void test_dead_completer_mid_step(void **state)
+static void dead_completer_mid_step(bool by_waiter)
 {
 	struct compl_chain_shared_entry *a = &R->e[0], *c = &R->e[2];
 
-	(void)state;
 	alarm(30);
 	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
 	assert_int_equal(compl_chain_shared_add(&R->chain, c), 2);
 	plant_dead_complete(a, c);
-	assert_true(compl_chain_shared_pending(a));
-	assert_int_equal(compl_chain_shared_try_wait(c), EBUSY);
-	assert_int_equal(compl_chain_shared_reap(&R->chain), 0); /* finished, not counted */
+	if (by_waiter) {
+		assert_int_equal(compl_chain_shared_wait_timeout(c, 5000 * MS), 0);
+	} else {
+		assert_true(compl_chain_shared_pending(a));
+		assert_int_equal(compl_chain_shared_try_wait(c), EBUSY);
+		assert_int_equal(compl_chain_shared_reap(&R->chain), 0); /* finished, not counted */
+		assert_int_equal(compl_chain_shared_try_wait(c), 0);
+	}
 	assert_false(compl_chain_shared_pending(a));
-	assert_int_equal(compl_chain_shared_try_wait(c), 0);
 	assert_int_equal(compl_chain_shared_complete(c), 0);
 	assert_true(compl_chain_shared_empty(&R->chain));
 	assert_int_equal(misuse_count, 0);
 	alarm(0);
+}
+
+static void test_dead_completer_mid_step(void **state)
+{
+	(void)state;
+	dead_completer_mid_step(false);
+}
+
+static void test_dead_completer_waiter_finishes(void **state)
+{
+	(void)state;
+	dead_completer_mid_step(true);
 }
 
 /*
@@ -2051,14 +2070,16 @@ static int cmp_u64(const void *a, const void *b)
  * Three threads take the chain's lock back to back (an add and a cancel
  * each time), so that it is taken, released and taken again while others
  * spin and sleep on it: one holder at a time, which every sequence number
- * handed out exactly once shows, and the chain ends empty.
+ * handed out exactly once shows, and the chain ends empty.  Rounds of
+ * 30000 adds a thread at least, for a second at least: on a busy machine
+ * the threads seldom run at once.
  */
 static void test_lock_contention(void **state)
 {
 	enum { NT = 3 };
 	struct contender c[NT];
-	unsigned long n = test_scale(100000), i, t;
-	uint64_t *all;
+	unsigned long n = test_scale(100000), i, t, base = 0;
+	uint64_t *all, t0 = now_ns();
 	pthread_t tid[NT];
 
 	(void)state;
@@ -2066,19 +2087,22 @@ static void test_lock_contention(void **state)
 	if (n < 30000) /* fewer meet too seldom on the lock */
 		n = 30000;
 	all = xmalloc(NT * n * sizeof(*all));
-	for (t = 0; t < NT; t++) {
-		c[t] = (struct contender){ &R->e[t], n, all + t * n, 0 };
-		tid[t] = start_thread(add_cancel, &c[t]);
-	}
-	for (t = 0; t < NT; t++) {
-		join_thread(tid[t]);
-		assert_int_equal(c[t].bad, 0);
-	}
-	qsort(all, NT * n, sizeof(*all), cmp_u64);
-	for (i = 0; i < NT * n; i++)
-		if (all[i] != i + 1)
-			fail_msg("sequence number %lu handed out as %llu", i + 1,
-				 (unsigned long long)all[i]);
+	do {
+		for (t = 0; t < NT; t++) {
+			c[t] = (struct contender){ &R->e[t], n, all + t * n, 0 };
+			tid[t] = start_thread(add_cancel, &c[t]);
+		}
+		for (t = 0; t < NT; t++) {
+			join_thread(tid[t]);
+			assert_int_equal(c[t].bad, 0);
+		}
+		qsort(all, NT * n, sizeof(*all), cmp_u64);
+		for (i = 0; i < NT * n; i++)
+			if (all[i] != base + i + 1)
+				fail_msg("sequence number %lu handed out as %llu", base + i + 1,
+					 (unsigned long long)all[i]);
+		base += NT * n;
+	} while (now_ns() - t0 < 1000 * MS);
 	free(all);
 	assert_true(compl_chain_shared_empty(&R->chain));
 	alarm(0);
@@ -2256,6 +2280,158 @@ static void test_redo_wakes_next(void **state)
 	alarm(0);
 }
 
+/* test_waiter_sleeps' waiter and flusher: the CPU time their calls took. */
+static _Atomic uint64_t wait_cpu_ns, flush_cpu_ns;
+
+static void *flush_note_cpu(void *arg)
+{
+	uint64_t cpu = thread_cpu_ns();
+
+	(void)arg;
+	compl_chain_shared_flush(&R->chain);
+	atomic_store(&flush_cpu_ns, thread_cpu_ns() - cpu);
+	return NULL;
+}
+
+static void *wait_note_cpu(void *arg)
+{
+	uint64_t cpu = thread_cpu_ns();
+
+	CHECK(compl_chain_shared_wait(arg) == 0);
+	atomic_store(&wait_cpu_ns, thread_cpu_ns() - cpu);
+	CHECK(compl_chain_shared_complete(arg) == 0);
+	return NULL;
+}
+
+/*
+ * A wait for a turn that a live owner holds for 150 ms, and a flush behind
+ * it, sleep between their checks of that owner (every
+ * CCHAIN_SHARED_DETECT_MS): each spends less than a third of the time on a
+ * CPU.
+ */
+static void test_waiter_sleeps(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	pthread_t t, f;
+
+	(void)state;
+	alarm(30);
+	compl_chain_shared_add(&R->chain, a);
+	compl_chain_shared_add(&R->chain, b);
+	t = start_thread(wait_note_cpu, b);
+	f = start_thread(flush_note_cpu, NULL);
+	sleep_ns(150 * MS);
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	join_thread(t);
+	join_thread(f);
+	printf("# the wait used %.1f ms of CPU, the flush %.1f ms\n",
+	       (double)atomic_load(&wait_cpu_ns) / 1e6, (double)atomic_load(&flush_cpu_ns) / 1e6);
+	assert_true(atomic_load(&wait_cpu_ns) < 50 * MS);
+	assert_true(atomic_load(&flush_cpu_ns) < 50 * MS);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
+/*
+ * A flush behind the entry of a process killed while it held its turn,
+ * which nobody else withdraws: the flusher's own checks of the turn's owner
+ * (every CCHAIN_SHARED_DETECT_MS) withdraw it, and the flush returns.
+ */
+static void test_flush_behind_dead(void **state)
+{
+	uint64_t t0;
+	pid_t pid;
+
+	(void)state;
+	alarm(30);
+	pid = spawn(ROLE_HOLD_SEEN, 1);
+	sr_await(&R->step, 1);
+	kill(pid, SIGKILL);
+	assert_int_equal(sr_reap(pid), 128 + SIGKILL);
+	t0 = now_ns();
+	compl_chain_shared_flush(&R->chain);
+	printf("# flushed behind the dead after %.1f ms\n", (double)(now_ns() - t0) / 1e6);
+	assert_false(compl_chain_shared_pending(&R->e[1]));
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
+/* test_flush_ignores_later_adds' churn: two entries, never both gone, until told to stop. */
+static _Atomic bool churn_stop;
+
+static void *churn_two(void *arg)
+{
+	struct compl_chain_shared_entry *x = arg, *y = x + 1;
+
+	CHECK(compl_chain_shared_add(&R->chain, x) != 0);
+	while (!atomic_load(&churn_stop)) {
+		CHECK(compl_chain_shared_add(&R->chain, y) != 0);
+		CHECK(compl_chain_shared_complete(x) == 0);
+		CHECK(compl_chain_shared_add(&R->chain, x) != 0);
+		CHECK(compl_chain_shared_complete(y) == 0);
+	}
+	CHECK(compl_chain_shared_complete(x) == 0);
+	return NULL;
+}
+
+/*
+ * A flush waits for the entries added before it, not for those added
+ * after: with a thread that keeps two entries of its own in the chain
+ * (each added anew as the other completes), a flush returns once the
+ * entries there at its call have left.
+ */
+static void test_flush_ignores_later_adds(void **state)
+{
+	pthread_t t;
+
+	(void)state;
+	alarm(30);
+	atomic_store(&churn_stop, false);
+	t = start_thread(churn_two, &R->e[4]);
+	sleep_ns(5 * MS);
+	compl_chain_shared_flush(&R->chain);
+	atomic_store(&churn_stop, true);
+	join_thread(t);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
+/* test_complete_waits_for_turn's complete: its result, -1 until it returns. */
+static _Atomic int complete_rc;
+
+static void *complete_note_rc(void *arg)
+{
+	atomic_store(&complete_rc, compl_chain_shared_complete(arg));
+	return NULL;
+}
+
+/*
+ * complete() of an entry whose turn has not come waits for it first: the
+ * entry stays pending, in its place, until the entry ahead completes, and
+ * the complete then returns 0.
+ */
+static void test_complete_waits_for_turn(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	pthread_t t;
+
+	(void)state;
+	alarm(30);
+	atomic_store(&complete_rc, -1);
+	compl_chain_shared_add(&R->chain, a);
+	compl_chain_shared_add(&R->chain, b);
+	t = start_thread(complete_note_rc, b);
+	sleep_ns(50 * MS); /* two checks of the turn's owner */
+	assert_int_equal(atomic_load(&complete_rc), -1);
+	assert_true(compl_chain_shared_pending(b));
+	assert_int_equal(compl_chain_shared_complete(a), 0);
+	join_thread(t);
+	assert_int_equal(atomic_load(&complete_rc), 0);
+	assert_false(compl_chain_shared_pending(b));
+	assert_true(compl_chain_shared_empty(&R->chain));
+	alarm(0);
+}
+
 /* Child of test_reap_closes_its_files: its failed checks, as its exit status. */
 static int reap_with_stdin_closed(void)
 {
@@ -2386,7 +2562,8 @@ int main(int argc, char **argv)
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		FORKED(test_dead_adder_entry_reused), FORKED(test_dead_adder_orphan),
 		FORKED(test_dead_holder_between_steps), FORKED(test_dead_completer_mid_step),
-		FORKED(test_dead_completer_after_step), FORKED(test_destroy_finishes_dead_step),
+		FORKED(test_dead_completer_waiter_finishes), FORKED(test_dead_completer_after_step),
+		FORKED(test_destroy_finishes_dead_step),
 		FORKED(test_entry_readded_elsewhere), BOTH(test_dead_adder_takes_orphan),
 		FORKED(test_hidden_proc), FORKED(test_hidden_proc_other_user),
 		FORKED(test_stopped_holder), FORKED(test_hidden_holder),
@@ -2402,7 +2579,9 @@ int main(int argc, char **argv)
 		MAPPED(test_threads_of_one_process), IN_PROCESS(test_unlink_wakes_next),
 		IN_PROCESS(test_flush_wakes_promptly), IN_PROCESS(test_signals_do_not_interrupt),
 		IN_PROCESS(test_turn_races_sleep_mark), FORKED(test_reap_wakes_next),
-		FORKED(test_redo_wakes_next),
+		FORKED(test_redo_wakes_next), IN_PROCESS(test_waiter_sleeps),
+		BOTH(test_flush_behind_dead), IN_PROCESS(test_flush_ignores_later_adds),
+		IN_PROCESS(test_complete_waits_for_turn),
 		IN_PROCESS(test_lock_contention),
 		IN_PROCESS(test_reap_closes_its_files), BOTH(test_destroy_dead),
 		cmocka_unit_test(test_private_fork),

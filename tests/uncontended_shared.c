@@ -46,8 +46,13 @@ int main(void)
 		compl_chain_shared_flush(&r->chain);
 		_exit(0);
 	}
-	while (!(__atomic_load_n(&r->chain.gen, __ATOMIC_ACQUIRE) & 1))
+	for (i = 0; !(__atomic_load_n(&r->chain.gen, __ATOMIC_ACQUIRE) & 1); i++) {
+		if (i == 50000) {
+			fprintf(stderr, "uncontended_shared: the flusher never announced its sleep\n");
+			return 1;
+		}
 		usleep(100);
+	}
 	usleep(2000); /* from announced to asleep */
 	compl_chain_shared_complete(&r->a);
 	if (waitpid(flusher, &st, 0) != flusher || !WIFEXITED(st) || WEXITSTATUS(st))
