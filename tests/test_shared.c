@@ -2270,8 +2270,9 @@ static void test_redo_wakes_next(void **state)
 		compl_chain_shared_add(&R->chain, h.head);
 		compl_chain_shared_add(&R->chain, h.next);
 		atomic_store(&woken_at, 0);
-		t = start_thread(wait_note_time, h.next);
+		/* Planted before the waiter starts (its lock is then ordered after it). */
 		plant_dead_complete(h.head, h.next); /* found by the waiter at its check, 20 ms in */
+		t = start_thread(wait_note_time, h.next);
 		late += woken_late(t, &h.next->state, ENTRY_SLEEPING, give_by_redo, &h);
 		assert_false(compl_chain_shared_pending(h.head));
 	}
