@@ -1,97 +1,66 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Usage: kernel/ci.sh STEP...   (STEP: series checkpatch kunit module all)
+# Usage: kernel/ci.sh STEP...   (STEP: series checkpatch kunit smoke module all)
 #
-# The kernel side of libcchain, checked against Debian's linux-source-6.1
+# The kernel side of libcchain, checked against Debian's linux-source-6.12
 # (installed by scripts/deps.sh kernel):
 #
 #   series      unpack the kernel tree (once), turn kernel/ into a patch
-#               series with kernel/mkpatches.sh and apply it to the tree
+#               series with kernel/mkpatches.sh, and check that the series
+#               applies with git am to the tree's own copies of the files
+#               it touches
 #   checkpatch  scripts/checkpatch.pl --strict on every patch, and
 #               scripts/kernel-doc on the chain's files: nothing reported
-#   kunit       the KUnit cases in User Mode Linux (kunit.py run, with
-#               kernel/compl_chain.kunitconfig); every compl_chain case passes
+#   kunit       build the CI kernel (User Mode Linux: the series, the
+#               bench patch, kernel/uml/uml.config and
+#               kernel/compl_chain.kunitconfig) and run the compl_chain
+#               KUnit suite in it; every case passes, no lockdep, list
+#               corruption, BUG or WARN report
+#   smoke       boot the CI kernel against an NVMe/TCP target of 20
+#               namespaces at 0 and 5 ms per direction, and with 4
+#               scsi_debug hosts, 3 scans each (kernel/uml/scan.py): every
+#               scan names every device in order, the kernel reports nothing
 #   module      lib/compl_chain.c as an out-of-tree module against the newest
 #               /usr/src/linux-headers-*-amd64, W=1, no warning
 #
-# checkpatch and kunit need series first.  The unpacked tree, the UML build
-# directory and the series are kept in $CCHAIN_KERNEL_CACHE (default
-# build-ci/kernel) and reused while linux-source-6.1 keeps its version; the
-# tree is put back to its unpacked state before each series is applied.
-# UML keeps its memory in a file under $TMPDIR, which is pointed into the
-# cache: a small tmpfs there kills it with a bus error.  Builds run under
-# nice -n 19 with 2 jobs.
+# checkpatch, kunit and smoke need series first.  The tree, the builds and
+# the series are kept in $CCHAIN_KERNEL_CACHE (kernel/uml/common.sh); the
+# kernel binary is rebuilt only when its inputs change.
 set -euo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-cache=${CCHAIN_KERNEL_CACHE:-$here/../build-ci/kernel}
-mkdir -p "$cache"
-cache=$(cd "$cache" && pwd)
-tarball=/usr/src/linux-source-6.1.tar.xz
-tree=$cache/linux-source-6.1
-series=$cache/series
-pristine=$cache/pristine # unpacked copies of the files a series modifies
-touched=$cache/touched.list # what the applied series touched
-jobs=2
-# git apply acts as a plain patch(1) in the tree, not as part of a repository
-# the cache may lie in.
-export GIT_CEILING_DIRECTORIES=$cache
-
-die() {
-	echo "kernel/ci.sh: $*" >&2
-	exit 1
-}
-
-# Unpack the tree unless the cached one is of the installed version.
-ensure_tree() {
-	local version
-	[ -f "$tarball" ] || die "$tarball missing: run scripts/deps.sh kernel"
-	version=$(dpkg-query -W -f='${Version}' linux-source-6.1)
-	if [ "$(cat "$cache/version" 2>/dev/null)" = "$version" ] && [ -d "$tree" ]; then
-		return
-	fi
-	echo "unpacking linux-source-6.1 $version"
-	rm -rf "$tree" "$pristine" "$touched" "$cache/uml" "$cache/version"
-	nice -n 19 tar -xf "$tarball" -C "$cache"
-	echo "$version" >"$cache/version"
-}
-
-# Put back the files the last applied series touched.
-reset_tree() {
-	local f
-	[ -f "$touched" ] || return 0
-	while IFS= read -r f; do
-		if [ -f "$pristine/$f" ]; then
-			cp -p "$pristine/$f" "$tree/$f"
-		else
-			rm -f "$tree/$f"
-		fi
-	done <"$touched"
-	rm -f "$touched"
-}
+. "$(dirname "$0")/uml/common.sh"
+here=$kernel_dir
 
 step_series() {
-	local patches=() p f
+	local scratch f
 	ensure_tree
 	reset_tree
-	bash "$here/mkpatches.sh" -o "$series" "$tree"
-	for p in "$series"/0*.patch; do
-		[[ $p == */0000-cover-letter.patch ]] || patches+=("$p")
-	done
-	(cd "$tree" && git apply --numstat "${patches[@]}") |
-		cut -f3 | sort -u >"$touched.new"
-	while IFS= read -r f; do
-		if [ -f "$tree/$f" ] && [ ! -f "$pristine/$f" ]; then
-			mkdir -p "$pristine/$(dirname "$f")"
-			cp -p "$tree/$f" "$pristine/$f"
-		fi
-	done <"$touched.new"
-	mv "$touched.new" "$touched"
-	for p in "${patches[@]}"; do
-		(cd "$tree" && git apply --check "$p" && git apply "$p") ||
-			die "$(basename "$p") does not apply to linux-source-6.1"
-	done
-	echo "applied ${#patches[@]} patches to $tree"
+	bash "$here/mkpatches.sh" -o "$series" "$tree" >/dev/null
+	# git am, as a maintainer would apply the series, on the tree's own
+	# copies of the files it touches.
+	scratch=$(mktemp -d)
+	(cd "$tree" && git apply --numstat $(series_patches)) | cut -f3 |
+		while IFS= read -r f; do
+			[ -f "$tree/$f" ] || continue
+			mkdir -p "$scratch/$(dirname "$f")"
+			cp "$tree/$f" "$scratch/$f"
+		done
+	git -C "$scratch" init -q
+	git -C "$scratch" add -A
+	git -C "$scratch" -c user.name=ci -c user.email=ci@localhost commit -q -m base
+	if ! git -C "$scratch" -c user.name=ci -c user.email=ci@localhost am -q \
+		$(series_patches); then
+		rm -rf "$scratch"
+		die "the series does not apply with git am to $source_pkg"
+	fi
+	rm -rf "$scratch"
+	echo "$(series_patches | wc -l) patches apply with git am to $source_pkg $(source_version):"
+	series_patches | xargs -n1 basename
+}
+
+# The CI kernel: the whole series, the bench patch, KUnit and lock debugging.
+ci_kernel() {
+	bash "$here/uml/build.sh" ci -c "$here/uml/uml.config" \
+		-c "$here/compl_chain.kunitconfig" $(series_patches) "$here/bench/bench.patch"
 }
 
 step_checkpatch() {
@@ -106,8 +75,8 @@ step_checkpatch() {
 		fi
 	done
 	# And the kernel-doc of the chain's files, which W=1 checks only in .c
-	out=$(cd "$tree" && ./scripts/kernel-doc -none include/linux/compl_chain.h \
-		lib/compl_chain.c 2>&1)
+	out=$("$tree/scripts/kernel-doc" -none "$here/include/linux/compl_chain.h" \
+		"$here/lib/compl_chain.c" 2>&1)
 	if [ -n "$out" ]; then
 		echo "$out"
 		bad=1
@@ -118,13 +87,16 @@ step_checkpatch() {
 kernel_reports='BUG:|Oops|Kernel panic|possible (recursive|circular) locking|inconsistent lock state|non-static key|locking correctness validator|DEBUG_LOCKS_WARN_ON|list_(add|del) corruption|sleeping function called|scheduling while atomic'
 
 step_kunit() {
-	local json=$cache/kunit.json ret=0 expected
+	local json=$cache/kunit.json log=$cache/kunit.log ret=0 expected kernel
+	kernel=$(ci_kernel) || return 1
 	mkdir -p "$cache/tmp"
 	expected=$(grep -c '^	KUNIT_CASE(' "$here/lib/compl_chain_kunit.c")
-	(cd "$tree" && TMPDIR=$cache/tmp nice -n 19 ./tools/testing/kunit/kunit.py run \
-		--build_dir="$cache/uml" --kunitconfig="$here/compl_chain.kunitconfig" \
-		--jobs=$jobs --timeout=300 --json="$json") || ret=$?
-	# kunit.py fails on a failed case; also insist that every case ran.
+	# The suite runs at boot, before init; kunit_shutdown halts after it.
+	rm -f "$json"
+	TMPDIR=$cache/tmp timeout 600 "$kernel" mem=1G console=tty kunit.enable=1 \
+		kunit.filter_glob=compl_chain kunit_shutdown=halt </dev/null >"$log" 2>&1 ||
+		ret=$?
+	"$tree/tools/testing/kunit/kunit.py" parse --json="$json" "$log" >/dev/null || true
 	python3 - "$json" "$expected" <<'EOF' || ret=1
 import json, sys
 path, expected = sys.argv[1], int(sys.argv[2])
@@ -144,10 +116,28 @@ EOF
 	# Reports that fail no case but are failures: lockdep (which turns
 	# itself off after its first report), list debugging, oopses.  The
 	# WARN_ON_ONCE splats of the misuse cases are expected.
-	if grep -E "$kernel_reports" "$cache/uml/test.log"; then
-		echo "kernel/ci.sh: the kernel log of the KUnit run has the reports above"
+	if grep -E "$kernel_reports" "$log"; then
+		echo "kernel/ci.sh: the kernel log of the KUnit run ($log) has the reports above"
 		ret=1
 	fi
+	return "$ret"
+}
+
+# smoke NAME SCAN_ARGS...: one boot of the CI kernel (kernel/uml/scan.py);
+# every scan names every device in order, the kernel reports nothing.
+smoke() {
+	local name=$1 kernel out=$cache/smoke-$1.json
+	shift
+	kernel=${CCHAIN_SMOKE_KERNEL:-$(ci_kernel)} || return 1
+	python3 "$here/uml/scan.py" "$kernel" --log "$cache/smoke-$name.log" "$@" >"$out" || true
+	python3 "$here/uml/check.py" "$name" "$out"
+}
+
+step_smoke() {
+	local ret=0
+	smoke nvme-0ms --nvme 20 --delay 0 --scans 3 || ret=1
+	smoke nvme-5ms --nvme 20 --delay 5ms --scans 3 || ret=1
+	smoke scsi --nvme 0 --scsi-hosts 4 --scsi-luns 8 --scsi-delay-us 1000 --scans 3 || ret=1
 	return "$ret"
 }
 
@@ -174,11 +164,11 @@ step_module() {
 	modinfo "$dir/compl_chain.ko" | grep -E '^(license|vermagic)'
 }
 
-[ $# -gt 0 ] || die "usage: kernel/ci.sh series|checkpatch|kunit|module|all..."
+[ $# -gt 0 ] || die "usage: kernel/ci.sh series|checkpatch|kunit|smoke|module|all..."
 for step in "$@"; do
 	case $step in
-	series | checkpatch | kunit | module) "step_$step" ;;
-	all) step_series && step_checkpatch && step_kunit && step_module ;;
+	series | checkpatch | kunit | smoke | module) "step_$step" ;;
+	all) step_series && step_checkpatch && step_kunit && step_smoke && step_module ;;
 	*) die "unknown step '$step'" ;;
 	esac
 done

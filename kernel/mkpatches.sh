@@ -13,7 +13,13 @@
 #         MAINTAINERS
 #   0002  lib: compl_chain: add KUnit tests
 #         lib/compl_chain_kunit.c, Kconfig.debug, Makefile, MAINTAINERS
+#   0003  nvme-core: register namespaces in order during async scan
+#         kernel/drivers/nvme-host-ordered-scan.patch
+#   0004  scsi: scan: order asynchronous host scans with a completion chain
+#         kernel/drivers/scsi-scan-compl-chain.patch
 #
+# A patch of kernel/drivers/ is its commit message, a line "---", and a
+# diff against linux-source-6.12, applied with git apply.
 # The patches carry the author and Signed-off-by of the git identity of this
 # repository, as git commit -s would.  Only the
 # files the series modifies are copied from KERNEL_TREE, into a scratch git
@@ -38,7 +44,12 @@ done
 shift $((OPTIND - 1))
 [ $# -eq 1 ] || die "usage: mkpatches.sh [-o OUTDIR] KERNEL_TREE"
 tree=$1
+drivers=("$here/drivers/nvme-host-ordered-scan.patch"
+	"$here/drivers/scsi-scan-compl-chain.patch")
 modified=(MAINTAINERS lib/Kconfig lib/Kconfig.debug lib/Makefile)
+for p in "${drivers[@]}"; do
+	mapfile -t -O "${#modified[@]}" modified < <(sed -n 's|^diff --git a/\([^ ]*\) .*|\1|p' "$p")
+done
 for f in "${modified[@]}"; do
 	[ -f "$tree/$f" ] || die "$tree is not a kernel source tree (no $f)"
 done
@@ -170,10 +181,18 @@ Run them with:
 	--kconfig_add CONFIG_COMPL_CHAIN_KUNIT_TEST=y 'compl_chain'
 EOF
 
+# ---- Patches 3 and 4: the users ------------------------------------------
+for p in "${drivers[@]}"; do
+	sed '1,/^---$/d' "$p" | g apply --whitespace=error - ||
+		die "$(basename "$p") does not apply to $tree"
+	g add -A
+	sed '/^---$/,$d' "$p" | g commit -q -s -F -
+done
+
 # ---- The series and its cover letter -------------------------------------
 rm -rf "$out"
 mkdir -p "$out"
-g format-patch -q --cover-letter -o "$(cd "$out" && pwd)" HEAD~2
+g format-patch -q --cover-letter -o "$(cd "$out" && pwd)" "HEAD~$((2 + ${#drivers[@]}))"
 
 # The first table after the page's title.
 table=$(awk '/^# Porting to the kernel/ { on = 1; next }
@@ -201,9 +220,17 @@ EOF
 	cat <<'EOF'
 
 Patch 1 adds the chain, patch 2 its KUnit tests, which check case by
-case what the prototype's test suites check.  Tested with
-./tools/testing/kunit/kunit.py in User Mode Linux (lockdep and list
-debugging enabled) and as an out-of-tree module built with W=1.
+case what the prototype's test suites check.  Patch 3 makes the
+asynchronous NVMe namespace scan name the namespaces in NSID order
+again, and patch 4 replaces the open-coded chain that orders the
+asynchronous SCSI host scans.
+
+Tested with the KUnit cases in User Mode Linux (lockdep and list
+debugging enabled), as an out-of-tree module built with W=1, and in
+User Mode Linux against an NVMe/TCP target on loopback (null_blk
+namespaces behind a netem delay) and scsi_debug hosts: with patch 3
+the namespaces get their names in NSID order in every scan, and the
+scan takes no longer than the fully asynchronous one.
 EOF
 )
 cover=$out/0000-cover-letter.patch

@@ -3,9 +3,10 @@
 # Usage: scripts/deps.sh [main|test|deb|kernel]
 # Installs the Debian 12 packages that the main job, the test suite, the
 # Debian package checks (scripts/deb-check.sh) or the kernel checks
-# (kernel/ci.sh: linux-source-6.1, User Mode Linux KUnit, an out-of-tree
-# module build against linux-headers-amd64) need, when any is missing
-# (always in CI).  Needs root or sudo.
+# (kernel/ci.sh and kernel/bench/run: linux-source-6.12, User Mode Linux
+# KUnit and NVMe/TCP and scsi_debug scans with nvme-cli, tc and ping, an
+# out-of-tree module build against linux-headers-amd64) need, when any is
+# missing (always in CI).  Needs root or sudo.
 set -euo pipefail
 
 main_pkgs=(gcc ninja-build meson pkg-config liburcu-dev zlib1g-dev systemtap-sdt-dev)
@@ -17,8 +18,8 @@ test_pkgs=("${main_pkgs[@]}" g++ clang libclang-rt-14-dev libcmocka-dev python3
 # build dependencies in debian/control, debhelper, lintian.
 deb_pkgs=(build-essential dpkg-dev debhelper lintian meson ninja-build pkg-config
 	liburcu-dev zlib1g-dev systemtap-sdt-dev pandoc python3 man-db gzip)
-kernel_pkgs=(linux-source-6.1 linux-headers-amd64 gcc make bc bison flex libelf-dev
-	python3 xz-utils git kmod)
+kernel_pkgs=(linux-source-6.12 linux-headers-amd64 gcc make bc bison flex libelf-dev
+	python3 xz-utils git kmod nvme-cli iproute2 iputils-ping util-linux)
 
 case "${1:-test}" in
 main) pkgs=("${main_pkgs[@]}") ;;

@@ -41,7 +41,7 @@ typedef void (*compl_chain_fn)(struct compl_chain_entry *entry);
  * @lock: protects @entries, @runner and each entry's @node and @fn
  * @entries: entries in the order they were added; the first one holds the
  *	turn unless @runner is set.  Both pointers are NULL in a chain that
- *	COMPL_CHAIN_INIT() initialised, until its first compl_chain_add()
+ *	DEFINE_COMPL_CHAIN() initialised, until its first compl_chain_add()
  * @runner: the task running a deferred function of this chain, which then
  *	holds the turn; NULL otherwise
  *
@@ -73,22 +73,22 @@ struct compl_chain_entry {
 	compl_chain_fn fn;
 };
 
-#define __COMPL_CHAIN_INITIALIZER {				\
+#define __COMPL_CHAIN_INITIALIZER(entries_init) {		\
 	.lock = __SPIN_LOCK_UNLOCKED(compl_chain.lock),			\
-	.entries = { NULL, NULL },					\
+	.entries = entries_init,					\
 	.runner = NULL,							\
 }
 
 /**
  * COMPL_CHAIN_INIT() - static initialiser for a struct compl_chain
- * @name: the chain being initialised (unused: the list is set up by the
- *	first compl_chain_add(), and lockdep keys static locks by address)
+ * @name: the chain being initialised
  *
  * For chains of static storage duration only, like __SPIN_LOCK_UNLOCKED():
  * initialise a chain on the stack or in allocated memory with
  * compl_chain_init().
  */
-#define COMPL_CHAIN_INIT(name) __COMPL_CHAIN_INITIALIZER
+#define COMPL_CHAIN_INIT(name) \
+	__COMPL_CHAIN_INITIALIZER(LIST_HEAD_INIT(name.entries))
 
 /**
  * DEFINE_COMPL_CHAIN() - define and initialise a struct compl_chain
@@ -98,7 +98,7 @@ struct compl_chain_entry {
  * also inside a function; see COMPL_CHAIN_INIT().
  */
 #define DEFINE_COMPL_CHAIN(name) \
-	struct compl_chain name = __COMPL_CHAIN_INITIALIZER
+	struct compl_chain name = __COMPL_CHAIN_INITIALIZER({ })
 
 void compl_chain_init(struct compl_chain *chain);
 void compl_chain_add(struct compl_chain *chain,

@@ -1,0 +1,141 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# PID 1 of a User Mode Linux boot of kernel/uml/scan.py, run from the host's
+# root (hostfs, read only).  Its parameters come from the kernel command
+# line, as environment variables:
+#
+#   cchain_nvme=N        an nvmet subsystem of N null_blk namespaces on an
+#                        NVMe/TCP port of 127.0.0.1 (0: no NVMe part)
+#   cchain_delay=D       netem delay per direction on lo (tc syntax: 5ms,
+#                        100us; 0: none)
+#   cchain_scans=R       scans after the first one (which warms up)
+#   cchain_sync=1        nvme_core.scan_sync: the one-at-a-time scan
+#   cchain_scsi_hosts=K  scsi_debug hosts added at once per SCSI scan (0:
+#                        no SCSI part); scsi_debug's own parameters
+#                        (max_luns, ndelay) and scsi_mod.scan are boot
+#                        parameters of their own
+#
+# It prints, on the console, lines that start with "cchain: ":
+#   cchain: ping RTT_MIN RTT_AVG RTT_MAX          (ms, 10 pings on lo)
+#   cchain: nvme scan I names NAME:NSID...        (I = 0 is the warm-up)
+#   cchain: scsi scan I names sgN:H:C:T:L...
+#   cchain: error TEXT
+#   cchain: done
+# and the kernel prints each scan's "cchain-bench: scan" line (the bench
+# patch).  Then it powers the machine off.
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+say() { echo "cchain: $*" >/dev/console; }
+fail() {
+	say "error $*"
+	off
+}
+off() {
+	sync
+	echo o >/proc/sysrq-trigger
+	sleep 10
+}
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+mount -t configfs configfs /sys/kernel/config
+echo 1 >/proc/sys/kernel/sysrq
+ip link set lo up || fail "ip link set lo up"
+
+# count_lines PATTERN: kernel log lines matching PATTERN.
+count_lines() { dmesg | grep -c -- "$1"; }
+
+# wait_for COMMAND...: COMMAND succeeds within 600 s, polled every 20 ms.
+wait_for() {
+	local i
+	for ((i = 0; i < 30000; i++)); do
+		"$@" && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+nvme_devices() { ls /sys/block | grep -E '^nvme[0-9]+n[0-9]+$'; }
+scans_seen() { [ "$(count_lines "$1")" -ge "$2" ]; }
+no_nvme() { [ -z "$(nvme_devices)" ]; }
+
+nqn=nqn.2026-12.org.libcchain:scan
+hostnqn=nqn.2014-08.org.nvmexpress:uuid:6c1f2f3e-1d4c-4a8e-9c5b-0a1b2c3d4e5f
+hostid=6c1f2f3e-1d4c-4a8e-9c5b-0a1b2c3d4e5f
+
+nvme_target() {
+	local cfg=/sys/kernel/config/nvmet i
+	mkdir "$cfg/subsystems/$nqn" || fail "nvmet configfs"
+	echo 1 >"$cfg/subsystems/$nqn/attr_allow_any_host"
+	for ((i = 1; i <= cchain_nvme; i++)); do
+		mkdir "$cfg/subsystems/$nqn/namespaces/$i"
+		echo "/dev/nullb$((i - 1))" >"$cfg/subsystems/$nqn/namespaces/$i/device_path"
+		echo 1 >"$cfg/subsystems/$nqn/namespaces/$i/enable" ||
+			fail "enabling namespace $i"
+	done
+	mkdir "$cfg/ports/1"
+	echo tcp >"$cfg/ports/1/addr_trtype"
+	echo ipv4 >"$cfg/ports/1/addr_adrfam"
+	echo 127.0.0.1 >"$cfg/ports/1/addr_traddr"
+	echo 4420 >"$cfg/ports/1/addr_trsvcid"
+	ln -s "$cfg/subsystems/$nqn" "$cfg/ports/1/subsystems/$nqn" || fail "nvmet port"
+}
+
+nvme_scan() {
+	local i=$1 seen d names=()
+	seen=$(count_lines "cchain-bench: scan")
+	nvme connect -t tcp -a 127.0.0.1 -s 4420 -n "$nqn" --hostnqn="$hostnqn" \
+		--hostid="$hostid" >/dev/null || fail "nvme connect (scan $i)"
+	wait_for scans_seen "cchain-bench: scan" $((seen + 1)) || fail "no scan $i"
+	for d in $(nvme_devices); do
+		names+=("$d:$(cat "/sys/block/$d/nsid")")
+	done
+	say "nvme scan $i names ${names[*]}"
+	nvme disconnect -n "$nqn" >/dev/null || fail "nvme disconnect (scan $i)"
+	wait_for no_nvme || fail "namespaces left after disconnect (scan $i)"
+}
+
+sg_devices() { ls /sys/class/scsi_generic 2>/dev/null; }
+no_sg() { [ -z "$(sg_devices)" ]; }
+
+scsi_scan() {
+	local i=$1 seen d names=() add=/sys/bus/pseudo/drivers/scsi_debug/add_host
+	seen=$(dmesg | grep -c "scsi host.*cchain-bench: scan")
+	echo "$cchain_scsi_hosts" >"$add" || fail "scsi_debug add_host (scan $i)"
+	wait_for scans_seen "scsi host.*cchain-bench: scan" $((seen + cchain_scsi_hosts)) ||
+		fail "no SCSI scan $i"
+	for d in $(sg_devices); do
+		names+=("$d:$(basename "$(readlink "/sys/class/scsi_generic/$d/device")")")
+	done
+	say "scsi scan $i names ${names[*]}"
+	echo "-$cchain_scsi_hosts" >"$add"
+	wait_for no_sg || fail "SCSI devices left after removal (scan $i)"
+}
+
+delay=${cchain_delay:-0}
+if [ "$delay" != 0 ]; then
+	tc qdisc add dev lo root netem delay "$delay" || fail "tc netem delay $delay"
+fi
+rtt=$(ping -q -c 10 -i 0.2 127.0.0.1 | sed -n 's|.* = \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/.*|\1 \2 \3|p')
+say "ping ${rtt:-none}"
+
+if [ "${cchain_sync:-0}" = 1 ]; then
+	echo 1 >/sys/module/nvme_core/parameters/scan_sync || fail "scan_sync"
+fi
+if [ "${cchain_nvme:-0}" -gt 0 ]; then
+	nvme_target
+	for ((s = 0; s <= ${cchain_scans:-3}; s++)); do
+		nvme_scan "$s"
+	done
+fi
+if [ "${cchain_scsi_hosts:-0}" -gt 0 ]; then
+	for ((s = 0; s <= ${cchain_scans:-3}; s++)); do
+		scsi_scan "$s"
+	done
+fi
+say done
+off
