@@ -402,6 +402,32 @@ def test_quoted_output_is_today_s():
             assert out[:len(lines)] == lines, (page, args)
 
 
+def test_cpus():
+    """--cpus C: the scan's CPU work shares C CPUs.  With one CPU no mode
+    scans faster than the CPU work of all its namespaces done back to back;
+    with as many CPUs as there is work (0, the seed's profiles) the fully
+    async scan does; the chain still names in NSID order on one CPU."""
+    n = 100
+    for profile in ("tcp-0.2ms", "tcp-150ms"):
+        free = runs("--profile", profile)
+        one = runs("--profile", profile, "--cpus", "1")
+        two = runs("--profile", profile, "--cpus", "2")
+        cpu_ms = json.loads(run("--format", "json", "--profile", profile)
+                            .stdout)["params"]["ns_cpu_ms"]
+        assert json.loads(run("--format", "json", "--cpus", "1").stdout)[
+            "params"]["cpus"] == 1
+        free, one, two = by_mode(free), by_mode(one), by_mode(two)
+        for mode in ("sync", "async", "chain"):
+            assert one[mode]["elapsed_ms"] >= n * cpu_ms, (profile, mode, one[mode])
+            assert one[mode]["elapsed_ms"] >= two[mode]["elapsed_ms"] >= \
+                free[mode]["elapsed_ms"], (profile, mode)
+        # The synchronous scan runs one thing at a time: CPUs do not matter.
+        assert one["sync"]["elapsed_ms"] == free["sync"]["elapsed_ms"], profile
+        check_in_order(one["chain"], range(1, n + 1))
+    free = by_mode(runs("--profile", "tcp-0.2ms"))
+    assert free["async"]["elapsed_ms"] < n * cpu_ms, free["async"]
+
+
 def test_bad_input():
     fd, bad_csv = tempfile.mkstemp(suffix=".csv")
     os.write(fd, b"nsid,latency\n3,fast\n")
@@ -418,6 +444,8 @@ def test_bad_input():
         (["--mode", "fast"], "'fast'"),
         (["--profile", "rdma"], "'rdma'"),
         (["--qdepth", "0"], "'0'"),
+        (["--cpus", "-1"], "'-1'"),
+        (["--cpus", "two"], "'two'"),
         (["--time-scale", "-1"], "'-1'"),
         (["--format", "xml"], "'xml'"),
         (["--trace", "/nonexistent/dir/t.json"], "/nonexistent/dir/t.json"),

@@ -160,6 +160,13 @@ static unsigned int ns_ida_alloc(struct nvme_ctrl *ctrl)
 	return top;
 }
 
+/* An admin command: the host's CPU for it, then the round trip. */
+static bool nvme_identify(struct nvme_ctrl *ctrl, enum nvme_cns cns, uint32_t nsid)
+{
+	sim_cpu_run(&ctrl->cpus, ctrl->p->cmd_cpu_ns);
+	return sim_identify(ctrl->target, cns, nsid);
+}
+
 /* ---- allocation, validation, removal ------------------------------------------ */
 
 static int nvme_init_ns_head(struct nvme_ns *ns, struct nvme_ns_info *info)
@@ -170,7 +177,7 @@ static int nvme_init_ns_head(struct nvme_ns *ns, struct nvme_ns_info *info)
 
 	sim_mutex_lock(&ctrl->subsys_lock);
 	t0 = sim_now();
-	sim_advance(ctrl->p->head_ns);
+	sim_cpu_run(&ctrl->cpus, ctrl->p->head_ns);
 	head->nsid = info->nsid;
 	/* The alternative naming: the node is named after the NSID. */
 	head->instance = ctrl->mode == MODE_NSID ? info->nsid : ns_ida_alloc(ctrl);
@@ -189,7 +196,7 @@ static void nvme_update_ns_info(struct nvme_ctrl *ctrl, struct nvme_ns_info *inf
 	unsigned int i;
 
 	for (i = 0; i < ctrl->p->cmds_after; i++)
-		sim_identify(ctrl->target, after[i % 2], info->nsid);
+		nvme_identify(ctrl, after[i % 2], info->nsid);
 }
 
 static void device_add_disk(struct nvme_ns *ns)
@@ -199,7 +206,7 @@ static void device_add_disk(struct nvme_ns *ns)
 
 	sim_mutex_lock(&ctrl->disk_lock);
 	t0 = sim_now();
-	sim_advance(ctrl->p->disk_ns);
+	sim_cpu_run(&ctrl->cpus, ctrl->p->disk_ns);
 	trace_event("register", t0, sim_now(), "device_add_disk nvme%dn%u",
 		    ctrl->instance, ns->head->instance);
 	sim_mutex_unlock(&ctrl->disk_lock);
@@ -214,7 +221,7 @@ static void nvme_alloc_ns(struct nvme_ctrl *ctrl, struct nvme_ns_info *info,
 
 	ns->ctrl = ctrl;
 	/* kzalloc_node, blk_mq_alloc_disk, queue limits: parallel CPU work. */
-	sim_advance(ctrl->p->alloc_ns);
+	sim_cpu_run(&ctrl->cpus, ctrl->p->alloc_ns);
 	trace_event("cpu", t0, sim_now(), "nvme_alloc_ns nsid %u", info->nsid);
 
 	/*
@@ -245,7 +252,7 @@ static void nvme_ns_remove(struct nvme_ns *ns)
 
 	sim_mutex_lock(&ctrl->disk_lock);
 	t0 = sim_now();
-	sim_advance(ctrl->p->remove_ns);
+	sim_cpu_run(&ctrl->cpus, ctrl->p->remove_ns);
 	trace_event("remove", t0, sim_now(), "nvme_ns_remove nsid %u (nvme%dn%u)",
 		    ns->head->nsid, ctrl->instance, ns->head->instance);
 	sim_mutex_unlock(&ctrl->disk_lock);
@@ -271,7 +278,7 @@ static void nvme_validate_ns(struct nvme_ns *ns, struct nvme_ns_info *info)
 
 	nvme_update_ns_info(ns->ctrl, info);
 	t0 = sim_now();
-	sim_advance(ns->ctrl->p->validate_ns);
+	sim_cpu_run(&ns->ctrl->cpus, ns->ctrl->p->validate_ns);
 	trace_event("cpu", t0, sim_now(), "nvme_validate_ns nsid %u", info->nsid);
 }
 
@@ -288,7 +295,7 @@ static void nvme_scan_ns(struct nvme_ctrl *ctrl, uint32_t nsid,
 	atomic_fetch_add(&ctrl->scanned, 1);
 	/* nvme_identify_ns_descs, nvme_ns_info_from_id_cs_indep */
 	for (i = 0; i < ctrl->p->cmds_before; i++) {
-		if (!sim_identify(ctrl->target, before[i % 2], nsid)) {
+		if (!nvme_identify(ctrl, before[i % 2], nsid)) {
 			/* Invalid namespace: gone, or never there. */
 			nvme_ns_remove_by_nsid(ctrl, nsid);
 			return;
@@ -371,7 +378,7 @@ static void nvme_scan_ns_list(struct nvme_ctrl *ctrl)
 	struct async_scan_task *task;
 
 	for (;;) {
-		sim_identify(ctrl->target, NVME_ID_CNS_NS_ACTIVE_LIST, prev);
+		nvme_identify(ctrl, NVME_ID_CNS_NS_ACTIVE_LIST, prev);
 		nr_entries = sim_target_list(ctrl->target, prev, ns_list, NR_LIST_ENTRIES);
 		for (i = 0; i < NR_LIST_ENTRIES; i++) {
 			uint32_t nsid = i < nr_entries ? ns_list[i] : 0;
@@ -415,7 +422,7 @@ static void nvme_scan_ns_sequential(struct nvme_ctrl *ctrl)
 {
 	uint32_t nn, i;
 
-	sim_identify(ctrl->target, NVME_ID_CNS_CTRL, 0);
+	nvme_identify(ctrl, NVME_ID_CNS_CTRL, 0);
 	nn = sim_target_nn(ctrl->target);
 	for (i = 1; i <= nn; i++)
 		nvme_scan_ns(ctrl, i, NULL);
@@ -451,6 +458,7 @@ void nvme_ctrl_init(struct nvme_ctrl *ctrl, struct sim_target *target,
 	compl_chain_init(&ctrl->scan_chain);
 	sim_mutex_init(&ctrl->subsys_lock, p->contention_ns);
 	sim_mutex_init(&ctrl->disk_lock, p->contention_ns);
+	sim_cpus_init(&ctrl->cpus, p->cpus);
 	ctrl->universe = universe;
 	ctrl->nr_universe = nr_universe;
 	ctrl->ns_table = sim_xcalloc(nr_universe, sizeof(*ctrl->ns_table));

@@ -432,7 +432,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: nvme_sim [-h] [--version] [--profile P] [--mode M]... [--namespaces N]\n"
 	      "                [--nsids LIST] [--rtt T] [--jitter PCT] [--ns-latency LIST]\n"
-	      "                [--latency-file F] [--qdepth Q] [--ns-cpu T] [--time-scale X]\n"
+	      "                [--latency-file F] [--qdepth Q] [--ns-cpu T] [--cpus C]\n"
+	      "                [--time-scale X]\n"
 	      "                [--rescan] [--seed S] [--format text|json] [-v|--list]\n"
 	      "                [--output FILE] [--trace FILE]\n"
 	      "\n"
@@ -462,6 +463,9 @@ static void usage(FILE *f)
 	      "  --ns-cpu T         host CPU per new namespace (default 3.05ms: allocation,\n"
 	      "                     head set-up, disk registration, split as in the\n"
 	      "                     profile)\n"
+	      "  --cpus C           host CPUs the scan's CPU work shares, first come\n"
+	      "                     first served (default: the profile's; 0: as many\n"
+	      "                     as there is work, as on the published testbeds)\n"
 	      "  --time-scale X     pace the run: X s of real time per s of model time\n"
 	      "                     (0.001..1000; default 0, unpaced); figures are\n"
 	      "                     model time and do not depend on it\n"
@@ -482,7 +486,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 {
 	enum { O_PROFILE = 256, O_MODE, O_NAMESPACES, O_NSIDS, O_RTT, O_JITTER,
 	       O_NS_LAT, O_LAT_FILE, O_QDEPTH, O_SCALE, O_RESCAN, O_SEED, O_FORMAT,
-	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU, O_LIST };
+	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU, O_LIST, O_CPUS };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -494,6 +498,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		{ "latency-file", required_argument, NULL, O_LAT_FILE },
 		{ "qdepth", required_argument, NULL, O_QDEPTH },
 		{ "ns-cpu", required_argument, NULL, O_NS_CPU },
+		{ "cpus", required_argument, NULL, O_CPUS },
 		{ "time-scale", required_argument, NULL, O_SCALE },
 		{ "rescan", no_argument, NULL, O_RESCAN },
 		{ "seed", required_argument, NULL, O_SEED },
@@ -508,7 +513,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 	};
 	struct sim_params given = { 0 };
 	bool have_rtt = false, have_jitter = false, have_qdepth = false, have_seed = false;
-	bool have_cpu = false;
+	bool have_cpu = false, have_cpus = false;
 	uint64_t ns_cpu = 0;
 	uint64_t v, namespaces = 0;
 	struct lat_list lat = { 0 };
@@ -579,6 +584,13 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 				die_usage("invalid --qdepth '%s' (1..65535)", quote(optarg));
 			given.qdepth = (unsigned int)v;
 			have_qdepth = true;
+			o->custom = true;
+			break;
+		case O_CPUS:
+			if (!parse_u64(optarg, 0, 1024, &v))
+				die_usage("invalid --cpus '%s' (0..1024)", quote(optarg));
+			given.cpus = (unsigned int)v;
+			have_cpus = true;
 			o->custom = true;
 			break;
 		case O_NS_CPU:
@@ -657,6 +669,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		o->p.qdepth = given.qdepth;
 	if (have_seed)
 		o->p.seed = given.seed;
+	if (have_cpus)
+		o->p.cpus = given.cpus;
 	if (have_cpu) {
 		/* The profile's split between allocation, head and disk, scaled. */
 		double k = (double)ns_cpu / (double)sim_ns_cpu(&o->p);

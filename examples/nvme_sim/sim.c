@@ -66,6 +66,48 @@ void sim_mutex_destroy(struct sim_mutex *m)
 	(void)m;
 }
 
+/* ---- the host's CPUs ------------------------------------------------------------ */
+
+void sim_cpus_init(struct sim_cpus *c, unsigned int nr)
+{
+	memset(c, 0, sizeof(*c));
+	c->nr = nr;
+}
+
+void sim_cpu_run(struct sim_cpus *c, uint64_t ns)
+{
+	struct sim_thread *me = sim_self(), *next;
+
+	if (!ns)
+		return;
+	if (!c->nr) {
+		sim_advance(ns);
+		return;
+	}
+	if (c->busy < c->nr) {
+		c->busy++;
+	} else {
+		me->next = NULL;
+		if (c->wait_tail)
+			c->wait_tail->next = me;
+		else
+			c->wait_head = me;
+		c->wait_tail = me;
+		sim_block_begin();
+		sim_block_end(); /* handed a CPU by its last holder */
+	}
+	sim_advance(ns);
+	next = c->wait_head;
+	if (next) {
+		c->wait_head = next->next;
+		if (!c->wait_head)
+			c->wait_tail = NULL;
+		sim_wake(next);
+	} else {
+		c->busy--;
+	}
+}
+
 /* ---- the controller ---------------------------------------------------------- */
 
 void sim_target_init(struct sim_target *t, const struct sim_params *p,

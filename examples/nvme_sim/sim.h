@@ -46,6 +46,13 @@ struct sim_params {
 	uint64_t contention_ns; /* extra per contended acquisition of those locks */
 	uint64_t validate_ns;   /* nvme_validate_ns of a known namespace */
 	uint64_t remove_ns;     /* nvme_ns_remove */
+	/*
+	 * The host's CPUs.  0: CPU work never waits for a CPU (the published
+	 * testbeds: many CPUs, CPU never the bottleneck).  Otherwise every CPU
+	 * cost above, and @cmd_cpu_ns per command, runs on one of @cpus CPUs.
+	 */
+	unsigned int cpus;
+	uint64_t cmd_cpu_ns;    /* CPU per admin command: host, network, target */
 	uint64_t seed;
 	/* Per-NSID round trips (--ns-latency, --latency-file), sorted by NSID. */
 	struct ns_latency { uint32_t nsid; uint64_t rtt_ns; } *ns_lat;
@@ -139,6 +146,22 @@ void sim_mutex_lock(struct sim_mutex *m);
 void sim_mutex_unlock(struct sim_mutex *m);
 void sim_mutex_destroy(struct sim_mutex *m);
 
+/*
+ * The host's CPUs: a CPU cost runs on one of @nr CPUs, first come first
+ * served, to its end (kernel code without preemption, as in a
+ * CONFIG_PREEMPT_NONE kernel such as User Mode Linux's).  With @nr == 0 a
+ * cost is only time: as many CPUs as there are threads.  Only the turn
+ * holder calls these.
+ */
+struct sim_cpus {
+	unsigned int nr, busy;
+	struct sim_thread *wait_head, *wait_tail;
+};
+
+void sim_cpus_init(struct sim_cpus *c, unsigned int nr);
+/* Spend @ns of CPU time: wait for a free CPU, then hold it for @ns. */
+void sim_cpu_run(struct sim_cpus *c, uint64_t ns);
+
 /* ---- trace (trace.c): Chrome Trace Event Format ---- */
 
 void trace_enable(bool on);
@@ -203,6 +226,7 @@ struct nvme_ctrl {
 	struct nvme_ns **ns_table;
 	struct sim_mutex subsys_lock;
 	struct sim_mutex disk_lock;
+	struct sim_cpus cpus;
 	/* Instance numbers (the Y of nvme0nY), lowest free first. */
 	unsigned int ida_next;
 	unsigned int *free_ids;

@@ -44,6 +44,7 @@ PARAMS = {
     "qdepth": ("--qdepth", "admin commands in flight", "", lambda d: d["params"]["qdepth"]),
     "ns-cpu": ("--ns-cpu", "host CPU per new namespace", "ms",
                lambda d: d["params"]["ns_cpu_ms"]),
+    "cpus": ("--cpus", "host CPUs", "", lambda d: d["params"]["cpus"]),
 }
 # Profiles of one testbed: only the round trip differs between them.
 TESTBEDS = {
