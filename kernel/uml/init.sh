@@ -46,10 +46,9 @@ mount -t configfs configfs /sys/kernel/config
 echo 1 >/proc/sys/kernel/sysrq
 ip link set lo up || fail "ip link set lo up"
 
-# count_lines PATTERN: kernel log lines matching PATTERN.
-count_lines() { dmesg | grep -c -- "$1"; }
-
 # wait_for COMMAND...: COMMAND succeeds within 600 s, polled every 20 ms.
+# Only where nothing is timed: a poll starts processes, which take the one
+# CPU from the scan.
 wait_for() {
 	local i
 	for ((i = 0; i < 30000; i++)); do
@@ -59,8 +58,35 @@ wait_for() {
 	return 1
 }
 
+# The kernel log from now on, with no process started while a scan runs:
+# kmsg_open starts a cat of /dev/kmsg (which hands it each record as it is
+# written) and skips what was logged before; kmsg_wait GLOB COUNT returns
+# once COUNT more lines match GLOB (within 600 s); kmsg_close ends it.
+kmsg_marks=0
+kmsg_open() {
+	local mark="cchain: mark $((++kmsg_marks))" line
+	coproc KMSG { exec cat /dev/kmsg; }
+	echo "$mark" >/dev/kmsg
+	while IFS= read -r -t 60 -u "${KMSG[0]}" line; do
+		[[ $line == *"$mark" ]] && return 0
+	done
+	return 1
+}
+kmsg_wait() {
+	local n=0 line
+	while IFS= read -r -t 600 -u "${KMSG[0]}" line; do
+		# shellcheck disable=SC2053 # $1 is a glob
+		[[ $line == $1 ]] && ((++n >= $2)) && return 0
+	done
+	return 1
+}
+kmsg_close() {
+	kill "$KMSG_PID" 2>/dev/null
+	wait "$KMSG_PID" 2>/dev/null
+	return 0
+}
+
 nvme_devices() { ls /sys/block | grep -E '^nvme[0-9]+n[0-9]+$'; }
-scans_seen() { [ "$(count_lines "$1")" -ge "$2" ]; }
 no_nvme() { [ -z "$(nvme_devices)" ]; }
 
 nqn=nqn.2026-12.org.libcchain:scan
@@ -86,11 +112,12 @@ nvme_target() {
 }
 
 nvme_scan() {
-	local i=$1 seen d names=()
-	seen=$(count_lines "cchain-bench: scan")
+	local i=$1 d names=()
+	kmsg_open || fail "reading /dev/kmsg (scan $i)"
 	nvme connect -t tcp -a 127.0.0.1 -s 4420 -n "$nqn" --hostnqn="$hostnqn" \
 		--hostid="$hostid" >/dev/null || fail "nvme connect (scan $i)"
-	wait_for scans_seen "cchain-bench: scan" $((seen + 1)) || fail "no scan $i"
+	kmsg_wait "*cchain-bench: scan*" 1 || fail "no scan $i"
+	kmsg_close
 	for d in $(nvme_devices); do
 		names+=("$d:$(cat "/sys/block/$d/nsid")")
 	done
@@ -103,11 +130,12 @@ sg_devices() { ls /sys/class/scsi_generic 2>/dev/null; }
 no_sg() { [ -z "$(sg_devices)" ]; }
 
 scsi_scan() {
-	local i=$1 seen d names=() add=/sys/bus/pseudo/drivers/scsi_debug/add_host
-	seen=$(dmesg | grep -c "scsi host.*cchain-bench: scan")
+	local i=$1 d names=() add=/sys/bus/pseudo/drivers/scsi_debug/add_host
+	kmsg_open || fail "reading /dev/kmsg (SCSI scan $i)"
 	echo "$cchain_scsi_hosts" >"$add" || fail "scsi_debug add_host (scan $i)"
-	wait_for scans_seen "scsi host.*cchain-bench: scan" $((seen + cchain_scsi_hosts)) ||
+	kmsg_wait "*scsi host*cchain-bench: scan*" "$cchain_scsi_hosts" ||
 		fail "no SCSI scan $i"
+	kmsg_close
 	for d in $(sg_devices); do
 		names+=("$d:$(basename "$(readlink "/sys/class/scsi_generic/$d/device")")")
 	done
