@@ -94,11 +94,15 @@ hostnqn=nqn.2014-08.org.nvmexpress:uuid:6c1f2f3e-1d4c-4a8e-9c5b-0a1b2c3d4e5f
 hostid=6c1f2f3e-1d4c-4a8e-9c5b-0a1b2c3d4e5f
 
 nvme_target() {
-	local cfg=/sys/kernel/config/nvmet i
+	local cfg=/sys/kernel/config/nvmet i dirs=()
 	mkdir "$cfg/subsystems/$nqn" || fail "nvmet configfs"
 	echo 1 >"$cfg/subsystems/$nqn/attr_allow_any_host"
+	# One mkdir for every namespace: a process costs UML milliseconds.
 	for ((i = 1; i <= cchain_nvme; i++)); do
-		mkdir "$cfg/subsystems/$nqn/namespaces/$i"
+		dirs+=("$cfg/subsystems/$nqn/namespaces/$i")
+	done
+	mkdir "${dirs[@]}" || fail "nvmet namespaces"
+	for ((i = 1; i <= cchain_nvme; i++)); do
 		echo "/dev/nullb$((i - 1))" >"$cfg/subsystems/$nqn/namespaces/$i/device_path"
 		echo 1 >"$cfg/subsystems/$nqn/namespaces/$i/enable" ||
 			fail "enabling namespace $i"
@@ -112,14 +116,15 @@ nvme_target() {
 }
 
 nvme_scan() {
-	local i=$1 d names=()
+	local i=$1 d nsid names=()
 	kmsg_open || fail "reading /dev/kmsg (scan $i)"
 	nvme connect -t tcp -a 127.0.0.1 -s 4420 -n "$nqn" --hostnqn="$hostnqn" \
 		--hostid="$hostid" >/dev/null || fail "nvme connect (scan $i)"
 	kmsg_wait "*cchain-bench: scan*" 1 || fail "no scan $i"
 	kmsg_close
 	for d in $(nvme_devices); do
-		names+=("$d:$(cat "/sys/block/$d/nsid")")
+		read -r nsid <"/sys/block/$d/nsid"
+		names+=("$d:$nsid")
 	done
 	say "nvme scan $i names ${names[*]}"
 	nvme disconnect -n "$nqn" >/dev/null || fail "nvme disconnect (scan $i)"
