@@ -448,7 +448,9 @@ static void usage(FILE *f)
 	      "  -h, --help         this help\n"
 	      "      --version      the program's and libcchain's version\n"
 	      "  --profile P        tcp-0.2ms (default), tcp-150ms: the patch's testbed;\n"
-	      "                     rfc-0.2ms, rfc-100ms: the RFC posting's testbed\n"
+	      "                     rfc-0.2ms, rfc-100ms: the RFC posting's testbed;\n"
+	      "                     uml-loopback: Linux 6.12 in User Mode Linux, one CPU\n"
+	      "                     (kernel/bench/run)\n"
 	      "  --mode M           sync, async, chain, nsid, or all (default); may be\n"
 	      "                     repeated: --mode sync --mode chain\n"
 	      "  --namespaces N     namespaces 1..N (default: the profile's 100; at most\n"
@@ -528,8 +530,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		case O_PROFILE:
 			o->profile = profile_find(optarg);
 			if (!o->profile)
-				die_usage("unknown profile '%s' (tcp-0.2ms, tcp-150ms, rfc-0.2ms "
-					  "or rfc-100ms)", quote(optarg));
+				die_usage("unknown profile '%s' (tcp-0.2ms, tcp-150ms, rfc-0.2ms, "
+					  "rfc-100ms or uml-loopback)", quote(optarg));
 			break;
 		case O_MODE:
 			for (i = 0; i < NR_MODES && strcmp(optarg, mode_names[i]); i++)
