@@ -16,6 +16,37 @@ void *sim_xcalloc(size_t n, size_t size)
 	return p;
 }
 
+/* ---- FIFO hand-over: the wait queues of the mutex and of the CPUs ---------- */
+
+/* The caller queues at the tail and sleeps until sim_handover() wakes it. */
+static void sim_wait_fifo(struct sim_thread **head, struct sim_thread **tail)
+{
+	struct sim_thread *me = sim_self();
+
+	me->next = NULL;
+	if (*tail)
+		(*tail)->next = me;
+	else
+		*head = me;
+	*tail = me;
+	sim_block_begin();
+	sim_block_end();
+}
+
+/* Wake the thread at the head, if any, and return it. */
+static struct sim_thread *sim_handover(struct sim_thread **head, struct sim_thread **tail)
+{
+	struct sim_thread *next = *head;
+
+	if (next) {
+		*head = next->next;
+		if (!*head)
+			*tail = NULL;
+		sim_wake(next);
+	}
+	return next;
+}
+
 /* ---- timed mutex ----------------------------------------------------------- */
 
 void sim_mutex_init(struct sim_mutex *m, uint64_t contention_ns)
@@ -32,15 +63,8 @@ void sim_mutex_lock(struct sim_mutex *m)
 		m->owner = me;
 		return;
 	}
-	me->next = NULL;
-	if (m->wait_tail)
-		m->wait_tail->next = me;
-	else
-		m->wait_head = me;
-	m->wait_tail = me;
 	m->contended++;
-	sim_block_begin();
-	sim_block_end();
+	sim_wait_fifo(&m->wait_head, &m->wait_tail);
 	/*
 	 * Handed over by the unlocker: we slept, got woken, and pull the
 	 * lock's and the data's cache lines over.
@@ -50,15 +74,7 @@ void sim_mutex_lock(struct sim_mutex *m)
 
 void sim_mutex_unlock(struct sim_mutex *m)
 {
-	struct sim_thread *next = m->wait_head;
-
-	m->owner = next;
-	if (next) {
-		m->wait_head = next->next;
-		if (!m->wait_head)
-			m->wait_tail = NULL;
-		sim_wake(next);
-	}
+	m->owner = sim_handover(&m->wait_head, &m->wait_tail);
 }
 
 void sim_mutex_destroy(struct sim_mutex *m)
@@ -76,8 +92,6 @@ void sim_cpus_init(struct sim_cpus *c, unsigned int nr)
 
 void sim_cpu_run(struct sim_cpus *c, uint64_t ns)
 {
-	struct sim_thread *me = sim_self(), *next;
-
 	if (!ns)
 		return;
 	if (!c->nr) {
@@ -87,25 +101,12 @@ void sim_cpu_run(struct sim_cpus *c, uint64_t ns)
 	if (c->busy < c->nr) {
 		c->busy++;
 	} else {
-		me->next = NULL;
-		if (c->wait_tail)
-			c->wait_tail->next = me;
-		else
-			c->wait_head = me;
-		c->wait_tail = me;
-		sim_block_begin();
-		sim_block_end(); /* handed a CPU by its last holder */
+		/* Handed a CPU by its last holder. */
+		sim_wait_fifo(&c->wait_head, &c->wait_tail);
 	}
 	sim_advance(ns);
-	next = c->wait_head;
-	if (next) {
-		c->wait_head = next->next;
-		if (!c->wait_head)
-			c->wait_tail = NULL;
-		sim_wake(next);
-	} else {
+	if (!sim_handover(&c->wait_head, &c->wait_tail))
 		c->busy--;
-	}
 }
 
 /* ---- the controller ---------------------------------------------------------- */
