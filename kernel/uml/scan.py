@@ -114,7 +114,9 @@ def command_line(kernel, args):
         cmd += [f"null_blk.nr_devices={args.nvme}", "null_blk.gb=1"]
     cmd += [f"scsi_mod.scan={'sync' if args.scsi_sync else 'async'}",
             "scsi_debug.add_host=0", f"scsi_debug.max_luns={args.scsi_luns}",
-            f"scsi_debug.ndelay={args.scsi_delay_us * 1000}",
+            # delay= is in jiffies and 1 by default (10 ms at UML's HZ=100);
+            # ndelay= replaces it when not 0
+            "scsi_debug.delay=0", f"scsi_debug.ndelay={args.scsi_delay_us * 1000}",
             "scsi_debug.dev_size_mb=1"]
     return cmd
 
