@@ -110,3 +110,13 @@ def write_all(doc, out):
         f.write(table(doc) + "\n")
     if doc["nvme"]:
         chart(doc, os.path.join(out, "chart.svg"))
+
+
+if __name__ == "__main__":
+    # report.py DIR: the table, CSV and chart again from DIR/results.json.
+    if len(sys.argv) != 2:
+        sys.exit("usage: report.py RESULTS_DIR")
+    with open(os.path.join(sys.argv[1], "results.json")) as f:
+        write_all(json.load(f), sys.argv[1])
+    with open(os.path.join(sys.argv[1], "table.md")) as f:
+        print(f.read(), end="")
