@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""kernel/bench/compare without a kernel: on a made-up measurement, its
+prediction is nvme_sim's at each point's ping round trip, its error and
+order verdicts follow from the numbers, two measurements merge, and bad
+input gets one line.
+
+Usage: test_kernel_bench_compare.py NVME_SIM [CASE...]
+"""
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from runner import run_tests  # noqa: E402
+
+SIM = os.path.abspath(sys.argv[1])
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+COMPARE = os.path.join(ROOT, "kernel", "bench", "compare")
+MODES = ("sync", "async", "chain")
+
+
+def nvme_sim(n, rtt_ms):
+    p = subprocess.run([SIM, "--profile", "uml-loopback", "--namespaces", str(n), "--rtt",
+                        f"{rtt_ms:.6f}ms", "--format", "json", "--mode", "sync", "--mode",
+                        "async", "--mode", "chain"], capture_output=True, text=True, check=True)
+    return {r["mode"]: r["elapsed_ms"] for r in json.loads(p.stdout)["runs"]}
+
+
+def row(n, delay, mode, ms, ping, reps=2):
+    return {"namespaces": n, "delay": delay, "mode": mode, "multipath": True,
+            "ping_ms": [ping, ping, ping], "median_ms": ms, "min_ms": ms * 0.9,
+            "max_ms": ms * 1.1, "reps": reps, "in_order": reps, "errors": [],
+            "reports": [], "scans": []}
+
+
+def measurement(rows):
+    return {"date": "2026-12-06", "host": "test", "cpu": "test CPU", "nproc": 2,
+            "reps": 2, "nvme": rows, "scsi": []}
+
+
+def compare(out, *inputs, expect=0):
+    args = [COMPARE, "--results", out, "--nvme-sim", SIM]
+    for i, doc in enumerate(inputs):
+        path = os.path.join(out, f"in{i}.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        args += ["--input", path]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert p.returncode == expect, (p.returncode, p.stderr)
+    return p
+
+
+def test_prediction_and_verdicts():
+    """Exact predictions at the ping round trip; a point 10% off is within
+    15%, one 30% off is not; an order swapped against nvme_sim's is flagged."""
+    pred = nvme_sim(20, 2.5)
+    meas = {"sync": pred["sync"] * 1.10, "async": pred["async"] * 0.70,
+            "chain": pred["chain"]}
+    with tempfile.TemporaryDirectory() as out:
+        compare(out, measurement([row(20, "1ms", m, meas[m], 2.5) for m in MODES]))
+        res = json.load(open(os.path.join(out, "compare.json")))
+        pts = {p["mode"]: p for p in res["points"]}
+        for m in MODES:
+            assert abs(pts[m]["sim_ms"] - pred[m]) < 1e-6, (m, pts[m], pred)
+            assert abs(pts[m]["rtt_ms"] - 2.5) < 1e-9
+        assert pts["sync"]["within"] and pts["chain"]["within"]
+        assert not pts["async"]["within"]
+        assert abs(pts["async"]["error_pct"] - (1 / 0.7 - 1) * 100) < 0.01
+        sim_order = sorted(MODES, key=lambda m: -pred[m])
+        meas_order = sorted(MODES, key=lambda m: -meas[m])
+        assert pts["sync"]["order_sim"] == sim_order
+        assert pts["sync"]["same_order"] == (sim_order == meas_order)
+        with open(os.path.join(out, "compare.csv")) as f:
+            assert len(list(csv.DictReader(f))) == 3
+        md = open(os.path.join(out, "compare.md")).read()
+        assert "Within 15 %: 2/3 points" in md, md
+        assert os.path.getsize(os.path.join(out, "compare.svg")) > 1000
+
+
+def test_merge_takes_more_scans():
+    """Of a point measured twice, the measurement with more scans counts."""
+    pred = nvme_sim(20, 0.4)
+    few = measurement([row(20, "0.1ms", m, pred[m] * 2, 0.4, reps=1) for m in MODES])
+    many = measurement([row(20, "0.1ms", m, pred[m], 0.4, reps=5) for m in MODES])
+    with tempfile.TemporaryDirectory() as out:
+        compare(out, few, many)
+        pts = json.load(open(os.path.join(out, "compare.json")))["points"]
+        assert len(pts) == 3 and all(p["reps"] == 5 and p["within"] for p in pts), pts
+        compare(out, many, few)
+        pts = json.load(open(os.path.join(out, "compare.json")))["points"]
+        assert all(p["reps"] == 5 for p in pts), pts
+
+
+def test_bad_input():
+    with tempfile.TemporaryDirectory() as out:
+        p = compare(out, expect=1)  # no results.json in --results
+        assert len(p.stderr.strip().splitlines()) == 1 and "cannot read" in p.stderr
+        p = compare(out, measurement([]), expect=1)
+        assert "no NVMe scans" in p.stderr, p.stderr
+
+
+if __name__ == "__main__":
+    sys.exit(run_tests(globals(), sys.argv[2:]))
