@@ -67,6 +67,8 @@ static void scan_chain_wait(struct nvme_ctrl *ctrl, struct async_scan_task *task
 		sim_block_begin();
 		compl_chain_wait(&task->chain_entry);
 		sim_block_end();
+		/* Slept and woken: two context switches on a CPU. */
+		sim_cpu_run(&ctrl->cpus, ctrl->p->wake_ns);
 	}
 	trace_event("chain", t0, sim_now(), "compl_chain_wait");
 }

@@ -53,6 +53,7 @@ struct sim_params {
 	 */
 	unsigned int cpus;
 	uint64_t cmd_cpu_ns;    /* CPU per admin command: host, network, target */
+	uint64_t wake_ns;       /* CPU to sleep in and wake from a chain wait */
 	uint64_t seed;
 	/* Per-NSID round trips (--ns-latency, --latency-file), sorted by NSID. */
 	struct ns_latency { uint32_t nsid; uint64_t rtt_ns; } *ns_lat;
