@@ -81,6 +81,21 @@ def test_prediction_and_verdicts():
         assert os.path.getsize(os.path.join(out, "compare.svg")) > 1000
 
 
+def test_swapped_order_flagged():
+    """The measured async slower than the chain where nvme_sim has it faster
+    (or the other way round): the point's order differs, and says so."""
+    pred = nvme_sim(20, 2.5)
+    meas = dict(pred)
+    meas["async"], meas["chain"] = pred["chain"], pred["async"]
+    assert meas["async"] != meas["chain"]
+    with tempfile.TemporaryDirectory() as out:
+        compare(out, measurement([row(20, "1ms", m, meas[m], 2.5) for m in MODES]))
+        pts = json.load(open(os.path.join(out, "compare.json")))["points"]
+        assert not any(p["same_order"] for p in pts), pts
+        md = open(os.path.join(out, "compare.md")).read()
+        assert "**differs**" in md and "same order: 0/1" in md, md
+
+
 def test_merge_takes_more_scans():
     """Of a point measured twice, the measurement with more scans counts."""
     pred = nvme_sim(20, 0.4)

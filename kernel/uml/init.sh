@@ -66,23 +66,28 @@ kmsg_marks=0
 kmsg_open() {
 	local mark="cchain: mark $((++kmsg_marks))" line
 	coproc KMSG { exec cat /dev/kmsg; }
+	# Bash unsets KMSG and closes its pipe once it reaps the cat: keep a
+	# descriptor and the pid of our own.
+	exec {kmsg_fd}<&"${KMSG[0]}"
+	kmsg_pid=$KMSG_PID
 	echo "$mark" >/dev/kmsg
-	while IFS= read -r -t 60 -u "${KMSG[0]}" line; do
+	while IFS= read -r -t 60 -u "$kmsg_fd" line; do
 		[[ $line == *"$mark" ]] && return 0
 	done
 	return 1
 }
 kmsg_wait() {
 	local n=0 line
-	while IFS= read -r -t 600 -u "${KMSG[0]}" line; do
+	while IFS= read -r -t 600 -u "$kmsg_fd" line; do
 		# shellcheck disable=SC2053 # $1 is a glob
 		[[ $line == $1 ]] && ((++n >= $2)) && return 0
 	done
 	return 1
 }
 kmsg_close() {
-	kill "$KMSG_PID" 2>/dev/null
-	wait "$KMSG_PID" 2>/dev/null
+	kill "$kmsg_pid" 2>/dev/null
+	exec {kmsg_fd}<&-
+	wait "$kmsg_pid" 2>/dev/null
 	return 0
 }
 
