@@ -110,6 +110,26 @@ def test_merge_takes_more_scans():
         assert all(p["reps"] == 5 for p in pts), pts
 
 
+def test_summary_and_partial():
+    """compare.md opens with one line per (N, delay) that carries the three
+    modes' figures and the verdicts; a run cut short says so."""
+    pred = nvme_sim(20, 2.5)
+    meas = {"sync": pred["sync"], "async": pred["async"] * 0.5, "chain": pred["chain"]}
+    doc = measurement([row(20, "1ms", m, meas[m], 2.5) for m in MODES])
+    doc["partial"] = True
+    with tempfile.TemporaryDirectory() as out:
+        compare(out, doc)
+        md = open(os.path.join(out, "compare.md")).read()
+        assert md.startswith("A run cut short: "), md
+        line = [ln for ln in md.splitlines() if ln.startswith("| 20 | 1ms (2.50 ms) |")]
+        assert len(line) == 1, md
+        cells = [c.strip() for c in line[0].split("|")[1:-1]]
+        fmt = lambda ms: f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}"  # noqa: E731
+        assert cells[2] == " / ".join(fmt(meas[m]) for m in MODES), cells
+        assert cells[3] == " / ".join(fmt(pred[m]) for m in MODES), cells
+        assert cells[4] == "+100 % (async) **miss**", cells
+
+
 def test_bad_input():
     with tempfile.TemporaryDirectory() as out:
         p = compare(out, expect=1)  # no results.json in --results

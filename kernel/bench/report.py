@@ -28,7 +28,9 @@ def order_text(row):
 def table(doc):
     out = [f"Linux 6.12 in User Mode Linux (one CPU) on {doc['cpu']}, "
            f"{doc['nproc']} CPUs, {doc['host']}, {doc['date']}; "
-           f"{doc['reps']} scans per row after a warm-up scan.", ""]
+           f"{doc['reps']} scans per row after a warm-up scan"
+           + (f"; added to every boot: {' '.join(doc['append'])}" if doc.get("append") else "")
+           + ".", ""]
     if doc["nvme"]:
         out += ["| N | delay per direction | ping RTT (ms) | multipath | mode | median (ms) "
                 "| min-max (ms) | warm-up (ms) | names | seed (ms) |",
@@ -102,10 +104,12 @@ def write_all(doc, out):
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
-    write_csv(os.path.join(out, "nvme.csv"), doc["nvme"],
-              ["namespaces", "delay", "mode", "multipath"])
-    write_csv(os.path.join(out, "scsi.csv"), doc["scsi"],
-              ["hosts", "luns", "delay_us", "mode"])
+    if doc["nvme"]:
+        write_csv(os.path.join(out, "nvme.csv"), doc["nvme"],
+                  ["namespaces", "delay", "mode", "multipath"])
+    if doc["scsi"]:
+        write_csv(os.path.join(out, "scsi.csv"), doc["scsi"],
+                  ["hosts", "luns", "delay_us", "mode"])
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table(doc) + "\n")
     if doc["nvme"]:

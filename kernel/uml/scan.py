@@ -118,7 +118,7 @@ def command_line(kernel, args):
             # ndelay= replaces it when not 0
             "scsi_debug.delay=0", f"scsi_debug.ndelay={args.scsi_delay_us * 1000}",
             "scsi_debug.dev_size_mb=1"]
-    return cmd
+    return cmd + (getattr(args, "append", None) or [])
 
 
 def boot(kernel, args, log=None):
@@ -179,6 +179,9 @@ def options(parser):
                         help="scsi_debug per-command delay (ndelay)")
     parser.add_argument("--scsi-sync", action="store_true",
                         help="scsi_mod.scan=sync")
+    parser.add_argument("--append", action="append", metavar="PARAM",
+                        help="one more kernel parameter, e.g. "
+                             "sysctl.net.ipv4.tcp_autocorking=0 (repeatable)")
     parser.add_argument("--mem", type=int, default=512, help="MiB")
     parser.add_argument("--timeout", type=float, default=900, help="s")
     parser.add_argument("--tmpdir", help="UML's memory files")
