@@ -110,6 +110,18 @@ def test_merge_takes_more_scans():
         assert all(p["reps"] == 5 for p in pts), pts
 
 
+def test_ping_median():
+    """A point's round trip is the median of its boots' average pings: one
+    boot's stray ping does not move it."""
+    pings = {"sync": 0.34, "async": 0.32, "chain": 1.36}
+    pred = nvme_sim(100, 0.34)
+    with tempfile.TemporaryDirectory() as out:
+        compare(out, measurement([row(100, "0.1ms", m, pred[m], pings[m]) for m in MODES]))
+        pts = json.load(open(os.path.join(out, "compare.json")))["points"]
+        assert all(abs(p["rtt_ms"] - 0.34) < 1e-9 for p in pts), pts
+        assert all(abs(p["sim_ms"] - pred[p["mode"]]) < 1e-6 for p in pts), (pts, pred)
+
+
 def test_summary_and_partial():
     """compare.md opens with one line per (N, delay) that carries the three
     modes' figures and the verdicts; a run cut short says so."""
@@ -128,6 +140,27 @@ def test_summary_and_partial():
         assert cells[2] == " / ".join(fmt(meas[m]) for m in MODES), cells
         assert cells[3] == " / ".join(fmt(pred[m]) for m in MODES), cells
         assert cells[4] == "+100 % (async) **miss**", cells
+
+
+def test_committed_sweep_is_todays():
+    """kernel/bench/results/sweep/compare.json is what today's nvme_sim
+    predicts from the committed measurement, and README quotes its summary."""
+    sweep = os.path.join(ROOT, "kernel", "bench", "results", "sweep")
+    old = json.load(open(os.path.join(sweep, "compare.json")))
+    with tempfile.TemporaryDirectory() as out:
+        p = subprocess.run([COMPARE, "--results", out, "--nvme-sim", SIM, "--input",
+                            os.path.join(sweep, "results.json")],
+                           capture_output=True, text=True, timeout=600)
+        assert p.returncode == 0, p.stderr
+        new = json.load(open(os.path.join(out, "compare.json")))
+        md = open(os.path.join(out, "compare.md")).read()
+    for a, b in zip(old["points"], new["points"], strict=True):
+        assert (a["namespaces"], a["delay"], a["mode"]) == \
+            (b["namespaces"], b["delay"], b["mode"])
+        assert abs(a["sim_ms"] - b["sim_ms"]) <= 1e-6 * max(1.0, b["sim_ms"]), (a, b)
+    summary = md.split("\n\n")[1]
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    assert summary in readme, "README's comparison table is not compare.md's summary"
 
 
 def test_bad_input():

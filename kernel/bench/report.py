@@ -43,7 +43,7 @@ def table(doc):
                        f"{fmt(r['median_ms'])} | {fmt(r['min_ms'])}-{fmt(r['max_ms'])} | "
                        f"{fmt(r['warmup_ms'])} | {order_text(r)} | {seed or '-'} |")
     if doc["scsi"]:
-        out += ["", "| hosts x LUNs | delay per command (us) | mode | median (ms) "
+        out += ([""] if out[-1] else []) + ["| hosts x LUNs | delay per command (us) | mode | median (ms) "
                 "| min-max (ms) | warm-up (ms) | devices |",
                 "|---|---|---|---|---|---|---|"]
         for r in doc["scsi"]:
