@@ -100,10 +100,17 @@ def chart(doc, path):
     plt.close(fig)
 
 
-def write_all(doc, out):
-    with open(os.path.join(out, "results.json"), "w") as f:
+def write_json(doc, out):
+    """OUT/results.json, replaced whole (a reader never sees half of it)."""
+    tmp = os.path.join(out, "results.json.tmp")
+    with open(tmp, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
+    os.replace(tmp, os.path.join(out, "results.json"))
+
+
+def write_all(doc, out):
+    write_json(doc, out)
     if doc["nvme"]:
         write_csv(os.path.join(out, "nvme.csv"), doc["nvme"],
                   ["namespaces", "delay", "mode", "multipath"])

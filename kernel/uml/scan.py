@@ -118,7 +118,7 @@ def command_line(kernel, args):
             # ndelay= replaces it when not 0
             "scsi_debug.delay=0", f"scsi_debug.ndelay={args.scsi_delay_us * 1000}",
             "scsi_debug.dev_size_mb=1"]
-    return cmd + (getattr(args, "append", None) or [])
+    return cmd + (args.append or [])
 
 
 def boot(kernel, args, log=None):
