@@ -429,6 +429,61 @@ def test_cpus():
     assert free["async"]["elapsed_ms"] < n * doc["params"]["ns_cpu_ms"], free["async"]
 
 
+def uml(n, rtt_ms, *extra, modes=("async",)):
+    args = ["--profile", "uml-loopback", "--namespaces", str(n), "--rtt", f"{rtt_ms}ms",
+            "--jitter", "0", *extra]
+    for m in modes:
+        args += ["--mode", m]
+    return by_mode(runs(*args))
+
+
+def test_admin_places():
+    """uml-loopback's admin queue: 14 places while the fabrics queue shares
+    the tag set, kept by a task from one command to the next, so the tasks
+    go in waves of 14, three round trips each, after the scan's two (the
+    controller's limits, the list).  The kernel at 150 ms: 8.0 round trips
+    for 20 namespaces, 26.3 for 100, 5.0 for 1 and 5."""
+    rtt = 150.0
+    for n, rounds in ((1, 5), (5, 5), (14, 5), (15, 8), (20, 8), (100, 26)):
+        got = uml(n, rtt)["async"]["elapsed_ms"] / rtt
+        # The CPU adds well under a tenth of a round trip at this N.
+        assert rounds <= got < rounds + 0.1, (n, got, rounds)
+
+
+def test_admin_share_grows():
+    """5 s after the Connect command (4 round trips before the scan starts)
+    the fabrics queue is idle and the share is 28: at 150 ms, 9 waves of 14
+    fit before (2 + 27 round trips: 4.35 s < 4.4 s), the remaining 374 of 500
+    namespaces go 28 at a time (14 waves of 3): 71 round trips, where 14
+    places alone would take 2 + 3 x 36 = 110."""
+    got = uml(500, 150.0)["async"]["elapsed_ms"] / 150.0
+    assert 71 <= got < 72, got
+    # A rescan comes long after the Connect: 28 places from the start.
+    r = by_mode(runs("--profile", "uml-loopback", "--namespaces", "100", "--rtt", "150ms",
+                     "--jitter", "0", "--mode", "async", "--rescan"), scan="rescan")
+    assert r["async"]["elapsed_ms"] < 2 * 150 + 3 * 4 * 150 + 100, r["async"]["elapsed_ms"]
+
+
+def test_head_walk():
+    """--head-walk T: each new head costs T more per head already there (the
+    subsystem list's walks), so the synchronous scan of N namespaces takes
+    T x N(N-1)/2 longer, exactly."""
+    n = 100
+    base = uml(n, 0.5, "--head-walk", "0us", modes=("sync",))["sync"]["elapsed_ms"]
+    walk = uml(n, 0.5, "--head-walk", "10us", modes=("sync",))["sync"]["elapsed_ms"]
+    assert abs((walk - base) - 0.010 * n * (n - 1) / 2) < 1e-6, (base, walk)
+
+
+def test_cpu_until_sleep():
+    """On one CPU a task keeps the CPU from one cost to the next until it
+    sleeps (no preemption), so a chained task that finds its turn there
+    never sleeps for it: at 150 ms the chain and the fully async scan of
+    20 namespaces both take 8 round trips."""
+    r = uml(20, 150.0, modes=("async", "chain"))
+    for m in ("async", "chain"):
+        assert 8 <= r[m]["elapsed_ms"] / 150.0 < 8.1, (m, r[m]["elapsed_ms"])
+
+
 def test_bad_input():
     fd, bad_csv = tempfile.mkstemp(suffix=".csv")
     os.write(fd, b"nsid,latency\n3,fast\n")

@@ -50,6 +50,16 @@ struct async_scan_task {
 /* ---- the chain under the virtual-time scheduler ---------------------------- */
 
 /*
+ * The caller sleeps for something other than a command, or ends: it gives
+ * up its CPU and its place on the admin queue.
+ */
+static void nvme_sleep(struct nvme_ctrl *ctrl)
+{
+	sim_cpu_yield(&ctrl->cpus);
+	sim_target_leave(ctrl->target);
+}
+
+/*
  * compl_chain_wait().  The model keeps its own count of completed entries
  * so that the scheduler, not the host, decides when a waiter runs again:
  * a waiter whose turn has not come gives up the scheduler's turn and
@@ -63,6 +73,7 @@ static void scan_chain_wait(struct nvme_ctrl *ctrl, struct async_scan_task *task
 	if (ctrl->chain_done == task->seq) {
 		compl_chain_wait(&task->chain_entry); /* the turn is there: no sleep */
 	} else {
+		nvme_sleep(ctrl);
 		ctrl->chain_waiter[task->seq] = sim_self();
 		sim_block_begin();
 		compl_chain_wait(&task->chain_entry);
@@ -162,10 +173,19 @@ static unsigned int ns_ida_alloc(struct nvme_ctrl *ctrl)
 	return top;
 }
 
-/* An admin command: the host's CPU for it, then the round trip. */
+/* A kernel mutex: a caller that finds it held sleeps on it. */
+static void nvme_lock(struct nvme_ctrl *ctrl, struct sim_mutex *m)
+{
+	if (m->owner)
+		nvme_sleep(ctrl);
+	sim_mutex_lock(m);
+}
+
+/* An admin command: the host's CPU for it, then the round trip (asleep). */
 static bool nvme_identify(struct nvme_ctrl *ctrl, enum nvme_cns cns, uint32_t nsid)
 {
 	sim_cpu_run(&ctrl->cpus, ctrl->p->cmd_cpu_ns);
+	sim_cpu_yield(&ctrl->cpus);
 	return sim_identify(ctrl->target, cns, nsid);
 }
 
@@ -177,9 +197,11 @@ static int nvme_init_ns_head(struct nvme_ns *ns, struct nvme_ns_info *info)
 	struct nvme_ns_head *head = sim_xcalloc(1, sizeof(*head));
 	uint64_t t0;
 
-	sim_mutex_lock(&ctrl->subsys_lock);
+	nvme_lock(ctrl, &ctrl->subsys_lock);
 	t0 = sim_now();
-	sim_cpu_run(&ctrl->cpus, ctrl->p->head_ns);
+	/* nvme_find_ns_head, nvme_subsys_check_duplicate_ids: both walk the heads. */
+	sim_cpu_run(&ctrl->cpus, ctrl->p->head_ns + ctrl->p->head_walk_ns * ctrl->nr_heads);
+	ctrl->nr_heads++;
 	head->nsid = info->nsid;
 	/* The alternative naming: the node is named after the NSID. */
 	head->instance = ctrl->mode == MODE_NSID ? info->nsid : ns_ida_alloc(ctrl);
@@ -206,7 +228,7 @@ static void device_add_disk(struct nvme_ns *ns)
 	struct nvme_ctrl *ctrl = ns->ctrl;
 	uint64_t t0;
 
-	sim_mutex_lock(&ctrl->disk_lock);
+	nvme_lock(ctrl, &ctrl->disk_lock);
 	t0 = sim_now();
 	sim_cpu_run(&ctrl->cpus, ctrl->p->disk_ns);
 	trace_event("register", t0, sim_now(), "device_add_disk nvme%dn%u",
@@ -252,9 +274,10 @@ static void nvme_ns_remove(struct nvme_ns *ns)
 	struct nvme_ctrl *ctrl = ns->ctrl;
 	uint64_t t0;
 
-	sim_mutex_lock(&ctrl->disk_lock);
+	nvme_lock(ctrl, &ctrl->disk_lock);
 	t0 = sim_now();
 	sim_cpu_run(&ctrl->cpus, ctrl->p->remove_ns);
+	ctrl->nr_heads--;
 	trace_event("remove", t0, sim_now(), "nvme_ns_remove nsid %u (nvme%dn%u)",
 		    ns->head->nsid, ctrl->instance, ns->head->instance);
 	sim_mutex_unlock(&ctrl->disk_lock);
@@ -342,8 +365,10 @@ static void nvme_scan_ns_async(void *data, async_cookie_t cookie)
 	if (compl_chain_pending(&task->chain_entry))
 		scan_chain_complete(ctrl, task);
 
-	if (!task->inline_run)
+	if (!task->inline_run) {
+		nvme_sleep(ctrl);
 		sim_task_end(); /* the last access to model state */
+	}
 	free(task);
 }
 
@@ -410,6 +435,7 @@ static void nvme_scan_ns_list(struct nvme_ctrl *ctrl)
 		}
 	}
 out:
+	nvme_sleep(ctrl);
 	if (sim_tasks_wait_begin()) {
 		async_synchronize_full_domain(&domain);
 		sim_block_end();
@@ -434,16 +460,22 @@ static void nvme_scan_ns_sequential(struct nvme_ctrl *ctrl)
 
 void nvme_scan_work(struct nvme_ctrl *ctrl)
 {
+	unsigned int i;
+
 	ctrl->nr_alloc = 0;
 	ctrl->chain_done = 0;
 	memset(ctrl->chain_waiter, 0, ctrl->chain_cap * sizeof(*ctrl->chain_waiter));
 	atomic_store(&ctrl->scanned, 0);
+	/* nvme_init_non_mdts_limits: the controller's limits, read again. */
+	for (i = 0; i < ctrl->p->cmds_scan; i++)
+		nvme_identify(ctrl, NVME_ID_CNS_CS_CTRL, 0);
 	if (ctrl->mode == MODE_SYNC)
 		nvme_scan_ns_sequential(ctrl);
 	else
 		nvme_scan_ns_list(ctrl);
 	/* Everything added to the chain has left it. */
 	compl_chain_flush(&ctrl->scan_chain);
+	nvme_sleep(ctrl); /* the scan is over: its CPU and place are free */
 }
 
 /* ---- controller lifetime and reporting ------------------------------------------ */

@@ -433,7 +433,7 @@ static void usage(FILE *f)
 	fputs("usage: nvme_sim [-h] [--version] [--profile P] [--mode M]... [--namespaces N]\n"
 	      "                [--nsids LIST] [--rtt T] [--jitter PCT] [--ns-latency LIST]\n"
 	      "                [--latency-file F] [--qdepth Q] [--ns-cpu T] [--cpus C]\n"
-	      "                [--time-scale X]\n"
+	      "                [--cmd-cpu T] [--head-walk T] [--wake T] [--time-scale X]\n"
 	      "                [--rescan] [--seed S] [--format text|json] [-v|--list]\n"
 	      "                [--output FILE] [--trace FILE]\n"
 	      "\n"
@@ -461,10 +461,19 @@ static void usage(FILE *f)
 	      "  --ns-latency LIST  per-NSID round trips, e.g. 7=500ms,9=2ms\n"
 	      "  --latency-file F   per-NSID round trips from CSV lines 'nsid,latency'\n"
 	      "                     (each NSID once, and only NSIDs that are scanned)\n"
-	      "  --qdepth Q         admin commands in flight at most (default 13)\n"
+	      "  --qdepth Q         admin commands in flight at most (default: the\n"
+	      "                     profile's, 13 on the published testbeds; uml-loopback:\n"
+	      "                     tasks with a command in flight, 14, then 28)\n"
 	      "  --ns-cpu T         host CPU per new namespace (default 3.05ms: allocation,\n"
 	      "                     head set-up, disk registration, split as in the\n"
 	      "                     profile)\n"
+	      "  --cmd-cpu T        host CPU per admin command (with --cpus; default: the\n"
+	      "                     profile's)\n"
+	      "  --head-walk T      host CPU per namespace head already in the subsystem,\n"
+	      "                     added to each new head's set-up (the list walks;\n"
+	      "                     default: the profile's)\n"
+	      "  --wake T           host CPU for a chained task to sleep for its turn and\n"
+	      "                     be woken (with --cpus; default: the profile's)\n"
 	      "  --cpus C           host CPUs the scan's CPU work shares, first come\n"
 	      "                     first served (default: the profile's; 0: as many\n"
 	      "                     as there is work, as on the published testbeds)\n"
@@ -488,7 +497,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 {
 	enum { O_PROFILE = 256, O_MODE, O_NAMESPACES, O_NSIDS, O_RTT, O_JITTER,
 	       O_NS_LAT, O_LAT_FILE, O_QDEPTH, O_SCALE, O_RESCAN, O_SEED, O_FORMAT,
-	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU, O_LIST, O_CPUS };
+	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU, O_LIST, O_CPUS, O_CMD_CPU, O_HEAD_WALK, O_WAKE };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -501,6 +510,9 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		{ "qdepth", required_argument, NULL, O_QDEPTH },
 		{ "ns-cpu", required_argument, NULL, O_NS_CPU },
 		{ "cpus", required_argument, NULL, O_CPUS },
+		{ "cmd-cpu", required_argument, NULL, O_CMD_CPU },
+		{ "head-walk", required_argument, NULL, O_HEAD_WALK },
+		{ "wake", required_argument, NULL, O_WAKE },
 		{ "time-scale", required_argument, NULL, O_SCALE },
 		{ "rescan", no_argument, NULL, O_RESCAN },
 		{ "seed", required_argument, NULL, O_SEED },
@@ -516,7 +528,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 	struct sim_params given = { 0 };
 	bool have_rtt = false, have_jitter = false, have_qdepth = false, have_seed = false;
 	bool have_cpu = false, have_cpus = false;
-	uint64_t ns_cpu = 0;
+	uint64_t ns_cpu = 0, cmd_cpu = 0, head_walk = 0, wake = 0;
+	bool have_cmd_cpu = false, have_head_walk = false, have_wake = false;
 	uint64_t v, namespaces = 0;
 	struct lat_list lat = { 0 };
 	size_t i;
@@ -595,6 +608,24 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 			have_cpus = true;
 			o->custom = true;
 			break;
+		case O_CMD_CPU:
+		case O_HEAD_WALK:
+		case O_WAKE: {
+			uint64_t t;
+
+			if (!parse_duration(optarg, &t) || t > 10 * NS_PER_MS * 1000)
+				die_usage("invalid duration '%s' for --%s (use a unit: ns, us, "
+					  "ms, s; at most 10s)", quote(optarg),
+					  c == O_CMD_CPU ? "cmd-cpu" : c == O_WAKE ? "wake" : "head-walk");
+			if (c == O_CMD_CPU)
+				cmd_cpu = t, have_cmd_cpu = true;
+			else if (c == O_WAKE)
+				wake = t, have_wake = true;
+			else
+				head_walk = t, have_head_walk = true;
+			o->custom = true;
+			break;
+		}
 		case O_NS_CPU:
 			if (!parse_duration(optarg, &ns_cpu) || ns_cpu > 10 * NS_PER_MS * 1000)
 				die_usage("invalid duration '%s' for --ns-cpu (use a unit: ns, us, "
@@ -673,6 +704,12 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		o->p.seed = given.seed;
 	if (have_cpus)
 		o->p.cpus = given.cpus;
+	if (have_cmd_cpu)
+		o->p.cmd_cpu_ns = cmd_cpu;
+	if (have_head_walk)
+		o->p.head_walk_ns = head_walk;
+	if (have_wake)
+		o->p.wake_ns = wake;
 	if (have_cpu) {
 		/* The profile's split between allocation, head and disk, scaled. */
 		double k = (double)ns_cpu / (double)sim_ns_cpu(&o->p);
@@ -820,7 +857,7 @@ static void do_scan(struct nvme_ctrl *ctrl, struct sim_target *target, const str
 
 	snprintf(name, sizeof(name), "%s scan (%s)", mode_names[ctrl->mode], scan);
 	trace_begin_run(name);
-	memset(target->tag_free_at, 0, o->p.qdepth * sizeof(*target->tag_free_at));
+	sim_target_begin_scan(target, !strcmp(scan, "initial"));
 	if (ticker && pthread_create(&tid, NULL, progress_fn, &pr))
 		ticker = false;
 	sim_run_begin(o->time_scale);

@@ -119,32 +119,35 @@ static void rfc_02ms(struct sim_params *p)
 /*
  * Linux 6.12 in User Mode Linux on this project's 2-CPU test machine
  * (kernel/bench/run), against nvmet on 127.0.0.1: what differs from a
- * testbed with a real network and CPUs to spare.
+ * testbed with a real network and CPUs to spare.  Measured, not fitted,
+ * except where it says so (kernel/bench/results/sweep, doc/kernel.md).
  *
- * - One CPU: UML is uniprocessor, and host, network stack, nvmet and
- *   null_blk all run on it; every CPU cost queues for it (--cpus 1).
- * - Three Identify round trips per namespace: the NS descriptor list and
- *   the command-set independent Identify before the ordered step, Identify
- *   Namespace after it (the multipath head's partition scan is deferred to
- *   a work item in 6.12, so no read is timed).  The synchronous scan at
- *   75 ms per direction took 45508 ms for 100 namespaces, 455 ms each:
- *   three round trips of 150 ms and ~5 ms of the rest.
+ * - One CPU: UML is uniprocessor and has no preemption; host, network
+ *   stack, nvmet and null_blk all run on it (--cpus 1: a thread keeps the
+ *   CPU until it sleeps).
+ * - Every scan starts with two round trips: nvme_init_non_mdts_limits'
+ *   Identify CS Controller, then the active namespace list.  Three Identify
+ *   round trips per namespace: the NS descriptor list and the command-set
+ *   independent Identify before the ordered step, Identify Namespace after
+ *   it.  The kernel at 150 ms: 5.0 round trips for 1 and for 5 namespaces.
  * - The round trip is what ping measures in the same boot, not 2 x the
- *   netem delay: at 0.1 ms per direction ping reports 0.29-0.45 ms (the
- *   timers that release the delayed packets, UML's context switches).
- *   kernel/bench/compare passes each point's measured round trip.
- * - 12 commands in flight, calibrated: the fully async scan's 300
- *   commands at 150 ms took 3940 ms, 26 round trips.  The admin queue has
- *   31 tags; what holds the scan to fewer is the rate at which UML's one
- *   CPU starts workqueue workers and TCP's congestion window on the
- *   delayed loopback, which the model does not have.
- * - CPU per namespace, from the scans at 0.1 ms, where the one CPU is the
- *   bottleneck of the asynchronous scans: 42.6 ms for 100 namespaces,
- *   ~0.4 ms each, commands included.
- * - 90 us of CPU when a chained task sleeps for its turn and is woken:
- *   on one CPU the chained scan at 0.1 ms took 50.7 ms, 8 ms more than
- *   the fully async one, about 100 such sleeps.  (On the published
- *   testbeds the CPUs were not the limit and this is 0.)
+ *   netem delay (kernel/bench/compare passes each point's).
+ * - 14 places on the admin queue, then 28 (sampled with kernel/uml/scan.py
+ *   --inflight: the host never has more than 14 Identify commands written
+ *   and unacknowledged, then 28 from ~4.4 s into a long scan).  The admin
+ *   tag set has 30 tags, 2 reserved (Connect, Keep Alive); blk-mq shares
+ *   a tag set fairly between its active request queues (hctx_may_queue),
+ *   here the admin queue and the fabrics queue that sent Connect: 14 each.
+ *   The fabrics queue's timeout timer, armed by Connect and capped at
+ *   BLK_MAX_TIMEOUT (5 s), finds it idle and makes it inactive: 28.  The
+ *   scan starts ~4 round trips after Connect (the property reads and
+ *   writes that enable the controller, Identify Controller).
+ * - A task keeps its place: a task whose command completes is woken by it
+ *   and issues its next one before a waiter for a tag runs, so the tasks
+ *   go in waves, 3 round trips each.  20 namespaces take 2 + 2 x 3 = 8
+ *   round trips (the kernel: 8.0), 100 take 2 + 8 x 3 = 26 (26.3).  (The
+ *   seed's 2543 ms fit the same rule: 1 + 8 x 2 round trips of 150 ms is
+ *   2550 ms.  Its profiles keep their calibrated 13 commands in flight.)
  */
 static void uml_loopback(struct sim_params *p)
 {
@@ -152,9 +155,14 @@ static void uml_loopback(struct sim_params *p)
 	p->cpus = 1;
 	p->rtt_ns = 360 * NS_PER_US;
 	p->svc_ns = 10 * NS_PER_US;
+	p->cmds_scan = 1;
 	p->cmds_before = 2;
 	p->cmds_after = 1;
-	p->qdepth = 12;
+	p->qdepth = 14;
+	p->places = true;
+	p->qdepth_late = 28;
+	p->fabrics_idle_ns = 5000 * NS_PER_MS;
+	p->connect_rtts = 4;
 	p->cmd_cpu_ns = 30 * NS_PER_US;
 	p->alloc_ns = 120 * NS_PER_US;
 	p->head_ns = 100 * NS_PER_US;

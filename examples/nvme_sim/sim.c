@@ -92,19 +92,32 @@ void sim_cpus_init(struct sim_cpus *c, unsigned int nr)
 
 void sim_cpu_run(struct sim_cpus *c, uint64_t ns)
 {
+	struct sim_thread *me;
+
 	if (!ns)
 		return;
 	if (!c->nr) {
 		sim_advance(ns);
 		return;
 	}
-	if (c->busy < c->nr) {
-		c->busy++;
-	} else {
-		/* Handed a CPU by its last holder. */
-		sim_wait_fifo(&c->wait_head, &c->wait_tail);
+	me = sim_self();
+	if (!me->cpu_held) {
+		if (c->busy < c->nr)
+			c->busy++;
+		else /* handed a CPU by a thread that went to sleep */
+			sim_wait_fifo(&c->wait_head, &c->wait_tail);
+		me->cpu_held = true;
 	}
 	sim_advance(ns);
+}
+
+void sim_cpu_yield(struct sim_cpus *c)
+{
+	struct sim_thread *me = sim_self();
+
+	if (!me->cpu_held)
+		return;
+	me->cpu_held = false;
 	if (!sim_handover(&c->wait_head, &c->wait_tail))
 		c->busy--;
 }
@@ -134,6 +147,69 @@ void sim_target_destroy(struct sim_target *t)
 {
 	free(t->nsids);
 	free(t->tag_free_at);
+}
+
+void sim_target_begin_scan(struct sim_target *t, bool after_connect)
+{
+	const struct sim_params *p = t->p;
+	uint64_t setup = (uint64_t)(p->connect_rtts * (double)p->rtt_ns);
+
+	memset(t->tag_free_at, 0, p->qdepth * sizeof(*t->tag_free_at));
+	t->places_used = 0;
+	t->place_wait_head = t->place_wait_tail = NULL;
+	if (!p->qdepth_late || !after_connect)
+		t->late_at = 0;
+	else
+		t->late_at = p->fabrics_idle_ns > setup ? p->fabrics_idle_ns - setup : 0;
+}
+
+/* ---- the admin queue's places (p->places) ------------------------------------ */
+
+static unsigned int places_now(const struct sim_target *t)
+{
+	const struct sim_params *p = t->p;
+
+	return p->qdepth_late && sim_now() >= t->late_at ? p->qdepth_late : p->qdepth;
+}
+
+/*
+ * Once the share has grown, waiters take the new places.  The model does
+ * this at the first command event after the switch (the kernel wakes every
+ * waiter at once): at most one round trip late.
+ */
+static void places_grow(struct sim_target *t)
+{
+	while (t->place_wait_head && t->places_used < places_now(t)) {
+		t->places_used++;
+		sim_handover(&t->place_wait_head, &t->place_wait_tail);
+	}
+}
+
+static void place_take(struct sim_target *t)
+{
+	struct sim_thread *me = sim_self();
+
+	if (me->admin_place)
+		return;
+	places_grow(t);
+	if (!t->place_wait_head && t->places_used < places_now(t))
+		t->places_used++;
+	else
+		sim_wait_fifo(&t->place_wait_head, &t->place_wait_tail); /* handed one */
+	me->admin_place = true;
+}
+
+void sim_target_leave(struct sim_target *t)
+{
+	struct sim_thread *me = sim_self();
+
+	if (!me->admin_place)
+		return;
+	me->admin_place = false;
+	/* The place passes to the first waiter, or is free. */
+	if (!sim_handover(&t->place_wait_head, &t->place_wait_tail))
+		t->places_used--;
+	places_grow(t);
 }
 
 static bool target_has(const struct sim_target *t, uint32_t nsid)
@@ -217,6 +293,7 @@ static const char *cns_name(enum nvme_cns cns)
 	case NVME_ID_CNS_NS_ACTIVE_LIST: return "Identify Active NS List (CNS 02h)";
 	case NVME_ID_CNS_NS_DESC_LIST: return "Identify NS Descriptors (CNS 03h)";
 	case NVME_ID_CNS_CS_NS: return "Identify CS NS (CNS 05h)";
+	case NVME_ID_CNS_CS_CTRL: return "Identify CS Controller (CNS 06h)";
 	case NVME_ID_CNS_CS_INDEP: return "Identify CS-indep NS (CNS 08h)";
 	}
 	return "Identify";
@@ -251,9 +328,20 @@ static uint64_t take_tag(struct sim_target *t, uint64_t lat)
 bool sim_identify(struct sim_target *t, enum nvme_cns cns, uint32_t nsid)
 {
 	uint64_t lat = command_latency(t, cns, nsid), start = sim_now(), end;
-	bool ok = cns == NVME_ID_CNS_CTRL || cns == NVME_ID_CNS_NS_ACTIVE_LIST ||
+	bool ok = cns == NVME_ID_CNS_CTRL || cns == NVME_ID_CNS_CS_CTRL ||
+		  cns == NVME_ID_CNS_NS_ACTIVE_LIST ||
 		  target_has(t, nsid);
 
+	if (t->p->places) {
+		place_take(t);
+		start = sim_now();
+		end = start + lat;
+		t->commands++;
+		trace_event("identify", start, end, "%s nsid %u", cns_name(cns), nsid);
+		sim_sync_to(end);
+		places_grow(t);
+		return ok;
+	}
 	if (t->tag_free_at[0] > start)
 		start = t->tag_free_at[0];
 	end = take_tag(t, lat);

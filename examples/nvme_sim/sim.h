@@ -38,10 +38,31 @@ struct sim_params {
 	uint64_t svc_ns;        /* controller's processing of one command */
 	double jitter_pct;      /* +- uniform, per command, reproducible */
 	unsigned int qdepth;    /* admin commands in flight at most */
+	/*
+	 * Places on the admin queue (false: @qdepth tags, each command takes
+	 * the one that frees up first).  True: the kernel's fair share of a
+	 * tag set that two request queues use (the admin queue and the
+	 * fabrics queue of NVMe over fabrics).  At most @qdepth tasks have a
+	 * command in flight; a task whose command completes issues its next
+	 * one before a waiting task gets in (it runs first, woken by its
+	 * completion), so a task keeps its place until it sleeps for
+	 * something else (its chain turn, a contended mutex) or ends.
+	 * @fabrics_idle_ns after the Connect command, which comes
+	 * @connect_rtts round trips before the scan starts, the fabrics
+	 * queue's timer finds it idle and the share becomes @qdepth_late
+	 * (blk-mq's tag idling; 0: @qdepth throughout).
+	 */
+	bool places;
+	unsigned int qdepth_late;
+	uint64_t fabrics_idle_ns;
+	double connect_rtts;
+	unsigned int cmds_scan;   /* Identify commands that start every scan */
 	unsigned int cmds_before; /* Identify commands before the ordered step */
 	unsigned int cmds_after;  /* ... and after it (nvme_update_ns_info) */
 	uint64_t alloc_ns;      /* nvme_alloc_ns: ns and gendisk allocation */
 	uint64_t head_ns;       /* nvme_init_ns_head under the subsystem lock */
+	/* ... and more per namespace head already in the subsystem (its list walks) */
+	uint64_t head_walk_ns;
 	uint64_t disk_ns;       /* device_add_disk under the disk lock */
 	uint64_t contention_ns; /* extra per contended acquisition of those locks */
 	uint64_t validate_ns;   /* nvme_validate_ns of a known namespace */
@@ -102,6 +123,8 @@ struct sim_thread {
 	pthread_cond_t cond;
 	struct sim_thread *next;
 	uint64_t wake, seq;
+	bool admin_place;       /* holds a place on the admin queue (sim.c) */
+	bool cpu_held;          /* holds one of the host's CPUs (sim.c) */
 };
 
 /* The caller becomes the run's first simulated thread, at model time 0. */
@@ -148,11 +171,13 @@ void sim_mutex_unlock(struct sim_mutex *m);
 void sim_mutex_destroy(struct sim_mutex *m);
 
 /*
- * The host's CPUs: a CPU cost runs on one of @nr CPUs, first come first
- * served, to its end (kernel code without preemption, as in a
- * CONFIG_PREEMPT_NONE kernel such as User Mode Linux's).  With @nr == 0 a
- * cost is only time: as many CPUs as there are threads.  Only the turn
- * holder calls these.
+ * The host's CPUs, as a kernel without preemption (CONFIG_PREEMPT_NONE, as
+ * User Mode Linux's) runs them: a thread takes a CPU for its first CPU cost
+ * after a sleep, first come first served, and keeps it until it sleeps
+ * again (sim_cpu_yield(): before a command's round trip, a wait for its
+ * chain turn or a contended mutex, and its end).  With @nr == 0 a cost is
+ * only time: as many CPUs as there are threads.  Only the turn holder
+ * calls these.
  */
 struct sim_cpus {
 	unsigned int nr, busy;
@@ -160,8 +185,10 @@ struct sim_cpus {
 };
 
 void sim_cpus_init(struct sim_cpus *c, unsigned int nr);
-/* Spend @ns of CPU time: wait for a free CPU, then hold it for @ns. */
+/* Spend @ns of CPU time, on the CPU the thread holds or the next free one. */
 void sim_cpu_run(struct sim_cpus *c, uint64_t ns);
+/* The thread goes to sleep: its CPU, if it holds one, goes to the next thread. */
+void sim_cpu_yield(struct sim_cpus *c);
 
 /* ---- trace (trace.c): Chrome Trace Event Format ---- */
 
@@ -181,6 +208,7 @@ enum nvme_cns {
 	NVME_ID_CNS_NS_ACTIVE_LIST = 0x02,
 	NVME_ID_CNS_NS_DESC_LIST = 0x03,
 	NVME_ID_CNS_CS_NS = 0x05,
+	NVME_ID_CNS_CS_CTRL = 0x06,
 	NVME_ID_CNS_CS_INDEP = 0x08,
 };
 
@@ -191,12 +219,27 @@ struct sim_target {
 	unsigned int generation; /* changes with attach/detach: new jitter */
 	uint64_t *tag_free_at; /* one per admin tag, a min-heap */
 	unsigned long commands;
+	/* With p->places: places taken, tasks waiting for one, FIFO. */
+	unsigned int places_used;
+	struct sim_thread *place_wait_head, *place_wait_tail;
+	uint64_t late_at; /* model time from which p->qdepth_late applies */
 };
 
 void sim_target_init(struct sim_target *t, const struct sim_params *p,
 		     const uint32_t *nsids, size_t nr_ns);
 void sim_target_set_namespaces(struct sim_target *t, const uint32_t *nsids, size_t nr_ns);
 void sim_target_destroy(struct sim_target *t);
+/*
+ * A scan begins (model time 0): every tag and place is free.  @after_connect:
+ * the controller has just connected (the first scan), so the fabrics queue
+ * still has its share of the admin tags for a while.
+ */
+void sim_target_begin_scan(struct sim_target *t, bool after_connect);
+/*
+ * The calling thread is about to sleep for something other than a command,
+ * or to end: it gives up its place on the admin queue, if it has one.
+ */
+void sim_target_leave(struct sim_target *t);
 /*
  * Execute one Identify command for @nsid on the admin queue and advance the
  * caller's clock to its completion.  Return: true if the namespace is active
@@ -225,6 +268,7 @@ struct nvme_ctrl {
 	const uint32_t *universe;
 	size_t nr_universe;
 	struct nvme_ns **ns_table;
+	size_t nr_heads; /* the subsystem's namespace heads */
 	struct sim_mutex subsys_lock;
 	struct sim_mutex disk_lock;
 	struct sim_cpus cpus;
