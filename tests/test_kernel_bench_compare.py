@@ -101,10 +101,14 @@ def test_merge_takes_more_scans():
     pred = nvme_sim(20, 0.4)
     few = measurement([row(20, "0.1ms", m, pred[m] * 2, 0.4, reps=1) for m in MODES])
     many = measurement([row(20, "0.1ms", m, pred[m], 0.4, reps=5) for m in MODES])
+    many["date"] = "2026-12-07"
     with tempfile.TemporaryDirectory() as out:
         compare(out, few, many)
         pts = json.load(open(os.path.join(out, "compare.json")))["points"]
         assert len(pts) == 3 and all(p["reps"] == 5 and p["within"] for p in pts), pts
+        # Both measurements' dates are named, the host once.
+        head = open(os.path.join(out, "compare.md")).read().split("\n", 1)[0]
+        assert "on test CPU, test, 2026-12-06 and 2026-12-07:" in head, head
         compare(out, many, few)
         pts = json.load(open(os.path.join(out, "compare.json")))["points"]
         assert all(p["reps"] == 5 for p in pts), pts

@@ -10,6 +10,9 @@
 #                        100us; 0: none)
 #   cchain_scans=R       scans after the first one (which warms up)
 #   cchain_sync=1        nvme_core.scan_sync: the one-at-a-time scan
+#   cchain_inflight=S    during each NVMe scan, every S seconds, the bytes
+#                        the host has written on each NVMe/TCP connection
+#                        and not yet seen acknowledged (scan.py --inflight)
 #   cchain_scsi_hosts=K  scsi_debug hosts added at once per SCSI scan (0:
 #                        no SCSI part); scsi_debug's own parameters
 #                        (max_luns, ndelay) and scsi_mod.scan are boot
@@ -19,6 +22,7 @@
 #   cchain: ping RTT_MIN RTT_AVG RTT_MAX          (ms, 10 pings on lo)
 #   cchain: nvme scan I names NAME:NSID...        (I = 0 is the warm-up)
 #   cchain: scsi scan I names sgN:H:C:T:L...
+#   cchain: inflight UPTIME INODE:BYTES...        (cchain_inflight)
 #   cchain: error TEXT
 #   cchain: done
 # and the kernel prints each scan's "cchain-bench: scan" line (the bench
@@ -124,12 +128,44 @@ nvme_target() {
 	ln -s "$cfg/subsystems/$nqn" "$cfg/ports/1/subsystems/$nqn" || fail "nvmet port"
 }
 
+# inflight_start, inflight_stop: the sampler of cchain_inflight.  The host's
+# side of each connection is the socket whose remote port is 4420 (1144
+# hex); /proc/net/tcp's tx_queue is what is written and not acknowledged.
+inflight_pid=
+inflight_start() {
+	[ -n "${cchain_inflight:-}" ] || return 0
+	(
+		# read -t on a FIFO that nobody writes: a pause without starting
+		# a process (a process costs UML a millisecond).
+		[ -p /tmp/inflight.pause ] || mkfifo /tmp/inflight.pause
+		exec 9<>/tmp/inflight.pause
+		while :; do
+			read -r up _ </proc/uptime
+			out=
+			while read -r _ _ rem _ txrx _ _ _ _ inode _; do
+				[[ $rem == *:1144 ]] && out+=" $inode:$((16#${txrx%%:*}))"
+			done </proc/net/tcp
+			echo "cchain: inflight $up$out"
+			read -r -t "$cchain_inflight" -u 9
+		done >/dev/console
+	) &
+	inflight_pid=$!
+}
+inflight_stop() {
+	[ -n "$inflight_pid" ] || return 0
+	kill "$inflight_pid" 2>/dev/null
+	wait "$inflight_pid" 2>/dev/null
+	inflight_pid=
+}
+
 nvme_scan() {
 	local i=$1 d nsid names=()
 	kmsg_open || fail "reading /dev/kmsg (scan $i)"
+	inflight_start
 	nvme connect -t tcp -a 127.0.0.1 -s 4420 -n "$nqn" --hostnqn="$hostnqn" \
 		--hostid="$hostid" >/dev/null || fail "nvme connect (scan $i)"
 	kmsg_wait "*cchain-bench: scan*" 1 || fail "no scan $i"
+	inflight_stop
 	kmsg_close
 	for d in $(nvme_devices); do
 		read -r nsid <"/sys/block/$d/nsid"

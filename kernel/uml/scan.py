@@ -32,6 +32,19 @@ NVME_TIME = re.compile(r"nvme nvme\d+: cchain-bench: scan (sync|async) (\d+) us"
 SCSI_TIME = re.compile(
     r"scsi host(\d+): cchain-bench: scan (sync|async) (\d+) to (\d+) us")
 SAY = re.compile(r"cchain: (\w+) ?(.*)")
+# An NVMe/TCP command capsule with no data in it (Identify, Read): an
+# 8-byte PDU header and the 64-byte command.
+CAPSULE = 72
+
+
+def inflight_sample(rest):
+    """`cchain: inflight T INODE:TXBYTES...` (init.sh, --inflight): the time
+    and the commands the host has written and not yet seen acknowledged, on
+    the admin queue (the first connection made: the lower inode) and the I/O
+    queues."""
+    socks = sorted((int(i), int(b)) for i, b in (x.split(":") for x in rest[1:]))
+    cmds = [b // CAPSULE for _, b in socks]
+    return [float(rest[0]), cmds[0] if cmds else 0, sum(cmds[1:])]
 
 
 def nvme_in_order(names):
@@ -58,7 +71,7 @@ def parse(lines):
     """The result of one boot from its console lines."""
     res = {"ping_ms": None, "nvme": [], "scsi": [], "reports": [],
            "errors": [], "done": False}
-    nvme_times, scsi_times = [], []
+    nvme_times, scsi_times, inflight = [], [], []
     for line in lines:
         if REPORTS.search(line):
             res["reports"].append(line)
@@ -74,7 +87,9 @@ def parse(lines):
         if not m or not line.lstrip().startswith("cchain:"):
             continue
         what, rest = m.group(1), m.group(2).split()
-        if what == "ping":
+        if what == "inflight" and len(rest) >= 1:
+            inflight.append(inflight_sample(rest))
+        elif what == "ping":
             res["ping_ms"] = ([float(x) for x in rest] if len(rest) == 3
                               else None)
         elif what in ("nvme", "scsi") and len(rest) >= 3 and rest[0] == "scan":
@@ -86,7 +101,9 @@ def parse(lines):
                 scan["mode"] = nvme_times[0][0] if nvme_times else None
                 scan["us"] = nvme_times[0][1] if nvme_times else None
                 scan["timings"] = len(nvme_times)
-                nvme_times = []
+                if inflight:
+                    scan["inflight"] = inflight
+                nvme_times, inflight = [], []
             else:
                 scan["count"] = len(names)
                 scan["in_order"] = scsi_in_order(names)
@@ -110,6 +127,8 @@ def command_line(kernel, args):
            f"cchain_nvme={args.nvme}", f"cchain_delay={args.delay}",
            f"cchain_scans={args.scans}", f"cchain_sync={int(args.sync)}",
            f"cchain_scsi_hosts={args.scsi_hosts}"]
+    if getattr(args, "inflight", 0):
+        cmd.append(f"cchain_inflight={args.inflight:g}")
     if args.nvme:
         cmd += [f"null_blk.nr_devices={args.nvme}", "null_blk.gb=1"]
     cmd += [f"scsi_mod.scan={'sync' if args.scsi_sync else 'async'}",
@@ -182,6 +201,12 @@ def options(parser):
     parser.add_argument("--append", action="append", metavar="PARAM",
                         help="one more kernel parameter, e.g. "
                              "sysctl.net.ipv4.tcp_autocorking=0 (repeatable)")
+    parser.add_argument("--inflight", type=float, default=0, metavar="S",
+                        help="sample the NVMe/TCP connections every S seconds during "
+                             "each scan: the commands in flight on the admin queue "
+                             "and on the I/O queues (each scan's \"inflight\": "
+                             "[seconds since boot, admin, I/O]; the sampler takes "
+                             "CPU from the scan)")
     parser.add_argument("--mem", type=int, default=512, help="MiB")
     parser.add_argument("--timeout", type=float, default=900, help="s")
     parser.add_argument("--tmpdir", help="UML's memory files")
