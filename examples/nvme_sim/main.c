@@ -433,7 +433,8 @@ static void usage(FILE *f)
 	fputs("usage: nvme_sim [-h] [--version] [--profile P] [--mode M]... [--namespaces N]\n"
 	      "                [--nsids LIST] [--rtt T] [--jitter PCT] [--ns-latency LIST]\n"
 	      "                [--latency-file F] [--qdepth Q] [--ns-cpu T] [--cpus C]\n"
-	      "                [--cmd-cpu T] [--head-walk T] [--wake T] [--time-scale X]\n"
+	      "                [--cmd-cpu T] [--head-walk T] [--wake T] [--svc T]\n"
+	      "                [--time-scale X]\n"
 	      "                [--rescan] [--seed S] [--format text|json] [-v|--list]\n"
 	      "                [--output FILE] [--trace FILE]\n"
 	      "\n"
@@ -472,6 +473,8 @@ static void usage(FILE *f)
 	      "  --head-walk T      host CPU per namespace head already in the subsystem,\n"
 	      "                     added to each new head's set-up (the list walks;\n"
 	      "                     default: the profile's)\n"
+	      "  --svc T            time a command spends beyond the round trip (the\n"
+	      "                     controller's work; default: the profile's)\n"
 	      "  --wake T           host CPU for a chained task to sleep for its turn and\n"
 	      "                     be woken (with --cpus; default: the profile's)\n"
 	      "  --cpus C           host CPUs the scan's CPU work shares, first come\n"
@@ -497,7 +500,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 {
 	enum { O_PROFILE = 256, O_MODE, O_NAMESPACES, O_NSIDS, O_RTT, O_JITTER,
 	       O_NS_LAT, O_LAT_FILE, O_QDEPTH, O_SCALE, O_RESCAN, O_SEED, O_FORMAT,
-	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU, O_LIST, O_CPUS, O_CMD_CPU, O_HEAD_WALK, O_WAKE };
+	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU, O_LIST, O_CPUS, O_CMD_CPU, O_HEAD_WALK, O_WAKE, O_SVC };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -513,6 +516,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		{ "cmd-cpu", required_argument, NULL, O_CMD_CPU },
 		{ "head-walk", required_argument, NULL, O_HEAD_WALK },
 		{ "wake", required_argument, NULL, O_WAKE },
+		{ "svc", required_argument, NULL, O_SVC },
 		{ "time-scale", required_argument, NULL, O_SCALE },
 		{ "rescan", no_argument, NULL, O_RESCAN },
 		{ "seed", required_argument, NULL, O_SEED },
@@ -528,8 +532,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 	struct sim_params given = { 0 };
 	bool have_rtt = false, have_jitter = false, have_qdepth = false, have_seed = false;
 	bool have_cpu = false, have_cpus = false;
-	uint64_t ns_cpu = 0, cmd_cpu = 0, head_walk = 0, wake = 0;
-	bool have_cmd_cpu = false, have_head_walk = false, have_wake = false;
+	uint64_t ns_cpu = 0, cmd_cpu = 0, head_walk = 0, wake = 0, svc = 0;
+	bool have_cmd_cpu = false, have_head_walk = false, have_wake = false, have_svc = false;
 	uint64_t v, namespaces = 0;
 	struct lat_list lat = { 0 };
 	size_t i;
@@ -610,17 +614,21 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 			break;
 		case O_CMD_CPU:
 		case O_HEAD_WALK:
-		case O_WAKE: {
+		case O_WAKE:
+		case O_SVC: {
 			uint64_t t;
 
 			if (!parse_duration(optarg, &t) || t > 10 * NS_PER_MS * 1000)
 				die_usage("invalid duration '%s' for --%s (use a unit: ns, us, "
 					  "ms, s; at most 10s)", quote(optarg),
-					  c == O_CMD_CPU ? "cmd-cpu" : c == O_WAKE ? "wake" : "head-walk");
+					  c == O_CMD_CPU ? "cmd-cpu" : c == O_WAKE ? "wake" :
+					  c == O_SVC ? "svc" : "head-walk");
 			if (c == O_CMD_CPU)
 				cmd_cpu = t, have_cmd_cpu = true;
 			else if (c == O_WAKE)
 				wake = t, have_wake = true;
+			else if (c == O_SVC)
+				svc = t, have_svc = true;
 			else
 				head_walk = t, have_head_walk = true;
 			o->custom = true;
@@ -710,6 +718,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		o->p.head_walk_ns = head_walk;
 	if (have_wake)
 		o->p.wake_ns = wake;
+	if (have_svc)
+		o->p.svc_ns = svc;
 	if (have_cpu) {
 		/* The profile's split between allocation, head and disk, scaled. */
 		double k = (double)ns_cpu / (double)sim_ns_cpu(&o->p);
