@@ -47,6 +47,25 @@ static struct sim_thread *sim_handover(struct sim_thread **head, struct sim_thre
 	return next;
 }
 
+/*
+ * A count of @limit units (the CPUs, the admin queue's places), handed over
+ * FIFO: a unit given back goes to the first waiter, if any.
+ */
+static void units_take(unsigned int *used, unsigned int limit,
+		       struct sim_thread **head, struct sim_thread **tail)
+{
+	if (!*head && *used < limit)
+		(*used)++;
+	else /* handed one by units_give() */
+		sim_wait_fifo(head, tail);
+}
+
+static void units_give(unsigned int *used, struct sim_thread **head, struct sim_thread **tail)
+{
+	if (!sim_handover(head, tail))
+		(*used)--;
+}
+
 /* ---- timed mutex ----------------------------------------------------------- */
 
 void sim_mutex_init(struct sim_mutex *m, uint64_t contention_ns)
@@ -102,10 +121,7 @@ void sim_cpu_run(struct sim_cpus *c, uint64_t ns)
 	}
 	me = sim_self();
 	if (!me->cpu_held) {
-		if (c->busy < c->nr)
-			c->busy++;
-		else /* handed a CPU by a thread that went to sleep */
-			sim_wait_fifo(&c->wait_head, &c->wait_tail);
+		units_take(&c->busy, c->nr, &c->wait_head, &c->wait_tail);
 		me->cpu_held = true;
 	}
 	sim_advance(ns);
@@ -118,8 +134,7 @@ void sim_cpu_yield(struct sim_cpus *c)
 	if (!me->cpu_held)
 		return;
 	me->cpu_held = false;
-	if (!sim_handover(&c->wait_head, &c->wait_tail))
-		c->busy--;
+	units_give(&c->busy, &c->wait_head, &c->wait_tail);
 }
 
 /* ---- the controller ---------------------------------------------------------- */
@@ -192,10 +207,7 @@ static void place_take(struct sim_target *t)
 	if (me->admin_place)
 		return;
 	places_grow(t);
-	if (!t->place_wait_head && t->places_used < places_now(t))
-		t->places_used++;
-	else
-		sim_wait_fifo(&t->place_wait_head, &t->place_wait_tail); /* handed one */
+	units_take(&t->places_used, places_now(t), &t->place_wait_head, &t->place_wait_tail);
 	me->admin_place = true;
 }
 
@@ -206,9 +218,7 @@ void sim_target_leave(struct sim_target *t)
 	if (!me->admin_place)
 		return;
 	me->admin_place = false;
-	/* The place passes to the first waiter, or is free. */
-	if (!sim_handover(&t->place_wait_head, &t->place_wait_tail))
-		t->places_used--;
+	units_give(&t->places_used, &t->place_wait_head, &t->place_wait_tail);
 	places_grow(t);
 }
 
