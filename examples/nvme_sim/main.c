@@ -532,17 +532,19 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 	struct sim_params given = { 0 };
 	bool have_rtt = false, have_jitter = false, have_qdepth = false, have_seed = false;
 	bool have_cpu = false, have_cpus = false;
-	uint64_t ns_cpu = 0, cmd_cpu = 0, head_walk = 0, wake = 0, svc = 0;
-	bool have_cmd_cpu = false, have_head_walk = false, have_wake = false, have_svc = false;
+	uint64_t ns_cpu = 0;
+	/* --cmd-cpu, --head-walk, --wake, --svc: indexed by option - O_CMD_CPU. */
+	uint64_t cost[4] = { 0 };
+	bool have_cost[4] = { false };
 	uint64_t v, namespaces = 0;
 	struct lat_list lat = { 0 };
 	size_t i;
-	int c;
+	int c, li = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->profile = profile_find("tcp-0.2ms");
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":hv", opts, &li)) != -1) {
 		switch (c) {
 		case O_PROFILE:
 			o->profile = profile_find(optarg);
@@ -615,25 +617,15 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		case O_CMD_CPU:
 		case O_HEAD_WALK:
 		case O_WAKE:
-		case O_SVC: {
-			uint64_t t;
-
-			if (!parse_duration(optarg, &t) || t > 10 * NS_PER_MS * 1000)
+		case O_SVC:
+			if (!parse_duration(optarg, &cost[c - O_CMD_CPU]) ||
+			    cost[c - O_CMD_CPU] > 10 * NS_PER_MS * 1000)
 				die_usage("invalid duration '%s' for --%s (use a unit: ns, us, "
 					  "ms, s; at most 10s)", quote(optarg),
-					  c == O_CMD_CPU ? "cmd-cpu" : c == O_WAKE ? "wake" :
-					  c == O_SVC ? "svc" : "head-walk");
-			if (c == O_CMD_CPU)
-				cmd_cpu = t, have_cmd_cpu = true;
-			else if (c == O_WAKE)
-				wake = t, have_wake = true;
-			else if (c == O_SVC)
-				svc = t, have_svc = true;
-			else
-				head_walk = t, have_head_walk = true;
+					  opts[li].name);
+			have_cost[c - O_CMD_CPU] = true;
 			o->custom = true;
 			break;
-		}
 		case O_NS_CPU:
 			if (!parse_duration(optarg, &ns_cpu) || ns_cpu > 10 * NS_PER_MS * 1000)
 				die_usage("invalid duration '%s' for --ns-cpu (use a unit: ns, us, "
@@ -712,14 +704,14 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		o->p.seed = given.seed;
 	if (have_cpus)
 		o->p.cpus = given.cpus;
-	if (have_cmd_cpu)
-		o->p.cmd_cpu_ns = cmd_cpu;
-	if (have_head_walk)
-		o->p.head_walk_ns = head_walk;
-	if (have_wake)
-		o->p.wake_ns = wake;
-	if (have_svc)
-		o->p.svc_ns = svc;
+	{
+		uint64_t *field[4] = { &o->p.cmd_cpu_ns, &o->p.head_walk_ns, &o->p.wake_ns,
+				       &o->p.svc_ns };
+
+		for (i = 0; i < 4; i++)
+			if (have_cost[i])
+				*field[i] = cost[i];
+	}
 	if (have_cpu) {
 		/* The profile's split between allocation, head and disk, scaled. */
 		double k = (double)ns_cpu / (double)sim_ns_cpu(&o->p);

@@ -347,15 +347,14 @@ bool sim_identify(struct sim_target *t, enum nvme_cns cns, uint32_t nsid)
 		start = sim_now();
 		end = start + lat;
 		t->commands++;
-		trace_event("identify", start, end, "%s nsid %u", cns_name(cns), nsid);
-		sim_sync_to(end);
-		places_grow(t);
-		return ok;
+	} else {
+		if (t->tag_free_at[0] > start)
+			start = t->tag_free_at[0];
+		end = take_tag(t, lat);
 	}
-	if (t->tag_free_at[0] > start)
-		start = t->tag_free_at[0];
-	end = take_tag(t, lat);
 	trace_event("identify", start, end, "%s nsid %u", cns_name(cns), nsid);
 	sim_sync_to(end);
+	if (t->p->places)
+		places_grow(t);
 	return ok;
 }
