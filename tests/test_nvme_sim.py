@@ -474,6 +474,34 @@ def test_head_walk():
     assert abs((walk - base) - 0.010 * n * (n - 1) / 2) < 1e-6, (base, walk)
 
 
+def test_partition_scan():
+    """--part-scan T: each new disk queues a partition scan, a work item of
+    T CPU around one read, that the scan does not wait for and that takes
+    the CPU from it.  Where the round trips leave the CPU idle (sync, 150
+    ms) the scan's time does not change; where the one CPU is the limit
+    (async, 10 us) each scan of N namespaces takes about N x T longer.
+    Every new disk gets one, and JSON names T."""
+    n, t_ms = 50, 1.0
+    for m, rtt in (("sync", 150.0), ("async", 0.01)):
+        base = uml(n, rtt, "--part-scan", "0us", modes=(m,))[m]["elapsed_ms"]
+        part = uml(n, rtt, "--part-scan", f"{t_ms}ms", modes=(m,))[m]["elapsed_ms"]
+        if m == "sync":
+            assert abs(part - base) < t_ms, (m, base, part)
+        else:
+            assert 0.8 * n * t_ms <= part - base <= n * t_ms + 1, (m, base, part)
+    with tempfile.TemporaryDirectory() as d:
+        trace = os.path.join(d, "trace.json")
+        doc = json.loads(run("--profile", "uml-loopback", "--namespaces", str(n), "--mode",
+                             "chain", "--part-scan", f"{t_ms}ms", "--trace", trace,
+                             "--format", "json").stdout)
+        assert doc["params"]["part_scan_ms"] == t_ms, doc["params"]
+        with open(trace) as f:
+            events = json.load(f)["traceEvents"]
+        scans = [e for e in events if e.get("cat") == "partitions"]
+        assert len(scans) == n, len(scans)
+        assert all(e["dur"] >= t_ms * 1000 for e in scans)
+
+
 def test_cpu_until_sleep():
     """On one CPU a task keeps the CPU from one cost to the next until it
     sleeps (no preemption), so a chained task that finds its turn there

@@ -184,7 +184,7 @@ static void nvme_lock(struct nvme_ctrl *ctrl, struct sim_mutex *m)
 /* An admin command: the host's CPU for it, then the round trip (asleep). */
 static bool nvme_identify(struct nvme_ctrl *ctrl, enum nvme_cns cns, uint32_t nsid)
 {
-	sim_cpu_run(&ctrl->cpus, ctrl->p->cmd_cpu_ns);
+	sim_cpu_run(&ctrl->cpus, ctrl->p->cmd_cpu_ns + ctrl->p->net_cpu_ns);
 	sim_cpu_yield(&ctrl->cpus);
 	return sim_identify(ctrl->target, cns, nsid);
 }
@@ -223,6 +223,52 @@ static void nvme_update_ns_info(struct nvme_ctrl *ctrl, struct nvme_ns_info *inf
 		nvme_identify(ctrl, after[i % 2], info->nsid);
 }
 
+struct partition_scan_work {
+	struct nvme_ctrl *ctrl;
+	unsigned int instance;
+	struct sim_thread thread;
+};
+
+/* nvme_partition_scan_work(): bdev_disk_changed() reads the partition table. */
+static void *nvme_partition_scan_work(void *data)
+{
+	struct partition_scan_work *w = data;
+	struct nvme_ctrl *ctrl = w->ctrl;
+	uint64_t t0, cpu = ctrl->p->part_scan_ns + ctrl->p->net_cpu_ns;
+
+	sim_task_start(&w->thread);
+	t0 = sim_now();
+	sim_cpu_run(&ctrl->cpus, cpu / 2);
+	sim_cpu_yield(&ctrl->cpus);
+	sim_io_read(ctrl->target);
+	sim_cpu_run(&ctrl->cpus, cpu - cpu / 2);
+	sim_cpu_yield(&ctrl->cpus);
+	trace_event("partitions", t0, sim_now(), "partition scan nvme%dn%u", ctrl->instance,
+		    w->instance);
+	sim_task_end(); /* the last access to model state */
+	free(w);
+	return NULL;
+}
+
+/* queue_work(nvme_wq, &head->partition_scan_work): a thread of its own. */
+static void nvme_queue_partition_scan(struct nvme_ns *ns)
+{
+	struct partition_scan_work *w = sim_xcalloc(1, sizeof(*w));
+	pthread_attr_t attr;
+	pthread_t tid;
+
+	w->ctrl = ns->ctrl;
+	w->instance = ns->head->instance;
+	sim_work_queue(&w->thread);
+	if (pthread_attr_init(&attr) ||
+	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) ||
+	    pthread_create(&tid, &attr, nvme_partition_scan_work, w)) {
+		fputs("nvme_sim: cannot start a thread for a partition scan\n", stderr);
+		exit(1);
+	}
+	pthread_attr_destroy(&attr);
+}
+
 static void device_add_disk(struct nvme_ns *ns)
 {
 	struct nvme_ctrl *ctrl = ns->ctrl;
@@ -234,6 +280,8 @@ static void device_add_disk(struct nvme_ns *ns)
 	trace_event("register", t0, sim_now(), "device_add_disk nvme%dn%u",
 		    ctrl->instance, ns->head->instance);
 	sim_mutex_unlock(&ctrl->disk_lock);
+	if (ctrl->p->part_scan_ns)
+		nvme_queue_partition_scan(ns);
 }
 
 static void nvme_alloc_ns(struct nvme_ctrl *ctrl, struct nvme_ns_info *info,

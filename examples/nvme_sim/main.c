@@ -434,6 +434,7 @@ static void usage(FILE *f)
 	      "                [--nsids LIST] [--rtt T] [--jitter PCT] [--ns-latency LIST]\n"
 	      "                [--latency-file F] [--qdepth Q] [--ns-cpu T] [--cpus C]\n"
 	      "                [--cmd-cpu T] [--head-walk T] [--wake T] [--svc T]\n"
+	      "                [--part-scan T] [--net-cpu T]\n"
 	      "                [--time-scale X]\n"
 	      "                [--rescan] [--seed S] [--format text|json] [-v|--list]\n"
 	      "                [--output FILE] [--trace FILE]\n"
@@ -477,6 +478,14 @@ static void usage(FILE *f)
 	      "                     controller's work; default: the profile's)\n"
 	      "  --wake T           host CPU for a chained task to sleep for its turn and\n"
 	      "                     be woken (with --cpus; default: the profile's)\n"
+	      "  --part-scan T      host CPU of the partition scan that each new\n"
+	      "                     namespace's disk queues (with one read round trip;\n"
+	      "                     the scan does not wait for it; 0s: none; default:\n"
+	      "                     the profile's)\n"
+	      "  --net-cpu T        host CPU per command and per partition read where\n"
+	      "                     the link delays packets (netem's timers; with\n"
+	      "                     --cpus; 0s: no delaying qdisc; default: the\n"
+	      "                     profile's)\n"
 	      "  --cpus C           host CPUs the scan's CPU work shares, first come\n"
 	      "                     first served (default: the profile's; 0: as many\n"
 	      "                     as there is work, as on the published testbeds)\n"
@@ -500,7 +509,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 {
 	enum { O_PROFILE = 256, O_MODE, O_NAMESPACES, O_NSIDS, O_RTT, O_JITTER,
 	       O_NS_LAT, O_LAT_FILE, O_QDEPTH, O_SCALE, O_RESCAN, O_SEED, O_FORMAT,
-	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU, O_LIST, O_CPUS, O_CMD_CPU, O_HEAD_WALK, O_WAKE, O_SVC };
+	       O_TRACE, O_OUTPUT, O_VERSION, O_NS_CPU, O_LIST, O_CPUS, O_CMD_CPU, O_HEAD_WALK, O_WAKE, O_SVC,
+	       O_PART_SCAN, O_NET_CPU };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -517,6 +527,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		{ "head-walk", required_argument, NULL, O_HEAD_WALK },
 		{ "wake", required_argument, NULL, O_WAKE },
 		{ "svc", required_argument, NULL, O_SVC },
+		{ "part-scan", required_argument, NULL, O_PART_SCAN },
+		{ "net-cpu", required_argument, NULL, O_NET_CPU },
 		{ "time-scale", required_argument, NULL, O_SCALE },
 		{ "rescan", no_argument, NULL, O_RESCAN },
 		{ "seed", required_argument, NULL, O_SEED },
@@ -533,9 +545,9 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 	bool have_rtt = false, have_jitter = false, have_qdepth = false, have_seed = false;
 	bool have_cpu = false, have_cpus = false;
 	uint64_t ns_cpu = 0;
-	/* --cmd-cpu, --head-walk, --wake, --svc: indexed by option - O_CMD_CPU. */
-	uint64_t cost[4] = { 0 };
-	bool have_cost[4] = { false };
+	/* --cmd-cpu ... --net-cpu: indexed by option - O_CMD_CPU. */
+	uint64_t cost[6] = { 0 };
+	bool have_cost[6] = { false };
 	uint64_t v, namespaces = 0;
 	struct lat_list lat = { 0 };
 	size_t i;
@@ -618,6 +630,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 		case O_HEAD_WALK:
 		case O_WAKE:
 		case O_SVC:
+		case O_PART_SCAN:
+		case O_NET_CPU:
 			if (!parse_duration(optarg, &cost[c - O_CMD_CPU]) ||
 			    cost[c - O_CMD_CPU] > 10 * NS_PER_MS * 1000)
 				die_usage("invalid duration '%s' for --%s (use a unit: ns, us, "
@@ -705,10 +719,10 @@ static void parse_args(int argc, char **argv, struct options *o, struct lat_list
 	if (have_cpus)
 		o->p.cpus = given.cpus;
 	{
-		uint64_t *field[4] = { &o->p.cmd_cpu_ns, &o->p.head_walk_ns, &o->p.wake_ns,
-				       &o->p.svc_ns };
+		uint64_t *field[6] = { &o->p.cmd_cpu_ns, &o->p.head_walk_ns, &o->p.wake_ns,
+				       &o->p.svc_ns, &o->p.part_scan_ns, &o->p.net_cpu_ns };
 
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < 6; i++)
 			if (have_cost[i])
 				*field[i] = cost[i];
 	}
@@ -865,6 +879,7 @@ static void do_scan(struct nvme_ctrl *ctrl, struct sim_target *target, const str
 	sim_run_begin(o->time_scale);
 	nvme_scan_work(ctrl);
 	r->elapsed_ms = sim_now() / 1e6;
+	sim_works_wait(); /* the partition scans the scan left running */
 	sim_run_end();
 	if (ticker) {
 		pthread_mutex_lock(&pr.lock);

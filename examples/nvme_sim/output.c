@@ -170,11 +170,14 @@ static void print_json(FILE *f, const struct options *o, const struct run *runs,
 		   "\"places\": %s, \"qdepth_late\": %u, \"late_after_connect_ms\": %.3f, "
 		   "\"connect_rtts\": %g, \"cmds_scan\": %u, "
 		   "\"ns_cpu_ms\": %.6f, \"head_walk_ms\": %.6f, \"cpus\": %u, \"cmd_cpu_ms\": %.6f, "
-		   "\"wake_ms\": %.6f, \"seed\": %" PRIu64 ", \"per_nsid_latencies\": %zu},\n",
+		   "\"wake_ms\": %.6f, \"part_scan_ms\": %.6f, \"net_cpu_ms\": %.6f, "
+		   "\"seed\": %" PRIu64 ", "
+		   "\"per_nsid_latencies\": %zu},\n",
 		o->p.rtt_ns / 1e6, o->p.jitter_pct, o->p.qdepth, o->p.places ? "true" : "false",
 		o->p.qdepth_late, o->p.fabrics_idle_ns / 1e6, o->p.connect_rtts, o->p.cmds_scan,
 		sim_ns_cpu(&o->p) / 1e6, o->p.head_walk_ns / 1e6, o->p.cpus, o->p.cmd_cpu_ns / 1e6,
-		o->p.wake_ns / 1e6, o->p.seed, o->p.n_ns_lat);
+		o->p.wake_ns / 1e6, o->p.part_scan_ns / 1e6, o->p.net_cpu_ns / 1e6, o->p.seed,
+		o->p.n_ns_lat);
 	if (change) {
 		fprintf(f, " \"rescan\": {\"detached\": ");
 		print_u32_array(f, change->detached, change->nr_detached);

@@ -27,6 +27,9 @@ static struct {
 	/* Tasks submitted and not ended; of those, holding a pool slot. */
 	unsigned long outstanding, active, max_active;
 	struct sim_thread *tasks_waiter;
+	/* Work items queued and not ended (sim_work_queue()). */
+	unsigned long works;
+	struct sim_thread *works_waiter;
 	double time_scale;
 	uint64_t real_t0;
 	struct sim_thread first;
@@ -151,7 +154,7 @@ static void dispatch(void)
 			atomic_store(&clock_ns, t->wake);
 		}
 	}
-	if (!t && (s.blocked || s.outstanding))
+	if (!t && (s.blocked || s.outstanding || s.works))
 		sched_die("every simulated thread waits and none will wake it (model deadlock)");
 	s.turn = t;
 	if (t && pthread_cond_signal(&t->cond))
@@ -170,7 +173,7 @@ static void wait_turn(struct sim_thread *t)
 void sim_run_begin(double time_scale)
 {
 	pthread_mutex_lock(&s.lock);
-	if (s.turn || s.nr_heap || s.ready_head || s.outstanding)
+	if (s.turn || s.nr_heap || s.ready_head || s.outstanding || s.works)
 		sched_die("a run began before the previous one ended");
 	thread_init(&s.first);
 	s.time_scale = time_scale;
@@ -185,7 +188,8 @@ void sim_run_begin(double time_scale)
 void sim_run_end(void)
 {
 	pthread_mutex_lock(&s.lock);
-	if (s.turn != self || self != &s.first || s.ready_head || s.nr_heap || s.outstanding)
+	if (s.turn != self || self != &s.first || s.ready_head || s.nr_heap || s.outstanding ||
+	    s.works)
 		sched_die("a run ended with simulated threads left");
 	s.turn = NULL;
 	self = NULL;
@@ -287,6 +291,14 @@ void sim_task_end(void)
 	struct sim_thread *t;
 
 	pthread_mutex_lock(&s.lock);
+	if (self->work) {
+		if (!--s.works && s.works_waiter) {
+			s.blocked--;
+			fifo_push(&s.ready_head, &s.ready_tail, s.works_waiter);
+			s.works_waiter = NULL;
+		}
+		goto out;
+	}
 	s.outstanding--;
 	s.active--;
 	if ((t = fifo_pop(&s.pend_head, &s.pend_tail))) {
@@ -298,6 +310,7 @@ void sim_task_end(void)
 		fifo_push(&s.ready_head, &s.ready_tail, s.tasks_waiter);
 		s.tasks_waiter = NULL;
 	}
+out:
 	dispatch();
 	pthread_mutex_unlock(&s.lock);
 	thread_destroy(self);
@@ -317,4 +330,28 @@ bool sim_tasks_wait_begin(void)
 	}
 	pthread_mutex_unlock(&s.lock);
 	return wait;
+}
+
+/* ---- kernel work items outside the scan's domain ------------------------------ */
+
+void sim_work_queue(struct sim_thread *t)
+{
+	thread_init(t);
+	t->work = true;
+	pthread_mutex_lock(&s.lock);
+	s.works++;
+	fifo_push(&s.ready_head, &s.ready_tail, t);
+	pthread_mutex_unlock(&s.lock);
+}
+
+void sim_works_wait(void)
+{
+	pthread_mutex_lock(&s.lock);
+	if (s.works) {
+		s.works_waiter = self;
+		s.blocked++;
+		dispatch();
+		wait_turn(self);
+	}
+	pthread_mutex_unlock(&s.lock);
 }

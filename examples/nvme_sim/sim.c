@@ -358,3 +358,11 @@ bool sim_identify(struct sim_target *t, enum nvme_cns cns, uint32_t nsid)
 		places_grow(t);
 	return ok;
 }
+
+void sim_io_read(struct sim_target *t)
+{
+	uint64_t start = sim_now(), end = start + t->p->rtt_ns + t->p->svc_ns;
+
+	trace_event("io", start, end, "Read (I/O queue)");
+	sim_sync_to(end);
+}

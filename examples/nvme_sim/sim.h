@@ -64,6 +64,14 @@ struct sim_params {
 	/* ... and more per namespace head already in the subsystem (its list walks) */
 	uint64_t head_walk_ns;
 	uint64_t disk_ns;       /* device_add_disk under the disk lock */
+	/*
+	 * The partition scan of a new namespace's disk, deferred to a work item
+	 * (multipath's nvme_partition_scan_work on nvme_wq): half its CPU, one
+	 * read round trip on an I/O queue (not the admin queue's places), the
+	 * other half.  The scan does not wait for it; it only takes CPU from
+	 * the scan.  0: none (the published testbeds' figures leave it out).
+	 */
+	uint64_t part_scan_ns;
 	uint64_t contention_ns; /* extra per contended acquisition of those locks */
 	uint64_t validate_ns;   /* nvme_validate_ns of a known namespace */
 	uint64_t remove_ns;     /* nvme_ns_remove */
@@ -74,6 +82,12 @@ struct sim_params {
 	 */
 	unsigned int cpus;
 	uint64_t cmd_cpu_ns;    /* CPU per admin command: host, network, target */
+	/*
+	 * ... and more per command (and per partition read) where the link
+	 * delays packets: netem holds each one for a timer to release, and
+	 * the timer's interrupt costs CPU (User Mode Linux: a host signal).
+	 */
+	uint64_t net_cpu_ns;
 	uint64_t wake_ns;       /* CPU to sleep in and wake from a chain wait */
 	uint64_t seed;
 	/* Per-NSID round trips (--ns-latency, --latency-file), sorted by NSID. */
@@ -125,6 +139,7 @@ struct sim_thread {
 	uint64_t wake, seq;
 	bool admin_place;       /* holds a place on the admin queue (sim.c) */
 	bool cpu_held;          /* holds one of the host's CPUs (sim.c) */
+	bool work;              /* a work item (sim_work_queue), not a task */
 };
 
 /* The caller becomes the run's first simulated thread, at model time 0. */
@@ -156,6 +171,16 @@ unsigned long sim_tasks_outstanding(void);
  * the caller gave up the turn and calls sim_block_end() after the wait.
  */
 bool sim_tasks_wait_begin(void);
+/*
+ * A kernel work item that the scan queues and does not wait for (the
+ * deferred partition scan on nvme_wq): runnable now, on a thread of its
+ * own, without a pool slot; it calls sim_task_start() first and
+ * sim_task_end() last, like a task.  Tasks, the scan and work items share
+ * the CPUs.  Only the run waits for them: sim_works_wait(), by the first
+ * thread, before sim_run_end().
+ */
+void sim_work_queue(struct sim_thread *t);
+void sim_works_wait(void);
 
 /* A kernel mutex that costs model time: FIFO hand-over, a price for contention. */
 struct sim_mutex {
@@ -246,6 +271,11 @@ void sim_target_leave(struct sim_target *t);
  * (or, for CNS_CTRL and the active list, always).
  */
 bool sim_identify(struct sim_target *t, enum nvme_cns cns, uint32_t nsid);
+/*
+ * One read on an I/O queue, which is deep enough never to make it wait:
+ * the round trip and the controller's time, asleep.
+ */
+void sim_io_read(struct sim_target *t);
 /* The highest active NSID (Identify Controller's NN). */
 uint32_t sim_target_nn(struct sim_target *t);
 /* Active NSIDs greater than @after, at most @max, into @out. */
