@@ -30,10 +30,10 @@ def nvme_sim(n, rtt_ms):
     return {r["mode"]: r["elapsed_ms"] for r in json.loads(p.stdout)["runs"]}
 
 
-def row(n, delay, mode, ms, ping, reps=2):
+def row(n, delay, mode, ms, ping, reps=2, spread=0.1):
     return {"namespaces": n, "delay": delay, "mode": mode, "multipath": True,
-            "ping_ms": [ping, ping, ping], "median_ms": ms, "min_ms": ms * 0.9,
-            "max_ms": ms * 1.1, "reps": reps, "in_order": reps, "errors": [],
+            "ping_ms": [ping, ping, ping], "median_ms": ms, "min_ms": ms * (1 - spread),
+            "max_ms": ms * (1 + spread), "reps": reps, "in_order": reps, "errors": [],
             "reports": [], "scans": []}
 
 
@@ -83,17 +83,45 @@ def test_prediction_and_verdicts():
 
 def test_swapped_order_flagged():
     """The measured async slower than the chain where nvme_sim has it faster
-    (or the other way round): the point's order differs, and says so."""
+    (or the other way round), their scans apart: the point's order differs,
+    and says so.  With scans that overlap, the measurement does not order
+    the two: the order differs only within the spread."""
     pred = nvme_sim(20, 2.5)
     meas = dict(pred)
     meas["async"], meas["chain"] = pred["chain"], pred["async"]
-    assert meas["async"] != meas["chain"]
+    assert abs(meas["async"] / meas["chain"] - 1) > 0.1, meas
+    for spread, resolved in ((0.01, False), (0.2, True)):
+        with tempfile.TemporaryDirectory() as out:
+            compare(out, measurement([row(20, "1ms", m, meas[m], 2.5, spread=spread)
+                                      for m in MODES]))
+            pts = json.load(open(os.path.join(out, "compare.json")))["points"]
+            assert not any(p["same_order"] for p in pts), pts
+            assert all(p["same_resolved_order"] == resolved for p in pts), pts
+            md = open(os.path.join(out, "compare.md")).read()
+            assert "same order: 0/1;" in md, md
+            if resolved:
+                assert "differs within the spread" in md and "**differs**" not in md, md
+                assert "resolves (modes whose scans do not overlap): 1/1" in md, md
+            else:
+                assert "**differs**" in md and "**no**" in md, md
+                assert "resolves (modes whose scans do not overlap): 0/1" in md, md
+
+
+def test_no_delay_no_netem_cost():
+    """At a delay of 0 there is no netem qdisc: the prediction is nvme_sim's
+    with --net-cpu 0s; at any other delay, the profile's."""
     with tempfile.TemporaryDirectory() as out:
-        compare(out, measurement([row(20, "1ms", m, meas[m], 2.5) for m in MODES]))
+        rows = [row(100, d, m, 10.0, 0.05) for d in ("0", "0.1ms") for m in MODES]
+        compare(out, measurement(rows))
         pts = json.load(open(os.path.join(out, "compare.json")))["points"]
-        assert not any(p["same_order"] for p in pts), pts
-        md = open(os.path.join(out, "compare.md")).read()
-        assert "**differs**" in md and "same order: 0/1" in md, md
+    for d, extra in (("0", ["--net-cpu", "0s"]), ("0.1ms", [])):
+        p = subprocess.run([SIM, "--profile", "uml-loopback", "--namespaces", "100", "--rtt",
+                            "0.050000ms", "--format", "json", "--mode", "async", *extra],
+                           capture_output=True, text=True, check=True)
+        want = json.loads(p.stdout)["runs"][0]["elapsed_ms"]
+        got = [x["sim_ms"] for x in pts if x["delay"] == d and x["mode"] == "async"]
+        assert got == [want], (d, got, want)
+    assert len({x["sim_ms"] for x in pts if x["mode"] == "async"}) == 2, pts
 
 
 def test_merge_takes_more_scans():
