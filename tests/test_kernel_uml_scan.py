@@ -3,7 +3,8 @@
 """kernel/uml/scan.py's reading of a boot's console, without a kernel: each
 scan's timing, names and order, and the --inflight samples that came
 before its names (the admin queue is the first connection made: the lower
-inode; 72 bytes per command), and the kernel parameter that asks for them.
+inode; 72 bytes per command), and the kernel parameters that ask for them
+and for a trace.
 
 Usage: test_kernel_uml_scan.py [CASE...]
 """
@@ -53,6 +54,25 @@ def test_inflight_parameter():
     ns = argparse.Namespace(**{k: v for k, v in vars(p.parse_args([])).items()
                                if k != "inflight"})
     assert not any(a.startswith("cchain_inflight=") for a in scan.command_line("k", ns))
+
+
+def test_trace_parameters():
+    """--trace-dir DIR asks init.sh for the events (the defaults, or
+    --trace-events) and names DIR as an absolute host path; without it, or
+    from kernel/bench/run's own arguments, nothing is traced."""
+    p = argparse.ArgumentParser()
+    scan.options(p)
+    assert not any(a.startswith("cchain_trace") for a in scan.command_line("k", p.parse_args([])))
+    cmd = scan.command_line("k", p.parse_args(["--trace-dir", "t"]))
+    assert f"cchain_trace_dir={os.path.abspath('t')}" in cmd, cmd
+    assert f"cchain_trace={scan.TRACE_EVENTS}" in cmd, cmd
+    assert "nvme/nvme_setup_cmd" in scan.TRACE_EVENTS.split(","), scan.TRACE_EVENTS
+    cmd = scan.command_line("k", p.parse_args(["--trace-dir", "/x", "--trace-events",
+                                               "sched/sched_switch"]))
+    assert "cchain_trace=sched/sched_switch" in cmd and "cchain_trace_dir=/x" in cmd, cmd
+    ns = argparse.Namespace(**{k: v for k, v in vars(p.parse_args([])).items()
+                               if not k.startswith("trace")})
+    assert not any(a.startswith("cchain_trace") for a in scan.command_line("k", ns))
 
 
 if __name__ == "__main__":

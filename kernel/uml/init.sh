@@ -13,6 +13,10 @@
 #   cchain_inflight=S    during each NVMe scan, every S seconds, the bytes
 #                        the host has written on each NVMe/TCP connection
 #                        and not yet seen acknowledged (scan.py --inflight)
+#   cchain_trace=EVENTS  with cchain_trace_dir=DIR (a host directory): the
+#                        tracefs events EVENTS (comma separated) from
+#                        before nvme connect to each NVMe scan's end, into
+#                        DIR/nvme-scan-I.trace (scan.py --trace-dir)
 #   cchain_scsi_hosts=K  scsi_debug hosts added at once per SCSI scan (0:
 #                        no SCSI part); scsi_debug's own parameters
 #                        (max_luns, ndelay) and scsi_mod.scan are boot
@@ -158,13 +162,43 @@ inflight_stop() {
 	inflight_pid=
 }
 
+# trace_setup, trace_on, trace_save I: cchain_trace's events, into a
+# buffer large enough for a scan of 500 namespaces, saved to the host.
+tracing=/sys/kernel/tracing
+trace_setup() {
+	local e
+	[ -n "${cchain_trace:-}" ] || return 0
+	mount -t tracefs tracefs $tracing || fail "no tracefs (a kernel without CONFIG_FTRACE?)"
+	mkdir -p /tmp/trace-out
+	mount -t hostfs hostfs /tmp/trace-out -o "$cchain_trace_dir" ||
+		fail "mounting $cchain_trace_dir"
+	echo 65536 >$tracing/buffer_size_kb
+	echo mono >$tracing/trace_clock || fail "trace_clock mono"
+	for e in ${cchain_trace//,/ }; do
+		echo 1 >"$tracing/events/$e/enable" || fail "no trace event $e"
+	done
+	echo 0 >$tracing/tracing_on
+}
+trace_on() {
+	[ -n "${cchain_trace:-}" ] || return 0
+	echo >$tracing/trace
+	echo 1 >$tracing/tracing_on
+}
+trace_save() {
+	[ -n "${cchain_trace:-}" ] || return 0
+	echo 0 >$tracing/tracing_on
+	cp $tracing/trace "/tmp/trace-out/nvme-scan-$1.trace" || fail "saving the trace of scan $1"
+}
+
 nvme_scan() {
 	local i=$1 d nsid names=()
 	kmsg_open || fail "reading /dev/kmsg (scan $i)"
+	trace_on
 	inflight_start
 	nvme connect -t tcp -a 127.0.0.1 -s 4420 -n "$nqn" --hostnqn="$hostnqn" \
 		--hostid="$hostid" >/dev/null || fail "nvme connect (scan $i)"
 	kmsg_wait "*cchain-bench: scan*" 1 || fail "no scan $i"
+	trace_save "$i"
 	inflight_stop
 	kmsg_close
 	for d in $(nvme_devices); do
@@ -209,6 +243,7 @@ if [ "${cchain_sync:-0}" = 1 ]; then
 	echo 1 >/sys/module/nvme_core/parameters/scan_sync || fail "scan_sync"
 fi
 if [ "${cchain_nvme:-0}" -gt 0 ]; then
+	trace_setup
 	nvme_target
 	for ((s = 0; s <= ${cchain_scans:-3}; s++)); do
 		nvme_scan "$s"

@@ -120,6 +120,11 @@ def parse(lines):
     return res
 
 
+TRACE_EVENTS = ("nvme/nvme_setup_cmd,nvme/nvme_complete_rq,nvmet/nvmet_req_init,"
+                "nvmet/nvmet_req_complete,sched/sched_switch,sched/sched_wakeup,"
+                "workqueue/workqueue_execute_start")
+
+
 def command_line(kernel, args):
     cmd = [kernel, f"mem={args.mem}M", "rootfstype=hostfs", "rootflags=/", "ro",
            f"init={INIT}", "con0=fd:0,fd:1", "con=null", "kunit.enable=0",
@@ -129,6 +134,9 @@ def command_line(kernel, args):
            f"cchain_scsi_hosts={args.scsi_hosts}"]
     if getattr(args, "inflight", 0):
         cmd.append(f"cchain_inflight={args.inflight:g}")
+    if getattr(args, "trace_dir", None):
+        cmd += [f"cchain_trace_dir={os.path.abspath(args.trace_dir)}",
+                f"cchain_trace={args.trace_events}"]
     if args.nvme:
         cmd += [f"null_blk.nr_devices={args.nvme}", "null_blk.gb=1"]
     cmd += [f"scsi_mod.scan={'sync' if args.scsi_sync else 'async'}",
@@ -207,6 +215,16 @@ def options(parser):
                              "and on the I/O queues (each scan's \"inflight\": "
                              "[seconds since boot, admin, I/O]; the sampler takes "
                              "CPU from the scan)")
+    parser.add_argument("--trace-dir", metavar="DIR",
+                        help="a kernel with event tracing (CONFIG_FTRACE, "
+                             "kernel/bench/experiments/trace.config) records "
+                             "--trace-events during each NVMe scan, from before "
+                             "nvme connect to the scan's end, into "
+                             "DIR/nvme-scan-I.trace (I = 0 is the warm-up; the "
+                             "kernel's clock, mono)")
+    parser.add_argument("--trace-events", default=TRACE_EVENTS, metavar="LIST",
+                        help="tracefs events, comma separated (default: "
+                             f"{TRACE_EVENTS})")
     parser.add_argument("--mem", type=int, default=512, help="MiB")
     parser.add_argument("--timeout", type=float, default=900, help="s")
     parser.add_argument("--tmpdir", help="UML's memory files")
@@ -221,6 +239,8 @@ def main():
     if not os.access(args.kernel, os.X_OK):
         sys.exit(f"scan.py: {args.kernel}: not an executable kernel")
     log = open(args.log, "w") if args.log else None
+    if args.trace_dir:
+        os.makedirs(args.trace_dir, exist_ok=True)
     res, _ = boot(args.kernel, args, log)
     json.dump(res, sys.stdout, indent=1)
     print()
