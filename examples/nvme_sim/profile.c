@@ -157,8 +157,9 @@ static void rfc_02ms(struct sim_params *p)
  *   300 and 551 ms with it (AMD EPYC, 2026-12-07).
  * - netem's delay costs CPU: each delayed packet waits for a timer, whose
  *   interrupt is a host signal in UML.  A ping flood with 14 in flight
- *   inside UML takes 0.32 ms of CPU per ping without the qdisc and 0.44 to
- *   0.52 ms with 0.1 or 1 ms of delay (/proc/stat).  --net-cpu charges it
+ *   inside UML takes 0.29 ms of CPU per ping without the qdisc and 0.46 to
+ *   0.51 ms with 1 or 0.1 ms of delay (/proc/stat; kernel/bench/experiments
+ *   run netem-cpu).  --net-cpu charges it
  *   per command and per partition read; kernel/bench/compare passes 0s
  *   where the point has no delay (no qdisc).
  * - CPU, fitted on the sweep (kernel/bench/results/sweep and sweep-cpu, AMD
