@@ -119,6 +119,10 @@ def test_usage_and_empty():
     finally:
         os.unlink(path)
     assert p.returncode == 1 and "no admin command" in p.stdout, p
+    p = subprocess.run([sys.executable, REPORT, "/nonexistent/x.trace"], capture_output=True,
+                       text=True)
+    assert p.returncode == 1 and p.stderr.count("\n") == 1, p
+    assert "/nonexistent/x.trace" in p.stderr and "Traceback" not in p.stderr, p
 
 
 if __name__ == "__main__":

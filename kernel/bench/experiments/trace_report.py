@@ -33,7 +33,11 @@ def field(rest, name):
 
 def parse(path):
     events = []
-    with open(path, errors="replace") as f:
+    try:
+        f = open(path, errors="replace")
+    except OSError as e:
+        sys.exit(f"trace_report.py: {path}: {e.strerror}")
+    with f:
         for line in f:
             m = LINE.match(line)
             if m:
