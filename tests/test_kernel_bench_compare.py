@@ -86,13 +86,13 @@ def test_swapped_order_flagged():
     (or the other way round), their scans apart: the point's order differs,
     and says so.  With scans that overlap, the measurement does not order
     the two: the order differs only within the spread."""
-    pred = nvme_sim(20, 2.5)
+    pred = nvme_sim(500, 2.5)
     meas = dict(pred)
     meas["async"], meas["chain"] = pred["chain"], pred["async"]
     assert abs(meas["async"] / meas["chain"] - 1) > 0.1, meas
     for spread, resolved in ((0.01, False), (0.2, True)):
         with tempfile.TemporaryDirectory() as out:
-            compare(out, measurement([row(20, "1ms", m, meas[m], 2.5, spread=spread)
+            compare(out, measurement([row(500, "1ms", m, meas[m], 2.5, spread=spread)
                                       for m in MODES]))
             pts = json.load(open(os.path.join(out, "compare.json")))["points"]
             assert not any(p["same_order"] for p in pts), pts
