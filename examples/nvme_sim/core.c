@@ -254,19 +254,15 @@ static void *nvme_partition_scan_work(void *data)
 static void nvme_queue_partition_scan(struct nvme_ns *ns)
 {
 	struct partition_scan_work *w = sim_xcalloc(1, sizeof(*w));
-	pthread_attr_t attr;
 	pthread_t tid;
 
 	w->ctrl = ns->ctrl;
 	w->instance = ns->head->instance;
 	sim_work_queue(&w->thread);
-	if (pthread_attr_init(&attr) ||
-	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) ||
-	    pthread_create(&tid, &attr, nvme_partition_scan_work, w)) {
+	if (pthread_create(&tid, NULL, nvme_partition_scan_work, w) || pthread_detach(tid)) {
 		fputs("nvme_sim: cannot start a thread for a partition scan\n", stderr);
 		exit(1);
 	}
-	pthread_attr_destroy(&attr);
 }
 
 static void device_add_disk(struct nvme_ns *ns)

@@ -286,31 +286,34 @@ void sim_task_start(struct sim_thread *t)
 	pthread_mutex_unlock(&s.lock);
 }
 
+/* The thread waiting for the last task (or work item) to end, if any, runs. */
+static void wake_waiter(struct sim_thread **waiter)
+{
+	if (!*waiter)
+		return;
+	s.blocked--;
+	fifo_push(&s.ready_head, &s.ready_tail, *waiter);
+	*waiter = NULL;
+}
+
 void sim_task_end(void)
 {
 	struct sim_thread *t;
 
 	pthread_mutex_lock(&s.lock);
 	if (self->work) {
-		if (!--s.works && s.works_waiter) {
-			s.blocked--;
-			fifo_push(&s.ready_head, &s.ready_tail, s.works_waiter);
-			s.works_waiter = NULL;
+		if (!--s.works)
+			wake_waiter(&s.works_waiter);
+	} else {
+		s.outstanding--;
+		s.active--;
+		if ((t = fifo_pop(&s.pend_head, &s.pend_tail))) {
+			s.active++;
+			fifo_push(&s.ready_head, &s.ready_tail, t);
 		}
-		goto out;
+		if (!s.outstanding)
+			wake_waiter(&s.tasks_waiter);
 	}
-	s.outstanding--;
-	s.active--;
-	if ((t = fifo_pop(&s.pend_head, &s.pend_tail))) {
-		s.active++;
-		fifo_push(&s.ready_head, &s.ready_tail, t);
-	}
-	if (!s.outstanding && s.tasks_waiter) {
-		s.blocked--;
-		fifo_push(&s.ready_head, &s.ready_tail, s.tasks_waiter);
-		s.tasks_waiter = NULL;
-	}
-out:
 	dispatch();
 	pthread_mutex_unlock(&s.lock);
 	thread_destroy(self);

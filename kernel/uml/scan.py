@@ -121,7 +121,7 @@ def parse(lines):
 
 
 TRACE_EVENTS = ("nvme/nvme_setup_cmd,nvme/nvme_complete_rq,nvmet/nvmet_req_init,"
-                "nvmet/nvmet_req_complete,sched/sched_switch,sched/sched_wakeup,"
+                "nvmet/nvmet_req_complete,sched/sched_switch,"
                 "workqueue/workqueue_execute_start")
 
 
