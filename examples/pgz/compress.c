@@ -8,13 +8,20 @@
  * and queues it.  Workers deflate blocks in parallel, each as a raw deflate
  * piece that ends on a byte boundary (a sync flush; the last one finishes
  * the stream), primed with the dictionary so compression does not suffer
- * from the split, and compute the block's CRC-32.  Then a worker waits for
- * its block's turn, writes the piece, folds the CRC in with crc32_combine()
- * and completes the entry: writing needs no lock, the chain orders it.
+ * from the split, and compute the block's CRC-32.  The ordered step (write
+ * the piece, fold the CRC in with crc32_combine(), free the job) is handed
+ * to compl_chain_defer(): a worker never waits for its block's turn, it
+ * takes the next block at once, and the step runs in whichever worker
+ * completes the block before it.  Writing needs no lock, the chain orders
+ * it.  A worker that waited for its turn instead sat idle whenever a later
+ * block finished first, which cost up to a quarter of pigz's speed on two
+ * CPUs at normal priority (pigz's compressing threads never wait either:
+ * a writer thread of its own does the ordered step).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +104,33 @@ static struct job *take_job(void)
 	return job;
 }
 
+/*
+ * The ordered step, run by compl_chain_defer() in the block's turn: every
+ * earlier block has been written.  Runs in a worker, never concurrently
+ * with another block's step, and may free the job.
+ */
+static void write_job(struct compl_chain_entry *entry)
+{
+	struct job *job = (struct job *)((char *)entry - offsetof(struct job, entry));
+
+	if (!g.write_errno) {
+		if (write_all(g.out_fd, job->out, job->out_len)) {
+			g.crc = crc32_combine(g.crc, job->crc, (z_off_t)job->len);
+			g.total += job->len;
+			g.out_bytes += job->out_len;
+		} else {
+			g.write_errno = errno;
+		}
+	}
+	free(job->buf);
+	free(job->out);
+	free(job);
+	pthread_mutex_lock(&g.lock);
+	g.queued_or_running--;
+	pthread_cond_signal(&g.room);
+	pthread_mutex_unlock(&g.lock);
+}
+
 static void *worker(void *arg)
 {
 	z_stream z;
@@ -110,27 +144,8 @@ static void *worker(void *arg)
 	}
 	while ((job = take_job())) {
 		deflate_job(&z, job);
-
-		compl_chain_wait(&job->entry);
-		/* The ordered step: blocks leave in input order. */
-		if (!g.write_errno) {
-			if (write_all(g.out_fd, job->out, job->out_len)) {
-				g.crc = crc32_combine(g.crc, job->crc, (z_off_t)job->len);
-				g.total += job->len;
-				g.out_bytes += job->out_len;
-			} else {
-				g.write_errno = errno;
-			}
-		}
-		compl_chain_complete(&job->entry);
-
-		free(job->buf);
-		free(job->out);
-		free(job);
-		pthread_mutex_lock(&g.lock);
-		g.queued_or_running--;
-		pthread_cond_signal(&g.room);
-		pthread_mutex_unlock(&g.lock);
+		/* From here on the job belongs to the chain: write_job() frees it. */
+		compl_chain_defer(&job->entry, write_job);
 	}
 	deflateEnd(&z);
 	return NULL;
