@@ -167,7 +167,11 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
  */
 unsigned int cchain__cpus(uint64_t now);
 
-/* Describe @entry's wait state in @buf, for compl_chain_dump(). */
-void cchain__wake_describe(struct compl_chain_entry *entry, char *buf, size_t len);
+/*
+ * Describe @entry's wait state in @buf, for compl_chain_dump(), with the
+ * sleeping owner's thread id where the backend kept it; @locked: the chain's
+ * lock is held (without it, read nothing but the entry itself).
+ */
+void cchain__wake_describe(struct compl_chain_entry *entry, bool locked, char *buf, size_t len);
 
 #endif /* CCHAIN_INTERNAL_H */

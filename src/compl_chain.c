@@ -1153,7 +1153,7 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 		else if (back & CC_NOTIFY)
 			snprintf(state, sizeof(state), "notify registered");
 		else
-			cchain__wake_describe(e, state, sizeof(state));
+			cchain__wake_describe(e, locked, state, sizeof(state));
 		fprintf(out, "  #%lu entry %p: %s%s\n", n++, (void *)e, state,
 			(back & ~(CC_DEFERRED | CC_NOTIFY)) == (uintptr_t)chain ? "" : ", BAD back pointer");
 	}

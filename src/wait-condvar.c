@@ -3,7 +3,7 @@
  * Portable wait backend: the chain's mutex and one condition variable per
  * sleeping owner, living on that owner's stack.  The entry's wake member
  * holds NULL (the turn has not come, nobody sleeps), the sleeping owner's
- * parker, or CC_TURN (the turn has come; final until the entry leaves).
+ * parker (with its thread id, for compl_chain_dump()), or CC_TURN (the turn has come; final until the entry leaves).
  * The turn-giver, with the lock held, signals the parker if there is one
  * (exactly that one, never a broadcast; the lock keeps the sleeper's stack
  * frame there), then stores CC_TURN: its last access to the entry, whose
@@ -13,11 +13,13 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cchain-internal.h"
 
 struct parker {
 	pthread_cond_t cond;
+	pid_t tid; /* the sleeping owner's thread, for compl_chain_dump() */
 };
 
 const char *cchain_wait_backend(void)
@@ -54,12 +56,17 @@ bool cchain__turn_ready(struct compl_chain_entry *entry)
 	return cc_load_acquire(&entry->wake.waiter) == CC_TURN;
 }
 
-void cchain__wake_describe(struct compl_chain_entry *entry, char *buf, size_t len)
+void cchain__wake_describe(struct compl_chain_entry *entry, bool locked, char *buf, size_t len)
 {
-	void *waiter = cc_load_relaxed(&entry->wake.waiter);
+	struct parker *parker = cc_load_relaxed(&entry->wake.waiter);
 
-	snprintf(buf, len, "%s", waiter == CC_TURN ? "ready" :
-				 waiter ? "waiting, owner sleeping" : "waiting, owner not sleeping");
+	/* A parker lives on its sleeper's stack: read only with the lock held. */
+	if (parker && parker != CC_TURN && locked)
+		snprintf(buf, len, "waiting, owner thread %ld sleeping", (long)parker->tid);
+	else
+		snprintf(buf, len, "%s", parker == CC_TURN ? "ready" :
+					 parker ? "waiting, owner sleeping" :
+						  "waiting, owner not sleeping");
 }
 
 static void parker_init(struct parker *parker)
@@ -85,6 +92,7 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 	if (cchain__turn_ready(entry))
 		return 0;
 	parker_init(&parker);
+	parker.tid = gettid();
 	cchain__lock(chain);
 	while (!cchain__turn_ready(entry)) {
 		cc_store_relaxed(&entry->wake.waiter, (void *)&parker);

@@ -21,11 +21,18 @@
  * wake-up, is the truth); our own waiters recheck their word.  valgrind's
  * memcheck reports the freed address as a system call parameter:
  * valgrind/libcchain.supp suppresses that one report.
+ *
+ * Where the wake member is wider than the word (64-bit pointers), its other
+ * half holds the thread id of the owner that announced its sleep, written
+ * by that owner before it announces (release): compl_chain_dump() names the
+ * thread of an entry whose word reads SLEEPING.  Only a sleeping owner pays
+ * for it (one gettid() before it sleeps); nothing else reads or clears it.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <urcu/futex.h>
 
@@ -46,6 +53,17 @@ static int32_t *futex_word(struct compl_chain_entry *entry)
 {
 	return (int32_t *)&entry->wake.state;
 }
+
+#if UINTPTR_MAX > 0xffffffffu
+#define CC_SLEEPER_TID 1
+/* The half of the wake member beside the futex word (which, as every union member, starts it). */
+static uint32_t *sleeper_tid(struct compl_chain_entry *entry)
+{
+	return (uint32_t *)((char *)&entry->wake + sizeof(uint32_t));
+}
+#else
+#define CC_SLEEPER_TID 0
+#endif
 
 const char *cchain_wait_backend(void)
 {
@@ -75,12 +93,16 @@ void cchain__wake_finish(struct compl_chain_entry *head)
 		CC_DIE("futex(FUTEX_WAKE)", errno);
 }
 
-void cchain__wake_describe(struct compl_chain_entry *entry, char *buf, size_t len)
+void cchain__wake_describe(struct compl_chain_entry *entry, bool locked, char *buf, size_t len)
 {
 	static const char *const names[] = { "waiting", "sleeping", "ready" };
-	uint32_t s = cc_load_relaxed(&entry->wake.state);
+	uint32_t s = cc_load_acquire(&entry->wake.state);
 
-	if (s < 3)
+	(void)locked; /* the entry is read alike with the lock or without */
+	if (s == CC_SLEEPING && CC_SLEEPER_TID)
+		snprintf(buf, len, "futex word sleeping, owner thread %u",
+			 (unsigned int)cc_load_relaxed(sleeper_tid(entry)));
+	else if (s < 3)
 		snprintf(buf, len, "futex word %s", names[s]);
 	else
 		snprintf(buf, len, "futex word CORRUPT (%u)", (unsigned int)s);
@@ -116,10 +138,14 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 
 	/* The caller checked the word, and spun on it within its budget. */
 	(void)chain;
+#if CC_SLEEPER_TID
+	cc_store_relaxed(sleeper_tid(entry), (uint32_t)gettid());
+#endif
 	for (;;) {
 		cur = CC_WAITING;
+		/* Release: the thread id is seen by whoever sees SLEEPING (dump). */
 		if (!atomic_compare_exchange_strong_explicit(
-			    state, &cur, CC_SLEEPING, memory_order_acquire,
+			    state, &cur, CC_SLEEPING, memory_order_acq_rel,
 			    memory_order_acquire) &&
 		    cur == CC_READY)
 			return 0;

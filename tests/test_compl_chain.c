@@ -879,6 +879,88 @@ static void test_dump_busy(void **state)
 }
 
 /*
+ * The dump names the thread of an owner that sleeps in a wait (its
+ * gettid()), and only while it sleeps: the line of the entry a thread
+ * waits on shows that thread's id, then no longer once it has the turn.
+ */
+struct dump_sleeper {
+	struct compl_chain_entry *e;
+	atomic_long tid;
+};
+
+static void *dump_sleeper_wait(void *arg)
+{
+	struct dump_sleeper *d = arg;
+
+	atomic_store(&d->tid, (long)gettid());
+	compl_chain_wait(d->e);
+	return NULL;
+}
+
+/* Not inlined: gcc 12's -Wdangling-pointer then takes the stream's pointer to
+ * this function's buf for one into the caller's frame. */
+static __attribute__((noinline)) char *dump_to_string(struct compl_chain *chain)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	compl_chain_dump(chain, f);
+	fclose(f);
+	return buf;
+}
+
+static bool dump_says_sleeping(struct compl_chain *chain)
+{
+	char *buf = dump_to_string(chain);
+	/* "futex word sleeping", or the condvar backend's "owner thread N sleeping" */
+	bool sleeping = strstr(buf, "word sleeping") || strstr(buf, "thread");
+
+	free(buf);
+	return sleeping;
+}
+
+static void test_dump_names_sleeper(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+	struct dump_sleeper d = { &b, 0 };
+	char want[64], *buf, *after, *line0, *line1;
+	uint64_t deadline = now_ns() + 10000 * MS;
+	pthread_t t;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	t = start_thread(dump_sleeper_wait, &d);
+	/* Wait until the waiter has spun out and sleeps (the dump says so). */
+	while (!dump_says_sleeping(&chain) && now_ns() < deadline)
+		sleep_ns(MS);
+	buf = dump_to_string(&chain);
+	line1 = strstr(buf, "  #1 entry ");
+	assert_non_null(line1);
+	snprintf(want, sizeof(want), "owner thread %ld", atomic_load(&d.tid));
+	assert_non_null(strstr(line1, want));
+	/* The head's owner is not waiting: no thread is named for it. */
+	line0 = strstr(buf, "  #0 entry ");
+	assert_non_null(line0);
+	line1[-1] = '\0';
+	assert_null(strstr(line0, "owner thread"));
+	free(buf);
+	compl_chain_complete(&a);
+	join_thread(t);
+	/* It has the turn: no longer named. */
+	after = dump_to_string(&chain);
+	assert_non_null(strstr(after, "  #0 entry "));
+	assert_null(strstr(after, "owner thread"));
+	free(after);
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+}
+
+/*
  * While the dump walks the chain with the lock, a lock-free complete
  * (the last entry's) waits for it: it must not take an entry off.
  */
@@ -1154,6 +1236,7 @@ int main(void)
 		cmocka_unit_test(test_empty_during_dump),
 		cmocka_unit_test(test_dump_exact),
 		cmocka_unit_test(test_dump_busy),
+		cmocka_unit_test(test_dump_names_sleeper),
 		cmocka_unit_test(test_dump_pins_tail),
 		cmocka_unit_test(test_dump_in_dump),
 		cmocka_unit_test(test_dump_long_run),

@@ -442,7 +442,13 @@ CCHAIN_API uint64_t cchain_set_spin_ns(uint64_t ns);
  * @out: where to print
  *
  * One line for the chain (head, tail, number of entries), then one per
- * entry in chain order with its wait state.  For watchdogs and debuggers:
+ * entry in chain order with its wait state and, for an entry whose owner
+ * sleeps in a wait, that owner's thread id (as gettid() returns it; what
+ * `ps -L`, /proc/PID/task and gdb's "info threads" show).  The fast path
+ * never pays for it: the id is recorded only by an owner about to sleep,
+ * and an owner that spins, or has not begun to wait, is not named.  With
+ * the condvar backend the thread is named only when the dump holds the lock.
+ * For watchdogs and debuggers:
  * if the chain's lock cannot be taken within 100 ms (a thread died or hangs
  * holding it), the list is printed without it and says so; entries may then
  * leave, and be freed, while they are printed, so that fallback is for a
