@@ -62,7 +62,7 @@ void cchain__wake_describe(struct compl_chain_entry *entry, bool locked, char *b
 
 	/* A parker lives on its sleeper's stack: read only with the lock held. */
 	if (parker && parker != CC_TURN && locked)
-		snprintf(buf, len, "waiting, owner thread %ld sleeping", (long)parker->tid);
+		snprintf(buf, len, "waiting, owner sleeping (owner thread %ld)", (long)parker->tid);
 	else
 		snprintf(buf, len, "%s", parker == CC_TURN ? "ready" :
 					 parker ? "waiting, owner sleeping" :

@@ -100,7 +100,7 @@ void cchain__wake_describe(struct compl_chain_entry *entry, bool locked, char *b
 
 	(void)locked; /* the entry is read alike with the lock or without */
 	if (s == CC_SLEEPING && CC_SLEEPER_TID)
-		snprintf(buf, len, "futex word sleeping, owner thread %u",
+		snprintf(buf, len, "futex word sleeping (owner thread %u)",
 			 (unsigned int)cc_load_relaxed(sleeper_tid(entry)));
 	else if (s < 3)
 		snprintf(buf, len, "futex word %s", names[s]);

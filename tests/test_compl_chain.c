@@ -914,8 +914,8 @@ static __attribute__((noinline)) char *dump_to_string(struct compl_chain *chain)
 static bool dump_says_sleeping(struct compl_chain *chain)
 {
 	char *buf = dump_to_string(chain);
-	/* "futex word sleeping", or the condvar backend's "owner thread N sleeping" */
-	bool sleeping = strstr(buf, "word sleeping") || strstr(buf, "thread");
+	/* "futex word sleeping (...)", or the condvar backend's "owner sleeping (...)" */
+	bool sleeping = strstr(buf, "owner thread") != NULL;
 
 	free(buf);
 	return sleeping;
