@@ -3,7 +3,8 @@
  * Portable wait backend: the chain's mutex and one condition variable per
  * sleeping owner, living on that owner's stack.  The entry's wake member
  * holds NULL (the turn has not come, nobody sleeps), the sleeping owner's
- * parker (with its thread id, for compl_chain_dump()), or CC_TURN (the turn has come; final until the entry leaves).
+ * parker (with its thread id, for compl_chain_dump()), or CC_TURN (the turn
+ * has come; final until the entry leaves).
  * The turn-giver, with the lock held, signals the parker if there is one
  * (exactly that one, never a broadcast; the lock keeps the sleeper's stack
  * frame there), then stores CC_TURN: its last access to the entry, whose

@@ -99,10 +99,14 @@ void cchain__wake_describe(struct compl_chain_entry *entry, bool locked, char *b
 	uint32_t s = cc_load_acquire(&entry->wake.state);
 
 	(void)locked; /* the entry is read alike with the lock or without */
-	if (s == CC_SLEEPING && CC_SLEEPER_TID)
+#if CC_SLEEPER_TID
+	if (s == CC_SLEEPING) {
 		snprintf(buf, len, "futex word sleeping (owner thread %u)",
 			 (unsigned int)cc_load_relaxed(sleeper_tid(entry)));
-	else if (s < 3)
+		return;
+	}
+#endif
+	if (s < 3)
 		snprintf(buf, len, "futex word %s", names[s]);
 	else
 		snprintf(buf, len, "futex word CORRUPT (%u)", (unsigned int)s);
