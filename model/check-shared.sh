@@ -7,22 +7,14 @@
 # step removed) is caught.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-if [ $# -gt 0 ]; then
-	work=$1
-else
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
-fi
-mkdir -p "$work"
-cd "$work"
-cp "$here/shared_chain.pml" "$here/shared_lock.pml" .
-
 # -O0: compiling pan (large: a death point between any two stores) costs
 # more than the search it would speed up
 model=shared_chain.pml
 opt_default=-O0
 # shellcheck source=model/lib.sh
 . "$here/lib.sh"
+enter_workdir "$@"
+cp "$here/shared_chain.pml" "$here/shared_lock.pml" .
 
 # Configurations: what each of the three processes does (0: add, wait,
 # complete; 1: add, complete; 2: add, cancel), how many may die, whether
@@ -31,9 +23,10 @@ opt_default=-O0
 configs="WAIT3:0,0,0,1 MIXED:0,1,2,1 WAIT3x2:0,0,2,2 MIXEDx2:0,1,2,2 ALLDIE:0,0,0,3
 REUSE:0,1,0,1,1 REUSEx2:0,2,0,2,1 REENTRY:0,1,0,1,0,1 REENTRYx2:0,2,0,2,1,1"
 
-# defines CONFIG: the spin -D options for one configuration.
+# defines NAME: the spin -D options for one configuration.
 defines() {
-	set -- $(echo "${1#*:}" | tr , ' ')
+	# shellcheck disable=SC2046 # word splitting of the list is wanted
+	set -- $(echo "$configs" | tr ' ' '\n' | sed -n "s/^$1://p" | tr , ' ')
 	echo "-DKIND0=$1 -DKIND1=$2 -DKIND2=$3 -DMAXDEATH=$4 -DREUSE=${5:-0} -DREUSE_ENTRY=${6:-0}"
 }
 
@@ -54,7 +47,7 @@ echo "correspondence: $(wc -l <map.tsv) C statements found"
 
 for cfg in $configs; do
 	# shellcheck disable=SC2046 # word splitting of the defines is wanted
-	verify "config ${cfg%%:*}" $(defines "$cfg") ||
+	verify "config ${cfg%%:*}" $(defines "${cfg%%:*}") ||
 		{ status=1; grep -E "assert|invalid end|pan:" pan.log | head -5; }
 done
 
@@ -101,24 +94,9 @@ for m in $lock_mutants; do
 done
 model=shared_chain.pml
 for m in $mutants; do
-	bug=${m%%:*}
 	nmut=$((nmut + 1))
-	caught=
-	for cname in $(echo "${m#*:}" | tr , ' '); do
-		cfg=$(echo "$configs" | tr ' ' '\n' | grep "^$cname:")
-		rc=0
-		# shellcheck disable=SC2046
-		OPT=-O0 verify "mutant $bug ($cname)" -D"$bug" $(defines "$cfg") >/dev/null || rc=$?
-		[ "$rc" -ne 2 ] || { status=1; caught=error; break; }
-		[ "$rc" -eq 1 ] || continue
-		echo "mutant $bug ($cname): caught: $(grep -m1 -E 'assertion violated|invalid end state' pan.log)"
-		caught=yes
-		break
-	done
-	if [ -z "$caught" ]; then
-		echo "mutant $bug: NOT caught" >&2
-		status=1
-	fi
+	# shellcheck disable=SC2046 # word splitting of the list is wanted
+	catch_mutant "${m%%:*}" $(echo "${m#*:}" | tr , ' ') || status=1
 done
 echo "$nmut mutants"
 exit $status

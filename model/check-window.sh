@@ -6,19 +6,12 @@
 # step removed) is caught.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-if [ $# -gt 0 ]; then
-	work=$1
-else
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
-fi
-mkdir -p "$work"
-cd "$work"
-cp "$here/window.pml" .
 model=window.pml
 opt_default=-O2
 # shellcheck source=model/lib.sh
 . "$here/lib.sh"
+enter_workdir "$@"
+cp "$here/window.pml" .
 
 status=0
 # Configurations (window.pml's init says what each runs): NAME:WINDOW.
@@ -44,23 +37,9 @@ BUG_WATCH_NO_RECHECK:LOOP
 BUG_WATCH_NOT_FIRED:LOOP"
 nmut=0
 for m in $mutants; do
-	bug=${m%%:*}
 	nmut=$((nmut + 1))
-	caught=
-	for cfg in $(echo "${m#*:}" | tr , ' '); do
-		rc=0
-		# shellcheck disable=SC2046
-		OPT=-O0 verify "mutant $bug ($cfg)" -D"$bug" $(defines "$cfg") >/dev/null || rc=$?
-		[ "$rc" -ne 2 ] || { status=1; caught=error; break; }
-		[ "$rc" -eq 1 ] || continue
-		echo "mutant $bug ($cfg): caught: $(grep -m1 -E 'assertion violated|invalid end state' pan.log)"
-		caught=yes
-		break
-	done
-	if [ -z "$caught" ]; then
-		echo "mutant $bug: NOT caught" >&2
-		status=1
-	fi
+	# shellcheck disable=SC2046 # word splitting of the list is wanted
+	catch_mutant "${m%%:*}" $(echo "${m#*:}" | tr , ' ') || status=1
 done
 echo "$(echo $configs | wc -w) configurations, $nmut mutants"
 exit $status

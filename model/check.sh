@@ -65,14 +65,7 @@ if [ "${1:-}" = --job ]; then
 	exit 0
 fi
 
-if [ $# -gt 0 ]; then
-	work=$1
-else
-	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
-fi
-mkdir -p "$work"
-cd "$work"
+enter_workdir "$@"
 
 status=0
 
