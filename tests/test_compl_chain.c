@@ -667,7 +667,9 @@ int nanosleep(const struct timespec *req, struct timespec *rem)
 	return fwd(req, rem);
 }
 
-static char *dump_str(struct compl_chain *chain)
+/* Not inlined: gcc 12's -Wdangling-pointer then takes the stream's pointer to
+ * this function's buf for one into the caller's frame. */
+static __attribute__((noinline)) char *dump_str(struct compl_chain *chain)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -897,23 +899,9 @@ static void *dump_sleeper_wait(void *arg)
 	return NULL;
 }
 
-/* Not inlined: gcc 12's -Wdangling-pointer then takes the stream's pointer to
- * this function's buf for one into the caller's frame. */
-static __attribute__((noinline)) char *dump_to_string(struct compl_chain *chain)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	assert_non_null(f);
-	compl_chain_dump(chain, f);
-	fclose(f);
-	return buf;
-}
-
 static bool dump_says_sleeping(struct compl_chain *chain)
 {
-	char *buf = dump_to_string(chain);
+	char *buf = dump_str(chain);
 	/* "futex word sleeping (...)", or the condvar backend's "owner sleeping (...)" */
 	bool sleeping = strstr(buf, "owner thread") != NULL;
 
@@ -938,7 +926,7 @@ static void test_dump_names_sleeper(void **state)
 	/* Wait until the waiter has spun out and sleeps (the dump says so). */
 	while (!dump_says_sleeping(&chain) && now_ns() < deadline)
 		sleep_ns(MS);
-	buf = dump_to_string(&chain);
+	buf = dump_str(&chain);
 	line1 = strstr(buf, "  #1 entry ");
 	assert_non_null(line1);
 	snprintf(want, sizeof(want), "owner thread %ld", atomic_load(&d.tid));
@@ -952,7 +940,7 @@ static void test_dump_names_sleeper(void **state)
 	compl_chain_complete(&a);
 	join_thread(t);
 	/* It has the turn: no longer named. */
-	after = dump_to_string(&chain);
+	after = dump_str(&chain);
 	assert_non_null(strstr(after, "  #0 entry "));
 	assert_null(strstr(after, "owner thread"));
 	free(after);
