@@ -117,9 +117,26 @@ bool windowed_only = true;
 	}
 
 /*
- * @e stops being pending (lock held): count, wake one room waiter, fire
- * the room watch.  Sets @wake when FUTEX_WAKE is due after unlocking.
+ * Room appeared (lock held): wake one room waiter (sets @wake: FUTEX_WAKE
+ * is due after unlocking) and fire the room watch.
  */
+#ifndef BUG_WATCH_NOT_FIRED
+#define FIRE_WATCH                                            \
+	if                                                    \
+	:: watch && count < W -> watch = false; events++      \
+	:: else -> skip                                       \
+	fi
+#else
+#define FIRE_WATCH skip
+#endif
+#define ROOM(wake)                                            \
+	if                                                    \
+	:: waiters > 0 -> gen++; wake = true                  \
+	:: else -> skip                                       \
+	fi;                                                   \
+	FIRE_WATCH
+
+/* @e stops being pending (lock held): it leaves the count, room appears. */
 #define LEAVE(e, wake)                                        \
 	d_step {                                              \
 		pending[e] = false;                           \
@@ -127,14 +144,7 @@ bool windowed_only = true;
 		gone[seq[e]] = true;                          \
 		count--;                                      \
 	}                                                     \
-	if                                                    \
-	:: waiters > 0 -> gen++; wake = true                  \
-	:: else -> skip                                       \
-	fi;                                                   \
-	if                                                    \
-	:: watch && count < W -> watch = false; events++      \
-	:: else -> skip                                       \
-	fi
+	ROOM(wake)
 
 /* FUTEX_WAKE of one sleeper on the room word (lock not held). */
 #define WAKE_ONE(wake)                                        \
@@ -155,21 +165,6 @@ bool windowed_only = true;
 #ifdef BUG_NO_ROOM_WAKE
 #undef WAKE_ONE
 #define WAKE_ONE(wake) skip
-#endif
-
-#ifdef BUG_WATCH_NOT_FIRED
-#undef LEAVE
-#define LEAVE(e, wake)                                        \
-	d_step {                                              \
-		pending[e] = false;                           \
-		npending--;                                   \
-		gone[seq[e]] = true;                          \
-		count--;                                      \
-	}                                                     \
-	if                                                    \
-	:: waiters > 0 -> gen++; wake = true                  \
-	:: else -> skip                                       \
-	fi
 #endif
 
 /* Link @e at the tail (lock held); a windowed add asserts the window. */
@@ -216,14 +211,7 @@ inline run_deferred(wake)
 		inrun[r] = true;
 #ifdef BUG_COUNT_AT_TAKEOFF
 		count--;
-		if
-		:: waiters > 0 -> gen++; wake = true
-		:: else -> skip
-		fi;
-		if
-		:: watch && count < W -> watch = false; events++
-		:: else -> skip
-		fi;
+		ROOM(wake);
 #endif
 		UNLOCK;
 		WAKE_ONE(wake);
