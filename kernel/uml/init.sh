@@ -93,12 +93,19 @@ kmsg_open() {
 	done
 	return 1
 }
+# Not grep -q: -q exits at the first match whatever -m says, and the SCSI
+# scan went on to list the devices when the first of its hosts was done.
+# grep writes the lines it matched to a file, which kmsg_wait counts.
 kmsg_wait_start() {
-	timeout 600 grep -q -m "$2" -E -e "$1" <&"$kmsg_fd" &
+	kmsg_want=$2
+	timeout 600 grep -m "$2" -E -e "$1" <&"$kmsg_fd" >/tmp/kmsg.wait &
 	kmsg_waiter=$!
 }
 kmsg_wait() {
-	wait "$kmsg_waiter"
+	local got
+	wait "$kmsg_waiter" || return 1
+	mapfile -t got </tmp/kmsg.wait
+	[ "${#got[@]}" -eq "$kmsg_want" ]
 }
 kmsg_close() {
 	kill "$kmsg_pid" 2>/dev/null
