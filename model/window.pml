@@ -367,7 +367,7 @@ proctype loop(byte e)
 		:: else ->
 			assert(count >= W); /* EAGAIN */
 			UNLOCK;
-			/* compl_chain_watch_room(): room now -> pushed at once. */
+			/* compl_chain_window_notify(): room now -> pushed at once. */
 			LOCK;
 #ifndef BUG_WATCH_NO_RECHECK
 			if

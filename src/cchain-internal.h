@@ -158,6 +158,41 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 		       const struct timespec *deadline);
 
 /*
+ * Sleep while *@word holds @val, until woken, a spurious wake-up or the
+ * CLOCK_MONOTONIC time @deadline (NULL: none).  Lock not held.  Return: 0,
+ * or ETIMEDOUT once the deadline has passed.  A futex's contract, for the
+ * bounded window's room word (src/window.c).
+ */
+int cchain__word_wait(unsigned int *word, unsigned int val, const struct timespec *deadline);
+
+/* Wake one sleeper of @word at least (@all: every one), if any; lock not held. */
+void cchain__word_wake(unsigned int *word, bool all);
+
+/*
+ * The chain core, for the bounded window (src/window.c).
+ *
+ * cchain__entry_init: write every member of @entry that an add reads, for
+ * @chain, with its turn not come (@entry may be garbage before).
+ * cchain__add_locked: append @entry, which cchain__entry_init() prepared
+ * (lock held); counts it if the chain has a window.
+ * cchain__runs_deferred_of: this thread is inside a deferred function of
+ * @chain (it holds the turn).
+ */
+void cchain__entry_init(struct compl_chain *chain, struct compl_chain_entry *entry);
+void cchain__add_locked(struct compl_chain *chain, struct compl_chain_entry *entry);
+bool cchain__runs_deferred_of(const struct compl_chain *chain);
+
+/*
+ * The bounded window's side of a leave (src/window.c): an entry of @chain,
+ * which has a window, has stopped being pending (lock held): it leaves the
+ * count and room appears.  Calls the room watch's function, if one is kept.
+ * Return: true if a waiting adder must be woken with cchain__window_wake()
+ * once the lock is released.
+ */
+bool cchain__window_leave(struct compl_chain *chain);
+void cchain__window_wake(struct compl_chain *chain);
+
+/*
  * The number of CPUs the calling thread may run on: the CPUs of its affinity
  * mask (sched_getaffinity(); the CPUs online if it cannot be read), as read
  * by this thread at most 100 ms before @now (CLOCK_MONOTONIC, in ns).  A

@@ -253,6 +253,11 @@ void compl_chain_init(struct compl_chain *chain)
 	cc_store_relaxed(&chain->head, NULL);
 	cc_store_relaxed(&chain->tail, NULL);
 	cc_store_relaxed(&chain->busy, 0u);
+	cc_store_relaxed(&chain->window, 0u);
+	chain->count = 0;
+	chain->room_waiters = 0;
+	cc_store_relaxed(&chain->room, 0u);
+	chain->room_watch = NULL;
 }
 
 void compl_chain_destroy(struct compl_chain *chain)
@@ -298,6 +303,8 @@ static __attribute__((noinline)) void add_locked(struct compl_chain *chain,
 	if (tail == NULL)
 		CC_PROBE(turn, chain, entry);
 	stats_locked_add(chain, entry, tail == NULL, prev == NULL);
+	if (cc_load_relaxed(&chain->window))
+		chain->count++;
 	if (prev) {
 		/* No longer the tail: @prev now leaves only under the lock. */
 		prev->next = entry;
@@ -307,14 +314,14 @@ static __attribute__((noinline)) void add_locked(struct compl_chain *chain,
 	}
 }
 
-void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
+void cchain__add_locked(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	struct compl_chain_entry *empty = NULL;
+	cchain__entry_init(chain, entry);
+	add_locked(chain, entry);
+}
 
-	if (CC_NULL_ARG(chain, "chain", __func__) || CC_NULL_ARG(entry, "entry", __func__))
-		return;
-	if (cc_debug() && !cchain__debug_add(chain, entry, __func__))
-		return;
+void cchain__entry_init(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
 	/* Every member is written before it is read: @entry may be garbage. */
 	entry->next = NULL;
 	entry->prev = NULL;
@@ -325,8 +332,23 @@ void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
 	cc_atomic_var(&chain->busy);
 	cc_store_relaxed(&entry->chain, chain);
 	cchain__wake_init(entry, true);
-	/* Read first: a compare-and-swap that fails costs as much as one that succeeds. */
-	if (!cc_load_relaxed(&chain->tail) && cas_tail(chain, &empty, entry)) {
+}
+
+void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	struct compl_chain_entry *empty = NULL;
+
+	if (CC_NULL_ARG(chain, "chain", __func__) || CC_NULL_ARG(entry, "entry", __func__))
+		return;
+	if (cc_debug() && !cchain__debug_add(chain, entry, __func__))
+		return;
+	cchain__entry_init(chain, entry);
+	/*
+	 * Read first: a compare-and-swap that fails costs as much as one that
+	 * succeeds.  A chain with a window counts its adds, with the lock.
+	 */
+	if (!cc_load_relaxed(&chain->tail) && !cc_load_relaxed(&chain->window) &&
+	    cas_tail(chain, &empty, entry)) {
 		/* Lock-free: the chain was empty, the turn is ours. */
 		cc_happens_after(&chain->tail);
 		cc_store_release(&chain->head, entry);
@@ -508,15 +530,41 @@ static bool runs_deferred_of(const struct compl_chain *chain)
 	return false;
 }
 
+bool cchain__runs_deferred_of(const struct compl_chain *chain)
+{
+	return runs_deferred_of(chain);
+}
+
 /*
- * Release the lock; wake @wake's owner; then run the deferred functions of
- * the run @entry, and of every run that gets the turn after it, waking the
- * owner that gets the turn after them.  Called with the lock held and @entry
- * (if any) taken off the chain by pass_turn() or take_run(); returns with
- * the lock released.
+ * A deferred entry of a run stops being pending, as its function is about
+ * to be called (lock not held): with a window, it leaves the count then,
+ * with the lock.
+ */
+static void release_run_entry(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	bool room;
+
+	if (!cc_load_relaxed(&chain->window)) {
+		release_entry(entry);
+		return;
+	}
+	cchain__lock(chain);
+	release_entry(entry);
+	room = cchain__window_leave(chain);
+	cchain__unlock(chain);
+	if (room)
+		cchain__window_wake(chain);
+}
+
+/*
+ * Release the lock; wake @wake's owner, and a room waiter if @room; then
+ * run the deferred functions of the run @entry, and of every run that gets
+ * the turn after it, waking the owner that gets the turn after them.
+ * Called with the lock held and @entry (if any) taken off the chain by
+ * pass_turn() or take_run(); returns with the lock released.
  */
 static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
-		   struct compl_chain_entry *wake)
+		   struct compl_chain_entry *wake, bool room)
 {
 	struct run_frame frame = { chain, running };
 
@@ -527,6 +575,9 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 		cchain__unlock(chain);
 		if (wake)
 			cchain__wake_finish(wake);
+		if (room)
+			cchain__window_wake(chain);
+		room = false;
 		if (!entry)
 			return;
 		running = &frame;
@@ -535,7 +586,7 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 
 			fn = entry->wake.deferred;
 			cc_happens_after(entry);
-			release_entry(entry); /* no longer pending: not touched again */
+			release_run_entry(chain, entry); /* no longer pending: not touched again */
 			atomic_fetch_sub_explicit(CC_ATOMIC(&chain->busy), 1u,
 						  memory_order_release);
 			CC_PROBE(defer_run, chain, entry, fn);
@@ -563,12 +614,15 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 static void leave(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
 	struct compl_chain_entry *next = entry->next, *run = NULL, *wake = NULL;
+	bool room = false;
 
 	stats_leave(chain);
 	/* Not chain->head: once the chain is empty, a lock-free add may fill it. */
 	if (unlink_entry(chain, entry))
 		run = pass_turn(chain, next, &wake);
-	finish(chain, run, wake);
+	if (cc_load_relaxed(&chain->window))
+		room = cchain__window_leave(chain);
+	finish(chain, run, wake, room);
 }
 
 /*
@@ -905,7 +959,8 @@ void compl_chain_complete(struct compl_chain_entry *entry)
 		return;
 	CC_PROBE(complete, chain, entry);
 	stats_complete(chain);
-	if (cc_load_relaxed(&chain->tail) != entry || !leave_alone(chain, entry)) {
+	if (cc_load_relaxed(&chain->tail) != entry || cc_load_relaxed(&chain->window) ||
+	    !leave_alone(chain, entry)) {
 		cchain__lock(chain);
 		leave(chain, entry);
 	}
@@ -947,7 +1002,7 @@ void compl_chain_defer(struct compl_chain_entry *entry,
 	entry->wake.deferred = fn;
 	if (cc_load_relaxed(&chain->head) == entry && !cc_load_relaxed(&chain->busy)) {
 		/* The turn has come: run it here, and whatever follows. */
-		finish(chain, take_run(chain, entry), NULL);
+		finish(chain, take_run(chain, entry), NULL, false);
 		return;
 	}
 	cc_store_release(&entry->chain,

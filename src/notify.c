@@ -109,6 +109,22 @@ void compl_notifier_watch(struct compl_notifier *n, struct compl_notify_entry *n
 	compl_chain_notify(&ne->entry, notify_ready);
 }
 
+int compl_notifier_watch_room(struct compl_notifier *n, struct compl_chain *chain,
+			      struct compl_notify_entry *ne)
+{
+	if (CC_NULL_ARG(n, "n", __func__) || CC_NULL_ARG(ne, "ne", __func__))
+		return EINVAL;
+	ne->notifier = n;
+	return compl_chain_window_notify(chain, &ne->entry, notify_ready);
+}
+
+bool compl_notifier_unwatch_room(struct compl_chain *chain, struct compl_notify_entry *ne)
+{
+	if (CC_NULL_ARG(ne, "ne", __func__))
+		return false;
+	return compl_chain_window_unnotify(chain, &ne->entry);
+}
+
 bool compl_notifier_cancel(struct compl_notify_entry *ne)
 {
 	if (CC_NULL_ARG(ne, "ne", __func__))

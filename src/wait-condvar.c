@@ -120,3 +120,76 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 		CC_DIE("pthread_cond_destroy", err);
 	return ret;
 }
+
+/*
+ * A bounded window's room word (src/window.c), as a futex would treat it:
+ * sleepers of a word share one of a few condition variables (by address),
+ * each with its own mutex; a waker takes that mutex before it broadcasts,
+ * so a sleeper that saw the old value is in its wait, or sees the new one.
+ * Waking every sleeper of the bucket is allowed: the caller looks again.
+ */
+#define CC_WORD_BUCKETS 64u
+
+static struct word_bucket {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+} word_buckets[CC_WORD_BUCKETS];
+
+static pthread_once_t word_once = PTHREAD_ONCE_INIT;
+
+static void word_buckets_init(void)
+{
+	pthread_condattr_t attr;
+	unsigned int i;
+	int err;
+
+	if ((err = pthread_condattr_init(&attr)))
+		CC_DIE("pthread_condattr_init", err);
+	if ((err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)))
+		CC_DIE("pthread_condattr_setclock", err);
+	for (i = 0; i < CC_WORD_BUCKETS; i++) {
+		if ((err = pthread_mutex_init(&word_buckets[i].lock, NULL)))
+			CC_DIE("pthread_mutex_init", err);
+		if ((err = pthread_cond_init(&word_buckets[i].cond, &attr)))
+			CC_DIE("pthread_cond_init", err);
+	}
+	pthread_condattr_destroy(&attr);
+}
+
+static struct word_bucket *word_bucket(unsigned int *word)
+{
+	int err = pthread_once(&word_once, word_buckets_init);
+
+	if (err)
+		CC_DIE("pthread_once", err);
+	return &word_buckets[((uintptr_t)word >> 4) % CC_WORD_BUCKETS];
+}
+
+int cchain__word_wait(unsigned int *word, unsigned int val, const struct timespec *deadline)
+{
+	struct word_bucket *b = word_bucket(word);
+	int err = 0;
+
+	CC_MUTEX_LOCK(&b->lock);
+	if (cc_load_relaxed(word) == val) {
+		err = deadline ? pthread_cond_timedwait(&b->cond, &b->lock, deadline) :
+				 pthread_cond_wait(&b->cond, &b->lock);
+		if (err && err != ETIMEDOUT)
+			CC_DIE("pthread_cond_wait", err);
+	}
+	CC_MUTEX_UNLOCK(&b->lock);
+	return err;
+}
+
+void cchain__word_wake(unsigned int *word, bool all)
+{
+	struct word_bucket *b = word_bucket(word);
+	int err;
+
+	(void)all; /* a broadcast wakes every sleeper of the bucket anyway */
+	CC_MUTEX_LOCK(&b->lock);
+	err = pthread_cond_broadcast(&b->cond);
+	CC_MUTEX_UNLOCK(&b->lock);
+	if (err)
+		CC_DIE("pthread_cond_broadcast", err);
+}

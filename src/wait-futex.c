@@ -178,3 +178,30 @@ int cchain__await_turn(struct compl_chain *chain, struct compl_chain_entry *entr
 		return 0;
 	return ETIMEDOUT;
 }
+
+/*
+ * A bounded window's room word (src/window.c): a futex on the word itself.
+ * Spurious returns are the caller's to tolerate: it looks again.
+ */
+int cchain__word_wait(unsigned int *word, unsigned int val, const struct timespec *deadline)
+{
+	struct timespec rel;
+
+	if (deadline && !time_left(deadline, &rel))
+		return ETIMEDOUT;
+	if (futex_noasync((int32_t *)word, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, (int32_t)val,
+			  deadline ? &rel : NULL, NULL, 0) < 0) {
+		if (errno == ETIMEDOUT)
+			return ETIMEDOUT;
+		if (errno != EAGAIN && errno != EINTR)
+			CC_DIE("futex(FUTEX_WAIT)", errno);
+	}
+	return 0;
+}
+
+void cchain__word_wake(unsigned int *word, bool all)
+{
+	if (futex_noasync((int32_t *)word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, all ? INT32_MAX : 1,
+			  NULL, NULL, 0) < 0)
+		CC_DIE("futex(FUTEX_WAKE)", errno);
+}

@@ -90,6 +90,11 @@ struct compl_chain {
 	struct compl_chain_entry *head;
 	struct compl_chain_entry *tail;
 	unsigned int busy; /* a deferred function holds the turn */
+	unsigned int window; /* 0: no window */
+	unsigned int count; /* pending entries */
+	unsigned int room_waiters;
+	unsigned int room; /* a futex word */
+	struct compl_chain_entry *room_watch;
 };
 
 /**
@@ -100,7 +105,7 @@ struct compl_chain {
  * structure defined at compile time: `struct foo f = { .chain =
  * COMPL_CHAIN_INIT(f.chain) };`.  Equivalent to compl_chain_init().
  */
-#define COMPL_CHAIN_INIT(name) { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0 }
+#define COMPL_CHAIN_INIT(name) { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0, 0, 0, 0, NULL }
 
 /**
  * DEFINE_COMPL_CHAIN() - define and initialise a struct compl_chain
@@ -400,6 +405,160 @@ CCHAIN_API void compl_chain_notify(struct compl_chain_entry *entry,
  * is reported as misuse (false).
  */
 CCHAIN_API bool compl_chain_unnotify(struct compl_chain_entry *entry);
+
+/**
+ * compl_chain_set_window() - bound the number of pending entries
+ * @chain: the chain
+ * @limit: the most entries that may be pending at once when only the
+ *         windowed adds below are used; 0 removes the bound
+ *
+ * A bounded window is backpressure for producers that would otherwise run
+ * arbitrarily far ahead of the ordered step (compl_chain_defer() does not
+ * wait): compl_chain_window_add() and its variants add only while fewer
+ * than @limit entries are pending, counting every entry from its add until
+ * it stops being pending (its complete or cancel; a deferred entry's
+ * function being called).  With only windowed adds, never more than
+ * @limit entries are pending at once.  The kernel-style calls keep their meaning:
+ * compl_chain_add() and compl_chain_flush() count their entries but never
+ * wait, so they may take the count past @limit.
+ *
+ * A chain with a window takes its internal lock on every add and complete
+ * (the lock-free add to an empty chain and complete of the only entry are
+ * off for it).  Changing a window's limit takes effect at once: a larger
+ * one gives waiting adders room.
+ *
+ * Context: any thread.  Turning a window on (from 0) or off (to 0) needs an
+ * empty chain and no other call on it running, as compl_chain_init() does;
+ * changing a nonzero limit to another may race with any call.
+ * Return: 0; EBUSY if the window would be turned on or off while entries
+ * are pending (nothing changes); EINVAL for a NULL @chain (reported as
+ * misuse).
+ */
+CCHAIN_API int compl_chain_set_window(struct compl_chain *chain, unsigned int limit);
+
+/**
+ * compl_chain_window() - the chain's window
+ * @chain: the chain
+ *
+ * The limit on pending entries that the windowed adds keep, as last set.
+ *
+ * Context: any thread; lock-free.
+ * Return: the limit set with compl_chain_set_window(); 0 when the chain has
+ * no window, or for a NULL @chain (reported as misuse).
+ */
+CCHAIN_API unsigned int compl_chain_window(struct compl_chain *chain);
+
+/**
+ * compl_chain_window_add() - add an entry once the window has room
+ * @chain: the chain
+ * @entry: as for compl_chain_add()
+ *
+ * compl_chain_add(), after waiting until fewer entries than the window's
+ * limit are pending; at once on a chain without a window.  Adders that find
+ * the window full sleep until an entry leaves; room that appears wakes one
+ * of them (no thundering herd), and an adder never misses room that appears
+ * while it goes to sleep.  Among adders that wait, room goes to whichever
+ * takes the lock first: no FIFO among waiting adders is promised, only the
+ * chain order of the adds once made.
+ *
+ * Waiting in a deferred function of the same chain could only deadlock
+ * (the function holds the turn that entries need to leave): such a call is
+ * reported as misuse and adds without waiting.
+ *
+ * Context: any thread; may sleep (not for a turn: for room).
+ * Memory ordering: none beyond the chain's own consistency.
+ */
+CCHAIN_API void compl_chain_window_add(struct compl_chain *chain,
+				       struct compl_chain_entry *entry);
+
+/**
+ * compl_chain_window_try_add() - add an entry if the window has room now
+ * @chain: the chain
+ * @entry: as for compl_chain_add()
+ *
+ * Never sleeps: for event loops, which learn when room appears from
+ * compl_chain_window_notify() or compl_notifier_watch_room().
+ *
+ * Context: any thread; never sleeps (it may wait briefly for the chain's
+ * internal lock).
+ * Return: 0 if @entry was added; EAGAIN if the window was full (the limit's
+ * number of entries pending, looked at with the lock held): @entry is
+ * untouched; EINVAL for a NULL argument (reported as misuse).
+ */
+CCHAIN_API int compl_chain_window_try_add(struct compl_chain *chain,
+					  struct compl_chain_entry *entry);
+
+/**
+ * compl_chain_window_add_timeout() - add an entry once the window has room,
+ * or give up
+ * @chain: the chain
+ * @entry: as for compl_chain_add()
+ * @timeout_ns: the longest wait for room, in nanoseconds (CLOCK_MONOTONIC);
+ *              0 makes it compl_chain_window_try_add()
+ *
+ * As compl_chain_window_add(), but gives up at the deadline.  An adder that
+ * was woken for room and then passes its deadline still takes the room if it
+ * is there when it looks again: room handed to it is never dropped, and it
+ * gives up only when the window is full.
+ *
+ * Context: any thread; may sleep for up to @timeout_ns (and for the chain's
+ * internal lock).
+ * Return: 0 if @entry was added; ETIMEDOUT if the window was full at the
+ * deadline: @entry is untouched; EINVAL for a NULL argument (reported as
+ * misuse).
+ */
+CCHAIN_API int compl_chain_window_add_timeout(struct compl_chain *chain,
+					      struct compl_chain_entry *entry,
+					      uint64_t timeout_ns);
+
+/**
+ * compl_chain_window_notify() - be told once when the window has room
+ * @chain: the chain
+ * @watch: an entry that is not pending (it is not added to @chain: it
+ *         only carries the registration)
+ * @fn: called as fn(@watch) exactly once, when fewer entries than the
+ *      window's limit are pending
+ *
+ * The room of the window as an event, for an event loop that must not
+ * block: after compl_chain_window_try_add() failed with EAGAIN, the loop
+ * registers, and adds again when told.  If there is room now (or no window),
+ * @fn runs at once in the caller.  Otherwise the registration is kept in the
+ * chain's one watch slot, and @fn runs in the thread that makes room, with
+ * the chain's internal lock held: it must be short and must not call into
+ * the library for @chain.  No room is missed by a registration racing with
+ * it: room is made, and the registration looks for it, with the lock held.
+ * Being told is not a reservation: another adder may take the room first,
+ * and the loop's add may find the window full again (register again then).
+ *
+ * Context: any thread; never sleeps (it may wait briefly for the chain's
+ * internal lock).
+ * Return: 0 if @fn was called or the registration kept; EBUSY if the slot
+ * holds another entry's registration (nothing is done); EINVAL for a NULL
+ * argument (reported as misuse).
+ */
+CCHAIN_API int compl_chain_window_notify(struct compl_chain *chain,
+					 struct compl_chain_entry *watch,
+					 void (*fn)(struct compl_chain_entry *watch));
+
+/**
+ * compl_chain_window_unnotify() - withdraw a compl_chain_window_notify()
+ * registration
+ * @chain: the chain
+ * @watch: the entry registered
+ *
+ * Racing safely with room being made: either the registration is withdrawn
+ * before its function is called, or the function has been called and has
+ * returned (this waits for a call in progress).  Event loops use it before
+ * they free @watch or the chain.
+ *
+ * Context: any thread; never sleeps (it may wait briefly for the chain's
+ * internal lock).
+ * Return: true if the registration was withdrawn: its function will not be
+ * called; false if it had been called, or @watch was not registered with
+ * @chain (or an argument is NULL, reported as misuse).
+ */
+CCHAIN_API bool compl_chain_window_unnotify(struct compl_chain *chain,
+					    struct compl_chain_entry *watch);
 
 /**
  * cchain_set_spin_ns() - how long a waiter spins before it sleeps

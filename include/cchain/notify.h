@@ -142,6 +142,46 @@ CCHAIN_API void compl_notifier_watch(struct compl_notifier *n,
 CCHAIN_API bool compl_notifier_cancel(struct compl_notify_entry *ne);
 
 /**
+ * compl_notifier_watch_room() - be told through @n when a window has room
+ * @n: the notifier
+ * @chain: a chain (with a window: compl_chain_set_window())
+ * @ne: an entry that is not pending; it only carries the registration
+ *
+ * compl_chain_window_notify() with a function that queues @ne on @n and,
+ * if the loop is armed, writes the file descriptor once: the loop, which
+ * must not block, tries its add with compl_chain_window_try_add(), and on
+ * EAGAIN watches for room.  compl_notifier_take() then returns @ne (when
+ * there is room now, at once): it holds no turn and is not completed; the
+ * loop tries its add again, and may find the window full again (room is
+ * told, not reserved): it watches again.
+ *
+ * Context: the loop's thread (or any); never sleeps (it may wait briefly for
+ * the chain's internal lock, and write the fd once).
+ * Return: 0; EBUSY if @chain's watch slot holds another entry; EINVAL for a
+ * NULL argument (reported as misuse).
+ */
+CCHAIN_API int compl_notifier_watch_room(struct compl_notifier *n, struct compl_chain *chain,
+					 struct compl_notify_entry *ne);
+
+/**
+ * compl_notifier_unwatch_room() - withdraw a compl_notifier_watch_room()
+ * @chain: the chain
+ * @ne: the entry registered
+ *
+ * compl_chain_window_unnotify() for @ne's registration: racing safely with
+ * room being made, either withdraws it before @ne is queued, or finds @ne
+ * queued (this waits for a push in progress).  Use it before freeing @ne.
+ *
+ * Context: any thread; never sleeps (it may wait briefly for the chain's
+ * internal lock).
+ * Return: true if withdrawn before room appeared: compl_notifier_take()
+ * will not return @ne for it; false if @ne has been queued (take it), or
+ * was not registered.
+ */
+CCHAIN_API bool compl_notifier_unwatch_room(struct compl_chain *chain,
+					    struct compl_notify_entry *ne);
+
+/**
  * compl_notifier_take() - the next entry whose turn has come
  * @n: the notifier
  *
