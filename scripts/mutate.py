@@ -77,7 +77,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILES = ['src/compl_chain.c', 'src/notify.c', 'src/shared_chain.c',
-         'src/wait-futex.c', 'src/wait-condvar.c']
+         'src/wait-futex.c', 'src/wait-condvar.c', 'src/window.c']
 LIST = 'tests/mutation/equivalent.tsv'
 CATEGORIES = ('equivalent', 'needs-weak-memory', 'needs-sanitizer', 'survivor')
 # Listed mutants that run and count as any other: argued survivors.
@@ -505,13 +505,18 @@ PRIVATE_TESTS = [
     ('tests/stress', ['--threads', '8', '--iterations', '5000', '--stall-timeout', '5',
                       '--monitor'], 10),
     ('tests/test_notify', [], 3),
+    ('tests/test_window', [], 10),
     ('tests/test_spin_env.py', ['@build/tests/spin_env'], 100),
 ]
 TESTS = {
     'src/compl_chain.c': PRIVATE_TESTS,
     'src/wait-futex.c': PRIVATE_TESTS,
     'src/wait-condvar.c': PRIVATE_TESTS,
-    'src/notify.c': [('tests/test_compl_chain', [], 10), ('tests/test_notify', [], 10)],
+    'src/notify.c': [('tests/test_compl_chain', [], 10), ('tests/test_notify', [], 10),
+                     ('tests/test_window', [], 10)],
+    'src/window.c': [('tests/test_window', [], 10), ('tests/test_compl_chain', [], 10),
+                     ('tests/test_defer', [], 10),
+                     ('tests/test_debug', ['@env:CCHAIN_DEBUG=1'], 10)],
     'src/shared_chain.c': [('tests/check-syscalls.sh', ['@build/tests/uncontended_shared'], 10),
                            ('tests/test_shared', [], 10),
                            ('tests/kill_storm', ['--seconds', '2', '--stall-timeout', '5'], 10)],
@@ -519,7 +524,7 @@ TESTS = {
 
 
 # Files compiled into both backends' builds (see run_all).
-ALSO_CONDVAR = {'src/compl_chain.c'}
+ALSO_CONDVAR = {'src/compl_chain.c', 'src/window.c'}
 
 
 def backend_of(path):

@@ -179,6 +179,12 @@ void cchain__word_wake(unsigned int *word, bool all);
  * @chain (it holds the turn).
  */
 void cchain__entry_init(struct compl_chain *chain, struct compl_chain_entry *entry);
+
+/*
+ * Set *@deadline to the CLOCK_MONOTONIC time @ns from now.  Return: false
+ * (and *@deadline unusable) if that is centuries away: no deadline.
+ */
+bool cchain__deadline_after(uint64_t ns, struct timespec *deadline);
 void cchain__add_locked(struct compl_chain *chain, struct compl_chain_entry *entry);
 bool cchain__runs_deferred_of(const struct compl_chain *chain);
 

@@ -1114,11 +1114,27 @@ bool compl_chain_try_wait(struct compl_chain_entry *entry)
 	return true;
 }
 
+bool cchain__deadline_after(uint64_t ns, struct timespec *deadline)
+{
+	uint64_t sec = ns / 1000000000u;
+
+	if (clock_gettime(CLOCK_MONOTONIC, deadline))
+		CC_DIE("clock_gettime", errno);
+	deadline->tv_nsec += (long)(ns % 1000000000u);
+	if (deadline->tv_nsec >= 1000000000L) {
+		deadline->tv_nsec -= 1000000000L;
+		sec++;
+	}
+	if (sec > (uint64_t)(INT64_MAX - deadline->tv_sec))
+		return false;
+	deadline->tv_sec += (time_t)sec;
+	return true;
+}
+
 int compl_chain_wait_timeout(struct compl_chain_entry *entry, uint64_t timeout_ns)
 {
 	struct compl_chain *chain = pending_chain(entry, __func__);
 	struct timespec deadline;
-	uint64_t sec;
 
 	if (!chain)
 		return EINVAL;
@@ -1128,18 +1144,9 @@ int compl_chain_wait_timeout(struct compl_chain_entry *entry, uint64_t timeout_n
 	}
 	if (timeout_ns == 0)
 		return ETIMEDOUT;
-	if (clock_gettime(CLOCK_MONOTONIC, &deadline))
-		CC_DIE("clock_gettime", errno);
-	sec = timeout_ns / 1000000000u;
-	deadline.tv_nsec += (long)(timeout_ns % 1000000000u);
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_nsec -= 1000000000L;
-		sec++;
-	}
 	/* Saturate: a timeout of centuries means "no timeout". */
-	if (sec > (uint64_t)(INT64_MAX - deadline.tv_sec))
+	if (!cchain__deadline_after(timeout_ns, &deadline))
 		return wait_turn(chain, entry, NULL, __func__) ? EINVAL : 0;
-	deadline.tv_sec += (time_t)sec;
 	return wait_turn(chain, entry, &deadline, __func__);
 }
 
@@ -1199,6 +1206,10 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 	if (!n && tail && tail != CC_BUSY)
 		fputs(", a lock-free add or complete in progress", out);
 	fputs(locked ? "\n" : " (lock held elsewhere: read without it)\n", out);
+	if (cc_load_relaxed(&chain->window))
+		fprintf(out, "  window %u: %u pending, %u adders waiting for room, %s\n",
+			cc_load_relaxed(&chain->window), chain->count, chain->room_waiters,
+			chain->room_watch ? "a room watch registered" : "no room watch");
 	n = 0;
 	for (e = head; e && (locked || n < CC_DUMP_UNLOCKED_MAX); e = e->next) {
 		uintptr_t back = (uintptr_t)cc_load_relaxed(&e->chain);

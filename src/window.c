@@ -84,29 +84,22 @@ void cchain__window_wake(struct compl_chain *chain)
 
 int compl_chain_set_window(struct compl_chain *chain, unsigned int limit)
 {
-	unsigned int old;
-	bool wake = false;
+	bool wake;
 
 	if (CC_NULL_ARG(chain, "chain", __func__))
 		return EINVAL;
 	cchain__lock(chain);
-	old = cc_load_relaxed(&chain->window);
-	if (!old != !limit) {
-		/* On or off: the count starts, or stops, with the chain empty. */
-		if (cc_load_relaxed(&chain->tail)) {
-			cchain__unlock(chain);
-			return EBUSY;
-		}
-		chain->count = 0;
+	/*
+	 * On or off only with the chain empty: the count (0 while the chain
+	 * has no window) starts and ends with no entry pending.
+	 */
+	if (!cc_load_relaxed(&chain->window) != !limit && cc_load_relaxed(&chain->tail)) {
+		cchain__unlock(chain);
+		return EBUSY;
 	}
 	cc_store_relaxed(&chain->window, limit);
-	if (!limit || limit > old) {
-		/* Room for more than one: every waiter looks again. */
-		wake = chain->room_waiters != 0;
-		if (wake)
-			cc_store_relaxed(&chain->room, chain->room + 1);
-		fire_watch(chain);
-	}
+	/* A larger window may have room for every waiter: each looks again. */
+	wake = make_room(chain);
 	cchain__unlock(chain);
 	if (wake)
 		cchain__word_wake(&chain->room, true);
@@ -118,24 +111,6 @@ unsigned int compl_chain_window(struct compl_chain *chain)
 	if (CC_NULL_ARG(chain, "chain", __func__))
 		return 0;
 	return cc_load_relaxed(&chain->window);
-}
-
-/* The CLOCK_MONOTONIC time @ns from now; false if it is centuries away. */
-static bool deadline_after(uint64_t ns, struct timespec *deadline)
-{
-	uint64_t sec = ns / 1000000000u;
-
-	if (clock_gettime(CLOCK_MONOTONIC, deadline))
-		CC_DIE("clock_gettime", errno);
-	deadline->tv_nsec += (long)(ns % 1000000000u);
-	if (deadline->tv_nsec >= 1000000000L) {
-		deadline->tv_nsec -= 1000000000L;
-		sec++;
-	}
-	if (sec > (uint64_t)(INT64_MAX - deadline->tv_sec))
-		return false;
-	deadline->tv_sec += (time_t)sec;
-	return true;
 }
 
 /*
@@ -205,7 +180,7 @@ int compl_chain_window_add_timeout(struct compl_chain *chain, struct compl_chain
 	if (!timeout_ns)
 		return window_add(chain, entry, false, NULL, __func__);
 	/* Saturate: a timeout of centuries means "no timeout". */
-	if (!deadline_after(timeout_ns, &deadline))
+	if (!cchain__deadline_after(timeout_ns, &deadline))
 		return window_add(chain, entry, true, NULL, __func__);
 	return window_add(chain, entry, true, &deadline, __func__);
 }
@@ -223,7 +198,7 @@ int compl_chain_window_notify(struct compl_chain *chain, struct compl_chain_entr
 	}
 	/* Room is made with the lock held: this look cannot miss it. */
 	if (has_room(chain)) {
-		chain->room_watch = NULL;
+		/* Not @watch: a watch is kept only while there is no room. */
 		cchain__unlock(chain);
 		fn(watch);
 		return 0;

@@ -96,6 +96,31 @@ static void every_call_reports(struct compl_chain_entry *e, const char *text)
 }
 
 /* Garbage, with and without a tag bit set: never "handed to compl_chain_defer". */
+/* The windowed adds check as compl_chain_add() does, and add nothing. */
+static void test_readd_pending_windowed(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+
+	(void)state;
+	compl_chain_init(&chain);
+	assert_int_equal(compl_chain_set_window(&chain, 4), 0);
+	compl_chain_window_add(&chain, &a);
+	assert_int_equal(compl_chain_window_try_add(&chain, &a), EINVAL);
+	assert_misuse_says("compl_chain_window_try_add", "entry is already pending");
+	assert_int_equal(compl_chain_window_add_timeout(&chain, &a, 1000), EINVAL);
+	assert_misuse_says("compl_chain_window_add_timeout", "entry is already pending");
+	compl_chain_window_add(&chain, &a);
+	assert_misuse_says("compl_chain_window_add", "entry is already pending");
+	/* Nothing was added or counted twice. */
+	compl_chain_window_add(&chain, &b);
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 0);
+}
+
 static void test_garbage(void **state)
 {
 	static const unsigned char fills[] = { 0xa5, 0xa6, 0x01, 0x40 };
@@ -363,6 +388,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_env_set),
 		cmocka_unit_test_setup_teardown(test_readd_pending, setup_recorder, restore_default),
+		cmocka_unit_test_setup_teardown(test_readd_pending_windowed, setup_recorder,
+						restore_default),
 		cmocka_unit_test_setup_teardown(test_garbage, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_freed_and_reused, setup_recorder,
 						restore_default),

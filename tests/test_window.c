@@ -116,25 +116,59 @@ static void test_defer_counts_until_called(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/* compl_chain_dump()'s output has @text. */
+static bool dump_has(struct compl_chain *chain, const char *text)
+{
+	char buf[4096] = "";
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+
+	CHECK(f != NULL);
+	compl_chain_dump(chain, f);
+	fclose(f);
+	if (!strstr(buf, text))
+		fprintf(stderr, "dump without \"%s\":\n%s", text, buf);
+	return strstr(buf, text) != NULL;
+}
+
 /* A blocking add sleeps until an entry leaves, then adds after it. */
+struct adder;
+static void adder_add(struct adder *a);
+
 struct adder {
 	struct compl_chain *chain;
 	struct compl_chain_entry entry;
 	uint64_t timeout_ns; /* 0: compl_chain_window_add() */
 	int ret;
+	uint64_t wall_ns, cpu_ns; /* the add's */
 	_Atomic bool done;
 };
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	CHECK(clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void *adder_thread(void *p)
 {
 	struct adder *a = p;
+	uint64_t t0 = now_ns(), c0 = thread_cpu_ns();
 
+	adder_add(a);
+	a->cpu_ns = thread_cpu_ns() - c0;
+	a->wall_ns = now_ns() - t0;
+	atomic_store(&a->done, true);
+	return NULL;
+}
+
+static void adder_add(struct adder *a)
+{
 	if (a->timeout_ns)
 		a->ret = compl_chain_window_add_timeout(a->chain, &a->entry, a->timeout_ns);
 	else
 		compl_chain_window_add(a->chain, &a->entry);
-	atomic_store(&a->done, true);
-	return NULL;
 }
 
 static bool wait_done(struct adder *a, uint64_t ns)
@@ -160,9 +194,14 @@ static void test_blocking_add_waits(void **state)
 	t = start_thread(adder_thread, &w);
 	assert_false(wait_done(&w, 50 * MS));
 	assert_false(compl_chain_pending(&w.entry));
+	/* One adder waits, asleep: it burns no CPU meanwhile. */
+	assert_true(dump_has(&chain, "window 2: 2 pending, 1 adders waiting for room"));
 	compl_chain_cancel(&b); /* not the head: room all the same */
 	assert_true(wait_done(&w, 10000 * MS));
 	join_thread(t);
+	assert_true(w.wall_ns >= 50 * MS);
+	assert_true(w.cpu_ns < w.wall_ns / 4);
+	assert_true(dump_has(&chain, "window 2: 2 pending, 0 adders waiting for room, no room watch"));
 	assert_true(compl_chain_pending(&w.entry));
 	assert_false(compl_chain_try_wait(&w.entry)); /* behind a */
 	compl_chain_complete(&a);
@@ -176,6 +215,7 @@ static void test_timed_add(void **state)
 	DEFINE_COMPL_CHAIN(chain);
 	struct compl_chain_entry a;
 	struct adder w = { .chain = &chain, .timeout_ns = 30 * MS, .ret = -1 };
+	struct adder w2 = { .chain = &chain, .ret = -1 };
 	uint64_t t0;
 	pthread_t t;
 
@@ -193,8 +233,16 @@ static void test_timed_add(void **state)
 	compl_chain_complete(&a);
 	join_thread(t);
 	assert_int_equal(w.ret, 0);
+	/* A timeout of centuries is no timeout: it waits for room. */
+	w2.timeout_ns = UINT64_MAX;
+	t = start_thread(adder_thread, &w2);
+	assert_false(wait_done(&w2, 30 * MS));
 	assert_true(compl_chain_try_wait(&w.entry));
 	compl_chain_complete(&w.entry);
+	join_thread(t);
+	assert_int_equal(w2.ret, 0);
+	assert_true(compl_chain_try_wait(&w2.entry));
+	compl_chain_complete(&w2.entry);
 	compl_chain_destroy(&chain);
 }
 
@@ -343,6 +391,12 @@ static void test_misuse(void **state)
 	assert_null_misuse("compl_chain_window_add_timeout", "chain");
 	assert_int_equal(compl_chain_window_notify(&chain, &e, NULL), EINVAL);
 	assert_null_misuse("compl_chain_window_notify", "fn");
+	assert_int_equal(compl_chain_window_notify(NULL, &e, on_room), EINVAL);
+	assert_null_misuse("compl_chain_window_notify", "chain");
+	assert_int_equal(compl_chain_window_notify(&chain, NULL, on_room), EINVAL);
+	assert_null_misuse("compl_chain_window_notify", "watch");
+	assert_false(compl_chain_window_unnotify(NULL, &e));
+	assert_null_misuse("compl_chain_window_unnotify", "chain");
 	assert_false(compl_chain_window_unnotify(&chain, NULL));
 	assert_null_misuse("compl_chain_window_unnotify", "watch");
 	assert_int_equal(compl_notifier_watch_room(NULL, &chain, (struct compl_notify_entry *)&e),
@@ -545,6 +599,73 @@ static void test_many_producers(void **state)
 	compl_chain_destroy(&mp.chain);
 }
 
+/*
+ * A leaver that runs as the adder goes to sleep: window 1, a producer that
+ * adds as fast as it can (so it finds the window full every time and sleeps
+ * or is about to), and a consumer that completes each entry the moment it is
+ * added, taking the chain's lock right as the adder releases it.  Room made
+ * between the adder's look and its sleep must not be lost (a lost one hangs
+ * the producer: the run is bounded).
+ */
+#define RACE_N 2000000u
+#define RACE_NS (2000 * MS) /* a bound for slow runs (valgrind) */
+
+static struct {
+	struct compl_chain chain;
+	struct compl_chain_entry e[2];
+	_Atomic unsigned int added, total;
+} race;
+
+static void *race_consumer(void *p)
+{
+	unsigned int i, spins;
+
+	(void)p;
+	for (i = 0; i < atomic_load(&race.total); i++) {
+		for (spins = 0; atomic_load_explicit(&race.added, memory_order_acquire) <= i;
+		     spins++) {
+			if (i >= atomic_load(&race.total))
+				return NULL;
+			if (spins % 1024 == 1023)
+				sched_yield();
+		}
+		/* A delay swept across the adder's path to its sleep. */
+		for (spins = 0; spins < (i % 128) * 8; spins++)
+			atomic_signal_fence(memory_order_seq_cst);
+		compl_chain_complete(&race.e[i % 2]);
+	}
+	return NULL;
+}
+
+static void race_run(void *p)
+{
+	uint64_t end = now_ns() + RACE_NS;
+	unsigned int i;
+	pthread_t t;
+
+	(void)p;
+	t = start_thread(race_consumer, NULL);
+	for (i = 0; i < RACE_N && (i % 1024 || now_ns() < end); i++) {
+		compl_chain_window_add(&race.chain, &race.e[i % 2]);
+		atomic_store_explicit(&race.added, i + 1, memory_order_release);
+	}
+	atomic_store(&race.total, i);
+	join_thread(t);
+}
+
+static void test_room_race(void **state)
+{
+	(void)state;
+	compl_chain_init(&race.chain);
+	atomic_store(&race.added, 0);
+	atomic_store(&race.total, UINT32_MAX);
+	assert_int_equal(compl_chain_set_window(&race.chain, 1), 0);
+	if (!run_bounded(race_run, NULL, 30000 * MS))
+		fail_msg("an adder slept through room made as it went to sleep");
+	assert_true(compl_chain_empty(&race.chain));
+	compl_chain_destroy(&race.chain);
+}
+
 /* An event loop: try, watch for room through the notifier, poll, try again. */
 struct loop_arg {
 	struct compl_chain *chain;
@@ -622,6 +743,7 @@ int main(void)
 						setup_recorder, restore_default),
 		cmocka_unit_test(test_window_bound_single_producer),
 		cmocka_unit_test(test_many_producers),
+		cmocka_unit_test(test_room_race),
 		cmocka_unit_test(test_notifier_room),
 	};
 

@@ -483,7 +483,8 @@ CCHAIN_API void compl_chain_window_add(struct compl_chain *chain,
  * internal lock).
  * Return: 0 if @entry was added; EAGAIN if the window was full (the limit's
  * number of entries pending, looked at with the lock held): @entry is
- * untouched; EINVAL for a NULL argument (reported as misuse).
+ * untouched; EINVAL for a NULL argument, or in debug mode (CCHAIN_DEBUG=1)
+ * for an entry that is pending already (reported as misuse).
  */
 CCHAIN_API int compl_chain_window_try_add(struct compl_chain *chain,
 					  struct compl_chain_entry *entry);
@@ -504,8 +505,8 @@ CCHAIN_API int compl_chain_window_try_add(struct compl_chain *chain,
  * Context: any thread; may sleep for up to @timeout_ns (and for the chain's
  * internal lock).
  * Return: 0 if @entry was added; ETIMEDOUT if the window was full at the
- * deadline: @entry is untouched; EINVAL for a NULL argument (reported as
- * misuse).
+ * deadline: @entry is untouched; EINVAL for a NULL argument, or in debug
+ * mode for an entry that is pending already (reported as misuse).
  */
 CCHAIN_API int compl_chain_window_add_timeout(struct compl_chain *chain,
 					      struct compl_chain_entry *entry,
