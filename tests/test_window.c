@@ -23,6 +23,25 @@ static bool untouched(const struct compl_chain_entry *e)
 	return memcmp(e, &zero, sizeof(zero)) == 0;
 }
 
+/* compl_chain_dump()'s output has @text (@quiet: do not print it if not). */
+static bool dump_has_q(struct compl_chain *chain, const char *text, bool quiet)
+{
+	char buf[4096] = "";
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+
+	CHECK(f != NULL);
+	compl_chain_dump(chain, f);
+	fclose(f);
+	if (!strstr(buf, text) && !quiet)
+		fprintf(stderr, "dump without \"%s\":\n%s", text, buf);
+	return strstr(buf, text) != NULL;
+}
+
+static bool dump_has(struct compl_chain *chain, const char *text)
+{
+	return dump_has_q(chain, text, false);
+}
+
 static void test_try_add(void **state)
 {
 	DEFINE_COMPL_CHAIN(chain);
@@ -48,6 +67,27 @@ static void test_try_add(void **state)
 	compl_chain_complete(&e[1]);
 	compl_chain_complete(&e[2]);
 	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
+/* compl_chain_init() on garbage: no window, nothing counted, nobody waiting, no watch. */
+static void test_init_on_garbage(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry e[3];
+	int i;
+
+	(void)state;
+	memset(&chain, 0xa5, sizeof(chain));
+	compl_chain_init(&chain);
+	assert_int_equal(compl_chain_window(&chain), 0);
+	assert_int_equal(compl_chain_set_window(&chain, 3), 0);
+	assert_true(dump_has(&chain, "window 3: 0 pending, 0 adders waiting for room, no room watch"));
+	for (i = 0; i < 3; i++)
+		assert_int_equal(compl_chain_window_try_add(&chain, &e[i]), 0);
+	assert_true(dump_has(&chain, "window 3: 3 pending, 0 adders waiting for room, no room watch"));
+	for (i = 0; i < 3; i++)
+		compl_chain_complete(&e[i]);
 	compl_chain_destroy(&chain);
 }
 
@@ -114,25 +154,6 @@ static void test_defer_counts_until_called(void **state)
 	assert_true(compl_chain_pending(&probe2));
 	compl_chain_complete(&probe2);
 	compl_chain_destroy(&chain);
-}
-
-/* compl_chain_dump()'s output has @text (@quiet: do not print it if not). */
-static bool dump_has_q(struct compl_chain *chain, const char *text, bool quiet)
-{
-	char buf[4096] = "";
-	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
-
-	CHECK(f != NULL);
-	compl_chain_dump(chain, f);
-	fclose(f);
-	if (!strstr(buf, text) && !quiet)
-		fprintf(stderr, "dump without \"%s\":\n%s", text, buf);
-	return strstr(buf, text) != NULL;
-}
-
-static bool dump_has(struct compl_chain *chain, const char *text)
-{
-	return dump_has_q(chain, text, false);
 }
 
 /* A blocking add sleeps until an entry leaves, then adds after it. */
@@ -738,6 +759,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_try_add),
+		cmocka_unit_test(test_init_on_garbage),
 		cmocka_unit_test(test_plain_add_counts),
 		cmocka_unit_test(test_defer_counts_until_called),
 		cmocka_unit_test(test_blocking_add_waits),
