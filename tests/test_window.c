@@ -42,6 +42,15 @@ static bool dump_has(struct compl_chain *chain, const char *text)
 	return dump_has_q(chain, text, false);
 }
 
+/* The room watch's function (and a deferred one). */
+static int watch_calls;
+
+static void on_room(struct compl_chain_entry *watch)
+{
+	(void)watch;
+	watch_calls++;
+}
+
 static void test_try_add(void **state)
 {
 	DEFINE_COMPL_CHAIN(chain);
@@ -317,6 +326,11 @@ static void test_on_off(void **state)
 	struct compl_chain_entry a, b;
 
 	(void)state;
+	/* What a chain without a window does leaves nothing counted. */
+	compl_chain_add(&chain, &a);
+	compl_chain_add(&chain, &b);
+	compl_chain_defer(&b, on_room);
+	compl_chain_cancel(&a); /* b runs */
 	compl_chain_add(&chain, &a);
 	assert_int_equal(compl_chain_set_window(&chain, 1), EBUSY);
 	assert_int_equal(compl_chain_window(&chain), 0);
@@ -337,14 +351,6 @@ static void test_on_off(void **state)
 	compl_chain_destroy(&chain);
 }
 
-/* The room watch. */
-static int watch_calls;
-
-static void on_room(struct compl_chain_entry *watch)
-{
-	(void)watch;
-	watch_calls++;
-}
 
 static void test_room_watch(void **state)
 {
