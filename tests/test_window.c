@@ -156,6 +156,8 @@ static void test_defer_counts_until_called(void **state)
 	compl_chain_defer(&c.entry, try_in_fn);
 	/* b and c run as one run: c is taken off with b, and counts until called. */
 	compl_chain_complete(&a);
+	assert_false(compl_chain_pending(&b.entry));
+	assert_false(compl_chain_pending(&c.entry));
 	assert_int_equal(b.try_ret, EAGAIN);
 	assert_true(untouched(&probe1));
 	/* In c's function, c has left: the window is empty. */
@@ -281,6 +283,36 @@ static void test_timed_add(void **state)
 	assert_int_equal(w2.ret, 0);
 	assert_true(compl_chain_try_wait(&w2.entry));
 	compl_chain_complete(&w2.entry);
+	compl_chain_destroy(&chain);
+}
+
+/*
+ * Room made by a run's entry, as its function is called, wakes an adder:
+ * the head's leave alone leaves the window full (a plain add took it past
+ * the limit), the deferred entry behind it makes the room.
+ */
+static void test_run_entry_makes_room(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry h, d;
+	struct adder w = { .chain = &chain };
+	uint64_t end;
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(compl_chain_set_window(&chain, 1), 0);
+	compl_chain_window_add(&chain, &h);
+	compl_chain_add(&chain, &d);
+	compl_chain_defer(&d, on_room);
+	t = start_thread(adder_thread, &w);
+	for (end = now_ns() + 10000 * MS;
+	     !dump_has_q(&chain, "window 1: 2 pending, 1 adders waiting for room", true);)
+		assert_true(now_ns() < end);
+	compl_chain_complete(&h); /* runs d here: its call makes the room */
+	assert_true(wait_done(&w, 10000 * MS));
+	join_thread(t);
+	assert_true(compl_chain_try_wait(&w.entry));
+	compl_chain_complete(&w.entry);
 	compl_chain_destroy(&chain);
 }
 
@@ -770,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_defer_counts_until_called),
 		cmocka_unit_test(test_blocking_add_waits),
 		cmocka_unit_test(test_timed_add),
+		cmocka_unit_test(test_run_entry_makes_room),
 		cmocka_unit_test(test_grow_wakes_all),
 		cmocka_unit_test(test_on_off),
 		cmocka_unit_test(test_room_watch),
