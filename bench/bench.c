@@ -20,11 +20,15 @@
  * adding, waiting, working W us and completing; a pool of P workers taking
  * tasks in order, working (CPU- or sleep-bound) and committing in order,
  * blocking or with compl_chain_defer; a pool mixing early release and
- * cancel.  Multi-threaded runs time themselves (their workers read the
- * clocks) and report per-operation CPU time and voluntary context switches.
+ * cancel; a log writer, producers ahead of one ordered write, with an
+ * unbounded chain, a bounded window or blocking waits.  Multi-threaded runs
+ * time themselves (their workers read the clocks) and report per-operation
+ * CPU time and voluntary context switches.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -1110,6 +1114,339 @@ static void pool_mix(struct bench_ctx *c)
 	(void)bench_arg(c, 0);
 }
 
+/* ---- scenario: a log writer: producers, one ordered writer -------------------- */
+
+/*
+ * The log writer of the bounded-window report: LOG_PRODUCERS threads each
+ * take a record's place in the log (the add), produce the record (a
+ * malloc'd buffer of 64..4096 bytes, a formatted header line and filler,
+ * and 0..LOG_WORK_MAX_US us of calibrated CPU work: sizes and work from a
+ * deterministic generator per producer), and hand the ordered write to the
+ * chain: a checksum of the record, framed, written with pwrite(2) to a file
+ * under $TMPDIR (default /tmp; a circular log of LOG_FILE_BYTES, emptied
+ * every iteration), then the buffer freed.  There is no writer thread:
+ * whoever holds the turn writes, as compl_chain_defer() runs it.
+ *
+ * The producers are faster than the ordered step: producing a record costs
+ * less CPU than writing one (a system call), and the thread that runs the
+ * writes is one of eight CPU-bound threads sharing the CPUs fairly.  An
+ * unbounded chain then queues every record the writer has not reached, each
+ * holding its buffer; a window makes the producers wait instead.
+ *
+ * Arg 0, the mode: LOG_UNBOUNDED (compl_chain_add + compl_chain_defer),
+ * LOG_WINDOW (compl_chain_set_window(LOG_WINDOW_LIMIT), compl_chain_window_add
+ * + compl_chain_defer), LOG_BLOCKING (add, produce, compl_chain_wait, write,
+ * complete: the reference).  Arg 1: records per iteration.
+ *
+ * Counters besides the timing: rss_peak_mb, the most the resident set grew
+ * above its size at the start of an iteration (the kernel's peak, VmHWM,
+ * reset through /proc/self/clear_refs before each iteration; where that is
+ * refused, VmRSS sampled every millisecond), after malloc_trim() gave back
+ * what the previous iteration freed; max_pending, the most records added and
+ * not yet written, as the producers and the writer count them (a record
+ * counts until its write starts, so one more than the chain's own count may
+ * show: the record whose write is starting, and an add the window allowed
+ * as it left).
+ */
+enum { LOG_UNBOUNDED, LOG_WINDOW, LOG_BLOCKING };
+
+#define LOG_PRODUCERS 8
+#define LOG_WINDOW_LIMIT 64
+#define LOG_FILE_BYTES (64ul << 20)
+#define LOG_WORK_MAX_US 5
+
+/* What is written: a frame header, then the record's bytes. */
+struct log_frame {
+	uint32_t len;      /* bytes of data */
+	uint32_t producer;
+	uint64_t seq;      /* the producer's own count */
+	uint64_t sum;      /* of the data, computed by the writer */
+};
+
+struct log_record {
+	struct compl_chain_entry entry; /* first: compl_chain_defer hands it back */
+	struct log_frame frame;
+	char data[];                    /* right after the frame: one pwrite */
+};
+
+struct logwriter {
+	struct compl_chain chain;
+	int mode;
+	int fd;
+	unsigned long per_producer;
+	/* The writer's state: touched in the ordered step only. */
+	uint64_t off;
+	unsigned long written;
+	uint64_t next_seq[LOG_PRODUCERS];
+	bool out_of_order, write_failed;
+	_Atomic long pending, max_pending;
+	pthread_barrier_t ready, start, end;
+	struct span span;
+};
+
+static struct logwriter *the_log;
+
+static uint64_t log_rand(uint64_t *seed)
+{
+	*seed = *seed * 6364136223846793005u + 1442695040888963407u;
+	return *seed ^ (*seed >> 29);
+}
+
+static uint64_t log_checksum(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15u, w;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	for (; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3u;
+	return h;
+}
+
+/* The ordered step: check the order, checksum, write. */
+static void log_write(struct logwriter *lw, struct log_record *r)
+{
+	size_t n = sizeof(r->frame) + r->frame.len;
+
+	atomic_fetch_sub_explicit(&lw->pending, 1, memory_order_relaxed);
+	if (r->frame.seq != lw->next_seq[r->frame.producer]++)
+		lw->out_of_order = true;
+	r->frame.sum = log_checksum(r->data, r->frame.len);
+	if (lw->off + n > LOG_FILE_BYTES)
+		lw->off = 0; /* a circular log */
+	if (pwrite(lw->fd, &r->frame, n, (off_t)lw->off) != (ssize_t)n)
+		lw->write_failed = true;
+	lw->off += n;
+	lw->written++;
+}
+
+static void log_write_deferred(struct compl_chain_entry *e)
+{
+	struct log_record *r = (struct log_record *)e;
+
+	log_write(the_log, r);
+	free(r);
+}
+
+/* Produce record @seq of @producer: a header line, then printable filler. */
+static void log_format(struct log_record *r, unsigned int producer, uint64_t seq,
+		       uint64_t *seed)
+{
+	uint32_t i, len = r->frame.len;
+	int h;
+
+	h = snprintf(r->data, len, "%llu producer %u record %llu:",
+		     (unsigned long long)now_ns(), producer, (unsigned long long)seq);
+	i = h < 0 ? 0 : (uint32_t)h < len ? (uint32_t)h : len;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x = (log_rand(seed) & 0x3f3f3f3f3f3f3f3fu) + 0x2020202020202020u;
+
+		memcpy(r->data + i, &x, 8);
+	}
+	for (; i < len; i++)
+		r->data[i] = '.';
+	r->data[len - 1] = '\n';
+}
+
+struct log_producer {
+	struct logwriter *lw;
+	unsigned int index;
+};
+
+static void *log_producer_thread(void *arg)
+{
+	struct log_producer *a = arg;
+	struct logwriter *lw = a->lw;
+	uint64_t seed = 0x9e3779b97f4a7c15u * (a->index + 1), j;
+	struct thread_usage u;
+
+	pthread_barrier_wait(&lw->ready);
+	pthread_barrier_wait(&lw->start);
+	u = span_begin();
+	for (j = 0; j < lw->per_producer; j++) {
+		uint64_t x = log_rand(&seed);
+		uint32_t len = 64 + (uint32_t)(x % (4096 - 64 + 1));
+		unsigned int work_us = (unsigned int)((x >> 40) % (LOG_WORK_MAX_US + 1));
+		struct log_record *r = malloc(sizeof(*r) + len);
+		long p, m;
+
+		if (!r)
+			die("malloc");
+		r->frame.len = len;
+		r->frame.producer = a->index;
+		r->frame.seq = j;
+		/* The record's place in the log. */
+		if (lw->mode == LOG_WINDOW)
+			compl_chain_window_add(&lw->chain, &r->entry);
+		else
+			compl_chain_add(&lw->chain, &r->entry);
+		p = atomic_fetch_add_explicit(&lw->pending, 1, memory_order_relaxed) + 1;
+		m = atomic_load_explicit(&lw->max_pending, memory_order_relaxed);
+		while (p > m && !atomic_compare_exchange_weak(&lw->max_pending, &m, p))
+			;
+		/* Produce it. */
+		busy_us(work_us);
+		log_format(r, a->index, j, &seed);
+		/* Write it in its turn. */
+		if (lw->mode == LOG_BLOCKING) {
+			compl_chain_wait(&r->entry);
+			log_write(lw, r);
+			compl_chain_complete(&r->entry);
+			free(r);
+		} else {
+			compl_chain_defer(&r->entry, log_write_deferred);
+		}
+	}
+	span_end(&lw->span, u);
+	pthread_barrier_wait(&lw->end);
+	return NULL;
+}
+
+/* A VmRSS or VmHWM line of /proc/self/status, in kB; -1 if missing. */
+static long proc_status_kb(const char *key)
+{
+	char line[256];
+	size_t k = strlen(key);
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, k) && line[k] == ':') {
+			kb = strtol(line + k + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+/* Reset the kernel's peak resident set (VmHWM) to the current one. */
+static bool reset_peak_rss(void)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+	bool ok = fd >= 0 && write(fd, "5", 1) == 1;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Where resetting VmHWM is refused: sample VmRSS until told to stop. */
+struct rss_sampler {
+	_Atomic bool stop;
+	long max_kb;
+};
+
+static void *rss_sampler_thread(void *arg)
+{
+	struct rss_sampler *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		long kb = proc_status_kb("VmRSS");
+
+		if (kb > s->max_kb)
+			s->max_kb = kb;
+		sleep_us(1000);
+	}
+	return NULL;
+}
+
+static void logwriter(struct bench_ctx *c)
+{
+	struct logwriter lw = { .mode = (int)bench_arg(c, 0) };
+	unsigned long records = (unsigned long)bench_arg(c, 1);
+	struct log_producer pa[LOG_PRODUCERS];
+	pthread_t t[LOG_PRODUCERS], st;
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	long peak_kb = 0;
+	struct totals tot = { 0 };
+	unsigned int k;
+
+	snprintf(path, sizeof(path), "%s/cchain-bench-log.XXXXXX", dir && *dir ? dir : "/tmp");
+	lw.fd = mkstemp(path);
+	if (lw.fd < 0)
+		die(path);
+	unlink(path);
+	lw.per_producer = records / LOG_PRODUCERS;
+	records = lw.per_producer * LOG_PRODUCERS;
+	the_log = &lw;
+	while (bench_running(c)) {
+		struct rss_sampler sampler = { .stop = false };
+		bool sampling;
+		long base_kb, top_kb;
+
+		compl_chain_init(&lw.chain);
+		if (lw.mode == LOG_WINDOW && compl_chain_set_window(&lw.chain, LOG_WINDOW_LIMIT))
+			die("compl_chain_set_window");
+		if (ftruncate(lw.fd, 0))
+			die("ftruncate");
+		lw.off = 0;
+		lw.written = 0;
+		memset(lw.next_seq, 0, sizeof(lw.next_seq));
+		atomic_store(&lw.pending, 0);
+		atomic_store(&lw.max_pending, 0);
+		pthread_barrier_init(&lw.ready, NULL, LOG_PRODUCERS + 1);
+		pthread_barrier_init(&lw.start, NULL, LOG_PRODUCERS + 1);
+		pthread_barrier_init(&lw.end, NULL, LOG_PRODUCERS + 1);
+		span_reset(&lw.span);
+		for (k = 0; k < LOG_PRODUCERS; k++) {
+			pa[k].lw = &lw;
+			pa[k].index = k;
+			if (pthread_create(&t[k], NULL, log_producer_thread, &pa[k]))
+				die("pthread_create");
+		}
+		/* The threads exist; what the last iteration freed goes back. */
+		pthread_barrier_wait(&lw.ready);
+		malloc_trim(0);
+		sampling = !reset_peak_rss();
+		base_kb = proc_status_kb("VmRSS");
+		if (sampling) {
+			sampler.max_kb = base_kb;
+			if (pthread_create(&st, NULL, rss_sampler_thread, &sampler))
+				die("pthread_create");
+		}
+		pthread_barrier_wait(&lw.start);
+		pthread_barrier_wait(&lw.end);
+		/* A write still running (or waiting) counts, as in the pool. */
+		if (!compl_chain_empty(&lw.chain)) {
+			compl_chain_flush(&lw.chain);
+			span_extend(&lw.span, now_ns());
+		}
+		for (k = 0; k < LOG_PRODUCERS; k++)
+			pthread_join(t[k], NULL);
+		if (sampling) {
+			atomic_store(&sampler.stop, true);
+			pthread_join(st, NULL);
+			top_kb = sampler.max_kb;
+		} else {
+			top_kb = proc_status_kb("VmHWM");
+		}
+		if (top_kb - base_kb > peak_kb)
+			peak_kb = top_kb - base_kb;
+		report(c, &tot, &lw.span, records);
+		if (lw.written != records)
+			bench_error(c, "lost records");
+		else if (lw.out_of_order)
+			bench_error(c, "records written out of order");
+		else if (lw.write_failed)
+			bench_error(c, "pwrite failed");
+		pthread_barrier_destroy(&lw.ready);
+		pthread_barrier_destroy(&lw.start);
+		pthread_barrier_destroy(&lw.end);
+		compl_chain_destroy(&lw.chain);
+	}
+	report_totals(c, &tot);
+	bench_counter(c, "rss_peak_mb", (double)peak_kb / 1024.0);
+	bench_counter(c, "max_pending", (double)atomic_load(&lw.max_pending));
+	close(lw.fd);
+}
+
 /* ---- the table ------------------------------------------------------------------ */
 
 #define ALL_ORDERINGS(x) { O_CCHAIN, x }, { O_CCHAIN_NOSPIN, x }, { O_KPORT, x }, \
@@ -1140,6 +1477,15 @@ static const long pool_args[][2] = {
 	{ O_CCHAIN, 641 }, { O_KPORT, 641 }, { O_TICKET, 641 }, { O_NONE, 641 },
 };
 static const long pool_defer_args[][2] = { { 0, 40 }, { 0, 640 }, { 0, 41 }, { 0, 641 } };
+/*
+ * (mode, records).  The blocking reference runs at the shorter length only:
+ * it holds one record per producer whatever the length, and a million
+ * records of it would add a quarter of a minute to every round.
+ */
+static const long logwriter_args[][2] = {
+	{ LOG_UNBOUNDED, 100000 }, { LOG_WINDOW, 100000 }, { LOG_BLOCKING, 100000 },
+	{ LOG_UNBOUNDED, 1000000 }, { LOG_WINDOW, 1000000 },
+};
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -1153,6 +1499,7 @@ static const struct bench_def defs[] = {
 	{ "pool", pool, true, 2, pool_args, COUNT(pool_args) },
 	{ "pool_defer", pool_defer, true, 2, pool_defer_args, COUNT(pool_defer_args) },
 	{ "pool_mix", pool_mix, true, 2, pool_defer_args, COUNT(pool_defer_args) },
+	{ "logwriter", logwriter, true, 2, logwriter_args, COUNT(logwriter_args) },
 };
 
 const struct bench_def *bench_defs(int *n)
