@@ -91,6 +91,26 @@ byte nnotify;             /* K_NOTIFY owners: entries the loop must see off */
 #define T_EMPTY NE              /* NULL: empty, the turn is free */
 #define T_BUSY  (NE + 1)        /* CC_BUSY: empty, a deferred function runs */
 byte tailw = T_EMPTY;
+byte tnum = 1;            /* while tailw is T_EMPTY or T_BUSY: the number it
+			     carries, the next add's (one word with tailw) */
+byte num[NE];             /* while @e is the tail, its next field's tag: the
+			     number of the chain's latest add */
+byte floor;               /* chain->seq_floor: the next number is at least this
+			     (written with the lock held) */
+
+/*
+ * Numbers are modelled with -DNUMBERS only (check.sh: the configurations
+ * that exercise them); elsewhere the lock-free add and complete read the
+ * tail in their CAS step, as the merged steps decide the same outcomes.
+ */
+#ifdef NUMBERS
+#define NUM_D(s) s
+#else
+#define NUM_D(s) skip
+#endif
+
+/* The next number, from a free word's @tn and the floor. */
+#define FREE_NUM(tn)  (tn > floor -> tn : floor)
 
 /* Ghost state for the properties. */
 byte seq[NE];             /* add order of the entry's current round */
@@ -378,7 +398,48 @@ inline add(e)
 		state[e] = READY;                  /* cchain__wake_init(entry, true) */
 		inchain[e] = true                  /* published by the CAS */
 	};
-	atomic {                                   /* CAS(tail, NULL -> e) */
+#ifdef NUMBERS
+	atomic {                                   /* load_acquire(tail): free? */
+		ok = (tailw == T_EMPTY && !pinned);
+		t = tnum;                          /* the word, with its number */
+		tn = tnum
+	};
+	if
+	:: ok ->
+#ifdef BUG_NUM_ADD_IGNORES_FLOOR
+		tn = tn;
+#else
+		tn = FREE_NUM(tn);                 /* load(seq_floor), after the tail */
+#endif
+#ifndef BUG_NUM_AFTER_CAS
+		num[e] = tn;                       /* entry->next = tag, before the CAS */
+#endif
+		atomic {                           /* CAS(tail, free(tn) -> e) */
+			if
+#ifdef BUG_NUM_ABA
+			:: tailw == T_EMPTY && !pinned ->
+#else
+			:: tailw == T_EMPTY && tnum == t && !pinned ->
+#endif
+				assert(qlen == 0 && !busy);
+				tailw = e;
+				queue[0] = e;
+				qlen = 1;
+				seq[e] = nseq;
+				nseq++
+			:: else -> ok = false
+			fi
+		}
+	:: else -> skip
+	fi;
+#ifdef BUG_NUM_AFTER_CAS
+	if
+	:: ok -> num[e] = tn
+	:: else -> skip
+	fi;
+#endif
+#else
+	atomic {                                   /* the load and the CAS as one */
 		if
 		:: tailw == T_EMPTY && !pinned ->
 			assert(qlen == 0 && !busy);
@@ -391,11 +452,19 @@ inline add(e)
 		:: else -> ok = false
 		fi
 	};
+#endif
 	if
 	:: ok -> skip                              /* the head store: see README */
 	:: else ->
 		lock_chain();
+#ifdef NUMBERS
+		atomic {
+			t = tailw;
+			tn = tnum
+		};
+#else
 		t = tailw;
+#endif
 #ifdef BUG_LINK_BEFORE_CAS
 		if                                 /* prev->next = entry, too early */
 		:: t < NE -> assert(!freed[t])
@@ -405,7 +474,11 @@ inline add(e)
 		do
 		:: atomic {                        /* CAS(tail, t -> e) */
 			if
+#ifdef NUMBERS
+			:: tailw == t && (t < NE || tnum == tn) ->
+#else
 			:: tailw == t ->
+#endif
 				tailw = e;
 				state[e] = (t == T_EMPTY -> READY : WAITING);
 				seq[e] = nseq;
@@ -413,6 +486,7 @@ inline add(e)
 				ok = true
 			:: else ->
 				t = tailw;
+				NUM_D(tn = tnum);
 				ok = false
 			fi
 		   };
@@ -424,14 +498,50 @@ inline add(e)
 		skip;                              /* a jump may not land in a d_step */
 		d_step {                           /* prev->next = entry, or the head */
 			assert(t >= NE || !freed[t]);
+			NUM_D(tn = (t < NE -> num[t] + 1 : FREE_NUM(tn)));
+			NUM_D(num[e] = tn);        /* entry->next = tag */
 			queue[qlen] = e;
 			qlen++
 		};
 		unlock_chain()
 	fi;
+#ifdef NUMBERS
+	assert(tn == seq[e] + 1);                  /* numbered in add order */
+	tn = 0;
+#endif
 	t = 0;
 	ok = false
 }
+
+/*
+ * The new tail when @e, last, leaves: its predecessor, or a free word
+ * (busy if a run holds the turn) carrying the number after @e's.
+ */
+#ifdef BUG_NUM_DETACH_FREE_KEEPS
+#define DETACH_FREE(e) skip
+#else
+#define DETACH_FREE(e) tnum = num[e] + 1
+#endif
+#ifdef BUG_NUM_NO_FLOOR
+#define DETACH_FLOOR(e) skip
+#else
+#define DETACH_FLOOR(e) floor = num[e] + 1
+#endif
+#ifndef NUMBERS
+#define DETACH_TAIL(e) tailw = (pv < NE -> pv : (busy -> T_BUSY : T_EMPTY))
+#else
+#define DETACH_TAIL(e)                                                \
+	if                                                            \
+	:: pv < NE ->                                                 \
+		DETACH_FLOOR(e);           /* a number given, then withdrawn */ \
+		tailw = pv                 /* release */              \
+	:: else ->                                                    \
+		atomic {                                              \
+			DETACH_FREE(e);                               \
+			tailw = (busy -> T_BUSY : T_EMPTY)            \
+		}                                                     \
+	fi
+#endif
 
 /*
  * detach(): lock held; takes @e off the list, leaving it pending; sets
@@ -467,17 +577,26 @@ inline detach(e)
 	};
 #ifdef BUG_TAIL_BEFORE_LINK
 	if
-	:: nx == NE -> tailw = (pv < NE -> pv : (busy -> T_BUSY : T_EMPTY))
+	:: nx == NE -> DETACH_TAIL(e)
 	:: else -> skip
 	fi;
 #endif
 	if                                         /* prev->next = next */
+#if defined(NUMBERS) && !defined(BUG_NUM_DETACH_KEEPS)
+	:: pv < NE ->
+		assert(!freed[pv]);
+		if                                 /* ... or the latest add's tag */
+		:: nx == NE -> num[pv] = num[e]
+		:: else -> skip
+		fi
+#else
 	:: pv < NE -> assert(!freed[pv])
+#endif
 	:: else -> skip
 	fi;
 #ifndef BUG_TAIL_BEFORE_LINK
 	if                                         /* the new tail, last */
-	:: nx == NE -> tailw = (pv < NE -> pv : (busy -> T_BUSY : T_EMPTY))
+	:: nx == NE -> DETACH_TAIL(e)
 	:: else -> skip
 	fi;
 #endif
@@ -815,7 +934,33 @@ inline complete(e)
 #ifdef BUG_RELEASE_BEFORE_CAS
 	d_step { RELEASE_D(e) };
 #endif
-	atomic {                                   /* CAS(tail, e -> NULL) */
+#ifdef NUMBERS
+	atomic {                                   /* load(entry->next): a tag? */
+		ok = (qlen > 0 && queue[qlen - 1] == e);
+		tn = num[e]
+	};
+	if
+	:: ok ->
+		atomic {                           /* CAS(tail, e -> free(tag + 1)) */
+			if
+			:: tailw == e && !pinned -> /* alone: leave without the lock */
+				assert(qlen == 1 && queue[0] == e && !busy);
+				PREDECESSORS_GONE_D(e);
+				tailw = T_EMPTY;
+#ifndef BUG_NUM_COMPLETE_KEEPS
+				tnum = tn + 1;
+#endif
+				qlen = 0;
+				queue[0] = 0;
+				gone[seq[e]] = true
+			:: else -> ok = false
+			fi
+		}
+	:: else -> skip
+	fi;
+	tn = 0;
+#else
+	atomic {                                   /* the read and the CAS as one */
 		if
 		:: tailw == e && !pinned ->        /* alone: leave without the lock */
 			assert(qlen == 1 && queue[0] == e && !busy);
@@ -828,6 +973,7 @@ inline complete(e)
 		:: else -> ok = false
 		fi
 	};
+#endif
 	if
 	:: ok ->
 		ok = false;
@@ -872,7 +1018,7 @@ inline defer(e)
 /* ---- owners, the dump, an empty() observer ------------------------------------ */
 
 #define OWNER_LOCALS                                                  \
-	byte i, h, old, cur, ret, wk = NE, nf = NE, t, pv, nx, x, k, nrun; \
+	byte i, h, old, cur, ret, wk = NE, nf = NE, t, tn, pv, nx, x, k, nrun; \
 	byte batch[RUN_MAX];                                          \
 	bool washead, ok, fl
 
