@@ -174,9 +174,11 @@ void cchain__word_wake(unsigned int *word, bool all);
  * cchain__entry_init: write every member of @entry that an add reads, for
  * @chain, with its turn not come (@entry may be garbage before).
  * cchain__add_locked: append @entry, which cchain__entry_init() prepared
- * (lock held); counts it if the chain has a window.
+ * (lock held); counts it if the chain has a window.  Return: its number.
  * cchain__runs_deferred_of: this thread is inside a deferred function of
  * @chain (it holds the turn).
+ * cchain__tail_free: no entry is listed and no deferred function holds the
+ * turn (lock held, or a racy answer).
  */
 void cchain__entry_init(struct compl_chain *chain, struct compl_chain_entry *entry);
 
@@ -185,8 +187,9 @@ void cchain__entry_init(struct compl_chain *chain, struct compl_chain_entry *ent
  * (and *@deadline unusable) if that is centuries away: no deadline.
  */
 bool cchain__deadline_after(uint64_t ns, struct timespec *deadline);
-void cchain__add_locked(struct compl_chain *chain, struct compl_chain_entry *entry);
+uint64_t cchain__add_locked(struct compl_chain *chain, struct compl_chain_entry *entry);
 bool cchain__runs_deferred_of(const struct compl_chain *chain);
+bool cchain__tail_free(struct compl_chain *chain);
 
 /*
  * The bounded window's side of a leave (src/window.c): an entry of @chain,

@@ -15,13 +15,25 @@
  * compare-and-swap before it links the old tail, and an unlink publishes a
  * new tail only after its last write to that entry.  Values of chain->tail:
  *
- *   NULL        empty, and nobody holds the turn: a lock-free add may come
- *   CC_BUSY     empty, but a deferred function holds the turn
- *   otherwise   the last entry
+ *   free        empty, and nobody holds the turn: a lock-free add may come
+ *   busy        empty, but a deferred function holds the turn
+ *   an entry    the last entry
  *
  * plus CC_PIN, a tag bit set while compl_chain_dump() walks the chain with
  * the lock held: the lock-free paths, whose compare-and-swap then fails,
  * fall back to the lock.
+ *
+ * Numbers (compl_chain_add_seq): a free or busy word carries the number of
+ * the next add, so the compare-and-swap that adds to an empty chain also
+ * claims its number, and a free word never repeats (no ABA).  While the
+ * tail is an entry, its ->next, which no successor has filled, holds a tag:
+ * the number of the latest add (written by that add before it publishes
+ * the entry, or by the unlink of a last entry into its predecessor); an
+ * add behind it takes that plus one, with the lock held.  The complete of
+ * the only entry reads the tag without the lock, and may read it stale when
+ * an add and the cancel of that add got in between (the tail is the same
+ * entry again): chain->seq_floor, written by that cancel before the tail's
+ * release, keeps the number, and an add from a free word takes the larger.
  *
  * chain->head is written with the lock held, and by the lock-free paths
  * while they own the whole chain: an add stores its entry once the tail is
@@ -209,8 +221,91 @@ static void stats_wait(struct cc_stats *st, uint64_t ns, bool slept)
 #define CC_BACK_ODD ((uintptr_t)(_Alignof(struct compl_chain) - 1) & ~(CC_DEFERRED | CC_NOTIFY))
 _Static_assert(_Alignof(struct compl_chain) >= 4, "the back pointer's tags need two bits");
 
-#define CC_BUSY ((struct compl_chain_entry *)(uintptr_t)1)
+/*
+ * The tail word.  An entry (aligned to 4) has bits 0 and 1 clear, but for
+ * CC_PIN.  A free word has bit 0 set (CC_FREE), bit 2 if busy (CC_BUSY),
+ * and the next number less one from bit 3 up; NULL, as initialised, is the
+ * free word of number 1.
+ */
+#define CC_FREE ((uintptr_t)1)
 #define CC_PIN ((uintptr_t)2)
+#define CC_BUSY ((uintptr_t)4)
+#define CC_NUM_SHIFT 3
+#define CC_NUMBERED (UINTPTR_MAX > UINT32_MAX)
+_Static_assert(_Alignof(struct compl_chain_entry) >= 4, "the tail word needs two bits");
+
+static bool tail_is_entry(const struct compl_chain_entry *tail)
+{
+	uintptr_t w = (uintptr_t)tail & ~CC_PIN;
+
+	return w && !(w & CC_FREE);
+}
+
+/* Free and unpinned: a lock-free add may claim it. */
+static bool tail_is_free(const struct compl_chain_entry *tail)
+{
+	uintptr_t w = (uintptr_t)tail;
+
+	return !w || (w & (CC_FREE | CC_PIN | CC_BUSY)) == CC_FREE;
+}
+
+static bool tail_is_busy(const struct compl_chain_entry *tail)
+{
+	return ((uintptr_t)tail & (CC_FREE | CC_BUSY)) == (CC_FREE | CC_BUSY);
+}
+
+/* The number a free or busy word carries. */
+static uint64_t tail_num(const struct compl_chain_entry *tail)
+{
+	return CC_NUMBERED ? (uint64_t)((uintptr_t)tail >> CC_NUM_SHIFT) + 1 : 0;
+}
+
+static struct compl_chain_entry *free_word(uint64_t num, bool busy)
+{
+	uintptr_t n = CC_NUMBERED ? (uintptr_t)(num - 1) << CC_NUM_SHIFT : 0;
+
+	return (struct compl_chain_entry *)(n | CC_FREE | (busy ? CC_BUSY : 0));
+}
+
+/*
+ * An entry's ->next while it is the tail: the number of the chain's latest
+ * add, tagged in bit 0 (entries are aligned to 4, so a pointer has it clear).
+ */
+static struct compl_chain_entry *num_tag(uint64_t num)
+{
+	return (struct compl_chain_entry *)(((uintptr_t)num << 1) | 1);
+}
+
+static bool is_num_tag(const struct compl_chain_entry *next)
+{
+	return (uintptr_t)next & 1;
+}
+
+static uint64_t tag_num(const struct compl_chain_entry *next)
+{
+	return (uintptr_t)next >> 1;
+}
+
+/* The entry after @entry, if any (its ->next may be a number's tag). */
+static struct compl_chain_entry *next_of(const struct compl_chain_entry *entry)
+{
+	struct compl_chain_entry *next = cc_load_relaxed(&entry->next);
+
+	return is_num_tag(next) ? NULL : next;
+}
+
+/* The next add's number, from a free word's @num and the floor a cancel left. */
+static uint64_t next_num(const struct compl_chain *chain, uint64_t num)
+{
+	uint64_t floor = cc_load_relaxed(&chain->seq_floor);
+
+	return CC_NUMBERED && floor > num ? floor : num;
+}
+
+bool cchain__tail_free(struct compl_chain *chain)
+{
+	return tail_is_free(cc_load_relaxed(&chain->tail));
+}
 
 static struct compl_chain_entry *unpinned(struct compl_chain_entry *tail)
 {
@@ -252,6 +347,7 @@ void compl_chain_init(struct compl_chain *chain)
 		CC_DIE("pthread_mutex_init", err);
 	cc_store_relaxed(&chain->head, NULL);
 	cc_store_relaxed(&chain->tail, NULL);
+	cc_store_relaxed(&chain->seq_floor, (uint64_t)0);
 	cc_store_relaxed(&chain->busy, 0u);
 	cc_store_relaxed(&chain->window, 0u);
 	chain->count = 0;
@@ -270,11 +366,11 @@ void compl_chain_destroy(struct compl_chain *chain)
 		return;
 	cchain__lock(chain);
 	tail = cc_load_relaxed(&chain->tail);
-	if (tail) {
+	if (!tail_is_free(tail)) {
 		cchain__unlock(chain);
-		cchain__misuse(__func__, tail == CC_BUSY ? "a deferred function of the chain "
-							   "is running" :
-							   "chain is not empty");
+		cchain__misuse(__func__, tail_is_busy(tail) ? "a deferred function of the chain "
+							      "is running" :
+							      "chain is not empty");
 		return;
 	}
 	cchain__unlock(chain);
@@ -289,35 +385,43 @@ void compl_chain_destroy(struct compl_chain *chain)
  * Append @entry (lock held); the tail may move meanwhile, lock-free.  Out
  * of line: compl_chain_add()'s lock-free path stays lean.
  */
-static __attribute__((noinline)) void add_locked(struct compl_chain *chain,
-						  struct compl_chain_entry *entry)
+static __attribute__((noinline)) uint64_t add_locked(struct compl_chain *chain,
+						      struct compl_chain_entry *entry)
 {
 	struct compl_chain_entry *tail = cc_load_relaxed(&chain->tail), *prev;
+	uint64_t num;
+	bool got_turn; /* the chain was free */
 
 	do {
-		prev = tail == CC_BUSY ? NULL : tail;
+		got_turn = tail_is_free(tail);
+		prev = tail_is_entry(tail) ? tail : NULL;
 		entry->prev = prev;
-		cchain__wake_init(entry, tail == NULL);
+		cchain__wake_init(entry, got_turn);
 	} while (!cas_tail(chain, &tail, entry));
-	CC_PROBE(add, chain, entry, tail == NULL);
-	if (tail == NULL)
+	CC_PROBE(add, chain, entry, got_turn);
+	if (got_turn)
 		CC_PROBE(turn, chain, entry);
-	stats_locked_add(chain, entry, tail == NULL, prev == NULL);
+	stats_locked_add(chain, entry, got_turn, prev == NULL);
 	if (cc_load_relaxed(&chain->window))
 		chain->count++;
+	/* The tail now, but it cannot leave lock-free before we unlock. */
 	if (prev) {
 		/* No longer the tail: @prev now leaves only under the lock. */
-		prev->next = entry;
+		num = tag_num(cc_load_relaxed(&prev->next)) + 1;
+		cc_store_relaxed(&prev->next, entry);
 	} else {
+		num = next_num(chain, tail_num(tail));
 		cc_happens_after(&chain->tail);
 		cc_store_release(&chain->head, entry);
 	}
+	cc_store_relaxed(&entry->next, num_tag(num));
+	return num;
 }
 
-void cchain__add_locked(struct compl_chain *chain, struct compl_chain_entry *entry)
+uint64_t cchain__add_locked(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
 	cchain__entry_init(chain, entry);
-	add_locked(chain, entry);
+	return add_locked(chain, entry);
 }
 
 void cchain__entry_init(struct compl_chain *chain, struct compl_chain_entry *entry)
@@ -325,6 +429,7 @@ void cchain__entry_init(struct compl_chain *chain, struct compl_chain_entry *ent
 	/* Every member is written before it is read: @entry may be garbage. */
 	entry->next = NULL;
 	entry->prev = NULL;
+	cc_atomic_var(&entry->next);
 	cc_atomic_var(&entry->chain);
 	cc_atomic_var(&entry->wake);
 	cc_atomic_var(&chain->head);
@@ -334,31 +439,53 @@ void cchain__entry_init(struct compl_chain *chain, struct compl_chain_entry *ent
 	cchain__wake_init(entry, true);
 }
 
-void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
+/* compl_chain_add(), for @func.  Return: the number; 0 if refused (misuse reported). */
+static inline __attribute__((always_inline)) uint64_t
+add(struct compl_chain *chain, struct compl_chain_entry *entry, const char *func)
 {
-	struct compl_chain_entry *empty = NULL;
+	struct compl_chain_entry *tail;
+	uint64_t num;
 
-	if (CC_NULL_ARG(chain, "chain", __func__) || CC_NULL_ARG(entry, "entry", __func__))
-		return;
-	if (cc_debug() && !cchain__debug_add(chain, entry, __func__))
-		return;
+	if (CC_NULL_ARG(chain, "chain", func) || CC_NULL_ARG(entry, "entry", func))
+		return 0;
+	if (cc_debug() && !cchain__debug_add(chain, entry, func))
+		return 0;
 	cchain__entry_init(chain, entry);
 	/*
 	 * Read first: a compare-and-swap that fails costs as much as one that
 	 * succeeds.  A chain with a window counts its adds, with the lock.
+	 * Acquire: the floor a cancel left is seen with the word after it.
 	 */
-	if (!cc_load_relaxed(&chain->tail) && !cc_load_relaxed(&chain->window) &&
-	    cas_tail(chain, &empty, entry)) {
-		/* Lock-free: the chain was empty, the turn is ours. */
-		cc_happens_after(&chain->tail);
-		cc_store_release(&chain->head, entry);
-		CC_PROBE(add, chain, entry, 1);
-		CC_PROBE(turn, chain, entry);
-		return;
+	tail = cc_load_acquire(&chain->tail);
+	if (tail_is_free(tail) && !cc_load_relaxed(&chain->window)) {
+		/* The tag goes before the swap publishes the entry to later adds. */
+		num = next_num(chain, tail_num(tail));
+		cc_store_relaxed(&entry->next, num_tag(num));
+		if (cas_tail(chain, &tail, entry)) {
+			/* Lock-free: the chain was empty, the turn is ours. */
+			cc_happens_after(&chain->tail);
+			cc_store_release(&chain->head, entry);
+			CC_PROBE(add, chain, entry, 1);
+			CC_PROBE(turn, chain, entry);
+			return num;
+		}
 	}
 	cchain__lock(chain);
-	add_locked(chain, entry);
+	num = add_locked(chain, entry);
 	cchain__unlock(chain);
+	return num;
+}
+
+void compl_chain_add(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	add(chain, entry, __func__);
+}
+
+uint64_t compl_chain_add_seq(struct compl_chain *chain, struct compl_chain_entry *entry)
+{
+	uint64_t num = add(chain, entry, __func__);
+
+	return CC_NUMBERED ? num : 0;
 }
 
 static bool is_deferred(const struct compl_chain_entry *entry)
@@ -381,11 +508,12 @@ static void release_entry(struct compl_chain_entry *entry)
  */
 static bool detach(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	struct compl_chain_entry *next = entry->next;
+	struct compl_chain_entry *next = next_of(entry);
 	struct compl_chain_entry *prev = entry->prev;
 
 	if (prev) {
-		prev->next = next;
+		/* A new last entry takes the latest add's number from @entry. */
+		cc_store_relaxed(&prev->next, next ? next : cc_load_relaxed(&entry->next));
 	} else {
 		cc_happens_before(next ? (void *)next : (void *)&chain->head);
 		cc_store_release(&chain->head, next);
@@ -397,9 +525,17 @@ static bool detach(struct compl_chain *chain, struct compl_chain_entry *entry)
 		 * After the last write to @prev: as the tail, and the head, it
 		 * may complete lock-free and be freed at once.
 		 */
-		if (!prev)
+		if (!prev) {
 			cc_happens_before(&chain->tail);
-		cc_store_release(&chain->tail, prev ? prev : cc_load_relaxed(&chain->busy) ? CC_BUSY : NULL);
+			cc_store_release(&chain->tail,
+					 free_word(tag_num(cc_load_relaxed(&entry->next)) + 1,
+						   cc_load_relaxed(&chain->busy)));
+		} else {
+			/* For a complete of @prev that read its tag before: see top. */
+			cc_store_relaxed(&chain->seq_floor,
+					 tag_num(cc_load_relaxed(&entry->next)) + 1);
+			cc_store_release(&chain->tail, prev);
+		}
 	}
 	return prev == NULL;
 }
@@ -420,11 +556,14 @@ static bool unlink_entry(struct compl_chain *chain, struct compl_chain_entry *en
  */
 static bool leave_alone(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	struct compl_chain_entry *expect = entry;
+	struct compl_chain_entry *expect = entry, *tag = cc_load_relaxed(&entry->next);
 
+	/* A successor is linked: the swap would fail. */
+	if (!is_num_tag(tag))
+		return false;
 	cc_store_relaxed(&chain->head, NULL);
 	cc_happens_before(&chain->tail);
-	if (!cas_tail(chain, &expect, NULL)) {
+	if (!cas_tail(chain, &expect, free_word(tag_num(tag) + 1, false))) {
 		cc_store_relaxed(&chain->head, entry);
 		return false;
 	}
@@ -454,7 +593,7 @@ static struct compl_chain_entry *take_run(struct compl_chain *chain,
 	 */
 	cc_store_release(&chain->busy, 2u);
 	detach(chain, first);
-	while ((next = last->next) && n < CC_RUN_MAX && is_deferred(next)) {
+	while ((next = next_of(last)) && n < CC_RUN_MAX && is_deferred(next)) {
 		cc_store_release(&chain->busy, n + 2);
 		detach(chain, next);
 		last = next;
@@ -599,10 +738,11 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 		cc_happens_before(head ? (void *)head : (void *)&chain->head);
 		cc_store_release(&chain->busy, 0u);
 		wake = NULL;
-		if (cc_load_relaxed(&chain->tail) == CC_BUSY) {
+		if (tail_is_busy(cc_load_relaxed(&chain->tail))) {
 			/* Nothing was added meanwhile: the chain is free. */
 			cc_happens_before(&chain->tail);
-			cc_store_release(&chain->tail, NULL);
+			cc_store_release(&chain->tail,
+					 free_word(tail_num(cc_load_relaxed(&chain->tail)), false));
 			entry = NULL;
 		} else {
 			entry = pass_turn(chain, head, &wake);
@@ -613,7 +753,7 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 /* Remove @entry; if it was the head, pass the turn on.  Lock held, then released. */
 static void leave(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	struct compl_chain_entry *next = entry->next, *run = NULL, *wake = NULL;
+	struct compl_chain_entry *next = next_of(entry), *run = NULL, *wake = NULL;
 	bool room = false;
 
 	stats_leave(chain);
@@ -1158,7 +1298,7 @@ bool compl_chain_empty(struct compl_chain *chain)
 		return false;
 	tail = unpinned(cc_load_acquire(&chain->tail));
 	/* A busy chain's taken-off entries are pending until their functions run. */
-	if (tail && (tail != CC_BUSY || cc_load_acquire(&chain->busy) > 1))
+	if (!tail_is_free(tail) && (!tail_is_busy(tail) || cc_load_acquire(&chain->busy) > 1))
 		return false;
 	cc_happens_after(&chain->tail);
 	return true;
@@ -1197,13 +1337,13 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 	busy = cc_load_relaxed(&chain->busy);
 	head = cc_load_relaxed(&chain->head);
 	/* Without the lock the list may change, even loop: walk a bounded part. */
-	for (e = head; e && (locked || n < CC_DUMP_UNLOCKED_MAX); e = e->next)
+	for (e = head; e && (locked || n < CC_DUMP_UNLOCKED_MAX); e = next_of(e))
 		n++;
 	fprintf(out, "compl_chain %p: %lu entries, head %p, tail %p", (void *)chain, n,
-		(void *)head, tail == CC_BUSY ? NULL : (void *)tail);
+		(void *)head, tail_is_entry(tail) ? (void *)tail : NULL);
 	if (busy)
 		fprintf(out, ", a deferred function holds the turn (%u more to run)", busy - 1);
-	if (!n && tail && tail != CC_BUSY)
+	if (!n && tail_is_entry(tail))
 		fputs(", a lock-free add or complete in progress", out);
 	fputs(locked ? "\n" : " (lock held elsewhere: read without it)\n", out);
 	if (cc_load_relaxed(&chain->window))
@@ -1211,7 +1351,7 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 			cc_load_relaxed(&chain->window), chain->count, chain->room_waiters,
 			chain->room_watch ? "a room watch registered" : "no room watch");
 	n = 0;
-	for (e = head; e && (locked || n < CC_DUMP_UNLOCKED_MAX); e = e->next) {
+	for (e = head; e && (locked || n < CC_DUMP_UNLOCKED_MAX); e = next_of(e)) {
 		uintptr_t back = (uintptr_t)cc_load_relaxed(&e->chain);
 
 		if (back & CC_DEFERRED)

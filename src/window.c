@@ -93,7 +93,7 @@ int compl_chain_set_window(struct compl_chain *chain, unsigned int limit)
 	 * On or off only with the chain empty: the count (0 while the chain
 	 * has no window) starts and ends with no entry pending.
 	 */
-	if (!cc_load_relaxed(&chain->window) != !limit && cc_load_relaxed(&chain->tail)) {
+	if (!cc_load_relaxed(&chain->window) != !limit && !cchain__tail_free(chain)) {
 		cchain__unlock(chain);
 		return EBUSY;
 	}

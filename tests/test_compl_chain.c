@@ -1197,6 +1197,122 @@ static void test_version_and_backend(void **state)
 	assert_string_equal(cchain_wait_backend(), EXPECTED_BACKEND);
 }
 
+/* ---- numbering (compl_chain_add_seq) -------------------------------------- */
+
+static void test_seq_in_add_order(void **state)
+{
+	DEFINE_COMPL_CHAIN(fresh);
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c, d;
+
+	(void)state;
+	assert_int_equal(compl_chain_add_seq(&fresh, &a), 1); /* static initialiser */
+	compl_chain_complete(&a);
+	compl_chain_init(&chain);
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 1); /* lock-free */
+	assert_int_equal(compl_chain_add_seq(&chain, &b), 2); /* behind a */
+	compl_chain_add(&chain, &c);                          /* plain adds count */
+	assert_int_equal(compl_chain_add_seq(&chain, &d), 4);
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	compl_chain_complete(&c);
+	compl_chain_complete(&d);                             /* lock-free, alone */
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 5);
+	compl_chain_complete(&a);
+	compl_chain_destroy(&chain);
+	compl_chain_init(&chain);                             /* starts again */
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 1);
+	compl_chain_complete(&a);
+	compl_chain_destroy(&chain);
+}
+
+/* A cancelled entry's number is never taken again, wherever it was. */
+static void test_seq_cancel_not_reused(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c, d;
+
+	(void)state;
+	compl_chain_init(&chain);
+	/* Alone: the chain empties with the cancel. */
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 1);
+	compl_chain_cancel(&a);
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 2);
+	/* Last behind another: the tail moves back, then a locked add. */
+	assert_int_equal(compl_chain_add_seq(&chain, &b), 3);
+	compl_chain_cancel(&b);
+	assert_int_equal(compl_chain_add_seq(&chain, &c), 4);
+	/* In the middle. */
+	assert_int_equal(compl_chain_add_seq(&chain, &d), 5);
+	compl_chain_cancel(&c);
+	compl_chain_complete(&a);
+	compl_chain_complete(&d);
+	/* Last behind another, then the other completes lock-free, alone. */
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 6);
+	assert_int_equal(compl_chain_add_seq(&chain, &b), 7);
+	compl_chain_cancel(&b);
+	compl_chain_complete(&a);
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 8);
+	/* The head cancelled while last behind nobody, with a successor gone. */
+	assert_int_equal(compl_chain_add_seq(&chain, &b), 9);
+	compl_chain_cancel(&b);
+	compl_chain_cancel(&a);
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 10);
+	compl_chain_complete(&a);
+	compl_chain_destroy(&chain);
+}
+
+static void seq_noop(struct compl_chain_entry *entry)
+{
+	(void)entry;
+}
+
+/* Flush, a run of deferred functions and the window all keep the count. */
+static void test_seq_flush_defer_window(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b, c;
+
+	(void)state;
+	compl_chain_init(&chain);
+	compl_chain_flush(&chain);                            /* its entry took 1 */
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 2);
+	assert_int_equal(compl_chain_add_seq(&chain, &b), 3);
+	compl_chain_defer(&b, seq_noop);
+	compl_chain_complete(&a);                             /* runs b: busy, then free */
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 4);
+	compl_chain_defer(&a, seq_noop);                      /* runs at once */
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 5);
+	compl_chain_complete(&a);
+	assert_int_equal(compl_chain_set_window(&chain, 1), 0);
+	compl_chain_window_add(&chain, &a); /* takes 6 */
+	assert_int_equal(compl_chain_window_try_add(&chain, &b), EAGAIN); /* takes none */
+	assert_int_equal(compl_chain_add_seq(&chain, &c), 7);
+	compl_chain_complete(&a);
+	compl_chain_complete(&c);
+	assert_int_equal(compl_chain_set_window(&chain, 0), 0);
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 8);
+	compl_chain_complete(&a);
+	compl_chain_destroy(&chain);
+}
+
+static void test_seq_null(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a;
+
+	(void)state;
+	compl_chain_init(&chain);
+	assert_int_equal(compl_chain_add_seq(NULL, &a), 0);
+	assert_null_misuse("compl_chain_add_seq", "chain");
+	assert_int_equal(compl_chain_add_seq(&chain, NULL), 0);
+	assert_null_misuse("compl_chain_add_seq", "entry");
+	assert_true(compl_chain_empty(&chain));
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 1); /* nothing was taken */
+	compl_chain_complete(&a);
+	compl_chain_destroy(&chain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1231,6 +1347,10 @@ int main(void)
 		cmocka_unit_test(test_destroy_releases_lock),
 		cmocka_unit_test(test_notify_withdrawn),
 		cmocka_unit_test(test_version_and_backend),
+		cmocka_unit_test(test_seq_in_add_order),
+		cmocka_unit_test(test_seq_cancel_not_reused),
+		cmocka_unit_test(test_seq_flush_defer_window),
+		cmocka_unit_test_setup_teardown(test_seq_null, setup_recorder, restore_default),
 	};
 
 	return cmocka_run_group_tests_name("compl_chain", tests, NULL, NULL);

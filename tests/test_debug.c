@@ -121,6 +121,23 @@ static void test_readd_pending_windowed(void **state)
 	assert_int_equal(misuse_count, 0);
 }
 
+static void test_readd_pending_numbered(void **state)
+{
+	struct compl_chain chain;
+	struct compl_chain_entry a, b;
+
+	(void)state;
+	compl_chain_init(&chain);
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 1);
+	assert_int_equal(compl_chain_add_seq(&chain, &a), 0); /* refused: no number */
+	assert_misuse_says("compl_chain_add_seq", "entry is already pending");
+	assert_int_equal(compl_chain_add_seq(&chain, &b), 2); /* none was taken */
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	compl_chain_destroy(&chain);
+	assert_int_equal(misuse_count, 0);
+}
+
 static void test_garbage(void **state)
 {
 	static const unsigned char fills[] = { 0xa5, 0xa6, 0x01, 0x40 };
@@ -389,6 +406,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_env_set),
 		cmocka_unit_test_setup_teardown(test_readd_pending, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_readd_pending_windowed, setup_recorder,
+						restore_default),
+		cmocka_unit_test_setup_teardown(test_readd_pending_numbered, setup_recorder,
 						restore_default),
 		cmocka_unit_test_setup_teardown(test_garbage, setup_recorder, restore_default),
 		cmocka_unit_test_setup_teardown(test_freed_and_reused, setup_recorder,

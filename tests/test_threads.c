@@ -1366,6 +1366,170 @@ static void test_spin_count_balanced(void **state)
 	assert_true(compl_chain_empty(&sleep_chain));
 }
 
+/* ---- numbering: every number once, increasing in turn order -------------- */
+
+#define SEQ_THREADS 4
+
+struct seq_run {
+	struct compl_chain chain;
+	uint64_t last;              /* the latest number at a turn: turn-protected */
+	_Atomic unsigned long bad;  /* turns whose number was not above the last */
+	uint64_t *taken;            /* every number compl_chain_add_seq() returned */
+	_Atomic unsigned long ntaken;
+	unsigned long per_thread;
+};
+
+struct seq_item {
+	struct compl_chain_entry entry;
+	uint64_t num;
+	struct seq_run *run;
+};
+
+/* The ordered step: numbers must rise from turn to turn. */
+static void seq_turn(struct seq_run *r, uint64_t num)
+{
+	if (num <= r->last)
+		atomic_fetch_add(&r->bad, 1);
+	r->last = num;
+}
+
+static void seq_deferred(struct compl_chain_entry *entry)
+{
+	struct seq_item *it = (struct seq_item *)entry;
+
+	seq_turn(it->run, it->num);
+	free(it);
+}
+
+static void *seq_fn(void *arg)
+{
+	struct seq_run *r = arg;
+	unsigned int seed = (unsigned int)(uintptr_t)&seed;
+	unsigned long i;
+
+	for (i = 0; i < r->per_thread; i++) {
+		struct seq_item *it = xmalloc(sizeof(*it));
+
+		it->run = r;
+		it->num = compl_chain_add_seq(&r->chain, &it->entry);
+		r->taken[atomic_fetch_add(&r->ntaken, 1)] = it->num;
+		switch (rand_r(&seed) % 8) {
+		case 0: /* often the last entry: the tail moves back */
+			compl_chain_cancel(&it->entry);
+			break;
+		case 1: /* early release: lock-free when alone */
+			compl_chain_complete(&it->entry);
+			break;
+		case 2: /* runs of deferred functions: busy words */
+			compl_chain_defer(&it->entry, seq_deferred);
+			continue;
+		default:
+			compl_chain_wait(&it->entry);
+			seq_turn(r, it->num);
+			compl_chain_complete(&it->entry);
+			break;
+		}
+		free(it);
+	}
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void test_seq_concurrent(void **state)
+{
+	struct seq_run r = { .per_thread = test_scale(20000) };
+	unsigned long total = SEQ_THREADS * r.per_thread, i;
+	struct compl_chain_entry e;
+	pthread_t t[SEQ_THREADS];
+	int k;
+
+	(void)state;
+	compl_chain_init(&r.chain);
+	r.taken = xmalloc(total * sizeof(*r.taken));
+	for (k = 0; k < SEQ_THREADS; k++)
+		t[k] = start_thread(seq_fn, &r);
+	for (k = 0; k < SEQ_THREADS; k++)
+		join_thread(t[k]);
+	assert_int_equal(r.ntaken, total);
+	assert_int_equal(r.bad, 0);
+	qsort(r.taken, total, sizeof(*r.taken), cmp_u64);
+	for (i = 0; i < total; i++)
+		assert_int_equal(r.taken[i], i + 1); /* each number once, none skipped */
+	assert_int_equal(compl_chain_add_seq(&r.chain, &e), total + 1);
+	compl_chain_complete(&e);
+	free(r.taken);
+	compl_chain_destroy(&r.chain);
+}
+
+/*
+ * The complete of the only entry reads the latest add's number, then swaps
+ * the tail; an add behind it and that add's cancel can get in between and
+ * leave the same tail.  The number the cancelled add took must not be
+ * taken again (chain->seq_floor): every number is seen once.
+ */
+struct seq_race {
+	struct compl_chain chain;
+	_Atomic unsigned char *seen; /* by number */
+	uint64_t max;                /* numbers 1..max may be taken */
+	uint64_t deadline;
+	_Atomic unsigned long dups, out_of_range;
+};
+
+struct seq_racer {
+	struct seq_race *race;
+	bool cancel; /* add and cancel; otherwise add and complete */
+};
+
+static void *seq_race_fn(void *arg)
+{
+	struct seq_racer *me = arg;
+	struct seq_race *r = me->race;
+	struct compl_chain_entry e;
+	uint64_t i;
+
+	for (i = 0; i < r->max / 2 && (i % 1024 || now_ns() < r->deadline); i++) {
+		uint64_t num = compl_chain_add_seq(&r->chain, &e);
+
+		if (me->cancel)
+			compl_chain_cancel(&e);
+		else
+			compl_chain_complete(&e);
+		if (num < 1 || num > r->max)
+			atomic_fetch_add(&r->out_of_range, 1);
+		else if (atomic_exchange(&r->seen[num - 1], 1))
+			atomic_fetch_add(&r->dups, 1);
+	}
+	return NULL;
+}
+
+static void test_seq_complete_races_cancel(void **state)
+{
+	struct seq_race r = { .max = 2 * test_scale(16000000) };
+	struct seq_racer racers[2] = { { &r, false }, { &r, true } };
+	pthread_t t[2];
+	int k;
+
+	(void)state;
+	compl_chain_init(&r.chain);
+	r.seen = xmalloc(r.max);
+	memset((void *)r.seen, 0, r.max);
+	r.deadline = now_ns() + 3000 * MS;
+	for (k = 0; k < 2; k++)
+		t[k] = start_thread(seq_race_fn, &racers[k]);
+	for (k = 0; k < 2; k++)
+		join_thread(t[k]);
+	assert_int_equal(r.out_of_range, 0);
+	assert_int_equal(r.dups, 0);
+	free((void *)r.seen);
+	compl_chain_destroy(&r.chain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1383,6 +1547,8 @@ int main(void)
 		cmocka_unit_test(test_timeout_races_turn),
 		cmocka_unit_test(test_concurrent_adders),
 		cmocka_unit_test(test_lockfree_races_locked),
+		cmocka_unit_test(test_seq_concurrent),
+		cmocka_unit_test(test_seq_complete_races_cancel),
 		cmocka_unit_test(test_dump_while_lockfree),
 		cmocka_unit_test(test_release_while_waking),
 		cmocka_unit_test(test_wake_names_freed_entry),

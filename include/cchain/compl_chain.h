@@ -95,6 +95,7 @@ struct compl_chain {
 	unsigned int room_waiters;
 	unsigned int room; /* a futex word */
 	struct compl_chain_entry *room_watch;
+	uint64_t seq_floor; /* least next number */
 };
 
 /**
@@ -105,7 +106,7 @@ struct compl_chain {
  * structure defined at compile time: `struct foo f = { .chain =
  * COMPL_CHAIN_INIT(f.chain) };`.  Equivalent to compl_chain_init().
  */
-#define COMPL_CHAIN_INIT(name) { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0, 0, 0, 0, NULL }
+#define COMPL_CHAIN_INIT(name) { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0 }
 
 /**
  * DEFINE_COMPL_CHAIN() - define and initialise a struct compl_chain
@@ -144,6 +145,35 @@ CCHAIN_API void compl_chain_init(struct compl_chain *chain);
  */
 CCHAIN_API void compl_chain_add(struct compl_chain *chain,
 				struct compl_chain_entry *entry);
+
+/**
+ * compl_chain_add_seq() - compl_chain_add(), returning the entry's number
+ * @chain: the chain
+ * @entry: as for compl_chain_add()
+ *
+ * Adds exactly as compl_chain_add() does, lock-free into an empty chain
+ * included, and returns the number the add gave @entry.  Every add to a
+ * chain takes a number, whichever call makes it (compl_chain_add(), the
+ * windowed adds, and the entry compl_chain_flush() adds for itself): the
+ * first add after the chain's initialisation takes 1, and each later add
+ * one more than the add that took effect just before it, so numbers follow
+ * the chain order.  A number is never taken twice, a cancelled entry's
+ * included: the numbers of the entries that get their turn may skip those
+ * of entries cancelled, flushes and adds made by the other calls.  The
+ * entry does not keep its number (it stays 32 bytes): keep the returned
+ * number with the task.
+ *
+ * Numbers need 64-bit pointers: they are kept in pointer-sized words.
+ * Where pointers are 32-bit, every number is 0.  On 64-bit platforms the
+ * first 2^61 adds of a chain are numbered so (more than 70 years of a
+ * billion adds a second).
+ *
+ * Context: as compl_chain_add().
+ * Return: the entry's number; 0 for a NULL @chain or @entry, or an add
+ * refused as misuse.
+ */
+CCHAIN_API uint64_t compl_chain_add_seq(struct compl_chain *chain,
+					struct compl_chain_entry *entry);
 
 /**
  * compl_chain_wait() - wait until the entry's turn has come
