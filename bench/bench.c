@@ -167,6 +167,9 @@ static void cc_chain_free(void *c)
 }
 static void *cc_entry_new(void) { return xcalloc(sizeof(struct compl_chain_entry)); }
 static void cc_add(void *c, void *e) { compl_chain_add(c, e); }
+/* The numbered add; the number is kept, as a program would keep it. */
+static volatile uint64_t cc_last_seq;
+static void cc_add_seq(void *c, void *e) { cc_last_seq = compl_chain_add_seq(c, e); }
 static void cc_wait(void *e) { compl_chain_wait(e); }
 static void cc_complete(void *e) { compl_chain_complete(e); }
 
@@ -556,7 +559,15 @@ static void uncontended_report(struct bench_ctx *c, struct usage a, struct usage
 	report_totals(c, &t);
 }
 
-/* Arguments: the ordering; 1 to switch the chain's statistics on (libcchain). */
+/* libcchain with compl_chain_add_seq() for its adds (uncontended/0/2). */
+static const struct ordering cc_numbered = {
+	"cchain_seq", cc_chain_new, cc_chain_free, cc_entry_new, cc_add_seq, cc_wait, cc_complete
+};
+
+/*
+ * Arguments: the ordering; for libcchain, 1 to switch the chain's
+ * statistics on, 2 to number the adds (compl_chain_add_seq).
+ */
 static void uncontended(struct bench_ctx *c)
 {
 	int o = (int)bench_arg(c, 0);
@@ -565,14 +576,19 @@ static void uncontended(struct bench_ctx *c)
 	struct usage a, b;
 	int64_t n = 0;
 
-	if (bench_arg(c, 1) && (o != O_CCHAIN || compl_chain_stats_enable(chain)))
+	if (bench_arg(c, 1) == 1 && (o != O_CCHAIN || compl_chain_stats_enable(chain)))
 		die("uncontended: statistics need libcchain and a free slot");
+	if (bench_arg(c, 1) == 2 && o != O_CCHAIN)
+		die("uncontended: numbered adds need libcchain");
 
 	ordering_begin(o);
 	a = usage_now();
 	switch (o) {
 	case O_CCHAIN:
-		uncontended_loop(c, &orderings[O_CCHAIN], chain, e, &n);
+		if (bench_arg(c, 1) == 2)
+			uncontended_loop(c, &cc_numbered, chain, e, &n);
+		else
+			uncontended_loop(c, &orderings[O_CCHAIN], chain, e, &n);
 		break;
 	case O_KPORT:
 		uncontended_loop(c, &orderings[O_KPORT], chain, e, &n);
@@ -1455,6 +1471,7 @@ static void logwriter(struct bench_ctx *c)
 /* O_NONE: what the benchmark loop itself costs per cycle. */
 static const long uncontended_args[][2] = {
 	{ O_CCHAIN, 0 }, { O_KPORT, 0 }, { O_TICKET, 0 }, { O_NONE, 0 }, { O_CCHAIN, 1 },
+	{ O_CCHAIN, 2 },
 };
 /* (ordering, N * 1000 + W) */
 static const long relay_args[][2] = {
