@@ -18,7 +18,7 @@ opt_default=-O2
 defines() {
 	case $1 in
 	*+CONDVAR) echo "-DCONFIG_${1%+CONDVAR} -DCONDVAR" ;;
-	ALL | REUSE | FLUSH | DEFER) echo "-DCONFIG_$1 -DNUMBERS" ;;
+	ALL | REUSE | FLUSH | DEFER | DUMP) echo "-DCONFIG_$1 -DNUMBERS" ;;
 	*) echo "-DCONFIG_$1" ;;
 	esac
 }

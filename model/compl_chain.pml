@@ -88,8 +88,8 @@ bool watched[NE];         /* compl_notifier_watch() returned */
 byte nnotify;             /* K_NOTIFY owners: entries the loop must see off */
 
 /* chain->tail, the word the lock-free add and complete swing with CAS. */
-#define T_EMPTY NE              /* NULL: empty, the turn is free */
-#define T_BUSY  (NE + 1)        /* CC_BUSY: empty, a deferred function runs */
+#define T_EMPTY NE              /* a free word: empty, the turn is free */
+#define T_BUSY  (NE + 1)        /* a busy word: empty, a deferred function runs */
 byte tailw = T_EMPTY;
 byte tnum = 1;            /* while tailw is T_EMPTY or T_BUSY: the number it
 			     carries, the next add's (one word with tailw) */

@@ -25,7 +25,8 @@
  *
  * Numbers (compl_chain_add_seq): a free or busy word carries the number of
  * the next add, so the compare-and-swap that adds to an empty chain also
- * claims its number, and a free word never repeats (no ABA).  While the
+ * claims its number, and on 64-bit targets a free word never repeats (no
+ * ABA; where pointers are 32-bit, numbers are 0 and not kept).  While the
  * tail is an entry, its ->next, which no successor has filled, holds a tag:
  * the number of the latest add (written by that add before it publishes
  * the entry, or by the unlink of a last entry into its predecessor); an
@@ -551,7 +552,8 @@ static bool unlink_entry(struct compl_chain *chain, struct compl_chain_entry *en
 
 /*
  * Complete @entry without the lock if it holds the turn and is the last
- * entry: swing the tail to NULL.  False if an add got in first (or a dump
+ * entry: swing the tail to the free word of the next number.  False if an
+ * add got in first (or a dump
  * pinned the chain): the head is put back and the caller takes the lock.
  */
 static bool leave_alone(struct compl_chain *chain, struct compl_chain_entry *entry)
@@ -587,9 +589,9 @@ static struct compl_chain_entry *take_run(struct compl_chain *chain,
 	unsigned int n = 1;
 
 	/*
-	 * Busy first: detach() then publishes CC_BUSY, not NULL, if the chain
+	 * Busy first: detach() then publishes a busy word, not a free one, if the chain
 	 * empties, and compl_chain_empty(), which reads busy after seeing
-	 * CC_BUSY, counts every entry taken off before it is released.
+	 * a busy word, counts every entry taken off before it is released.
 	 */
 	cc_store_release(&chain->busy, 2u);
 	detach(chain, first);
