@@ -11,7 +11,11 @@
 # Without INPUT, builds a 120 MB mix of the machine's documentation and
 # libraries (compressible and less compressible data, as a real archive
 # would be).  Targets: pgz >= 0.95 x pigz's throughput in every row,
-# compressed size within 1 %; exits non-zero when one is missed.
+# compressed size within 1 %; exits non-zero when one is missed.  A row
+# whose ratio misses after REPETITIONS pairs is measured again with twice
+# as many more, once, and judged on the median of all its pairs (the row
+# says so): a burst of load from outside shifts a few pairs, a slower pgz
+# shifts them all.
 # Environment: PGZ_LEVELS (default "1 6 9"), PGZ_LOADS (default
 # "idle busy"), PGZ_MIN_RATIO (default 0.95; the CI smoke run, on a machine
 # whose load it does not control, uses a looser one as an alarm for
@@ -69,12 +73,37 @@ time_d() { # CMD... -> seconds; the output must be the input
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 rows=() fail=0
-row() { # LOAD LEVEL OPERATION PIGZ PGZ [GZIP] [SIZE-RATIO]
+ratio_met() { # PIGZ PGZ -> status: pgz's throughput ratio meets the target
+	awk -v a="$1" -v p="$2" -v m="$min_ratio" 'BEGIN { exit !(a / p >= m + 0) }'
+}
+row() { # LOAD LEVEL OPERATION PIGZ PGZ GZIP SIZE-RATIO NOTE
 	local r ok
 	r=$(awk -v a="$4" -v p="$5" 'BEGIN { printf "%.3f", a / p }')
-	ok=$(awk -v r="$r" -v m="$min_ratio" 'BEGIN { print (r >= m + 0) ? "met" : "MISSED" }')
-	[ "$ok" = met ] || fail=1
-	rows+=("$(printf '%-5s %-3s %-11s %8.3f %8.3f %8s %8.3f  %-6s %s' "$1" "-$2" "$3" "$4" "$5" "${6:-}" "$r" "$ok" "${7:-}")")
+	if ratio_met "$4" "$5"; then ok=met; else ok=MISSED fail=1; fi
+	rows+=("$(printf '%-5s %-3s %-11s %8.3f %8.3f %8s %8.3f  %-6s %-10s %s' "$1" "-$2" "$3" "$4" "$5" "$6" "$r" "$ok" "$7" "$8")")
+}
+compress_pairs() { # LEVEL N: N more pairs, appended to pigz_t and pgz_t
+	local i
+	for ((i = 0; i < $2; i++)); do
+		if ((${#pgz_t[@]} % 2)); then
+			pgz_t+=("$(time_c "$pgz" "-$1" -p "$threads" -c)"); pgz_size=$(stat -c %s "$work/out")
+			pigz_t+=("$(time_c pigz "-$1" -p "$threads" -c)"); pigz_size=$(stat -c %s "$work/out")
+		else
+			pigz_t+=("$(time_c pigz "-$1" -p "$threads" -c)"); pigz_size=$(stat -c %s "$work/out")
+			pgz_t+=("$(time_c "$pgz" "-$1" -p "$threads" -c)"); pgz_size=$(stat -c %s "$work/out")
+		fi
+	done
+}
+decompress_triples() { # N: N more runs of each decompressor
+	local i
+	for ((i = 0; i < $1; i++)); do
+		# Rotate the order, so that drift hits all three alike.
+		case $((${#dpgz[@]} % 3)) in
+		0) dpgz+=("$(time_d "$pgz" -d -c)"); dpigz+=("$(time_d pigz -d -c)"); dgzip+=("$(time_d gzip -d -c)") ;;
+		1) dpigz+=("$(time_d pigz -d -c)"); dgzip+=("$(time_d gzip -d -c)"); dpgz+=("$(time_d "$pgz" -d -c)") ;;
+		2) dgzip+=("$(time_d gzip -d -c)"); dpgz+=("$(time_d "$pgz" -d -c)"); dpigz+=("$(time_d pigz -d -c)") ;;
+		esac
+	done
 }
 
 echo "bench.sh: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $threads CPUs; input $((bytes / 1000000)) MB; $reps interleaved pairs per row; levels $levels; loads $loads" >&2
@@ -84,33 +113,26 @@ for load in $loads; do
 		hog=$!
 	fi
 	for level in $levels; do
-		pigz_t=() pgz_t=()
-		for ((i = 0; i < reps; i++)); do
-			if ((i % 2)); then
-				pgz_t+=("$(time_c "$pgz" "-$level" -p "$threads" -c)"); pgz_size=$(stat -c %s "$work/out")
-				pigz_t+=("$(time_c pigz "-$level" -p "$threads" -c)"); pigz_size=$(stat -c %s "$work/out")
-			else
-				pigz_t+=("$(time_c pigz "-$level" -p "$threads" -c)"); pigz_size=$(stat -c %s "$work/out")
-				pgz_t+=("$(time_c "$pgz" "-$level" -p "$threads" -c)"); pgz_size=$(stat -c %s "$work/out")
-			fi
-		done
+		pigz_t=() pgz_t=() note=
+		compress_pairs "$level" "$reps"
+		if ! ratio_met "$(median "${pigz_t[@]}")" "$(median "${pgz_t[@]}")"; then
+			compress_pairs "$level" $((2 * reps))
+			note="re-measured: median of ${#pgz_t[@]} pairs"
+		fi
 		size=$(awk -v a="$pigz_size" -v p="$pgz_size" 'BEGIN { printf "%.4f", p / a }')
 		awk -v s="$size" 'BEGIN { exit !(s <= 1.01 && s >= 0.99) }' || { fail=1; size="$size MISSED"; }
-		row "$load" "$level" compress "$(median "${pigz_t[@]}")" "$(median "${pgz_t[@]}")" "" "size $size"
+		row "$load" "$level" compress "$(median "${pigz_t[@]}")" "$(median "${pgz_t[@]}")" "" "size $size" "$note"
 
 		"$pgz" "-$level" -p "$threads" -c <"$input" >"$work/in.gz"
 		gzip -t "$work/in.gz"
-		dpgz=() dpigz=() dgzip=()
-		for ((i = 0; i < reps; i++)); do
-			# Rotate the order, so that drift hits all three alike.
-			case $((i % 3)) in
-			0) dpgz+=("$(time_d "$pgz" -d -c)"); dpigz+=("$(time_d pigz -d -c)"); dgzip+=("$(time_d gzip -d -c)") ;;
-			1) dpigz+=("$(time_d pigz -d -c)"); dgzip+=("$(time_d gzip -d -c)"); dpgz+=("$(time_d "$pgz" -d -c)") ;;
-			2) dgzip+=("$(time_d gzip -d -c)"); dpgz+=("$(time_d "$pgz" -d -c)"); dpigz+=("$(time_d pigz -d -c)") ;;
-			esac
-		done
+		dpgz=() dpigz=() dgzip=() note=
+		decompress_triples "$reps"
+		if ! ratio_met "$(median "${dpigz[@]}")" "$(median "${dpgz[@]}")"; then
+			decompress_triples $((2 * reps))
+			note="re-measured: median of ${#dpgz[@]} runs"
+		fi
 		row "$load" "$level" decompress "$(median "${dpigz[@]}")" "$(median "${dpgz[@]}")" \
-			"$(awk -v g="$(median "${dgzip[@]}")" 'BEGIN { printf "%.3f", g }')"
+			"$(awk -v g="$(median "${dgzip[@]}")" 'BEGIN { printf "%.3f", g }')" "" "$note"
 		echo "${rows[-2]}" >&2
 		echo "${rows[-1]}" >&2
 	done
@@ -123,6 +145,6 @@ done
 
 echo "pgz against pigz: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $threads CPUs, input $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB, $threads threads each, default priority, medians of $reps interleaved pairs (seconds)"
 echo "busy: one competing CPU-bound process runs throughout the row"
-printf '%-5s %-3s %-11s %8s %8s %8s %8s  %-6s %s\n' load lvl operation pigz pgz gzip pgz/pigz "target >= $min_ratio" ""
+printf '%-5s %-3s %-11s %8s %8s %8s %8s  %-6s %-10s %s\n' load lvl operation pigz pgz gzip pgz/pigz ">=$min_ratio" size note
 printf '%s\n' "${rows[@]}"
 exit "$fail"
