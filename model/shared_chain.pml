@@ -37,6 +37,13 @@
  *             died holding it, before its own complete logged the hand-over
  *             (owed[]); no death is reported twice; at the end every owed
  *             report was given, or is left to the next entry added (orphan);
+ *  WITHDRAWN  when an owner is first told its turn came, its entry's
+ *             withdrawn-entries report (count, lowest and highest sequence
+ *             number) describes exactly the set of withdrawn entries it
+ *             covers (ghost wset[]), none of which an earlier owner was
+ *             told of; at the end every entry withdrawn with its dead owner
+ *             was told to exactly one owner, or is left in the chain's slot
+ *             for the next entry added, and not both;
  *  DONE       at the end no entry of a live process is pending;
  *  MUTEX      nobody else holds the lock while its holder releases it.
  */
@@ -69,9 +76,18 @@ byte deadfrom[N];
 bool orphan;
 byte orphan_dead;
 
-/* the intent record */
+/*
+ * Withdrawn-entries reports: count, lowest and highest sequence number.
+ * Each entry's covers entries withdrawn before it; the chain's slot (o*)
+ * those withdrawn behind the last entry, for the next entry added.
+ */
+byte wcnt[N], wfst[N], wlst[N];
+byte ocnt, ofst, olst;
+
+/* the intent record; iwd: the step stores the report i* into its target */
 byte iop, ie, iprev, inext, iseq, idead;
-bool iinh;
+bool iinh, iwd;
+byte icnt, ifst, ilst;
 
 /* the lock word: 0 free, else owner + 1 */
 byte lockowner;
@@ -119,6 +135,14 @@ byte eowner[N];
 bool owed[N];	/* died holding a turn it had seen, hand-over not logged */
 byte told[N];	/* reports naming this process */
 bool holds[N];	/* took the turn, has not completed or cancelled since */
+/* sequence numbers (bit s) covered: by each report, the slot's, the intent's */
+byte wset[N], oset, iset;
+byte wd_all;	/* withdrawn with their dead owner */
+byte wd_told;	/* told to an owner */
+
+#define BIT(s) (1 << (s))
+#define POP(x) (((x) & 1) + (((x) >> 1) & 1) + (((x) >> 2) & 1) + (((x) >> 3) & 1) + \
+		(((x) >> 4) & 1) + (((x) >> 5) & 1) + (((x) >> 6) & 1) + (((x) >> 7) & 1))
 
 /* Death of process me (adding entry en), here: the kernel marks its lock owner-dead. */
 #define DIE \
@@ -194,8 +218,16 @@ inline clear_intent()
 	DIE
 }
 
+/*
+ * The entry's report, from the intent: the chain's slot (iwd), else none;
+ * written before the entry is pending, the slot emptied after.
+ */
 inline do_add(e, p, inhv, dv, s)
 {
+	if
+	:: iwd -> wcnt[e] = icnt; wfst[e] = ifst; wlst[e] = ilst; wset[e] = iset
+	:: else -> wcnt[e] = 0; wset[e] = 0
+	fi;
 	prv[e] = p; nxt[e] = NIL; seq[e] = s;
 	DIE;
 	if
@@ -204,6 +236,12 @@ inline do_add(e, p, inhv, dv, s)
 	fi;
 	tail = e;
 	chainseq = s;
+#ifndef BUG_WD_ADD_KEEPS
+	if
+	:: iwd -> ocnt = 0; oset = 0
+	:: else
+	fi;
+#endif
 	DIE;
 	if
 	:: p == NIL ->
@@ -227,6 +265,10 @@ inline do_unlink(e, p, n, inhv, dv, s)
 	:: else -> tail = p
 	fi;
 	DIE;
+	/* the report moves to the successor, or to the slot: stored from the intent */
+#ifndef BUG_WD_TURN_FIRST
+	wd_store(n);
+#endif
 #ifndef BUG_RELEASE_AFTER_TURN
 	if
 	:: seq[e] == s -> seq[e] = 0
@@ -251,11 +293,109 @@ inline do_unlink(e, p, n, inhv, dv, s)
 	:: else
 	fi
 #endif
+#ifdef BUG_WD_TURN_FIRST
+	wd_store(n)
+#endif
 }
 
-inline unlink_entry(e, inhv, dv)
+/*
+ * The report that leaves with entry e: its own, unless its owner was told
+ * its turn came (then it was told), and e itself when it is withdrawn with
+ * its dead owner (dself).  Merged with the target's, the successor's or the
+ * slot's, into the intent.
+ */
+inline wd_merge(c, f, l, st)
+{
+	if
+	:: c != 0 ->
+		if
+		:: icnt == 0 || f < ifst -> ifst = f
+		:: else
+		fi;
+		if
+		:: icnt == 0 || l > ilst -> ilst = l
+		:: else
+		fi;
+		icnt = icnt + c;
+		iset = iset | st
+	:: else
+	fi
+}
+
+inline wd_leaving(e, n, dself, s)
+{
+	icnt = 0; ifst = 0; ilst = 0; iset = 0;
+#ifdef BUG_WD_PASS_SEEN
+	wd_merge(wcnt[e], wfst[e], wlst[e], wset[e]);
+#else
+	if
+	:: !seen[e] -> wd_merge(wcnt[e], wfst[e], wlst[e], wset[e])
+	:: else
+	fi;
+#endif
+#ifdef BUG_WD_CANCEL_DROPS
+	if
+	:: !dself -> icnt = 0; iset = 0
+	:: else
+	fi;
+#endif
+	if
+	:: dself -> wd_merge(1, s, s, BIT(s)); wd_all = wd_all | BIT(s)
+	:: else
+	fi;
+	iwd = icnt != 0;
+#ifndef BUG_WD_DELTA
+	if
+	:: n != NIL -> wd_merge(wcnt[n], wfst[n], wlst[n], wset[n])
+	:: else -> wd_merge(ocnt, ofst, olst, oset)
+	fi
+#endif
+}
+
+/* Store the intent's report into the step's target (successor n, or the slot). */
+inline wd_store(n)
+{
+	if
+	:: iwd ->
+#ifdef BUG_WD_DELTA
+		/* the leaving report merged into the target's as it is now: a redo merges twice */
+		if
+		:: n != NIL ->
+			if
+			:: wcnt[n] == 0 || ifst < wfst[n] -> wfst[n] = ifst
+			:: else
+			fi;
+			if
+			:: wcnt[n] == 0 || ilst > wlst[n] -> wlst[n] = ilst
+			:: else
+			fi;
+			wcnt[n] = wcnt[n] + icnt; wset[n] = wset[n] | iset
+		:: else ->
+			if
+			:: ocnt == 0 || ifst < ofst -> ofst = ifst
+			:: else
+			fi;
+			if
+			:: ocnt == 0 || ilst > olst -> olst = ilst
+			:: else
+			fi;
+			ocnt = ocnt + icnt; oset = oset | iset
+		fi;
+#else
+		if
+		:: n != NIL -> wcnt[n] = icnt; wfst[n] = ifst; wlst[n] = ilst; wset[n] = iset
+		:: else -> ocnt = icnt; ofst = ifst; olst = ilst; oset = iset
+		fi;
+#endif
+		DIE
+	:: else
+	fi
+}
+
+inline unlink_entry(e, inhv, dv, dself)
 {
 	ue_p = prv[e]; ue_n = nxt[e]; ue_s = seq[e];
+	wd_leaving(e, ue_n, dself, ue_s);
 	set_intent(OP_UNLINK, e, ue_p, ue_n, inhv, dv, ue_s);
 	do_unlink(e, ue_p, ue_n, inhv, dv, ue_s);
 	clear_intent()
@@ -316,7 +456,7 @@ inline reap()
 			:: inh[r_e] && !seen[r_e] -> r_dv = deadfrom[r_e]
 			:: else -> r_dv = eowner[r_e]
 			fi;
-			unlink_entry(r_e, r_inh, r_dv)
+			unlink_entry(r_e, r_inh, r_dv, true)
 		:: else
 		fi;
 		r_e = r_n
@@ -390,6 +530,21 @@ inline took_turn()
 	:: else -> break
 	od;
 	atomic {
+		/* WITHDRAWN: told once, exactly what its report covers */
+		if
+		:: !seen[en] ->
+			assert(wcnt[en] == POP(wset[en]));
+			assert((wset[en] & ~wd_all) == 0 && (wset[en] & wd_told) == 0);
+			if
+			:: wcnt[en] != 0 ->
+				assert((wset[en] & BIT(wfst[en])) != 0 && (wset[en] & BIT(wlst[en])) != 0);
+				assert((wset[en] & (BIT(wfst[en]) - 1)) == 0);
+				assert((wset[en] >> wlst[en]) == 1)
+			:: else
+			fi;
+			wd_told = wd_told | wset[en]
+		:: else
+		fi;
 		seen[en] = true;
 		holds[me] = true;
 		if
@@ -440,6 +595,8 @@ inline add()
 	:: a_inh -> a_dv = orphan_dead
 	:: else -> a_dv = 0
 	fi;
+	/* the slot's report goes to the entry (in the intent) */
+	iwd = ocnt != 0; icnt = ocnt; ifst = ofst; ilst = olst; iset = oset;
 #ifdef BUG_INTENT_AFTER
 	do_add(en, a_t, a_inh, a_dv, a_s);
 	set_intent(OP_ADD, en, a_t, NIL, a_inh, a_dv, a_s);
@@ -462,7 +619,7 @@ inline complete()
 	lock();
 	assert(seq[en] != 0);
 	holds[me] = false;
-	unlink_entry(en, false, 0);
+	unlink_entry(en, false, 0, false);
 	unlock()
 }
 
@@ -472,7 +629,7 @@ inline cancel()
 	lock();
 	assert(seq[en] != 0);
 	holds[me] = false;
-	unlink_entry(en, inh[en] && prv[en] == NIL, deadfrom[en]);
+	unlink_entry(en, inh[en] && prv[en] == NIL, deadfrom[en], false);
 	unlock()
 }
 
@@ -538,6 +695,9 @@ proctype checker()
 		d++
 	:: else -> break
 	od;
+	/* WITHDRAWN: each told once, or left in the slot */
+	assert((wd_told & oset) == 0 && (wd_told | oset) == wd_all);
+	assert(ocnt == POP(oset));
 dead:
 	skip
 }

@@ -46,6 +46,15 @@
  *
  * The flush generation (chain->gen) is written by lock holders only; a
  * flusher that is about to sleep sets its bit 0 with the lock held.
+ *
+ * Withdrawn-entries reports.  Each entry carries the report of the entries
+ * withdrawn before it (written by lock holders only, before the turn is
+ * given: its owner reads it once it saw READY); the chain's slot carries
+ * those withdrawn behind the last entry, for the next add.  An entry that
+ * leaves passes its own report on, unless its owner saw its turn, and adds
+ * itself when it leaves with its dead owner.  The target's new report is
+ * computed into the intent record and stored from there, so that a redo
+ * stores the same values again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +90,7 @@ enum intent_op {
 
 typedef struct compl_chain_shared chain_t;
 typedef struct compl_chain_shared_entry entry_t;
+typedef struct compl_chain_shared_report report_t;
 
 /* Keep the stores of a step in program order (see above). */
 #define step_barrier() atomic_signal_fence(memory_order_seq_cst)
@@ -285,6 +295,70 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* ---- withdrawn-entries reports (see the top of the file) ------------------ */
+
+/* Read a report in shared memory (lock held, or by its owner after SEEN). */
+static void report_load(report_t *dst, const report_t *src)
+{
+	unsigned int i;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->count = cc_load_relaxed(&src->count);
+	if (!dst->count)
+		return;
+	dst->first = cc_load_relaxed(&src->first);
+	dst->last = cc_load_relaxed(&src->last);
+	dst->npids = cc_load_relaxed(&src->npids);
+	dst->more_pids = cc_load_relaxed(&src->more_pids);
+	if (dst->npids > CCHAIN_SHARED_REPORT_PIDS)
+		dst->npids = CCHAIN_SHARED_REPORT_PIDS;
+	for (i = 0; i < dst->npids; i++)
+		dst->pids[i] = cc_load_relaxed(&src->pids[i]);
+}
+
+/* Write a report into shared memory (lock held). */
+static void report_store(report_t *dst, const report_t *src)
+{
+	unsigned int i;
+
+	cc_store_relaxed(&dst->first, src->first);
+	cc_store_relaxed(&dst->last, src->last);
+	cc_store_relaxed(&dst->npids, src->npids);
+	cc_store_relaxed(&dst->more_pids, src->more_pids);
+	for (i = 0; i < src->npids; i++)
+		cc_store_relaxed(&dst->pids[i], src->pids[i]);
+	cc_store_relaxed(&dst->count, src->count);
+}
+
+static void report_add_pid(report_t *r, int32_t pid)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->npids; i++)
+		if (r->pids[i] == pid)
+			return;
+	if (r->npids < CCHAIN_SHARED_REPORT_PIDS)
+		r->pids[r->npids++] = pid;
+	else
+		r->more_pids = 1;
+}
+
+/* Add the entries @src counts (at least one) to @dst. */
+static void report_merge(report_t *dst, const report_t *src)
+{
+	unsigned int i;
+
+	if (!dst->count || src->first < dst->first)
+		dst->first = src->first;
+	if (!dst->count || src->last > dst->last)
+		dst->last = src->last;
+	dst->count += src->count;
+	for (i = 0; i < src->npids; i++)
+		report_add_pid(dst, src->pids[i]);
+	if (src->more_pids)
+		dst->more_pids = 1;
+}
+
 /* ---- the steps, each redone from the intent record after a death ---------- */
 
 /*
@@ -308,11 +382,20 @@ static bool give_turn(entry_t *e, bool inherit, pid_t dead)
 	return old & ST_SLEEPING;
 }
 
+/*
+ * Record the step about to be taken.  @report: the report the step stores
+ * (into its entry, for an add; into the successor or the chain's slot, for
+ * an unlink), or NULL for none.
+ */
 static inline void set_intent(chain_t *chain, uint32_t op, entry_t *e, int64_t prev,
-			      int64_t next, bool inherit, pid_t dead, uint64_t seq)
+			      int64_t next, bool inherit, pid_t dead, uint64_t seq,
+			      const report_t *report)
 {
 	struct compl_chain_shared_intent *in = &chain->intent;
 
+	if (report)
+		report_store(&in->report, report);
+	cc_store_relaxed(&in->withdrawn, (uint32_t)(report != NULL));
 	cc_store_relaxed(&in->entry, off_of(chain, e));
 	cc_store_relaxed(&in->prev, prev);
 	cc_store_relaxed(&in->next, next);
@@ -336,13 +419,23 @@ static inline void clear_intent(chain_t *chain)
  * its owner, the adder, before the lock was taken, and nobody else writes
  * it: the turn is given with a store (redone, the same store).  @e's
  * sequence number is stored before the first store to the chain: redo()
- * tells from it whether the chain was touched.
+ * tells from it whether the chain was touched.  @e's report is the chain's
+ * slot, from the intent (the slot is emptied after), or none.
  */
 static inline void do_add(chain_t *chain, entry_t *e, int64_t prev, bool inherit,
 			  pid_t dead, uint64_t seq)
 {
 	int64_t off = off_of(chain, e);
+	bool withdrawn = cc_load_relaxed(&chain->intent.withdrawn);
 
+	if (withdrawn) {
+		report_t r;
+
+		report_load(&r, &chain->intent.report);
+		report_store(&e->withdrawn, &r);
+	} else {
+		cc_store_relaxed(&e->withdrawn.count, (uint64_t)0);
+	}
 	cc_store_relaxed(&e->chain, -off);
 	cc_store_relaxed(&e->prev, prev);
 	cc_store_relaxed(&e->next, (int64_t)0);
@@ -352,6 +445,8 @@ static inline void do_add(chain_t *chain, entry_t *e, int64_t prev, bool inherit
 		cc_store_relaxed(&at(chain, prev)->next, off);
 	cc_store_relaxed(&chain->tail, off);
 	cc_store_relaxed(&chain->seq, seq);
+	if (withdrawn)
+		cc_store_relaxed(&chain->withdrawn.count, (uint64_t)0);
 	if (!prev) {
 		cc_store_relaxed(&chain->orphan, 0u);
 		if (inherit)
@@ -399,6 +494,13 @@ static inline entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64
 		cc_store_relaxed(&n->prev, prev);
 	else
 		cc_store_relaxed(&chain->tail, prev);
+	/* The report moves on, before the turn: the successor's or the slot's. */
+	if (cc_load_relaxed(&chain->intent.withdrawn)) {
+		report_t r;
+
+		report_load(&r, &chain->intent.report);
+		report_store(n ? &n->withdrawn : &chain->withdrawn, &r);
+	}
 	step_barrier();
 	/*
 	 * Not pending from here on, before the turn passes (so a successor's
@@ -422,14 +524,36 @@ static inline entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64
 	return wake;
 }
 
-/* Unlink @e with an intent record (lock held).  Return: as do_unlink(). */
-static inline entry_t *unlink_entry(chain_t *chain, entry_t *e, bool inherit, pid_t dead)
+/*
+ * Unlink @e with an intent record (lock held); @withdrawn: with its dead
+ * owner.  The report that leaves with @e (its own unless its owner saw its
+ * turn, and @e itself if @withdrawn) is merged into the target's.
+ * Return: as do_unlink().
+ */
+static inline entry_t *unlink_entry(chain_t *chain, entry_t *e, bool inherit, pid_t dead,
+				    bool withdrawn)
 {
 	int64_t prev = cc_load_relaxed(&e->prev), next = cc_load_relaxed(&e->next);
 	uint64_t seq = cc_load_relaxed(&e->seq);
-	entry_t *wake;
+	report_t leaving, target;
+	entry_t *wake, *n;
 
-	set_intent(chain, OP_UNLINK, e, prev, next, inherit, dead, seq);
+	memset(&leaving, 0, sizeof(leaving));
+	if (!(cc_load_relaxed(&e->state) & ST_SEEN))
+		report_load(&leaving, &e->withdrawn);
+	if (withdrawn) {
+		report_t one = { .count = 1, .first = seq, .last = seq, .npids = 1,
+				  .pids = { cc_load_relaxed(&e->pid) } };
+
+		report_merge(&leaving, &one);
+	}
+	if (leaving.count) {
+		n = at(chain, next);
+		report_load(&target, n ? &n->withdrawn : &chain->withdrawn);
+		report_merge(&target, &leaving);
+	}
+	set_intent(chain, OP_UNLINK, e, prev, next, inherit, dead, seq,
+		   leaving.count ? &target : NULL);
 	wake = do_unlink(chain, e, prev, next, inherit, dead, seq, false);
 	clear_intent(chain);
 	return wake;
@@ -499,8 +623,10 @@ static unsigned int reap_locked(chain_t *chain, entry_t **wake)
 			bool head = !cc_load_relaxed(&e->prev);
 			bool inherit = head && (s & (ST_SEEN | ST_INHERIT));
 
-			w = unlink_entry(chain, e, inherit, s & ST_INHERIT && !(s & ST_SEEN) ?
-							    cc_load_relaxed(&e->dead) : pid);
+			w = unlink_entry(chain, e, inherit,
+					 s & ST_INHERIT && !(s & ST_SEEN) ? cc_load_relaxed(&e->dead) :
+									    pid,
+					 true);
 			if (w)
 				*wake = w;
 			n++;
@@ -667,6 +793,7 @@ uint64_t compl_chain_shared_add(chain_t *chain, entry_t *entry)
 {
 	const struct identity *me;
 	entry_t *wake = NULL;
+	report_t slot;
 	int64_t tail;
 	uint64_t seq;
 	bool inherit;
@@ -689,7 +816,9 @@ uint64_t compl_chain_shared_add(chain_t *chain, entry_t *entry)
 	seq = cc_load_relaxed(&chain->seq) + 1;
 	inherit = !tail && cc_load_relaxed(&chain->orphan);
 	dead = inherit ? cc_load_relaxed(&chain->orphan_dead) : 0;
-	set_intent(chain, OP_ADD, entry, tail, 0, inherit, dead, seq);
+	/* Withdrawn behind the last entry: the new entry's report. */
+	report_load(&slot, &chain->withdrawn);
+	set_intent(chain, OP_ADD, entry, tail, 0, inherit, dead, seq, slot.count ? &slot : NULL);
 	do_add(chain, entry, tail, inherit, dead, seq);
 	clear_intent(chain);
 	unlock(chain, wake);
@@ -859,7 +988,7 @@ int compl_chain_shared_complete(entry_t *entry)
 		return EINVAL;
 	ret = await_turn(chain, entry, 0);
 	lock(chain, &wake);
-	w = unlink_entry(chain, entry, false, 0);
+	w = unlink_entry(chain, entry, false, 0, false);
 	unlock(chain, w ? w : wake);
 	if (w && wake && wake != w)
 		futex_wake_all(&wake->state, 1);
@@ -878,7 +1007,7 @@ int compl_chain_shared_cancel(entry_t *entry)
 	s = cc_load_relaxed(&entry->state);
 	/* An inherited turn never reported passes on with its report. */
 	w = unlink_entry(chain, entry, s & ST_INHERIT && !cc_load_relaxed(&entry->prev),
-			 cc_load_relaxed(&entry->dead));
+			 cc_load_relaxed(&entry->dead), false);
 	unlock(chain, w ? w : wake);
 	if (w && wake && wake != w)
 		futex_wake_all(&wake->state, 1);
@@ -910,6 +1039,16 @@ unsigned int compl_chain_shared_reap(chain_t *chain)
 	n += reap_locked(chain, &wake);
 	unlock(chain, wake);
 	return n;
+}
+
+int compl_chain_shared_withdrawn(const entry_t *entry, report_t *report)
+{
+	if (!owned_chain(entry, __func__) || CC_NULL_ARG(report, "report", __func__))
+		return EINVAL;
+	if (!(cc_load_acquire(&entry->state) & ST_SEEN))
+		return EBUSY;
+	report_load(report, &entry->withdrawn);
+	return 0;
 }
 
 pid_t compl_chain_shared_inherited_from(const entry_t *entry)

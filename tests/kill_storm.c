@@ -22,6 +22,17 @@
  * death is reported twice.  A report's slot whose reporter was killed
  * before it finished recording it is counted apart, not checked.
  *
+ * Withdrawn entries: every owner records, by its sequence number, the
+ * withdrawn-entries report it is given with its turn.  No worker cancels,
+ * so each report covers exactly the numbers between the last task that
+ * completed and its own (count = last - first + 1, last = own - 1): tasks
+ * whose owners were killed, before their turn or holding it.  Checked: no
+ * number is covered by two reports; no completed task's number is covered;
+ * every number that was neither completed, nor told its turn, nor covered,
+ * lies just below an owner killed after being told its turn and before
+ * recording what it was told (counted apart); the first dead process each
+ * report names was killed.
+ *
  * Usage: kill_storm [--workers N] [--seconds S] [--kill-interval-ms MS]
  *                   [--stall-timeout S] [--output FILE]
  */
@@ -58,6 +69,18 @@ struct report {
 	uint64_t when;
 };
 
+/* The withdrawn-entries report given to task @seq, as recorded by its owner. */
+struct wd_rec {
+	uint32_t count;
+	uint32_t first;
+	uint32_t last;
+	int32_t pid; /* the first dead owner named */
+	_Atomic uint32_t state; /* WD_ADDED, then WD_TOLD (stored last) */
+};
+
+#define WD_ADDED 1u
+#define WD_TOLD 2u
+
 struct kill_rec {
 	int32_t pid;
 	uint32_t pad;
@@ -82,7 +105,25 @@ struct storm {
 	struct report reports[MAX_REPORTS];
 	struct kill_rec kills[MAX_KILLS];
 	_Atomic uint64_t done[MAX_SEQ / 64]; /* tasks whose complete returned */
+	struct wd_rec wd[MAX_SEQ];
 };
+
+/* Record what task @seq was told of withdrawn entries, once its turn came. */
+static void record_withdrawn(struct storm *s, struct compl_chain_shared_entry *e, uint64_t seq)
+{
+	struct compl_chain_shared_report r;
+	struct wd_rec *w = &s->wd[seq];
+
+	if (compl_chain_shared_withdrawn(e, &r) != 0) {
+		atomic_fetch_add(&s->errors, 1);
+		return;
+	}
+	w->count = (uint32_t)r.count;
+	w->first = (uint32_t)r.first;
+	w->last = (uint32_t)r.last;
+	w->pid = r.npids ? r.pids[0] : 0;
+	atomic_store(&w->state, WD_TOLD);
+}
 
 static struct storm *S;
 
@@ -108,6 +149,7 @@ static void worker(void *region, int slot, long gen)
 			compl_chain_shared_cancel(e);
 			exit(0);
 		}
+		atomic_store(&s->wd[seq].state, WD_ADDED);
 		/* The task's work, concurrent with the other workers'. */
 		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
 		spin = sr_now_ns() + (seed >> 33) % 50000;
@@ -130,6 +172,7 @@ static void worker(void *region, int slot, long gen)
 		} else if (atomic_load(&s->in_turn)) {
 			atomic_fetch_add(&s->missed, 1);
 		}
+		record_withdrawn(s, e, seq);
 		atomic_store(&s->turn_pid, me);
 		atomic_store(&s->in_turn, 1);
 		off = atomic_load(&s->committed_bytes);
@@ -196,6 +239,9 @@ int main(int argc, char **argv)
 	uint64_t seed = 0x9e3779b97f4a7c15ull, end, last_seq = 0, last_progress;
 	uint64_t *lat, nrec, i, prev, missing = 0;
 	uint32_t nrep, nkill, nlat = 0, j, dup = 0, unknown = 0, unrecorded = 0, held = 0;
+	uint64_t told = 0, wd_reported = 0, wd_bad = 0, wd_dup = 0, wd_lost_with_teller = 0;
+	uint64_t wd_unreported = 0, *done_copy;
+	uint32_t k, nkill_all;
 	struct compl_chain_shared_entry *fin;
 	int fd, c, rc;
 	struct stat st;
@@ -239,7 +285,6 @@ int main(int argc, char **argv)
 	while (sr_now_ns() < end && !atomic_load(&S->stop)) {
 		uint64_t now, seq;
 		unsigned int w;
-		uint32_t k;
 
 		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
 		sr_sleep_us((seed >> 33) % (2000u * interval_ms));
@@ -320,8 +365,11 @@ int main(int argc, char **argv)
 	fin = &S->e[0][0];
 	while (compl_chain_shared_pending(fin))
 		fin++;
-	compl_chain_shared_add(&S->chain, fin);
+	last_seq = compl_chain_shared_add(&S->chain, fin);
+	if (!last_seq || last_seq >= MAX_SEQ)
+		fail("the last add");
 	rc = compl_chain_shared_wait(fin);
+	record_withdrawn(S, fin, last_seq);
 	if (rc == EOWNERDEAD) {
 		j = atomic_fetch_add(&S->nreports, 1);
 		S->reports[j].dead = compl_chain_shared_inherited_from(fin);
@@ -344,6 +392,15 @@ int main(int argc, char **argv)
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf || pread(S->out_fd, buf, (size_t)st.st_size, 0) != st.st_size)
 		fail("cannot read the output");
+	/* The tasks whose complete returned, before the scan below clears them. */
+	done_copy = malloc(sizeof(S->done));
+	if (!done_copy)
+		fail("out of memory");
+	for (i = 0; i < MAX_SEQ / 64; i++)
+		done_copy[i] = atomic_load(&S->done[i]);
+	nkill_all = atomic_load(&S->nkills);
+	if (nkill_all > MAX_KILLS)
+		nkill_all = MAX_KILLS;
 	prev = 0;
 	for (i = 0; i < nrec; i++) {
 		char *r = buf + i * RECORD_LEN, *endp;
@@ -365,6 +422,65 @@ int main(int argc, char **argv)
 	for (i = 0; i < MAX_SEQ / 64; i++)
 		missing += (uint64_t)__builtin_popcountll(S->done[i]);
 
+	/*
+	 * Withdrawn entries.  Scanning down from the last number: a run of
+	 * numbers neither completed, told nor covered must end just below an
+	 * owner killed between being told its turn and recording it (state
+	 * WD_ADDED: it is itself covered by the next report).
+	 */
+	{
+		uint8_t *cov = calloc(last_seq + 1, 1);
+		uint64_t s, t;
+
+		if (!cov)
+			fail("out of memory");
+		for (s = 1; s <= last_seq; s++) {
+			struct wd_rec *w = &S->wd[s];
+
+			if (atomic_load(&w->state) != WD_TOLD || !w->count)
+				continue;
+			told++;
+			wd_reported += w->count;
+			if (w->last != s - 1 || w->first < 1 ||
+			    w->count != w->last - w->first + 1) {
+				fprintf(stderr, "kill_storm: task %llu told of %u withdrawn, %u..%u\n",
+					(unsigned long long)s, w->count, w->first, w->last);
+				wd_bad++;
+				continue;
+			}
+			for (k = 0; k < nkill_all && S->kills[k].pid != w->pid; k++)
+				;
+			if (k == nkill_all)
+				wd_bad++; /* names a process never killed */
+			for (t = w->first; t <= w->last; t++) {
+				if (cov[t]++)
+					wd_dup++;
+				if (done_copy[t / 64] >> (t % 64) & 1)
+					wd_bad++; /* completed, yet reported withdrawn */
+			}
+		}
+		for (s = last_seq; s >= 1; s--) {
+			if (cov[s] || atomic_load(&S->wd[s].state) == WD_TOLD ||
+			    done_copy[s / 64] >> (s % 64) & 1)
+				continue;
+			/* An uncovered run: what lies above it? */
+			t = s + 1;
+			if (t <= last_seq && atomic_load(&S->wd[t].state) == WD_ADDED && cov[t]) {
+				while (s >= 1 && !cov[s] && atomic_load(&S->wd[s].state) != WD_TOLD &&
+				       !(done_copy[s / 64] >> (s % 64) & 1)) {
+					wd_lost_with_teller++;
+					s--;
+				}
+				s++;
+				continue;
+			}
+			fprintf(stderr, "kill_storm: task %llu was neither completed, told its turn "
+					"nor reported withdrawn\n", (unsigned long long)s);
+			wd_unreported++;
+		}
+		free(cov);
+	}
+
 	/* The reports: each names a killed worker, no death twice. */
 	nrep = atomic_load(&S->nreports);
 	nkill = atomic_load(&S->nkills);
@@ -376,7 +492,6 @@ int main(int argc, char **argv)
 
 		for (j = 0; j < nrep; j++) {
 			int64_t best = -1;
-			uint32_t k;
 
 			/* Its reporter was killed before recording it: nothing to check. */
 			if (!atomic_load(&S->reports[j].by)) {
@@ -423,11 +538,19 @@ int main(int argc, char **argv)
 	printf("kill_storm: missing %llu, missed reports %u, reports of the living %u, "
 	       "duplicate reports %u, errors %u\n",
 	       (unsigned long long)missing, S->missed, unknown, dup, S->errors);
+	printf("kill_storm: withdrawn entries: %llu reported in %llu reports; %llu told to an "
+	       "owner killed before recording it; reported twice %llu, wrongly %llu, "
+	       "never %llu\n",
+	       (unsigned long long)wd_reported, (unsigned long long)told,
+	       (unsigned long long)wd_lost_with_teller, (unsigned long long)wd_dup,
+	       (unsigned long long)wd_bad, (unsigned long long)wd_unreported);
+	free(done_copy);
 	free(lat);
 	free(buf);
 	if (!output[0] || strcmp(output, tmpl) == 0)
 		unlink(tmpl);
-	if (missing || S->missed || unknown || dup || S->errors || nkill < 100 || !nrep)
+	if (missing || S->missed || unknown || dup || S->errors || nkill < 100 || !nrep ||
+	    wd_dup || wd_bad || wd_unreported || !wd_reported)
 		fail("see above");
 	printf("kill_storm: OK\n");
 	return 0;

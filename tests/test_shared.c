@@ -795,6 +795,176 @@ static void test_many_dead_owners(void **state)
 	alarm(0);
 }
 
+/* @e's withdrawn-entries report, which must be available. */
+static struct compl_chain_shared_report report_of(const struct compl_chain_shared_entry *e)
+{
+	struct compl_chain_shared_report r;
+
+	memset(&r, 0xa5, sizeof(r));
+	assert_int_equal(compl_chain_shared_withdrawn(e, &r), 0);
+	return r;
+}
+
+static void assert_report(const struct compl_chain_shared_entry *e, uint64_t count,
+			  uint64_t first, uint64_t last)
+{
+	struct compl_chain_shared_report r = report_of(e);
+
+	assert_int_equal(r.count, count);
+	assert_int_equal(r.first, first);
+	assert_int_equal(r.last, last);
+	if (!count)
+		assert_int_equal(r.npids, 0);
+}
+
+/*
+ * Entries withdrawn with their dead owners are reported once, to the next
+ * owner told its turn: their count, lowest and highest number, and owners;
+ * before the turn the report is not available.  Entries withdrawn behind
+ * the last one go to the next entry added.
+ */
+static void test_withdrawn_report(void **state)
+{
+	struct compl_chain_shared_entry *e = R->e;
+	struct compl_chain_shared_report r;
+	uint64_t mine = my_start_time();
+	int i;
+
+	(void)state;
+	for (i = 0; i < 14; i++)
+		assert_int_equal(compl_chain_shared_add(&R->chain, &e[i]), i + 1);
+	for (i = 0; i < 10; i++)
+		e[i].start = mine + 1 + (uint64_t)i; /* earlier processes with our id: dead */
+	e[11].start = mine + 1;
+	e[13].start = mine + 9;
+	assert_int_equal(compl_chain_shared_withdrawn(&e[10], &r), EBUSY);
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 12);
+	assert_int_equal(compl_chain_shared_withdrawn(&e[10], &r), EBUSY); /* not told yet */
+	assert_int_equal(compl_chain_shared_try_wait(&e[10]), 0);
+	r = report_of(&e[10]);
+	assert_int_equal(r.count, 10);
+	assert_int_equal(r.first, 1);
+	assert_int_equal(r.last, 10);
+	assert_int_equal(r.npids, 1);
+	assert_int_equal(r.pids[0], getpid());
+	assert_int_equal(r.more_pids, 0);
+	assert_int_equal(compl_chain_shared_complete(&e[10]), 0);
+	assert_int_equal(compl_chain_shared_wait(&e[12]), 0);
+	assert_report(&e[12], 1, 12, 12);
+	assert_int_equal(compl_chain_shared_complete(&e[12]), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	/* Number 14 was withdrawn behind the last entry: the next add is told. */
+	assert_int_equal(compl_chain_shared_add(&R->chain, &e[0]), 15);
+	assert_int_equal(compl_chain_shared_try_wait(&e[0]), 0);
+	assert_report(&e[0], 1, 14, 14);
+	assert_int_equal(compl_chain_shared_complete(&e[0]), 0);
+	assert_int_equal(compl_chain_shared_add(&R->chain, &e[0]), 16);
+	assert_int_equal(compl_chain_shared_try_wait(&e[0]), 0);
+	assert_report(&e[0], 0, 0, 0); /* told once */
+	assert_int_equal(compl_chain_shared_complete(&e[0]), 0);
+	assert_int_equal(misuse_count, 0);
+}
+
+/*
+ * A report passes on with an entry cancelled before its owner was told its
+ * turn; not with one whose owner was told, nor past one completed.
+ */
+static void test_withdrawn_passes_on(void **state)
+{
+	struct compl_chain_shared_entry *e = R->e;
+	uint64_t mine = my_start_time();
+	int i;
+
+	(void)state;
+	/* 1 live, 2 dead, 3 cancelled unseen, 4 dead, 5 told. */
+	for (i = 0; i < 5; i++)
+		assert_int_equal(compl_chain_shared_add(&R->chain, &e[i]), i + 1);
+	e[1].start = mine + 1;
+	e[3].start = mine + 2;
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 2);
+	assert_int_equal(compl_chain_shared_cancel(&e[2]), 0);
+	assert_int_equal(compl_chain_shared_complete(&e[0]), 0);
+	assert_int_equal(compl_chain_shared_try_wait(&e[4]), 0);
+	assert_report(&e[4], 2, 2, 4);
+	/* 6 behind 5, which was told and is cancelled: 6 is told nothing. */
+	assert_int_equal(compl_chain_shared_add(&R->chain, &e[5]), 6);
+	assert_int_equal(compl_chain_shared_cancel(&e[4]), 0);
+	assert_int_equal(compl_chain_shared_try_wait(&e[5]), 0);
+	assert_report(&e[5], 0, 0, 0);
+	/* 7 dead behind 6; 8 behind: complete of 6 passes nothing, 8 is told of 7. */
+	assert_int_equal(compl_chain_shared_add(&R->chain, &e[6]), 7);
+	assert_int_equal(compl_chain_shared_add(&R->chain, &e[7]), 8);
+	e[6].start = mine + 3;
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_int_equal(compl_chain_shared_complete(&e[5]), 0);
+	assert_int_equal(compl_chain_shared_try_wait(&e[7]), 0);
+	assert_report(&e[7], 1, 7, 7);
+	assert_int_equal(compl_chain_shared_complete(&e[7]), 0);
+	assert_int_equal(misuse_count, 0);
+}
+
+/* More dead owners than a report names: the first four, and more_pids. */
+static void test_withdrawn_many_pids(void **state)
+{
+	struct compl_chain_shared_entry *e = R->e;
+	pid_t dead[6];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 6; i++)
+		dead[i] = reaped_pid();
+	for (i = 0; i < 7; i++)
+		assert_int_equal(compl_chain_shared_add(&R->chain, &e[i]), i + 1);
+	for (i = 0; i < 6; i++) {
+		e[i].pid = dead[i];
+		e[i].start = 0; /* unknown: judged by the id alone */
+	}
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 6);
+	assert_int_equal(compl_chain_shared_wait(&e[6]), 0);
+	{
+		struct compl_chain_shared_report r = report_of(&e[6]);
+
+		assert_int_equal(r.count, 6);
+		assert_int_equal(r.first, 1);
+		assert_int_equal(r.last, 6);
+		assert_int_equal(r.npids, CCHAIN_SHARED_REPORT_PIDS);
+		for (i = 0; i < CCHAIN_SHARED_REPORT_PIDS; i++)
+			assert_int_equal(r.pids[i], dead[i]);
+		assert_int_not_equal(r.more_pids, 0);
+	}
+	assert_int_equal(compl_chain_shared_complete(&e[6]), 0);
+	/* e[6] again, told of one death: the slots past npids are 0, not stale. */
+	assert_int_equal(compl_chain_shared_add(&R->chain, &e[0]), 8);
+	assert_int_equal(compl_chain_shared_add(&R->chain, &e[6]), 9);
+	e[0].pid = dead[5];
+	e[0].start = 0;
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_int_equal(compl_chain_shared_wait(&e[6]), 0);
+	{
+		struct compl_chain_shared_report r = report_of(&e[6]);
+
+		assert_int_equal(r.count, 1);
+		assert_int_equal(r.first, 8);
+		assert_int_equal(r.npids, 1);
+		assert_int_equal(r.pids[0], dead[5]);
+		for (i = 1; i < CCHAIN_SHARED_REPORT_PIDS; i++)
+			assert_int_equal(r.pids[i], 0);
+		assert_int_equal(r.more_pids, 0);
+	}
+	/* A report corrupted in the shared mapping never overruns the caller's. */
+	e[6].withdrawn.npids = 1000;
+	{
+		struct compl_chain_shared_report r[2];
+
+		memset(r, 0x5a, sizeof(r));
+		assert_int_equal(compl_chain_shared_withdrawn(&e[6], &r[0]), 0);
+		assert_true(r[0].npids <= CCHAIN_SHARED_REPORT_PIDS);
+		assert_int_equal(r[1].count, 0x5a5a5a5a5a5a5a5aull);
+	}
+	assert_int_equal(compl_chain_shared_complete(&e[6]), 0);
+	assert_int_equal(misuse_count, 0);
+}
+
 /* The intent record's operations (src/shared_chain.c). */
 #define INTENT_ADD 1u
 #define INTENT_UNLINK 2u
@@ -2539,8 +2709,21 @@ static void test_null_arguments(void **state)
 	assert_null_misuse("compl_chain_shared_reap", "chain");
 	assert_int_equal(compl_chain_shared_inherited_from(NULL), 0);
 	assert_null_misuse("compl_chain_shared_inherited_from", "entry");
+	{
+		struct compl_chain_shared_report r;
+
+		assert_int_equal(compl_chain_shared_withdrawn(NULL, &r), EINVAL);
+		assert_null_misuse("compl_chain_shared_withdrawn", "entry");
+		assert_int_equal(compl_chain_shared_add(&chain, &e), 1);
+		assert_int_equal(compl_chain_shared_withdrawn(&e, NULL), EINVAL);
+		assert_null_misuse("compl_chain_shared_withdrawn", "report");
+		assert_int_equal(compl_chain_shared_complete(&e), 0);
+		assert_int_equal(compl_chain_shared_withdrawn(&e, &r), EINVAL); /* not pending */
+		assert_int_equal(misuse_count, 1);
+		misuse_count = 0;
+	}
 	/* The chain still works. */
-	assert_int_equal(compl_chain_shared_add(&chain, &e), 1);
+	assert_int_equal(compl_chain_shared_add(&chain, &e), 2);
 	assert_int_equal(compl_chain_shared_complete(&e), 0);
 	assert_int_equal(compl_chain_shared_destroy(&chain), 0);
 	assert_int_equal(misuse_count, 0);
@@ -2560,6 +2743,8 @@ int main(int argc, char **argv)
 		BOTH(test_cancel_passes_report),
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
 		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live), FORKED(test_many_dead_owners),
+		FORKED(test_withdrawn_report), FORKED(test_withdrawn_passes_on),
+		FORKED(test_withdrawn_many_pids),
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		FORKED(test_dead_adder_entry_reused), FORKED(test_dead_adder_orphan),
 		FORKED(test_dead_holder_between_steps), FORKED(test_dead_completer_mid_step),

@@ -25,6 +25,7 @@ int main(void)
 	struct region *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
 				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	unsigned long bad = 0;
+	struct compl_chain_shared_report report;
 	pid_t flusher;
 	int i, st;
 
@@ -68,6 +69,8 @@ int main(void)
 		bad += compl_chain_shared_empty(&r->chain);
 		bad += compl_chain_shared_wait(&r->a) != 0;
 		bad += compl_chain_shared_wait_timeout(&r->a, 1000) != 0;
+		bad += compl_chain_shared_withdrawn(&r->a, &report) != 0 || report.count;
+		bad += compl_chain_shared_withdrawn(&r->b, &report) != EBUSY;
 		if (i & 1)
 			bad += compl_chain_shared_complete(&r->a) != 0;
 		else

@@ -242,11 +242,12 @@ int main(int argc, char **argv)
 	if (!quiet)
 		fprintf(stderr,
 			"prefork: %llu records, %u workers, %.3f s (%.0f records/s); "
-			"%lu killed, %lu restarted, %llu inherited turns, %llu records "
-			"written for dead takers\n",
+			"%lu killed, %lu restarted, %llu inherited turns, %llu takers "
+			"reported withdrawn, %llu records written for dead takers\n",
 			(unsigned long long)r->nrec, o.workers, t0, t0 > 0 ? (double)r->nrec / t0 : 0,
 			res.kills, res.restarts,
 			(unsigned long long)atomic_load(&r->inherited),
+			(unsigned long long)atomic_load(&r->withdrawn),
 			(unsigned long long)atomic_load(&r->rewritten));
 	compl_chain_shared_destroy(&r->chain);
 	pf_region_free(r);

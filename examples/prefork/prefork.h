@@ -42,6 +42,7 @@ struct pf_region {
 	_Atomic uint64_t written;  /* records written: the commit point */
 	_Atomic uint64_t inherited; /* turns inherited from the dead (EOWNERDEAD) */
 	_Atomic uint64_t rewritten; /* records written for a dead taker */
+	_Atomic uint64_t withdrawn; /* takers reported withdrawn with their dead process */
 	size_t size;               /* of the whole mapping */
 };
 

@@ -11,7 +11,12 @@
  * commit point).  A worker that dies before the commit point leaves at
  * most a partial record past it: the next owner of the turn is told so by
  * EOWNERDEAD and cuts the file back.  Records whose takers died before
- * writing them are written by the next owner of the turn, before its own.
+ * writing them are written by the next owner of the turn, before its own:
+ * the commit point says which records are missing (a report of withdrawn
+ * takers is told once, and its owner may die before acting on it), the
+ * chain's report of withdrawn entries says who died, and must cover the
+ * taker of the record just before the worker's own when that one is
+ * missing (checked: the worker exits with an error otherwise).
  *
  * Stopped (SIGINT, SIGTERM, SIGHUP, or the supervisor's death) while it
  * holds the turn, a worker dies only once the turn is over, so that the
@@ -169,6 +174,7 @@ static void watch(pid_t supervisor)
 void pf_worker(struct pf_region *r, unsigned int slot, int out, pid_t supervisor)
 {
 	struct compl_chain_shared_entry *e = &r->entry[slot];
+	struct compl_chain_shared_report gone;
 	uint64_t k, w;
 	size_t n = 0;
 	char *line;
@@ -198,6 +204,21 @@ void pf_worker(struct pf_region *r, unsigned int slot, int out, pid_t supervisor
 				exit(1);
 			}
 		}
+		/* Who died before the turn came: record k - 1's taker, if it is missing. */
+		rc = compl_chain_shared_withdrawn(e, &gone);
+		if (rc) {
+			fprintf(stderr, "prefork: worker %u: the report of withdrawn takers: %s\n",
+				slot, strerror(rc));
+			exit(1);
+		}
+		if (w < k && k <= r->nrec && (!gone.count || gone.last != k)) {
+			fprintf(stderr,
+				"prefork: worker %u: record %" PRIu64 " is missing, but its taker "
+				"was not reported withdrawn\n",
+				slot, k);
+			exit(1);
+		}
+		atomic_fetch_add(&r->withdrawn, gone.count);
 		/* Records of takers that died before writing them. */
 		for (; w < k && w < r->nrec; w++) {
 			size_t m;

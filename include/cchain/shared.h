@@ -29,6 +29,11 @@
  *   reports it; so that it can repair what the dead process left half-done.
  *   Nobody else is told.  When the turn dies with no successor, the next
  *   entry added inherits it.
+ * - The entries withdrawn with a dead process are reported too, once each,
+ *   to the next owner told that its turn came (or, behind the last entry,
+ *   to the next entry added): compl_chain_shared_withdrawn() gives their
+ *   count, lowest and highest sequence number and dead processes, so that
+ *   the application can fill the gaps they leave in its records.
  * - Processes are told apart by process id and start time (from
  *   /proc/PID/stat), which the library reads once per process, and again in
  *   a child after fork() (a pthread_atfork() handler), never by process id
@@ -87,6 +92,37 @@ extern "C" {
 #define CCHAIN_SHARED_DETECT_MS 20
 
 /**
+ * CCHAIN_SHARED_REPORT_PIDS - dead processes a withdrawn-entries report names
+ *
+ * The size of struct compl_chain_shared_report's @pids: a report names at
+ * most this many of the dead processes, and says when there were more.
+ */
+#define CCHAIN_SHARED_REPORT_PIDS 4
+
+/**
+ * struct compl_chain_shared_report - entries withdrawn before an entry's turn
+ * @count: how many entries were withdrawn with their dead owners
+ * @first: the lowest sequence number among them (0 when @count is 0)
+ * @last: the highest (0 when @count is 0)
+ * @npids: how many processes @pids names
+ * @more_pids: nonzero when more processes owned them than @pids names
+ * @pids: processes that owned them, distinct, in the order they were
+ * withdrawn; the slots past @npids hold 0
+ *
+ * Filled by compl_chain_shared_withdrawn().  When no entry between @first
+ * and @last was cancelled, completed or is pending, the entries withdrawn
+ * are exactly @first to @last (then @count is @last - @first + 1).
+ */
+struct compl_chain_shared_report {
+	uint64_t count;
+	uint64_t first;
+	uint64_t last;
+	uint32_t npids;
+	uint32_t more_pids;
+	int32_t pids[CCHAIN_SHARED_REPORT_PIDS];
+};
+
+/**
  * struct compl_chain_shared_entry - one task's place in a shared chain
  *
  * Lives in the same shared mapping as its chain.  A zero-filled entry is a
@@ -103,6 +139,7 @@ struct compl_chain_shared_entry {
 	uint32_t state; /* futex: turn, sleeping, seen, inherited */
 	int32_t dead;   /* dead process whose turn it inherited */
 	uint32_t pad;
+	struct compl_chain_shared_report withdrawn; /* before it */
 };
 
 /**
@@ -116,11 +153,12 @@ struct compl_chain_shared_intent {
 	uint32_t op;
 	uint32_t inherit;
 	int32_t dead;
-	uint32_t pad;
+	uint32_t withdrawn; /* the step stores .report */
 	int64_t entry;
 	int64_t prev;
 	int64_t next;
 	uint64_t seq;
+	struct compl_chain_shared_report report;
 };
 
 /**
@@ -140,6 +178,8 @@ struct compl_chain_shared {
 	uint32_t orphan; /* the turn's owner died with no successor */
 	int32_t orphan_dead;
 	struct compl_chain_shared_intent intent;
+	/* withdrawn behind the tail */
+	struct compl_chain_shared_report withdrawn;
 };
 
 /**
@@ -339,6 +379,34 @@ CCHAIN_API bool compl_chain_shared_empty(struct compl_chain_shared *chain);
  * 0 for a NULL @chain (reported as misuse).
  */
 CCHAIN_API unsigned int compl_chain_shared_reap(struct compl_chain_shared *chain);
+
+/**
+ * compl_chain_shared_withdrawn() - what was withdrawn before the entry's turn
+ * @entry: a pending entry of the calling process
+ * @report: filled in
+ *
+ * Entries withdrawn with their dead owners are reported once each, to the
+ * owner of the first entry after them in chain order whose owner is told
+ * that its turn came (by compl_chain_shared_wait(), try_wait(),
+ * wait_timeout() or complete()); when no entry follows them, to the next
+ * entry added.  An entry cancelled, or withdrawn with its dead owner,
+ * before its owner was told its turn came passes what it would have been
+ * told on to the entry after it.  So of the entries between the last one
+ * whose owner was told its turn came and @entry, those that @report does
+ * not count were cancelled by their live owners.  complete() tells the
+ * owner of its turn and then removes the entry: an owner that wants the
+ * report waits for its turn first.
+ *
+ * Context: the entry's owner, once a call told it that its turn came;
+ * lock-free, never sleeps, makes no system call.
+ * Return: 0 (@report filled; count 0 when nothing was withdrawn); EBUSY
+ * when the owner has not been told that its turn came; EINVAL for a NULL
+ * @report, or an entry as compl_chain_shared_wait() refuses (reported as
+ * misuse).
+ * Memory ordering: acquire.
+ */
+CCHAIN_API int compl_chain_shared_withdrawn(const struct compl_chain_shared_entry *entry,
+					    struct compl_chain_shared_report *report);
 
 /**
  * compl_chain_shared_inherited_from() - which dead process left the turn
