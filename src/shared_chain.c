@@ -859,8 +859,12 @@ static inline int took_turn(entry_t *e, uint32_t s)
 {
 	if (s & ST_SEEN)
 		return 0;
-	/* Only the owner writes the word once READY is set: a store suffices. */
-	cc_store_relaxed(&e->state, (s | ST_SEEN) & ~ST_INHERIT);
+	/*
+	 * Only the owner writes the word once READY is set: a store suffices.
+	 * Release: another thread of the owner that sees SEEN (acquire) reads
+	 * the report as this one, which acquired READY, may.
+	 */
+	cc_store_release(&e->state, (s | ST_SEEN) & ~ST_INHERIT);
 	return s & ST_INHERIT ? EOWNERDEAD : 0;
 }
 

@@ -30,8 +30,12 @@
  * number is covered by two reports; no completed task's number is covered;
  * every number that was neither completed, nor told its turn, nor covered,
  * lies just below an owner killed after being told its turn and before
- * recording what it was told (counted apart); the first dead process each
- * report names was killed.
+ * recording what it was told (counted apart; at most two such owners in a
+ * run: that window is about a microsecond, a kill comes every 10 ms or
+ * so, so about one run in 10^4 has one, while to this check an owner
+ * killed waiting looks the same, and a library that lost the reports of
+ * those would show hundreds); the first
+ * dead process each report names was killed.
  *
  * Usage: kill_storm [--workers N] [--seconds S] [--kill-interval-ms MS]
  *                   [--stall-timeout S] [--output FILE]
@@ -240,7 +244,7 @@ int main(int argc, char **argv)
 	uint64_t *lat, nrec, i, prev, missing = 0;
 	uint32_t nrep, nkill, nlat = 0, j, dup = 0, unknown = 0, unrecorded = 0, held = 0;
 	uint64_t told = 0, wd_reported = 0, wd_bad = 0, wd_dup = 0, wd_lost_with_teller = 0;
-	uint64_t wd_unreported = 0, *done_copy;
+	uint64_t wd_unreported = 0, wd_excused = 0, *done_copy;
 	uint32_t k, nkill_all;
 	struct compl_chain_shared_entry *fin;
 	int fd, c, rc;
@@ -466,6 +470,7 @@ int main(int argc, char **argv)
 			/* An uncovered run: what lies above it? */
 			t = s + 1;
 			if (t <= last_seq && atomic_load(&S->wd[t].state) == WD_ADDED && cov[t]) {
+				wd_excused++;
 				while (s >= 1 && !cov[s] && atomic_load(&S->wd[s].state) != WD_TOLD &&
 				       !(done_copy[s / 64] >> (s % 64) & 1)) {
 					wd_lost_with_teller++;
@@ -538,11 +543,12 @@ int main(int argc, char **argv)
 	printf("kill_storm: missing %llu, missed reports %u, reports of the living %u, "
 	       "duplicate reports %u, errors %u\n",
 	       (unsigned long long)missing, S->missed, unknown, dup, S->errors);
-	printf("kill_storm: withdrawn entries: %llu reported in %llu reports; %llu told to an "
-	       "owner killed before recording it; reported twice %llu, wrongly %llu, "
+	printf("kill_storm: withdrawn entries: %llu reported in %llu reports; %llu told to %llu "
+	       "owners killed before recording it (at most 2); reported twice %llu, wrongly %llu, "
 	       "never %llu\n",
 	       (unsigned long long)wd_reported, (unsigned long long)told,
-	       (unsigned long long)wd_lost_with_teller, (unsigned long long)wd_dup,
+	       (unsigned long long)wd_lost_with_teller, (unsigned long long)wd_excused,
+	       (unsigned long long)wd_dup,
 	       (unsigned long long)wd_bad, (unsigned long long)wd_unreported);
 	free(done_copy);
 	free(lat);
@@ -550,7 +556,7 @@ int main(int argc, char **argv)
 	if (!output[0] || strcmp(output, tmpl) == 0)
 		unlink(tmpl);
 	if (missing || S->missed || unknown || dup || S->errors || nkill < 100 || !nrep ||
-	    wd_dup || wd_bad || wd_unreported || !wd_reported)
+	    wd_dup || wd_bad || wd_unreported || wd_excused > 2 || !wd_reported)
 		fail("see above");
 	printf("kill_storm: OK\n");
 	return 0;

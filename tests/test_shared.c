@@ -795,6 +795,10 @@ static void test_many_dead_owners(void **state)
 	alarm(0);
 }
 
+/* The intent record's operations (src/shared_chain.c). */
+#define INTENT_ADD 1u
+#define INTENT_UNLINK 2u
+
 /* @e's withdrawn-entries report, which must be available. */
 static struct compl_chain_shared_report report_of(const struct compl_chain_shared_entry *e)
 {
@@ -900,7 +904,75 @@ static void test_withdrawn_passes_on(void **state)
 	assert_int_equal(compl_chain_shared_try_wait(&e[7]), 0);
 	assert_report(&e[7], 1, 7, 7);
 	assert_int_equal(compl_chain_shared_complete(&e[7]), 0);
+	/* 9 dead, 10 told of it and completed, 11 dead, 12: told of 11 only. */
+	for (i = 8; i < 12; i++)
+		assert_int_equal(compl_chain_shared_add(&R->chain, &e[i]), i + 1);
+	e[8].start = mine + 4;
+	e[10].start = mine + 5;
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 2);
+	assert_int_equal(compl_chain_shared_try_wait(&e[9]), 0);
+	assert_report(&e[9], 1, 9, 9);
+	assert_int_equal(compl_chain_shared_complete(&e[9]), 0);
+	assert_int_equal(compl_chain_shared_try_wait(&e[11]), 0);
+	assert_report(&e[11], 1, 11, 11);
+	assert_int_equal(compl_chain_shared_complete(&e[11]), 0);
 	assert_int_equal(misuse_count, 0);
+}
+
+/*
+ * An owner told its turn that dies before completing: its entry, withdrawn,
+ * is reported to the next owner (with the turn, EOWNERDEAD), but not what
+ * it was told itself.
+ */
+static void test_withdrawn_told_then_dead(void **state)
+{
+	struct compl_chain_shared_entry *e = R->e;
+	uint64_t mine = my_start_time();
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(compl_chain_shared_add(&R->chain, &e[i]), i + 1);
+	e[0].start = mine + 1;
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_int_equal(compl_chain_shared_try_wait(&e[1]), 0);
+	assert_report(&e[1], 1, 1, 1);
+	e[1].start = mine + 2; /* told, then dead */
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	assert_int_equal(compl_chain_shared_try_wait(&e[2]), EOWNERDEAD);
+	assert_report(&e[2], 1, 2, 2);
+	assert_int_equal(compl_chain_shared_complete(&e[2]), 0);
+	assert_int_equal(misuse_count, 0);
+}
+
+/*
+ * A lock holder that died after an unlink stored the report it moves, and
+ * before it cleared the step: the next locker redoes the step, which stores
+ * the same report again (it is not merged twice).
+ */
+static void test_withdrawn_redo(void **state)
+{
+	struct compl_chain_shared_entry *a = &R->e[0], *b = &R->e[1];
+	uint64_t mine = my_start_time();
+
+	(void)state;
+	alarm(30);
+	assert_int_equal(compl_chain_shared_add(&R->chain, a), 1);
+	assert_int_equal(compl_chain_shared_add(&R->chain, b), 2);
+	a->start = mine + 1;
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 1);
+	/* The withdrawal's step as a dead holder would have left it. */
+	assert_int_equal(R->chain.intent.entry, chain_off(a));
+	assert_int_equal(R->chain.intent.withdrawn, 1);
+	R->chain.intent.op = INTENT_UNLINK;
+	R->chain.lock = (uint32_t)reaped_pid();
+	assert_int_equal(compl_chain_shared_reap(&R->chain), 0);
+	assert_int_equal(compl_chain_shared_try_wait(b), 0);
+	assert_report(b, 1, 1, 1);
+	assert_int_equal(compl_chain_shared_complete(b), 0);
+	assert_true(compl_chain_shared_empty(&R->chain));
+	assert_int_equal(misuse_count, 0);
+	alarm(0);
 }
 
 /* More dead owners than a report names: the first four, and more_pids. */
@@ -965,9 +1037,6 @@ static void test_withdrawn_many_pids(void **state)
 	assert_int_equal(misuse_count, 0);
 }
 
-/* The intent record's operations (src/shared_chain.c). */
-#define INTENT_ADD 1u
-#define INTENT_UNLINK 2u
 
 /*
  * A process that died holding the chain's lock between two steps (in a
@@ -2744,7 +2813,8 @@ int main(int argc, char **argv)
 		MAPPED(test_leader_exited), BOTH(test_cancel_waiter),
 		BOTH(test_reused_pid),	  FORKED(test_reused_pid_live), FORKED(test_many_dead_owners),
 		FORKED(test_withdrawn_report), FORKED(test_withdrawn_passes_on),
-		FORKED(test_withdrawn_many_pids),
+		FORKED(test_withdrawn_many_pids), FORKED(test_withdrawn_told_then_dead),
+		FORKED(test_withdrawn_redo),
 		FORKED(test_reused_pid_foreign), FORKED(test_pid_reuse),
 		FORKED(test_dead_adder_entry_reused), FORKED(test_dead_adder_orphan),
 		FORKED(test_dead_holder_between_steps), FORKED(test_dead_completer_mid_step),

@@ -104,10 +104,11 @@ extern "C" {
  * @count: how many entries were withdrawn with their dead owners
  * @first: the lowest sequence number among them (0 when @count is 0)
  * @last: the highest (0 when @count is 0)
- * @npids: how many processes @pids names
- * @more_pids: nonzero when more processes owned them than @pids names
- * @pids: processes that owned them, distinct, in the order they were
- * withdrawn; the slots past @npids hold 0
+ * @npids: how many process ids @pids holds
+ * @more_pids: nonzero when their owners had more process ids than @pids holds
+ * @pids: the process ids of their owners, each id once (dead processes
+ * that had one id are named once), in no particular order; the slots past
+ * @npids hold 0
  *
  * Filled by compl_chain_shared_withdrawn().  When no entry between @first
  * and @last was cancelled, completed or is pending, the entries withdrawn
@@ -391,14 +392,16 @@ CCHAIN_API unsigned int compl_chain_shared_reap(struct compl_chain_shared *chain
  * wait_timeout() or complete()); when no entry follows them, to the next
  * entry added.  An entry cancelled, or withdrawn with its dead owner,
  * before its owner was told its turn came passes what it would have been
- * told on to the entry after it.  So of the entries between the last one
- * whose owner was told its turn came and @entry, those that @report does
- * not count were cancelled by their live owners.  complete() tells the
- * owner of its turn and then removes the entry: an owner that wants the
- * report waits for its turn first.
+ * told on to the entry after it.  So of the entries added between the
+ * last one whose owner was told its turn came and @entry, those that
+ * @report does not count were cancelled by their live owners; @report also
+ * counts that last one if its owner died before completing it.  complete()
+ * tells the owner of its turn and then removes the entry: an owner that
+ * wants the report waits for its turn first.
  *
- * Context: the entry's owner, once a call told it that its turn came;
- * lock-free, never sleeps, makes no system call.
+ * Context: the entry's owner (any of its threads, one at a time), once a
+ * call told it that its turn came; lock-free, never sleeps, no system call
+ * unless it reports misuse.
  * Return: 0 (@report filled; count 0 when nothing was withdrawn); EBUSY
  * when the owner has not been told that its turn came; EINVAL for a NULL
  * @report, or an entry as compl_chain_shared_wait() refuses (reported as
