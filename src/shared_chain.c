@@ -297,8 +297,14 @@ static uint64_t mono_ns(void)
 
 /* ---- withdrawn-entries reports (see the top of the file) ------------------ */
 
+/*
+ * Reports are rare (an entry withdrawn with its dead owner): their helpers
+ * stay off the hot paths' code.
+ */
+#define REPORT_FN __attribute__((cold, noinline))
+
 /* Read a report in shared memory (lock held, or by its owner after SEEN). */
-static void report_load(report_t *dst, const report_t *src)
+static REPORT_FN void report_load(report_t *dst, const report_t *src)
 {
 	unsigned int i;
 
@@ -317,7 +323,7 @@ static void report_load(report_t *dst, const report_t *src)
 }
 
 /* Write a report into shared memory (lock held). */
-static void report_store(report_t *dst, const report_t *src)
+static REPORT_FN void report_store(report_t *dst, const report_t *src)
 {
 	unsigned int i;
 
@@ -330,7 +336,7 @@ static void report_store(report_t *dst, const report_t *src)
 	cc_store_relaxed(&dst->count, src->count);
 }
 
-static void report_add_pid(report_t *r, int32_t pid)
+static REPORT_FN void report_add_pid(report_t *r, int32_t pid)
 {
 	unsigned int i;
 
@@ -344,7 +350,7 @@ static void report_add_pid(report_t *r, int32_t pid)
 }
 
 /* Add the entries @src counts (at least one) to @dst. */
-static void report_merge(report_t *dst, const report_t *src)
+static REPORT_FN void report_merge(report_t *dst, const report_t *src)
 {
 	unsigned int i;
 
@@ -525,21 +531,18 @@ static inline entry_t *do_unlink(chain_t *chain, entry_t *e, int64_t prev, int64
 }
 
 /*
- * Unlink @e with an intent record (lock held); @withdrawn: with its dead
- * owner.  The report that leaves with @e (its own unless its owner saw its
- * turn, and @e itself if @withdrawn) is merged into the target's.
- * Return: as do_unlink().
+ * The report that leaves with @e (lock held; see unlink_entry()), merged
+ * into the target's, @next's or the slot's, in *@target.  @s: @e's state.
+ * Return: @target.
  */
-static inline entry_t *unlink_entry(chain_t *chain, entry_t *e, bool inherit, pid_t dead,
-				    bool withdrawn)
+static REPORT_FN const report_t *wd_leaving(chain_t *chain, entry_t *e, int64_t next, uint64_t seq,
+				  uint32_t s, bool withdrawn, report_t *target)
 {
-	int64_t prev = cc_load_relaxed(&e->prev), next = cc_load_relaxed(&e->next);
-	uint64_t seq = cc_load_relaxed(&e->seq);
-	report_t leaving, target;
-	entry_t *wake, *n;
+	entry_t *n = at(chain, next);
+	report_t leaving;
 
 	memset(&leaving, 0, sizeof(leaving));
-	if (!(cc_load_relaxed(&e->state) & ST_SEEN))
+	if (!(s & ST_SEEN))
 		report_load(&leaving, &e->withdrawn);
 	if (withdrawn) {
 		report_t one = { .count = 1, .first = seq, .last = seq, .npids = 1,
@@ -547,13 +550,31 @@ static inline entry_t *unlink_entry(chain_t *chain, entry_t *e, bool inherit, pi
 
 		report_merge(&leaving, &one);
 	}
-	if (leaving.count) {
-		n = at(chain, next);
-		report_load(&target, n ? &n->withdrawn : &chain->withdrawn);
-		report_merge(&target, &leaving);
-	}
-	set_intent(chain, OP_UNLINK, e, prev, next, inherit, dead, seq,
-		   leaving.count ? &target : NULL);
+	report_load(target, n ? &n->withdrawn : &chain->withdrawn);
+	report_merge(target, &leaving);
+	return target;
+}
+
+/*
+ * Unlink @e with an intent record (lock held); @withdrawn: with its dead
+ * owner.  The report that leaves with @e (its own unless its owner saw its
+ * turn, and @e itself if @withdrawn) is merged into the target's; when
+ * nothing leaves, as on the uncontended cycle, no report is touched.
+ * Return: as do_unlink().
+ */
+static inline entry_t *unlink_entry(chain_t *chain, entry_t *e, bool inherit, pid_t dead,
+				    bool withdrawn)
+{
+	int64_t prev = cc_load_relaxed(&e->prev), next = cc_load_relaxed(&e->next);
+	uint64_t seq = cc_load_relaxed(&e->seq);
+	uint32_t s = cc_load_relaxed(&e->state);
+	const report_t *report = NULL;
+	report_t target;
+	entry_t *wake;
+
+	if (withdrawn || (!(s & ST_SEEN) && cc_load_relaxed(&e->withdrawn.count)))
+		report = wd_leaving(chain, e, next, seq, s, withdrawn, &target);
+	set_intent(chain, OP_UNLINK, e, prev, next, inherit, dead, seq, report);
 	wake = do_unlink(chain, e, prev, next, inherit, dead, seq, false);
 	clear_intent(chain);
 	return wake;
@@ -792,6 +813,7 @@ int compl_chain_shared_destroy(chain_t *chain)
 uint64_t compl_chain_shared_add(chain_t *chain, entry_t *entry)
 {
 	const struct identity *me;
+	const report_t *report = NULL;
 	entry_t *wake = NULL;
 	report_t slot;
 	int64_t tail;
@@ -817,8 +839,11 @@ uint64_t compl_chain_shared_add(chain_t *chain, entry_t *entry)
 	inherit = !tail && cc_load_relaxed(&chain->orphan);
 	dead = inherit ? cc_load_relaxed(&chain->orphan_dead) : 0;
 	/* Withdrawn behind the last entry: the new entry's report. */
-	report_load(&slot, &chain->withdrawn);
-	set_intent(chain, OP_ADD, entry, tail, 0, inherit, dead, seq, slot.count ? &slot : NULL);
+	if (cc_load_relaxed(&chain->withdrawn.count)) {
+		report_load(&slot, &chain->withdrawn);
+		report = &slot;
+	}
+	set_intent(chain, OP_ADD, entry, tail, 0, inherit, dead, seq, report);
 	do_add(chain, entry, tail, inherit, dead, seq);
 	clear_intent(chain);
 	unlock(chain, wake);
@@ -905,16 +930,13 @@ static void check_turn(chain_t *chain)
 	unlock(chain, wake);
 }
 
-/* Wait for @e's turn until @deadline (0: none).  Return: 0, EOWNERDEAD or ETIMEDOUT. */
-static int await_turn(chain_t *chain, entry_t *e, uint64_t deadline)
+/* await_turn() once the turn was seen not to have come. */
+static int await_turn_slow(chain_t *chain, entry_t *e, uint64_t deadline)
 {
 	_Atomic uint32_t *state = CC_ATOMIC(&e->state);
 	uint64_t now, tick = (uint64_t)CCHAIN_SHARED_DETECT_MS * 1000000u, next_check;
 	uint32_t s;
 
-	s = atomic_load_explicit(state, memory_order_acquire);
-	if (s & ST_READY)
-		return took_turn(e, s);
 	if (spin_for(&e->state, ST_READY))
 		return took_turn(e, atomic_load_explicit(state, memory_order_acquire));
 	now = mono_ns();
@@ -944,6 +966,16 @@ static int await_turn(chain_t *chain, entry_t *e, uint64_t deadline)
 	/* The SLEEPING mark stays: at worst, one needless FUTEX_WAKE later. */
 	s = atomic_load_explicit(state, memory_order_acquire);
 	return s & ST_READY ? took_turn(e, s) : ETIMEDOUT;
+}
+
+/* Wait for @e's turn until @deadline (0: none).  Return: 0, EOWNERDEAD or ETIMEDOUT. */
+static inline int await_turn(chain_t *chain, entry_t *e, uint64_t deadline)
+{
+	uint32_t s = cc_load_acquire(&e->state);
+
+	if (s & ST_READY)
+		return took_turn(e, s);
+	return await_turn_slow(chain, e, deadline);
 }
 
 int compl_chain_shared_wait(entry_t *entry)
