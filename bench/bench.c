@@ -1152,7 +1152,10 @@ static void pool_mix(struct bench_ctx *c)
  * Arg 0, the mode: LOG_UNBOUNDED (compl_chain_add + compl_chain_defer),
  * LOG_WINDOW (compl_chain_set_window(LOG_WINDOW_LIMIT), compl_chain_window_add
  * + compl_chain_defer), LOG_BLOCKING (add, produce, compl_chain_wait, write,
- * complete: the reference).  Arg 1: records per iteration.
+ * complete: the reference), LOG_WINDOW_LOW (as LOG_WINDOW, with the
+ * low-water mark LOG_WINDOW_LOW_MARK: a full window reopens once half of it
+ * has drained, waking the producers together).  Arg 1: records per
+ * iteration.
  *
  * Counters besides the timing: rss_peak_mb, the most the resident set grew
  * above its size at the start of an iteration (the kernel's peak, VmHWM,
@@ -1164,10 +1167,11 @@ static void pool_mix(struct bench_ctx *c)
  * show: the record whose write is starting, and an add the window allowed
  * as it left).
  */
-enum { LOG_UNBOUNDED, LOG_WINDOW, LOG_BLOCKING };
+enum { LOG_UNBOUNDED, LOG_WINDOW, LOG_BLOCKING, LOG_WINDOW_LOW };
 
 #define LOG_PRODUCERS 8
 #define LOG_WINDOW_LIMIT 64
+#define LOG_WINDOW_LOW_MARK 32
 #define LOG_FILE_BYTES (64ul << 20)
 #define LOG_WORK_MAX_US 5
 
@@ -1296,7 +1300,7 @@ static void *log_producer_thread(void *arg)
 		r->frame.producer = a->index;
 		r->frame.seq = j;
 		/* The record's place in the log. */
-		if (lw->mode == LOG_WINDOW)
+		if (lw->mode == LOG_WINDOW || lw->mode == LOG_WINDOW_LOW)
 			compl_chain_window_add(&lw->chain, &r->entry);
 		else
 			compl_chain_add(&lw->chain, &r->entry);
@@ -1398,8 +1402,12 @@ static void logwriter(struct bench_ctx *c)
 		long base_kb, top_kb;
 
 		compl_chain_init(&lw.chain);
-		if (lw.mode == LOG_WINDOW && compl_chain_set_window(&lw.chain, LOG_WINDOW_LIMIT))
+		if ((lw.mode == LOG_WINDOW || lw.mode == LOG_WINDOW_LOW) &&
+		    compl_chain_set_window(&lw.chain, LOG_WINDOW_LIMIT))
 			die("compl_chain_set_window");
+		if (lw.mode == LOG_WINDOW_LOW &&
+		    compl_chain_set_window_low(&lw.chain, LOG_WINDOW_LOW_MARK))
+			die("compl_chain_set_window_low");
 		if (ftruncate(lw.fd, 0))
 			die("ftruncate");
 		lw.off = 0;
@@ -1502,6 +1510,7 @@ static const long pool_defer_args[][2] = { { 0, 40 }, { 0, 640 }, { 0, 41 }, { 0
 static const long logwriter_args[][2] = {
 	{ LOG_UNBOUNDED, 100000 }, { LOG_WINDOW, 100000 }, { LOG_BLOCKING, 100000 },
 	{ LOG_UNBOUNDED, 1000000 }, { LOG_WINDOW, 1000000 },
+	{ LOG_WINDOW_LOW, 100000 }, { LOG_WINDOW_LOW, 1000000 },
 };
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))

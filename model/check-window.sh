@@ -14,12 +14,15 @@ enter_workdir "$@"
 cp "$here/window.pml" .
 
 status=0
-# Configurations (window.pml's init says what each runs): NAME:WINDOW.
-configs="BLOCK:1 TIMED:1 LOOP:1 DEFER:2 PLAIN:1"
+# Configurations (window.pml's init says what each runs):
+# NAME:WINDOW[:LOW-WATER MARK[:ROUNDS]].
+configs="BLOCK:1 TIMED:1 LOOP:1 DEFER:2 PLAIN:1 LOW:2:0:1 FOUR:2:1:1 LOWLOOP:2:0"
 # defines NAME: the spin -D options of that configuration.
 defines() {
-	w=$(echo "$configs" | tr ' ' '\n' | sed -n "s/^$1://p")
-	echo "-DCONFIG_$1 -DW=$w"
+	c=$(echo "$configs" | tr ' ' '\n' | grep "^$1:")
+	echo "-DCONFIG_$1 -DW=$(echo "$c" | cut -d: -f2)" \
+		"$(echo "$c" | cut -s -d: -f3 | sed 's/^./-DL=&/')" \
+		"$(echo "$c" | cut -s -d: -f4 | sed 's/^./-DROUNDS=&/')"
 }
 for cfg in $configs; do
 	# shellcheck disable=SC2046 # word splitting of the defines is wanted
@@ -34,7 +37,10 @@ BUG_SLEEP_NO_GEN:BLOCK,TIMED
 BUG_TIMEOUT_DROPS_ROOM:TIMED
 BUG_COUNT_AT_TAKEOFF:DEFER
 BUG_WATCH_NO_RECHECK:LOOP
-BUG_WATCH_NOT_FIRED:LOOP"
+BUG_WATCH_NOT_FIRED:LOOP
+BUG_ADD_NO_CLOSE:LOW,FOUR
+BUG_REOPEN_EARLY:LOW,LOWLOOP
+BUG_WAKE_ONLY_REOPEN:FOUR"
 nmut=0
 for m in $mutants; do
 	nmut=$((nmut + 1))

@@ -30,6 +30,13 @@
  *     once; else kept in the chain's one watch slot.
  *   - A plain compl_chain_add (and a flush's entry) counts but never waits:
  *     only windowed adds keep the limit.
+ *   - The low-water mark L (compl_chain_set_window_low(); by default W-1):
+ *     the window closes when an add makes W entries pending, and reopens
+ *     when a leave brings the count down to L.  A windowed add (and a room
+ *     watch) looks for an open window, not for count < W; a leave wakes
+ *     room waiters only with the window open: one, or all of them when it
+ *     has just reopened with L < W-1.  With L = W-1 the window is closed
+ *     exactly while W entries are pending: the design above.
  *
  * Verified (spin -a; pan -m...; model/check-window.sh):
  *   - WINDOW: a windowed add takes effect only with fewer than W entries
@@ -39,7 +46,11 @@
  *   - COUNT: the chain's count is the number of pending entries whenever
  *     the lock is free;
  *   - EAGAIN and ETIMEDOUT only when W entries were pending when the adder
- *     last looked, with the lock held;
+ *     last looked, with the lock held, or, with a low-water mark, when the
+ *     window had not yet drained to it since it was last full;
+ *   - DRAIN: once W entries were pending, no windowed add takes effect
+ *     until a leave has brought them down to L (a ghost kept from the
+ *     pending entries, apart from the chain's own state);
  *   - FIFO: an entry's turn comes (its wait returns, its function runs)
  *     only once every entry added before it has left;
  *   - no lost wake-up: no reachable end state leaves an adder asleep, or
@@ -57,6 +68,12 @@
  *                           not when its function is called
  *   BUG_WATCH_NO_RECHECK    a room watch is kept without looking for room
  *   BUG_WATCH_NOT_FIRED     a leaver does not fire the room watch
+ *   BUG_ADD_NO_CLOSE        an add that makes W pending leaves the window
+ *                           open
+ *   BUG_REOPEN_EARLY        the window reopens as soon as fewer than W are
+ *                           pending, whatever the mark
+ *   BUG_WAKE_ONLY_REOPEN    a leave wakes waiters only when it reopens the
+ *                           window
  */
 
 #ifndef W
@@ -67,6 +84,9 @@
 #define ROUNDS 2
 #endif
 #define NSEQ 12         /* adds in all (NE x ROUNDS, and room to spare) */
+#ifndef L
+#define L (W - 1)       /* the low-water mark (the default: none) */
+#endif
 
 /* How an adder adds, and what it does once its entry is in. */
 #define A_BLOCK 0       /* windowed add that waits for room */
@@ -88,6 +108,7 @@ bool parked[NE];        /* an adder sleeps on the room word */
 bool watch;             /* the chain's room-watch slot holds the loop's entry */
 bool busy;              /* chain->busy: a deferred function holds the turn */
 byte events;            /* the loop's notifier: pushed room events, not taken */
+bool closed;            /* the window is closed (full, not yet drained to L) */
 
 /* Ghost state. */
 bool pending[NE];       /* compl_chain_pending() */
@@ -100,6 +121,7 @@ bool gone[NSEQ];        /* that add's entry has left */
 byte added;             /* adds done, all adders together */
 byte timeouts;          /* timed adds that gave up */
 bool windowed_only = true;
+bool drain;             /* W were pending, not since brought down to L */
 
 #define LOCK   atomic { lock == 0 -> lock = 1 }
 /* @e's turn (given once its predecessors left; compl_chain.pml has how). */
@@ -123,15 +145,39 @@ bool windowed_only = true;
 #ifndef BUG_WATCH_NOT_FIRED
 #define FIRE_WATCH                                            \
 	if                                                    \
-	:: watch && count < W -> watch = false; events++      \
+	:: watch && !closed -> watch = false; events++        \
 	:: else -> skip                                       \
 	fi
 #else
 #define FIRE_WATCH skip
 #endif
+#ifndef BUG_REOPEN_EARLY
+#define REOPENS (closed && count <= L)
+#else
+#define REOPENS (closed && count < W)
+#endif
+/* Reopened below W-1: room for several, all waiters woken (performance:
+ * waking one would do, as each leave with the window open wakes one). */
+#define WAKES_ALL (L < W - 1)
+/*
+ * @wake: 0 none, 1 one waiter, 2 all of them (several leaves under one
+ * lock hold keep the most).  BUG_WAKE_ONLY_REOPEN: a
+ * leave with the window already open wakes nobody.
+ */
+#ifndef BUG_WAKE_ONLY_REOPEN
+#define OPEN_WAKES(wake) :: !closed && waiters > 0 -> gen++; wake = (wake == 2 -> 2 : 1)
+#else
+#define OPEN_WAKES(wake)
+#endif
 #define ROOM(wake)                                            \
 	if                                                    \
-	:: waiters > 0 -> gen++; wake = true                  \
+	:: REOPENS -> closed = false;                         \
+		if                                            \
+		:: waiters > 0 && WAKES_ALL -> gen++; wake = 2 \
+		:: waiters > 0 && !WAKES_ALL -> gen++; wake = (wake == 2 -> 2 : 1) \
+		:: else -> skip                               \
+		fi                                            \
+	OPEN_WAKES(wake)                                      \
 	:: else -> skip                                       \
 	fi;                                                   \
 	FIRE_WATCH
@@ -143,13 +189,22 @@ bool windowed_only = true;
 		npending--;                                   \
 		gone[seq[e]] = true;                          \
 		count--;                                      \
+		if                                            \
+		:: npending <= L -> drain = false             \
+		:: else -> skip                               \
+		fi                                            \
 	}                                                     \
 	ROOM(wake)
 
-/* FUTEX_WAKE of one sleeper on the room word (lock not held). */
+/* FUTEX_WAKE of one sleeper, or all, on the room word (lock not held). */
 #define WAKE_ONE(wake)                                        \
 	if                                                    \
-	:: wake ->                                            \
+	:: wake == 2 ->                                       \
+		d_step {                                      \
+			parked[0] = false; parked[1] = false; \
+			parked[2] = false; parked[3] = false  \
+		}                                             \
+	:: wake == 1 ->                                       \
 		atomic {                                      \
 			if                                    \
 			:: parked[0] -> parked[0] = false     \
@@ -167,14 +222,31 @@ bool windowed_only = true;
 #define WAKE_ONE(wake) skip
 #endif
 
+/* An add that makes W pending closes the window (lock held). */
+#ifndef BUG_ADD_NO_CLOSE
+#define CLOSE                                                 \
+	if                                                    \
+	:: count >= W -> closed = true                        \
+	:: else -> skip                                       \
+	fi
+#else
+#define CLOSE skip
+#endif
+
 /* Link @e at the tail (lock held); a windowed add asserts the window. */
 #define ADD(e, windowed)                                      \
 	d_step {                                              \
 		assert(!windowed || count < W);               \
+		assert(!windowed || !drain);                  \
 		seq[e] = nseq; nseq++;                        \
 		queue[qlen] = e; qlen++;                      \
 		pending[e] = true; npending++;                \
 		count++;                                      \
+		CLOSE;                                        \
+		if                                            \
+		:: npending >= W -> drain = true              \
+		:: else -> skip                               \
+		fi;                                           \
 		added++;                                      \
 		assert(!windowed_only || npending <= W);      \
 	}
@@ -215,7 +287,7 @@ inline run_deferred(wake)
 #endif
 		UNLOCK;
 		WAKE_ONE(wake);
-		wake = false;
+		wake = 0;
 		LOCK;
 		PREDECESSORS_GONE(r);
 		inrun[r] = false;
@@ -239,7 +311,7 @@ inline windowed_add(e, how, ok)
 {
 	LOCK;
 	do
-	:: count < W -> ADD(e, true); ok = true; break
+	:: !closed -> ADD(e, true); ok = true; break
 	:: else ->
 		waiters++;
 		g = gen;
@@ -268,7 +340,7 @@ inline windowed_add(e, how, ok)
 		fi;
 #endif
 		if
-		:: late && count >= W -> assert(count >= W); ok = false; break
+		:: late && closed -> assert(count >= W || drain); ok = false; break
 		:: else -> skip
 		fi
 	od;
@@ -279,13 +351,14 @@ inline windowed_add(e, how, ok)
 proctype adder(byte e; byte how; byte own)
 {
 	byte i, r, g, rounds;
-	bool ok, late, wake;
+	bool ok, late;
+	byte wake;
 
 	do
 	:: rounds < ROUNDS ->
 		ok = false;
 		late = false;
-		wake = false;
+		wake = 0;
 		if
 		:: how == A_PLAIN -> LOCK; ADD(e, false); UNLOCK; ok = true
 		:: else -> windowed_add(e, how, ok)
@@ -344,14 +417,14 @@ next:		rounds++
 proctype loop(byte e)
 {
 	byte i, r, rounds;
-	bool wake;
+	byte wake;
 
 	do
 	:: rounds < ROUNDS ->
-		wake = false;
+		wake = 0;
 		LOCK;
 		if
-		:: count < W ->
+		:: !closed ->
 			ADD(e, true);
 			UNLOCK;
 			/* The ordered step, later: it waits for the turn on the notifier. */
@@ -365,13 +438,13 @@ proctype loop(byte e)
 			WAKE_ONE(wake);
 			rounds++
 		:: else ->
-			assert(count >= W); /* EAGAIN */
+			assert(count >= W || drain); /* EAGAIN */
 			UNLOCK;
 			/* compl_chain_window_notify(): room now -> pushed at once. */
 			LOCK;
 #ifndef BUG_WATCH_NO_RECHECK
 			if
-			:: count < W -> events++
+			:: !closed -> events++
 			:: else -> watch = true
 			fi;
 #else
@@ -415,6 +488,28 @@ init
 		run adder(0, A_BLOCK, O_DEFER);
 		run adder(1, A_BLOCK, O_DEFER);
 		run adder(2, A_TIMED, O_CANCEL);
+		n = 3
+#elif defined(CONFIG_LOW)
+		/* A low-water mark (W=2, L=0): two entries pending, two adders
+		 * (one timed) waiting for the window to drain, woken together. */
+		run adder(0, A_BLOCK, O_COMPLETE);
+		run adder(1, A_BLOCK, O_DEFER);
+		run adder(2, A_BLOCK, O_COMPLETE);
+		run adder(3, A_TIMED, O_CANCEL);
+		n = 4
+#elif defined(CONFIG_FOUR)
+		/* Two adders asleep on a full window (W=2), no mark: each leave
+		 * wakes one, the one that reopens it or not. */
+		run adder(0, A_BLOCK, O_COMPLETE);
+		run adder(1, A_BLOCK, O_CANCEL);
+		run adder(2, A_BLOCK, O_COMPLETE);
+		run adder(3, A_BLOCK, O_DEFER);
+		n = 4
+#elif defined(CONFIG_LOWLOOP)
+		/* The event loop's room watch with a low-water mark (W=2, L=0). */
+		run loop(0);
+		run adder(1, A_BLOCK, O_COMPLETE);
+		run adder(2, A_BLOCK, O_COMPLETE);
 		n = 3
 #elif defined(CONFIG_PLAIN)
 		/* A plain add counts and never waits (the window may overflow). */

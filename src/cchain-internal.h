@@ -192,14 +192,22 @@ bool cchain__runs_deferred_of(const struct compl_chain *chain);
 bool cchain__tail_free(struct compl_chain *chain);
 
 /*
- * The bounded window's side of a leave (src/window.c): an entry of @chain,
- * which has a window, has stopped being pending (lock held): it leaves the
- * count and room appears.  Calls the room watch's function, if one is kept.
- * Return: true if a waiting adder must be woken with cchain__window_wake()
- * once the lock is released.
+ * The bounded window (src/window.c), for the chain core.
+ *
+ * cchain__window_enter: an entry of @chain, which has a window, was added
+ * (lock held): it joins the count, and the add that fills the window
+ * closes it.
+ * cchain__window_leave: an entry of @chain, which has a window, has
+ * stopped being pending (lock held): it leaves the count and room may
+ * appear.  Calls the room watch's function, if one is kept and there is
+ * room.  Return: the room waiters to wake with cchain__window_wake() once
+ * the lock is released (CC_ROOM_ONE or CC_ROOM_ALL), or 0.
  */
-bool cchain__window_leave(struct compl_chain *chain);
-void cchain__window_wake(struct compl_chain *chain);
+#define CC_ROOM_ONE 1u
+#define CC_ROOM_ALL 2u
+void cchain__window_enter(struct compl_chain *chain);
+unsigned int cchain__window_leave(struct compl_chain *chain);
+void cchain__window_wake(struct compl_chain *chain, unsigned int room);
 
 /*
  * The number of CPUs the calling thread may run on: the CPUs of its affinity

@@ -355,6 +355,8 @@ void compl_chain_init(struct compl_chain *chain)
 	chain->room_waiters = 0;
 	cc_store_relaxed(&chain->room, 0u);
 	chain->room_watch = NULL;
+	chain->room_low = 0;
+	chain->room_closed = 0;
 }
 
 void compl_chain_destroy(struct compl_chain *chain)
@@ -404,7 +406,7 @@ static __attribute__((noinline)) uint64_t add_locked(struct compl_chain *chain,
 		CC_PROBE(turn, chain, entry);
 	stats_locked_add(chain, entry, got_turn, prev == NULL);
 	if (cc_load_relaxed(&chain->window))
-		chain->count++;
+		cchain__window_enter(chain);
 	/* The tail now, but it cannot leave lock-free before we unlock. */
 	if (prev) {
 		/* No longer the tail: @prev now leaves only under the lock. */
@@ -683,7 +685,7 @@ bool cchain__runs_deferred_of(const struct compl_chain *chain)
  */
 static void release_run_entry(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
-	bool room;
+	unsigned int room;
 
 	if (!cc_load_relaxed(&chain->window)) {
 		release_entry(entry);
@@ -694,7 +696,7 @@ static void release_run_entry(struct compl_chain *chain, struct compl_chain_entr
 	room = cchain__window_leave(chain);
 	cchain__unlock(chain);
 	if (room)
-		cchain__window_wake(chain);
+		cchain__window_wake(chain, room);
 }
 
 /*
@@ -705,7 +707,7 @@ static void release_run_entry(struct compl_chain *chain, struct compl_chain_entr
  * pass_turn() or take_run(); returns with the lock released.
  */
 static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
-		   struct compl_chain_entry *wake, bool room)
+		   struct compl_chain_entry *wake, unsigned int room)
 {
 	struct run_frame frame = { chain, running };
 
@@ -717,8 +719,8 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 		if (wake)
 			cchain__wake_finish(wake);
 		if (room)
-			cchain__window_wake(chain);
-		room = false;
+			cchain__window_wake(chain, room);
+		room = 0;
 		if (!entry)
 			return;
 		running = &frame;
@@ -756,7 +758,7 @@ static void finish(struct compl_chain *chain, struct compl_chain_entry *entry,
 static void leave(struct compl_chain *chain, struct compl_chain_entry *entry)
 {
 	struct compl_chain_entry *next = next_of(entry), *run = NULL, *wake = NULL;
-	bool room = false;
+	unsigned int room = 0;
 
 	stats_leave(chain);
 	/* Not chain->head: once the chain is empty, a lock-free add may fill it. */
@@ -1144,7 +1146,7 @@ void compl_chain_defer(struct compl_chain_entry *entry,
 	entry->wake.deferred = fn;
 	if (cc_load_relaxed(&chain->head) == entry && !cc_load_relaxed(&chain->busy)) {
 		/* The turn has come: run it here, and whatever follows. */
-		finish(chain, take_run(chain, entry), NULL, false);
+		finish(chain, take_run(chain, entry), NULL, 0);
 		return;
 	}
 	cc_store_release(&entry->chain,
@@ -1349,9 +1351,10 @@ void compl_chain_dump(struct compl_chain *chain, FILE *out)
 		fputs(", a lock-free add or complete in progress", out);
 	fputs(locked ? "\n" : " (lock held elsewhere: read without it)\n", out);
 	if (cc_load_relaxed(&chain->window))
-		fprintf(out, "  window %u: %u pending, %u adders waiting for room, %s\n",
+		fprintf(out, "  window %u: %u pending, %u adders waiting for room, %s%s\n",
 			cc_load_relaxed(&chain->window), chain->count, chain->room_waiters,
-			chain->room_watch ? "a room watch registered" : "no room watch");
+			chain->room_watch ? "a room watch registered" : "no room watch",
+			chain->room_closed ? ", full" : "");
 	n = 0;
 	for (e = head; e && (locked || n < CC_DUMP_UNLOCKED_MAX); e = next_of(e)) {
 		uintptr_t back = (uintptr_t)cc_load_relaxed(&e->chain);

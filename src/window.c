@@ -13,14 +13,21 @@
  *     entry counts from its add until it stops being pending: its
  *     complete or cancel, or its deferred function's call (an entry taken
  *     off in a run stays counted until then).
- *   - A windowed add: room (count < window): add.  None: the try form
+ *   - Full (room_closed): set by the add that makes count reach the
+ *     limit (cchain__window_enter()), cleared by the leave that brings
+ *     count down to the low-water mark, by default the limit minus one
+ *     (then full exactly while count >= limit).  Setting the limit sets
+ *     it to count >= limit.
+ *   - A windowed add: room (not full): add.  None: the try form
  *     fails; the others register as room waiters, read the room word,
  *     unlock, sleep on the word unless it moved, lock and look again.  A
  *     timed add that passed its deadline takes the room that is there
  *     when it looks again, and gives up only when there is none.
- *   - A leaver (cchain__window_leave()): count--; if adders wait, bump the
- *     room word and wake one after unlocking; if a room watch is kept and
- *     there is room, take it off and call its function.
+ *   - A leaver (cchain__window_leave()): count--, maybe reopening; if the
+ *     window is not full and adders wait, bump the room word and wake one
+ *     after unlocking (all of them if it just reopened below limit - 1);
+ *     if a room watch is kept and there is room, take it off and call its
+ *     function.
  *   - A room watch: room now, its function is called at once; else it is
  *     kept in the chain's one slot.
  *
@@ -30,6 +37,7 @@
  * and the sleep makes the sleep return at once.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -38,9 +46,21 @@
 /* Room for one more windowed add?  Lock held. */
 static bool has_room(const struct compl_chain *chain)
 {
-	unsigned int limit = cc_load_relaxed(&chain->window);
+	return !cc_load_relaxed(&chain->window) || !chain->room_closed;
+}
 
-	return !limit || chain->count < limit;
+/* The low-water mark in force for @limit (nonzero; lock held). */
+static unsigned int low_mark(const struct compl_chain *chain, unsigned int limit)
+{
+	unsigned int set = chain->room_low; /* the mark + 1; 0: none */
+
+	return set && set - 1 < limit ? set - 1 : limit - 1;
+}
+
+void cchain__window_enter(struct compl_chain *chain)
+{
+	if (++chain->count >= cc_load_relaxed(&chain->window))
+		chain->room_closed = 1;
 }
 
 /*
@@ -58,33 +78,47 @@ static void fire_watch(struct compl_chain *chain)
 	}
 }
 
-/* Room appeared (lock held).  Return: a room waiter must be woken. */
-static bool make_room(struct compl_chain *chain)
+/*
+ * Room may have appeared (lock held); @all: wake every waiter.  Return: the
+ * room waiters to wake (CC_ROOM_ONE, CC_ROOM_ALL), or 0.
+ */
+static unsigned int make_room(struct compl_chain *chain, bool all)
 {
-	bool wake = false;
+	unsigned int wake = 0;
 
-	if (chain->room_waiters) {
+	if (!chain->room_closed && chain->room_waiters) {
 		cc_store_relaxed(&chain->room, chain->room + 1);
-		wake = true;
+		wake = all ? CC_ROOM_ALL : CC_ROOM_ONE;
 	}
 	fire_watch(chain);
 	return wake;
 }
 
-bool cchain__window_leave(struct compl_chain *chain)
+unsigned int cchain__window_leave(struct compl_chain *chain)
 {
+	unsigned int limit = cc_load_relaxed(&chain->window), low;
+	bool reopened = false;
+
 	chain->count--;
-	return make_room(chain);
+	if (chain->room_closed) {
+		low = low_mark(chain, limit);
+		if (chain->count <= low) {
+			chain->room_closed = 0;
+			/* Room for several: let every waiter look. */
+			reopened = low < limit - 1;
+		}
+	}
+	return make_room(chain, reopened);
 }
 
-void cchain__window_wake(struct compl_chain *chain)
+void cchain__window_wake(struct compl_chain *chain, unsigned int room)
 {
-	cchain__word_wake(&chain->room, false);
+	cchain__word_wake(&chain->room, room & CC_ROOM_ALL);
 }
 
 int compl_chain_set_window(struct compl_chain *chain, unsigned int limit)
 {
-	bool wake;
+	unsigned int wake;
 
 	if (CC_NULL_ARG(chain, "chain", __func__))
 		return EINVAL;
@@ -98,12 +132,46 @@ int compl_chain_set_window(struct compl_chain *chain, unsigned int limit)
 		return EBUSY;
 	}
 	cc_store_relaxed(&chain->window, limit);
+	chain->room_closed = limit && chain->count >= limit;
 	/* A larger window may have room for every waiter: each looks again. */
-	wake = make_room(chain);
+	wake = make_room(chain, true);
 	cchain__unlock(chain);
 	if (wake)
-		cchain__word_wake(&chain->room, true);
+		cchain__window_wake(chain, wake);
 	return 0;
+}
+
+int compl_chain_set_window_low(struct compl_chain *chain, unsigned int low)
+{
+	unsigned int limit, wake = 0;
+
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return EINVAL;
+	cchain__lock(chain);
+	chain->room_low = low == UINT_MAX ? 0 : low + 1;
+	/* A higher mark may reopen a full window at once. */
+	limit = cc_load_relaxed(&chain->window);
+	if (limit && chain->room_closed && chain->count <= low_mark(chain, limit)) {
+		chain->room_closed = 0;
+		wake = make_room(chain, true);
+	}
+	cchain__unlock(chain);
+	if (wake)
+		cchain__window_wake(chain, wake);
+	return 0;
+}
+
+unsigned int compl_chain_window_low(struct compl_chain *chain)
+{
+	unsigned int limit, low;
+
+	if (CC_NULL_ARG(chain, "chain", __func__))
+		return 0;
+	cchain__lock(chain);
+	limit = cc_load_relaxed(&chain->window);
+	low = limit ? low_mark(chain, limit) : 0;
+	cchain__unlock(chain);
+	return low;
 }
 
 unsigned int compl_chain_window(struct compl_chain *chain)

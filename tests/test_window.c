@@ -4,10 +4,12 @@
  * the limit kept (a single producer against a slow ordered step, checked
  * in the step itself), the try, blocking and timed forms, what counts (plain
  * adds count but never wait; a deferred entry counts until its function is
- * called), room for waiters when the window grows, the room watch, directly
+ * called), room for waiters when the window grows, the low-water mark
+ * (hysteresis, waiters woken together), the room watch, directly
  * and through a notifier on epoll, turning the window on and off, misuse,
  * and many producers with defer and cancel in chain order.
  */
+#include <limits.h>
 #include <poll.h>
 #include <stdatomic.h>
 
@@ -103,6 +105,7 @@ static void test_init_on_garbage(void **state)
 	assert_int_equal(compl_chain_window(&chain), 0);
 	assert_int_equal(compl_chain_set_window(&chain, 3), 0);
 	assert_true(dump_has(&chain, "window 3: 0 pending, 0 adders waiting for room, no room watch"));
+	assert_int_equal(compl_chain_window_low(&chain), 2); /* no mark from the garbage */
 	for (i = 0; i < 3; i++)
 		assert_int_equal(compl_chain_window_try_add(&chain, &e[i]), 0);
 	assert_true(dump_has(&chain, "window 3: 3 pending, 0 adders waiting for room, no room watch"));
@@ -357,6 +360,190 @@ static void test_grow_wakes_all(void **state)
 	compl_chain_destroy(&chain);
 }
 
+/* Complete the entries of @w that are pending, in chain order. */
+static void complete_in_order(struct adder *w, int n)
+{
+	int left = 0, i;
+
+	for (i = 0; i < n; i++)
+		left += compl_chain_pending(&w[i].entry);
+	while (left > 0)
+		for (i = 0; i < n; i++)
+			if (compl_chain_pending(&w[i].entry) && compl_chain_try_wait(&w[i].entry)) {
+				compl_chain_complete(&w[i].entry);
+				left--;
+			}
+}
+
+/* The low-water mark: which mark is in force, and the window's hysteresis. */
+static void test_low_mark(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry e[8] = { 0 };
+	int i;
+
+	(void)state;
+	/* Set before the window: kept for it. */
+	assert_int_equal(compl_chain_window_low(&chain), 0);
+	assert_int_equal(compl_chain_set_window_low(&chain, 1), 0);
+	assert_int_equal(compl_chain_window_low(&chain), 0);
+	assert_int_equal(compl_chain_set_window(&chain, 4), 0);
+	assert_int_equal(compl_chain_window_low(&chain), 1);
+	/* None, or one not below the limit: the limit minus one. */
+	assert_int_equal(compl_chain_set_window_low(&chain, UINT_MAX), 0);
+	assert_int_equal(compl_chain_window_low(&chain), 3);
+	assert_int_equal(compl_chain_set_window_low(&chain, 4), 0);
+	assert_int_equal(compl_chain_window_low(&chain), 3);
+	assert_int_equal(compl_chain_set_window_low(&chain, 1), 0);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(compl_chain_window_try_add(&chain, &e[i]), 0);
+	assert_int_equal(compl_chain_window_try_add(&chain, &e[4]), EAGAIN);
+	assert_true(dump_has(&chain, "window 4: 4 pending, 0 adders waiting for room, "
+				     "no room watch, full"));
+	/* Full until no more than one is pending. */
+	for (i = 0; i < 2; i++) {
+		compl_chain_complete(&e[i]);
+		assert_int_equal(compl_chain_window_try_add(&chain, &e[4]), EAGAIN);
+		assert_int_equal(compl_chain_window_add_timeout(&chain, &e[4], 1 * MS), ETIMEDOUT);
+		assert_true(untouched(&e[4]));
+	}
+	compl_chain_complete(&e[2]);
+	assert_true(dump_has(&chain, "window 4: 1 pending, 0 adders waiting for room, "
+				     "no room watch\n"));
+	for (i = 4; i < 7; i++)
+		assert_int_equal(compl_chain_window_try_add(&chain, &e[i]), 0);
+	assert_int_equal(compl_chain_window_try_add(&chain, &e[7]), EAGAIN);
+	/* A higher mark reopens a full window that has drained to it, not one above it. */
+	compl_chain_complete(&e[3]);
+	compl_chain_complete(&e[4]);
+	assert_int_equal(compl_chain_set_window_low(&chain, 1), 0);
+	assert_int_equal(compl_chain_window_try_add(&chain, &e[7]), EAGAIN);
+	assert_int_equal(compl_chain_set_window_low(&chain, 2), 0);
+	assert_int_equal(compl_chain_window_try_add(&chain, &e[7]), 0);
+	assert_int_equal(compl_chain_window_try_add(&chain, &e[0]), 0);
+	/* Setting the limit: full exactly while the limit's number is pending. */
+	compl_chain_complete(&e[5]);
+	assert_int_equal(compl_chain_window_try_add(&chain, &e[1]), EAGAIN);
+	assert_int_equal(compl_chain_set_window(&chain, 4), 0);
+	assert_int_equal(compl_chain_window_try_add(&chain, &e[1]), 0);
+	for (int k = 6; k != 2; k = (k + 1) % 8)
+		compl_chain_complete(&e[k]);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+	/* Initialised anew: the mark is gone. */
+	compl_chain_init(&chain);
+	assert_int_equal(compl_chain_set_window(&chain, 4), 0);
+	assert_int_equal(compl_chain_window_low(&chain), 3);
+	compl_chain_destroy(&chain);
+}
+
+/*
+ * A higher mark set on a full window that has drained to it reopens it at
+ * once: every adder asleep is woken (room for both, no leave needed) and
+ * the room watch is called.
+ */
+static void test_raise_mark_wakes_all(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry e[4], watch = { 0 };
+	struct adder w[2];
+	pthread_t t[2];
+	int i;
+
+	(void)state;
+	watch_calls = 0;
+	assert_int_equal(compl_chain_set_window(&chain, 4), 0);
+	assert_int_equal(compl_chain_set_window_low(&chain, 0), 0);
+	for (i = 0; i < 4; i++)
+		compl_chain_window_add(&chain, &e[i]);
+	for (i = 0; i < 2; i++) {
+		w[i] = (struct adder){ .chain = &chain };
+		t[i] = start_thread(adder_thread, &w[i]);
+	}
+	assert_true(dump_shows_soon(&chain, "window 4: 4 pending, 2 adders waiting for room"));
+	compl_chain_complete(&e[0]);
+	compl_chain_complete(&e[1]);
+	assert_int_equal(compl_chain_window_notify(&chain, &watch, on_room), 0);
+	assert_false(wait_done(&w[0], 30 * MS));
+	assert_int_equal(watch_calls, 0);
+	assert_int_equal(compl_chain_set_window_low(&chain, 2), 0);
+	assert_int_equal(watch_calls, 1);
+	for (i = 0; i < 2; i++) {
+		assert_true(wait_done(&w[i], 10000 * MS));
+		join_thread(t[i]);
+	}
+	compl_chain_complete(&e[2]);
+	compl_chain_complete(&e[3]);
+	complete_in_order(w, 2);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
+/*
+ * Adders asleep on a window with a mark: the leaves above the mark wake
+ * nobody, the one that reaches it wakes them all, with room for each and
+ * no other leave.
+ */
+static void test_low_mark_wakes_all(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry a, b, c;
+	struct adder w[2];
+	pthread_t t[2];
+	int i;
+
+	(void)state;
+	assert_int_equal(compl_chain_set_window(&chain, 3), 0);
+	assert_int_equal(compl_chain_set_window_low(&chain, 0), 0);
+	compl_chain_window_add(&chain, &a);
+	compl_chain_window_add(&chain, &b);
+	compl_chain_window_add(&chain, &c);
+	for (i = 0; i < 2; i++) {
+		w[i] = (struct adder){ .chain = &chain };
+		t[i] = start_thread(adder_thread, &w[i]);
+	}
+	assert_true(dump_shows_soon(&chain, "window 3: 3 pending, 2 adders waiting for room"));
+	compl_chain_complete(&a);
+	compl_chain_complete(&b);
+	assert_false(wait_done(&w[0], 50 * MS));
+	assert_false(atomic_load(&w[1].done));
+	assert_true(dump_has(&chain, "window 3: 1 pending, 2 adders waiting for room, "
+				     "no room watch, full"));
+	compl_chain_complete(&c);
+	for (i = 0; i < 2; i++) {
+		assert_true(wait_done(&w[i], 10000 * MS));
+		join_thread(t[i]);
+		assert_true(w[i].cpu_ns < w[i].wall_ns / 4); /* asleep, not spinning */
+	}
+	complete_in_order(w, 2);
+	assert_true(compl_chain_empty(&chain));
+	compl_chain_destroy(&chain);
+}
+
+/* The room watch is called when the window reopens at its mark, not before. */
+static void test_low_mark_watch(void **state)
+{
+	DEFINE_COMPL_CHAIN(chain);
+	struct compl_chain_entry a, b, w = { 0 };
+
+	(void)state;
+	watch_calls = 0;
+	assert_int_equal(compl_chain_set_window(&chain, 2), 0);
+	assert_int_equal(compl_chain_set_window_low(&chain, 0), 0);
+	compl_chain_window_add(&chain, &a);
+	compl_chain_window_add(&chain, &b);
+	assert_int_equal(compl_chain_window_notify(&chain, &w, on_room), 0);
+	compl_chain_complete(&a);
+	assert_int_equal(watch_calls, 0);
+	/* Not full any more only once drained: registering now keeps the watch. */
+	assert_int_equal(compl_chain_window_notify(&chain, &w, on_room), 0);
+	assert_int_equal(watch_calls, 0);
+	compl_chain_complete(&b);
+	assert_int_equal(watch_calls, 1);
+	assert_false(compl_chain_window_unnotify(&chain, &w));
+	compl_chain_destroy(&chain);
+}
+
 static void test_on_off(void **state)
 {
 	DEFINE_COMPL_CHAIN(chain);
@@ -453,6 +640,10 @@ static void test_misuse(void **state)
 	assert_null_misuse("compl_chain_set_window", "chain");
 	assert_int_equal(compl_chain_window(NULL), 0);
 	assert_null_misuse("compl_chain_window", "chain");
+	assert_int_equal(compl_chain_set_window_low(NULL, 1), EINVAL);
+	assert_null_misuse("compl_chain_set_window_low", "chain");
+	assert_int_equal(compl_chain_window_low(NULL), 0);
+	assert_null_misuse("compl_chain_window_low", "chain");
 	compl_chain_window_add(NULL, &e);
 	assert_null_misuse("compl_chain_window_add", "chain");
 	compl_chain_window_add(&chain, NULL);
@@ -809,6 +1000,10 @@ int main(void)
 		cmocka_unit_test(test_timed_add),
 		cmocka_unit_test(test_run_entry_makes_room),
 		cmocka_unit_test(test_grow_wakes_all),
+		cmocka_unit_test(test_low_mark),
+		cmocka_unit_test(test_low_mark_wakes_all),
+		cmocka_unit_test(test_raise_mark_wakes_all),
+		cmocka_unit_test(test_low_mark_watch),
 		cmocka_unit_test(test_on_off),
 		cmocka_unit_test(test_room_watch),
 		cmocka_unit_test(test_grow_fires_watch),

@@ -96,6 +96,8 @@ struct compl_chain {
 	unsigned int room; /* a futex word */
 	struct compl_chain_entry *room_watch;
 	uint64_t seq_floor; /* least next number */
+	unsigned int room_low; /* low-water mark + 1; 0: none */
+	unsigned int room_closed; /* full: not yet at the mark */
 };
 
 /**
@@ -106,7 +108,7 @@ struct compl_chain {
  * structure defined at compile time: `struct foo f = { .chain =
  * COMPL_CHAIN_INIT(f.chain) };`.  Equivalent to compl_chain_init().
  */
-#define COMPL_CHAIN_INIT(name) { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0 }
+#define COMPL_CHAIN_INIT(name) { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0 }
 
 /**
  * DEFINE_COMPL_CHAIN() - define and initialise a struct compl_chain
@@ -454,8 +456,10 @@ CCHAIN_API bool compl_chain_unnotify(struct compl_chain_entry *entry);
  *
  * A chain with a window takes its internal lock on every add and complete
  * (the lock-free add to an empty chain and complete of the only entry are
- * off for it).  Changing a window's limit takes effect at once: a larger
- * one gives waiting adders room.
+ * off for it).  Changing a window's limit takes effect at once: the window
+ * is full from then on exactly while at least @limit entries are pending,
+ * so a larger limit gives waiting adders room.  A low-water mark set with
+ * compl_chain_set_window_low() is kept.
  *
  * Context: any thread.  Turning a window on (from 0) or off (to 0) needs an
  * empty chain and no other call on it running, as compl_chain_init() does;
@@ -479,15 +483,59 @@ CCHAIN_API int compl_chain_set_window(struct compl_chain *chain, unsigned int li
 CCHAIN_API unsigned int compl_chain_window(struct compl_chain *chain);
 
 /**
+ * compl_chain_set_window_low() - reopen a full window only once it drained
+ * @chain: the chain
+ * @low: the low-water mark: the most entries pending when a full window
+ *       reopens; UINT_MAX, or any value not below the limit, for none
+ *
+ * By default a window is full exactly while its limit's number of entries
+ * are pending: each entry that leaves a full window makes room for one
+ * add, and wakes one waiting adder.  With a mark below the limit the
+ * window has hysteresis: it becomes full when an add makes the limit's
+ * number of entries pending, and stays full until the pending entries
+ * have fallen to @low.  While it is full the windowed adds wait, fail
+ * with EAGAIN or time out, and the room watch is not called; when it
+ * reopens, every adder waiting for room is woken at once and the room
+ * watch is called.  The thread that runs the ordered step then wakes
+ * adders once per limit - @low entries instead of once per entry, and the
+ * adders sleep and wake that much less.
+ *
+ * An adder that waits for room while an entry it has not completed is
+ * pending should not use a mark: it may wait until its own entry leaves.
+ *
+ * Context: any thread; may race with any call.  The chain needs no window
+ * yet: the mark applies to any limit set later.
+ * Return: 0; EINVAL for a NULL @chain (reported as misuse).
+ */
+CCHAIN_API int compl_chain_set_window_low(struct compl_chain *chain, unsigned int low);
+
+/**
+ * compl_chain_window_low() - the low-water mark in force
+ * @chain: the chain
+ *
+ * The number of pending entries at or below which a full window reopens,
+ * for the limit now set.
+ *
+ * Context: any thread; takes the chain's internal lock briefly.
+ * Return: the pending entries at or below which a full window reopens:
+ * the mark set with compl_chain_set_window_low() if it is below the limit,
+ * else the limit minus one; 0 when the chain has no window, or for a NULL
+ * @chain (reported as misuse).
+ */
+CCHAIN_API unsigned int compl_chain_window_low(struct compl_chain *chain);
+
+/**
  * compl_chain_window_add() - add an entry once the window has room
  * @chain: the chain
  * @entry: as for compl_chain_add()
  *
  * compl_chain_add(), after waiting until fewer entries than the window's
- * limit are pending; at once on a chain without a window.  Adders that find
+ * limit are pending (with a low-water mark, until a full window has
+ * drained to it); at once on a chain without a window.  Adders that find
  * the window full sleep until an entry leaves; room that appears wakes one
- * of them (no thundering herd), and an adder never misses room that appears
- * while it goes to sleep.  Among adders that wait, room goes to whichever
+ * of them (no thundering herd; a window that reopens at its low-water mark
+ * wakes them all), and an adder never misses room that appears while it
+ * goes to sleep.  Among adders that wait, room goes to whichever
  * takes the lock first: no FIFO among waiting adders is promised, only the
  * chain order of the adds once made.
  *
@@ -512,8 +560,8 @@ CCHAIN_API void compl_chain_window_add(struct compl_chain *chain,
  * Context: any thread; never sleeps (it may wait briefly for the chain's
  * internal lock).
  * Return: 0 if @entry was added; EAGAIN if the window was full (the limit's
- * number of entries pending, looked at with the lock held): @entry is
- * untouched; EINVAL for a NULL argument, or in debug mode (CCHAIN_DEBUG=1)
+ * number of entries pending, or with a low-water mark not yet drained to
+ * it, looked at with the lock held): @entry is untouched; EINVAL for a NULL argument, or in debug mode (CCHAIN_DEBUG=1)
  * for an entry that is pending already (reported as misuse).
  */
 CCHAIN_API int compl_chain_window_try_add(struct compl_chain *chain,
@@ -547,8 +595,9 @@ CCHAIN_API int compl_chain_window_add_timeout(struct compl_chain *chain,
  * @chain: the chain
  * @watch: an entry that is not pending (it is not added to @chain: it
  *         only carries the registration)
- * @fn: called as fn(@watch) exactly once, when fewer entries than the
- *      window's limit are pending
+ * @fn: called as fn(@watch) exactly once, when the window is not full
+ *      (fewer entries than its limit pending, and a low-water mark, if set,
+ *      reached since it was last full)
  *
  * The room of the window as an event, for an event loop that must not
  * block: after compl_chain_window_try_add() failed with EAGAIN, the loop
