@@ -16,7 +16,8 @@ cp "$here/window.pml" .
 status=0
 # Configurations (window.pml's init says what each runs):
 # NAME:WINDOW[:LOW-WATER MARK[:ROUNDS]].
-configs="BLOCK:1 TIMED:1 LOOP:1 DEFER:2 PLAIN:1 LOW:2:0:1 FOUR:2:1:1 LOWLOOP:2:0"
+configs="BLOCK:1 TIMED:1 LOOP:1 DEFER:2 PLAIN:1 LOW:2:0:1 FOUR:2:1:1 LOWLOOP:2:0
+DRAIN3:3:1:1 PLAINLOW:2:0"
 # defines NAME: the spin -D options of that configuration.
 defines() {
 	c=$(echo "$configs" | tr ' ' '\n' | grep "^$1:")

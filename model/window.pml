@@ -497,7 +497,7 @@ init
 		run adder(2, A_BLOCK, O_COMPLETE);
 		run adder(3, A_TIMED, O_CANCEL);
 		n = 4
-#elif defined(CONFIG_FOUR)
+#elif defined(CONFIG_FOUR) || defined(CONFIG_DRAIN3)
 		/* Two adders asleep on a full window (W=2), no mark: each leave
 		 * wakes one, the one that reopens it or not. */
 		run adder(0, A_BLOCK, O_COMPLETE);
@@ -511,7 +511,7 @@ init
 		run adder(1, A_BLOCK, O_COMPLETE);
 		run adder(2, A_BLOCK, O_COMPLETE);
 		n = 3
-#elif defined(CONFIG_PLAIN)
+#elif defined(CONFIG_PLAIN) || defined(CONFIG_PLAINLOW)
 		/* A plain add counts and never waits (the window may overflow). */
 		windowed_only = false;
 		run adder(0, A_PLAIN, O_COMPLETE);

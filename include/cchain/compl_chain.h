@@ -457,9 +457,10 @@ CCHAIN_API bool compl_chain_unnotify(struct compl_chain_entry *entry);
  * A chain with a window takes its internal lock on every add and complete
  * (the lock-free add to an empty chain and complete of the only entry are
  * off for it).  Changing a window's limit takes effect at once: the window
- * is full from then on exactly while at least @limit entries are pending,
- * so a larger limit gives waiting adders room.  A low-water mark set with
- * compl_chain_set_window_low() is kept.
+ * is full if at least @limit entries are pending, else not (a drain to a
+ * low-water mark in progress ends), so a larger limit gives waiting adders
+ * room.  A low-water mark set with compl_chain_set_window_low() is kept and
+ * applies again from the next add that fills the window.
  *
  * Context: any thread.  Turning a window on (from 0) or off (to 0) needs an
  * empty chain and no other call on it running, as compl_chain_init() does;
@@ -496,9 +497,9 @@ CCHAIN_API unsigned int compl_chain_window(struct compl_chain *chain);
  * have fallen to @low.  While it is full the windowed adds wait, fail
  * with EAGAIN or time out, and the room watch is not called; when it
  * reopens, every adder waiting for room is woken at once and the room
- * watch is called.  The thread that runs the ordered step then wakes
- * adders once per limit - @low entries instead of once per entry, and the
- * adders sleep and wake that much less.
+ * watch is called.  The thread that runs the ordered step then typically
+ * wakes adders once per limit - @low entries instead of once per entry, and
+ * the adders sleep and wake that much less.
  *
  * An adder that waits for room while an entry it has not completed is
  * pending should not use a mark: it may wait until its own entry leaves.
@@ -540,8 +541,9 @@ CCHAIN_API unsigned int compl_chain_window_low(struct compl_chain *chain);
  * chain order of the adds once made.
  *
  * Waiting in a deferred function of the same chain could only deadlock
- * (the function holds the turn that entries need to leave): such a call is
- * reported as misuse and adds without waiting.
+ * (the function holds the turn that entries need to leave): such a call,
+ * made while the window is full (with a low-water mark, also while it
+ * drains), is reported as misuse and adds without waiting.
  *
  * Context: any thread; may sleep (not for a turn: for room).
  * Memory ordering: none beyond the chain's own consistency.
