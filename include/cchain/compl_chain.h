@@ -501,8 +501,9 @@ CCHAIN_API unsigned int compl_chain_window(struct compl_chain *chain);
  * wakes adders once per limit - @low entries instead of once per entry, and
  * the adders sleep and wake that much less.
  *
- * An adder that waits for room while an entry it has not completed is
- * pending should not use a mark: it may wait until its own entry leaves.
+ * An adder that waits for room while an entry it has yet to complete is
+ * pending should not use a mark: the drain it waits for may need that
+ * entry to leave, and it would wait for ever.
  *
  * Context: any thread; may race with any call.  The chain needs no window
  * yet: the mark applies to any limit set later.
